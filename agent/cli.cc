@@ -1,0 +1,139 @@
+#include "agent/cli.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "agent/commands.h"
+
+namespace cachewarden {
+namespace {
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> kCommands = [] {
+    auto with_config = [](std::vector<OptionSpec> extra) {
+      auto o = ConfigOptions();
+      o.insert(o.end(), extra.begin(), extra.end());
+      return o;
+    };
+    return std::vector<CommandSpec>{
+        {"run", "", "run the agent: probes on timers, HTTP endpoint, reload on SIGHUP",
+         "Runs until SIGTERM or SIGINT. Serves /metrics, /healthz, /readyz and /status.\n"
+         "SIGHUP reloads the config; a bad config is rejected and the old one keeps running.",
+         with_config({{"listen", "ADDR", "HTTP listener, e.g. :9479 or 127.0.0.1:0 (overrides `listen`)"},
+                      {"port-file", "FILE", "write the bound port to FILE once listening"}}),
+         0, &RunCommand},
+        {"check", "", "run every probe once and report; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+         "For cron and monitoring systems (the monitoring-plugin convention).",
+         with_config({{"json", "", "print the report as JSON"}}), 0, &CheckCommand},
+        {"textfile", "", "run every probe once and write the metrics for node_exporter's textfile collector",
+         "Writes FILE atomically: a temporary file in the same directory, then rename.",
+         with_config({{"out", "FILE", "where to write the metrics (required)"}}), 0,
+         &TextfileCommand},
+        {"config", "check [FILE] | print", "validate a config file, or print the effective config",
+         "`config check [FILE]` exits 0 if FILE (or --config, or $CACHEWARDEN_CONFIG) is valid, 78 if not.\n"
+         "`config print` prints the effective config as JSON with every default filled in.",
+         ConfigOptions(), 2, &ConfigCommand},
+        {"version", "", "print the version", "", {}, 0, &VersionCommand},
+    };
+  }();
+  return kCommands;
+}
+
+void PrintUsage(std::FILE* out) {
+  fmt::print(out, "usage: cachewarden <command> [options]\n\ncommands:\n");
+  for (const auto& c : Commands()) fmt::print(out, "  {:<10} {}\n", c.name, c.summary);
+  fmt::print(out, "\nRun `cachewarden <command> --help` for a command's options.\n");
+}
+
+void PrintCommandHelp(const CommandSpec& c) {
+  fmt::print("usage: cachewarden {}{}{} [options]\n\n{}\n", c.name,
+             c.args.empty() ? "" : " ", c.args, c.summary);
+  if (!c.description.empty()) fmt::print("\n{}\n", c.description);
+  fmt::print("\noptions:\n");
+  for (const auto& o : c.options) {
+    std::string flag = fmt::format("--{}{}{}", o.name, o.value.empty() ? "" : " ", o.value);
+    fmt::print("  {:<22} {}\n", flag, o.help);
+  }
+  fmt::print("  {:<22} {}\n", "--help", "show this help");
+}
+
+int UsageError(const std::string& message) {
+  fmt::print(stderr, "cachewarden: {}\n", message);
+  PrintUsage(stderr);
+  return kExitUsage;
+}
+
+}  // namespace
+
+std::optional<std::string> CommandLine::Get(std::string_view flag) const {
+  auto it = options.find(flag);
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<OptionSpec> ConfigOptions() {
+  return {{"config", "FILE", "config file (JSON); default $CACHEWARDEN_CONFIG, else built-in defaults"},
+          {"root", "DIR", "the cache directory (overrides `root`; default $EARTHLY_TMP_DIR or /tmp/earthly)"},
+          {"log-level", "LEVEL", "debug, info, warn or error"},
+          {"log-format", "FORMAT", "json (default) or text"}};
+}
+
+int RunCli(int argc, char** argv) {
+  if (argc < 2) return UsageError("no command given");
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    PrintUsage(stdout);
+    return 0;
+  }
+  if (name == "--version") name = "version";
+  const CommandSpec* spec = nullptr;
+  for (const auto& c : Commands()) {
+    if (c.name == name) spec = &c;
+  }
+  if (spec == nullptr) return UsageError(fmt::format("unknown command \"{}\"", name));
+
+  CommandLine cl;
+  cl.command = std::string(name);
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      PrintCommandHelp(*spec);
+      return 0;
+    }
+    if (arg.starts_with("--")) {
+      std::string flag(arg.substr(2));
+      std::optional<std::string> inline_value;
+      if (auto eq = flag.find('='); eq != std::string::npos) {
+        inline_value = flag.substr(eq + 1);
+        flag.resize(eq);
+      }
+      const OptionSpec* opt = nullptr;
+      for (const auto& o : spec->options) {
+        if (o.name == flag) opt = &o;
+      }
+      if (opt == nullptr) {
+        return UsageError(fmt::format("{}: unknown option --{}", name, flag));
+      }
+      if (opt->value.empty()) {
+        if (inline_value) return UsageError(fmt::format("{}: --{} takes no value", name, flag));
+        cl.options[flag] = "";
+      } else if (inline_value) {
+        cl.options[flag] = *inline_value;
+      } else {
+        if (i + 1 >= argc) {
+          return UsageError(fmt::format("{}: --{} needs a value ({})", name, flag, opt->value));
+        }
+        cl.options[flag] = argv[++i];
+      }
+      continue;
+    }
+    cl.args.emplace_back(arg);
+  }
+  if (cl.args.size() > spec->max_args) {
+    return UsageError(fmt::format("{}: unexpected argument \"{}\"", name, cl.args.back()));
+  }
+  return spec->handler(cl);
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,172 @@
+#include "agent/commands.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "agent/agent_state.h"
+#include "agent/daemon.h"
+#include "agent/oneshot.h"
+#include "agent/report.h"
+#include "policies/assessment.h"
+
+namespace cachewarden {
+namespace {
+
+// Writes `data` to `path` atomically: a temporary file in the same directory,
+// fsync, rename. A reader sees the old file or the new one, never half.
+bool WriteAtomically(const std::string& path, const std::string& data,
+                     std::string* error) {
+  std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = fmt::format("cannot create {}: {}", tmp, std::strerror(errno));
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = fmt::format("cannot write {}: {}", tmp, std::strerror(errno));
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    *error = fmt::format("cannot flush {}: {}", tmp, std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ConfigOverrides OverridesFrom(const CommandLine& cl) {
+  ConfigOverrides o;
+  o.root = cl.Get("root");
+  o.listen = cl.Get("listen");
+  o.log_level = cl.Get("log-level");
+  o.log_format = cl.Get("log-format");
+  if (o.root) {
+    // A relative --root is taken from the current directory.
+    o.root = std::filesystem::absolute(*o.root).lexically_normal().string();
+    if (o.root->size() > 1 && o.root->back() == '/') o.root->pop_back();
+  }
+  return o;
+}
+
+std::optional<Config> LoadConfigForCommand(const CommandLine& cl) {
+  try {
+    Config c = LoadConfig(cl.Get("config"), OverridesFrom(cl));
+    ConfigureLog(c.log_level, c.log_format);
+    return c;
+  } catch (const ConfigError& e) {
+    fmt::print(stderr, "cachewarden: bad config: {}\n", e.what());
+    return std::nullopt;
+  }
+}
+
+int RunCommand(const CommandLine& cl) {
+  auto config = LoadConfigForCommand(cl);
+  if (!config) return kExitConfig;
+  std::error_code ec;
+  if (!std::filesystem::exists(config->root, ec)) {
+    // The default cache dir is created so that a first run has something to
+    // watch; buildkitd creates it the same way.
+    if (std::filesystem::create_directories(config->root, ec)) {
+      LogInfo("created the cache directory", {{"root", config->root}});
+    }
+  }
+  DaemonOptions options;
+  options.config_file = cl.Get("config");
+  options.overrides = OverridesFrom(cl);
+  options.port_file = cl.Get("port-file");
+  return RunDaemon(std::move(*config), options);
+}
+
+int CheckCommand(const CommandLine& cl) {
+  auto config = LoadConfigForCommand(cl);
+  if (!config) return kExitConfig;
+  auto snapshot = CollectOnce(*config);
+  auto findings = Assess(*snapshot);
+  Severity worst = Worst(findings);
+  if (cl.Has("json")) {
+    fmt::print("{}\n", CheckReportJson(*config, *snapshot, findings).dump(2, ' ', false,
+                                                                          nlohmann::json::error_handler_t::replace));
+  } else {
+    fmt::print("{}", CheckReportText(*config, findings));
+  }
+  return static_cast<int>(worst);
+}
+
+int TextfileCommand(const CommandLine& cl) {
+  auto out = cl.Get("out");
+  if (!out || out->empty()) {
+    fmt::print(stderr, "cachewarden: textfile: --out FILE is required\n");
+    return kExitUsage;
+  }
+  auto config = LoadConfigForCommand(cl);
+  if (!config) return kExitConfig;
+  auto snapshot = CollectOnce(*config);
+  MetricWriter w;
+  ExportBuildInfo(w);
+  snapshot->ExportMetrics(w);
+  prometheus::TextSerializer serializer;
+  std::string text = serializer.Serialize(w.Take());
+  std::string error;
+  if (!WriteAtomically(*out, text, &error)) {
+    fmt::print(stderr, "cachewarden: textfile: {}\n", error);
+    return kExitIo;
+  }
+  return 0;
+}
+
+int ConfigCommand(const CommandLine& cl) {
+  if (cl.args.empty()) {
+    fmt::print(stderr, "cachewarden: config: expected `check [FILE]` or `print`\n");
+    return kExitUsage;
+  }
+  const std::string& sub = cl.args[0];
+  if (sub == "check") {
+    CommandLine with_file = cl;
+    if (cl.args.size() > 1) with_file.options["config"] = cl.args[1];
+    auto config = LoadConfigForCommand(with_file);
+    if (!config) return kExitConfig;
+    fmt::print("{}: ok\n", config->source);
+    return 0;
+  }
+  if (sub == "print") {
+    if (cl.args.size() > 1) {
+      fmt::print(stderr, "cachewarden: config print: unexpected argument \"{}\"\n", cl.args[1]);
+      return kExitUsage;
+    }
+    auto config = LoadConfigForCommand(cl);
+    if (!config) return kExitConfig;
+    fmt::print("{}\n", config->effective.dump(2));
+    return 0;
+  }
+  fmt::print(stderr, "cachewarden: config: unknown subcommand \"{}\"; expected check or print\n", sub);
+  return kExitUsage;
+}
+
+int VersionCommand(const CommandLine& /*cl*/) {
+  fmt::print("cachewarden {} ({})\n", Version(), Revision());
+  return 0;
+}
+
+}  // namespace cachewarden

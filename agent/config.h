@@ -1,0 +1,58 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policies/alert_config.h"
+#include "policies/gc_config.h"
+#include "probes/log.h"
+#include "probes/registry.h"
+
+namespace cachewarden {
+
+// The whole configuration: built-in defaults, overridden by the JSON file,
+// overridden by command-line flags. Immutable once loaded; a reload builds a
+// new one.
+struct Config {
+  std::string source;  // the file it came from, or "built-in defaults"
+  std::string root;    // the cache directory
+  std::string listen;  // HTTP listener, e.g. ":9479" or "127.0.0.1:0"
+  std::string proc_root;
+  std::string sys_root;
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kJson;
+  std::vector<ProbeSpec> probes;
+  GcConfig gc;
+  AlertsConfig alerts;
+  // Every key with its effective value, for `config print`.
+  nlohmann::json effective;
+
+  const ProbeSpec* FindProbe(std::string_view name) const;
+};
+
+// Command-line flags that override the file.
+struct ConfigOverrides {
+  std::optional<std::string> root;
+  std::optional<std::string> listen;
+  std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
+};
+
+// Loads `file` (nullopt: $CACHEWARDEN_CONFIG, else built-in defaults) and
+// applies `overrides`. Throws ConfigError naming the JSON path of the problem.
+Config LoadConfig(const std::optional<std::string>& file,
+                  const ConfigOverrides& overrides);
+
+// Loads config from JSON text; `source` names it in messages. For tests and
+// for LoadConfig.
+Config LoadConfigText(const std::string& text, const std::string& source,
+                      const ConfigOverrides& overrides);
+
+// The cache root when neither file nor flag sets one: $EARTHLY_TMP_DIR, else
+// /tmp/earthly.
+std::string DefaultRoot();
+
+}  // namespace cachewarden

@@ -1,0 +1,395 @@
+#include "agent/daemon.h"
+
+#include <fmt/format.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <list>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "agent/agent_state.h"
+#include "agent/component.h"
+#include "agent/http_server.h"
+#include "agent/probe_worker.h"
+#include "probes/log.h"
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr auto kHeartbeat = milliseconds(1000);
+constexpr auto kStalledAfter = milliseconds(10000);  // /healthz turns 503
+constexpr auto kShutdownBound = milliseconds(1000);  // wait for running probes
+constexpr auto kShutdownPoll = milliseconds(20);
+
+std::uint64_t Ms(Duration d) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(
+      1, duration_cast<milliseconds>(d).count()));
+}
+
+std::int64_t SteadyMs() {
+  return duration_cast<milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+class Daemon;
+
+// One probe's timers and worker. Freed once its three handles have closed.
+struct ProbeSlot {
+  Daemon* daemon = nullptr;
+  std::unique_ptr<ProbeWorker> worker;
+  uv_timer_t tick{};
+  uv_timer_t deadline{};
+  uv_async_t done{};
+  bool abandoned = false;  // the current run passed its deadline
+  int open_handles = 0;
+  bool retired = false;
+};
+
+class Daemon {
+ public:
+  Daemon(Config config, const DaemonOptions& options)
+      : options_(options), config_(std::make_shared<const Config>(std::move(config))) {}
+
+  int Run();
+
+ private:
+  static Daemon* From(uv_handle_t* h) { return static_cast<Daemon*>(h->data); }
+
+  void StartProbes();
+  void RetireProbes();
+  void OnTick(ProbeSlot* slot);
+  void OnDeadline(ProbeSlot* slot);
+  void OnDone(ProbeSlot* slot);
+  void Publish(const std::string& probe, const RunOutcome& outcome);
+  void Reload();
+  void Shutdown(const char* why);
+  void PollShutdown();
+  void FinishShutdown();
+  void ReapRetired(bool force);
+  void UpdateReady();
+
+  DaemonOptions options_;
+  std::shared_ptr<const Config> config_;
+  uv_loop_t loop_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_timer_t heartbeat_{};
+  uv_timer_t shutdown_timer_{};
+  std::int64_t shutdown_started_ = 0;
+  bool shutting_down_ = false;
+  int components_running_ = 0;
+
+  std::shared_ptr<AgentState> state_ = std::make_shared<AgentState>();
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();
+  std::list<std::unique_ptr<ProbeSlot>> slots_;
+  std::list<std::unique_ptr<ProbeSlot>> retired_;
+  std::set<std::string> completed_;
+  std::vector<std::shared_ptr<Component>> components_;
+
+  // civetweb takes about a second to stop; it stops on a thread of its own
+  // while the loop winds down, so that shutdown stays within two seconds.
+  std::unique_ptr<HttpServer> http_;
+  std::thread http_stopper_;
+
+  std::atomic<std::int64_t> last_tick_ms_{SteadyMs()};
+  std::atomic<bool> ready_{false};
+};
+
+void CloseSlotHandle(uv_handle_t* h) {
+  auto* slot = static_cast<ProbeSlot*>(h->data);
+  slot->open_handles--;
+}
+
+void Daemon::StartProbes() {
+  for (const auto& spec : config_->probes) {
+    if (!spec.enabled || !spec.probe) continue;
+    auto slot = std::make_unique<ProbeSlot>();
+    ProbeSlot* s = slot.get();
+    s->daemon = this;
+    uv_timer_init(&loop_, &s->tick);
+    uv_timer_init(&loop_, &s->deadline);
+    uv_async_init(&loop_, &s->done, [](uv_async_t* a) {
+      auto* slot = static_cast<ProbeSlot*>(a->data);
+      slot->daemon->OnDone(slot);
+    });
+    s->tick.data = s->deadline.data = s->done.data = s;
+    s->open_handles = 3;
+    ProbeContext ctx;
+    ctx.cache_root = config_->root;
+    ctx.proc_root = config_->proc_root;
+    ctx.sys_root = config_->sys_root;
+    uv_async_t* done = &s->done;
+    s->worker = std::make_unique<ProbeWorker>(spec, std::move(ctx),
+                                              [done] { uv_async_send(done); });
+    uv_timer_start(
+        &s->tick,
+        [](uv_timer_t* t) {
+          auto* slot = static_cast<ProbeSlot*>(t->data);
+          slot->daemon->OnTick(slot);
+        },
+        0, Ms(spec.interval));
+    slots_.push_back(std::move(slot));
+  }
+}
+
+void Daemon::RetireProbes() {
+  for (auto& slot : slots_) {
+    slot->worker->Stop();
+    slot->retired = true;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&slot->tick),
+                           reinterpret_cast<uv_handle_t*>(&slot->deadline),
+                           reinterpret_cast<uv_handle_t*>(&slot->done)}) {
+      uv_close(h, CloseSlotHandle);
+    }
+    retired_.push_back(std::move(slot));
+  }
+  slots_.clear();
+}
+
+// Frees retired slots whose handles are closed and whose thread has exited;
+// with `force`, abandons threads still stuck in a probe.
+void Daemon::ReapRetired(bool force) {
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    ProbeSlot* s = it->get();
+    if (s->open_handles == 0 && (force || s->worker->Exited())) {
+      if (!s->worker->Exited()) {
+        LogWarn("probe still running at shutdown; abandoning its thread",
+                {{"probe", s->worker->spec().name}});
+      }
+      it = retired_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Daemon::OnTick(ProbeSlot* slot) {
+  if (shutting_down_ || slot->retired) return;
+  const auto& spec = slot->worker->spec();
+  if (slot->worker->Busy()) {
+    LogDebug("previous run still in progress; not starting another",
+             {{"probe", spec.name}, {"abandoned", slot->abandoned}});
+    return;
+  }
+  slot->worker->Start(snapshot_);
+  uv_timer_start(
+      &slot->deadline,
+      [](uv_timer_t* t) {
+        auto* slot = static_cast<ProbeSlot*>(t->data);
+        slot->daemon->OnDeadline(slot);
+      },
+      Ms(spec.timeout), 0);
+}
+
+void Daemon::OnDeadline(ProbeSlot* slot) {
+  if (slot->retired || slot->abandoned) return;
+  const auto& spec = slot->worker->spec();
+  slot->worker->Cancel();
+  slot->abandoned = true;
+  RunOutcome out;
+  out.status = Status::Error(
+      "timeout", fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
+  out.finished = RealClock::Get().Now();
+  out.started = out.finished - spec.timeout;
+  out.duration = spec.timeout;
+  LogWarn("probe timed out", {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
+  Publish(spec.name, out);
+}
+
+void Daemon::OnDone(ProbeSlot* slot) {
+  if (slot->retired) return;
+  auto outcome = slot->worker->TakeOutcome();
+  if (!outcome) return;
+  uv_timer_stop(&slot->deadline);
+  const auto& spec = slot->worker->spec();
+  if (slot->abandoned) {
+    slot->abandoned = false;
+    LogInfo("late result of a timed-out probe discarded",
+            {{"probe", spec.name}, {"took_seconds", ToSeconds(outcome->duration)}});
+    return;
+  }
+  if (!outcome->status.ok()) {
+    LogWarn("probe failed", {{"probe", spec.name},
+                             {"reason", outcome->status.reason()},
+                             {"error", outcome->status.message()}});
+  }
+  Publish(spec.name, *outcome);
+}
+
+void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {
+  auto next = std::make_shared<Snapshot>(*snapshot_);
+  ApplyOutcome(next.get(), probe, outcome);
+  snapshot_ = next;
+  state_->Publish(snapshot_);
+  completed_.insert(probe);
+  UpdateReady();
+  for (auto& c : components_) c->OnSnapshot(snapshot_);
+}
+
+void Daemon::UpdateReady() {
+  bool ready = true;
+  for (const auto& slot : slots_) {
+    if (!completed_.contains(slot->worker->spec().name)) ready = false;
+  }
+  ready_ = ready;
+}
+
+void Daemon::Reload() {
+  std::shared_ptr<const Config> next;
+  try {
+    next = std::make_shared<const Config>(
+        LoadConfig(options_.config_file, options_.overrides));
+  } catch (const ConfigError& e) {
+    state_->RecordReload(false, RealClock::Get().Now());
+    LogError("config reload rejected; the previous config stays in force",
+             {{"error", e.what()}});
+    return;
+  }
+  if (next->listen != config_->listen) {
+    LogWarn("the listen address changes only on restart",
+            {{"listen", config_->listen}, {"requested", next->listen}});
+  }
+  ConfigureLog(next->log_level, next->log_format);
+  config_ = next;
+  state_->SetConfig(config_);
+  state_->RecordReload(true, RealClock::Get().Now());
+  RetireProbes();
+  // Results of probes that are no longer enabled go; the rest stay until
+  // their next run.
+  auto trimmed = std::make_shared<Snapshot>();
+  for (const auto& [name, r] : snapshot_->results()) {
+    const ProbeSpec* spec = config_->FindProbe(name);
+    if (spec != nullptr && spec->enabled) trimmed->Set(r);
+  }
+  snapshot_ = trimmed;
+  state_->Publish(snapshot_);
+  completed_.clear();
+  for (const auto& [name, r] : snapshot_->results()) completed_.insert(name);
+  StartProbes();
+  UpdateReady();
+  for (auto& c : components_) c->Reload(config_);
+  LogInfo("config reloaded", {{"source", config_->source}});
+}
+
+void Daemon::Shutdown(const char* why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  LogInfo("shutting down", {{"signal", why}});
+  http_stopper_ = std::thread([this] { http_.reset(); });
+  RetireProbes();
+  for (auto& c : components_) {
+    components_running_++;
+    c->Stop([this] { components_running_--; });
+  }
+  shutdown_started_ = SteadyMs();
+  uv_timer_start(
+      &shutdown_timer_,
+      [](uv_timer_t* t) { From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown(); },
+      0, Ms(kShutdownPoll));
+}
+
+void Daemon::PollShutdown() {
+  bool out_of_time = SteadyMs() - shutdown_started_ > kShutdownBound.count();
+  ReapRetired(out_of_time);
+  if ((retired_.empty() && components_running_ == 0) || out_of_time) {
+    FinishShutdown();
+  }
+}
+
+void Daemon::FinishShutdown() {
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+int Daemon::Run() {
+  if (uv_loop_init(&loop_) != 0) {
+    LogError("cannot initialise the event loop");
+    return 70;
+  }
+  state_->SetConfig(config_);
+  state_->RecordReload(true, RealClock::Get().Now());
+
+  try {
+    HttpServer::Handlers h;
+    auto state = state_;
+    h.metrics = [state] { return state->Metrics(); };
+    h.healthy = [this] { return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count(); };
+    h.ready = [this] { return ready_.load(); };
+    h.status_json = [state] { return state->StatusJson(RealClock::Get().Now()); };
+    http_ = std::make_unique<HttpServer>(config_->listen, std::move(h));
+  } catch (const std::exception& e) {
+    LogError("cannot start the HTTP endpoint", {{"error", e.what()}});
+    uv_loop_close(&loop_);
+    return 69;  // EX_UNAVAILABLE
+  }
+  int port = http_->port();
+  LogInfo("listening", {{"listen", config_->listen},
+                        {"port", port},
+                        {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
+                        {"root", config_->root},
+                        {"config", config_->source}});
+  if (options_.port_file) {
+    std::string tmp = *options_.port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), options_.port_file->c_str());
+  }
+
+  for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
+    uv_signal_init(&loop_, s);
+    s->data = this;
+  }
+  uv_signal_start(&sigterm_, [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGTERM"); }, SIGTERM);
+  uv_signal_start(&sigint_, [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGINT"); }, SIGINT);
+  uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
+    auto* d = From(reinterpret_cast<uv_handle_t*>(s));
+    if (!d->shutting_down_) d->Reload();
+  }, SIGHUP);
+  uv_timer_init(&loop_, &heartbeat_);
+  heartbeat_.data = this;
+  uv_timer_start(&heartbeat_, [](uv_timer_t* t) {
+    auto* d = From(reinterpret_cast<uv_handle_t*>(t));
+    d->last_tick_ms_ = SteadyMs();
+    d->ReapRetired(false);
+  }, Ms(kHeartbeat), Ms(kHeartbeat));
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+
+  components_ = MakeComponents();
+  for (auto& c : components_) {
+    c->Start(&loop_, config_);
+    state_->AddSource(c);
+  }
+  StartProbes();
+  UpdateReady();
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(&loop_);
+  if (rc != 0) {
+    LogError("event loop did not close cleanly", {{"error", uv_strerror(rc)}});
+  }
+  components_.clear();
+  ReapRetired(true);
+  if (http_stopper_.joinable()) http_stopper_.join();
+  http_.reset();
+  LogInfo("stopped");
+  return rc == 0 ? 0 : 70;
+}
+
+}  // namespace
+
+int RunDaemon(Config config, const DaemonOptions& options) {
+  Daemon d(std::move(config), options);
+  return d.Run();
+}
+
+}  // namespace cachewarden

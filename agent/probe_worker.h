@@ -1,0 +1,80 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "probes/probe.h"
+#include "probes/registry.h"
+#include "probes/snapshot.h"
+
+namespace cachewarden {
+
+// What one probe run produced.
+struct RunOutcome {
+  Status status;
+  std::shared_ptr<const ProbeData> data;  // set iff status.ok()
+  SystemTime started{};
+  SystemTime finished{};
+  Duration duration{};
+};
+
+// Runs one probe's Collect() on a thread of its own, one run at a time.
+//
+// Why a thread per probe and not libuv's shared pool: a probe stuck in a
+// system call (statfs on a hung NFS server) can neither be cancelled nor
+// abandoned there; it would hold a pool slot for ever and keep uv_loop_close
+// from returning 0. Here a stuck run occupies only its own probe's thread: the
+// next tick sees the probe busy and starts nothing (at most one stuck call per
+// probe), and at shutdown the thread is detached after a bound.
+//
+// Start/Cancel/TakeOutcome/Stop are called from one controlling thread (the
+// loop thread). `on_done` is called on the worker thread after each run, and
+// under the worker's lock; it must be thread-safe, cheap and must not call
+// back into the worker (uv_async_send, a condition variable notify).
+class ProbeWorker {
+ public:
+  ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done);
+  // Stops the thread: joins it if it has exited, else detaches it (a run
+  // stuck in a system call is abandoned). Wait with Exited() first.
+  ~ProbeWorker();
+  ProbeWorker(const ProbeWorker&) = delete;
+  ProbeWorker& operator=(const ProbeWorker&) = delete;
+
+  const ProbeSpec& spec() const { return spec_; }
+  // True from Start() until the run's outcome has been taken.
+  bool Busy() const;
+  // Starts a run unless one is in progress; false if busy.
+  bool Start(std::shared_ptr<const Snapshot> previous);
+  // Asks the current run to stop early (deadline passed).
+  void Cancel();
+  // The finished run's outcome, once; nullopt while running or idle.
+  std::optional<RunOutcome> TakeOutcome();
+  // Waits up to `bound` for the current run to finish. For one-shot modes.
+  bool WaitFor(Duration bound);
+  // Asks the thread to retire the probe and exit after the current run, and
+  // stops calling on_done. Non-blocking; Exited() tells when it is gone.
+  void Stop();
+  bool Exited() const;
+  // Waits up to `bound` for the thread to exit after Stop().
+  bool WaitExited(Duration bound);
+
+ private:
+  struct State;
+  static void ThreadMain(std::shared_ptr<State> state);
+
+  ProbeSpec spec_;
+  std::shared_ptr<State> state_;
+  std::thread thread_;
+};
+
+// Folds one run's outcome into the probe's result, keeping the last good data
+// and counting consecutive failures.
+void ApplyOutcome(Snapshot* snapshot, const std::string& probe,
+                  const RunOutcome& outcome);
+
+}  // namespace cachewarden

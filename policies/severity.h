@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cachewarden {
+
+// Monitoring-plugin order: the exit code of `check` is the value.
+enum class Severity { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
+
+std::string_view SeverityName(Severity s);  // "ok", "warning", "critical", "unknown"
+
+// One thing `check` tells a person: what is wrong, and what to do about it.
+struct Finding {
+  Severity severity = Severity::kOk;
+  std::string source;   // the probe or rule that raised it
+  std::string summary;  // one sentence, with the figure
+  std::string remedy;   // one or two sentences; may be empty
+};
+
+// The worst of the findings, kOk if there are none. Critical outranks
+// unknown, which outranks warning (we could not tell is worse than a warning,
+// but a known critical is worse still).
+Severity Worst(const std::vector<Finding>& findings);
+
+}  // namespace cachewarden

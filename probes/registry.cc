@@ -1,0 +1,42 @@
+#include "probes/registry.h"
+
+#include <chrono>
+
+#include "probes/volume.h"
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// Add a probe here: one row, plus its file pair.
+constexpr ProbeEntry kProbes[] = {
+    {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
+};
+
+}  // namespace
+
+std::span<const ProbeEntry> ProbeTable() { return kProbes; }
+
+std::vector<ProbeSpec> ReadProbeSpecs(ConfigReader& probes) {
+  std::vector<ProbeSpec> out;
+  for (const auto& entry : ProbeTable()) {
+    ConfigReader section = probes.Object(entry.name);
+    ProbeSpec spec;
+    spec.name = std::string(entry.name);
+    spec.enabled = section.Bool("enabled", entry.enabled_by_default);
+    spec.interval = section.Dur("interval", entry.default_interval,
+                                std::chrono::milliseconds(100), std::chrono::days(7));
+    spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
+                               std::chrono::milliseconds(10), std::chrono::days(1));
+    auto probe = entry.make(section);
+    section.Finish();
+    if (spec.enabled) spec.probe = std::move(probe);
+    out.push_back(std::move(spec));
+  }
+  probes.Finish();
+  return out;
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,61 @@
+#include "probes/snapshot.h"
+
+namespace cachewarden {
+
+const ProbeResult* Snapshot::Find(std::string_view probe) const {
+  auto it = results_.find(probe);
+  return it == results_.end() ? nullptr : &it->second;
+}
+
+void Snapshot::Set(ProbeResult result) {
+  auto name = result.probe;
+  results_.insert_or_assign(std::move(name), std::move(result));
+}
+
+nlohmann::json Snapshot::ToJson(SystemTime now) const {
+  nlohmann::json probes = nlohmann::json::object();
+  for (const auto& [name, r] : results_) {
+    nlohmann::json p;
+    p["status"] = r.status.ok() ? "ok" : "failed";
+    if (!r.status.ok()) {
+      p["reason"] = r.status.reason();
+      p["error"] = r.status.message();
+      if (!r.status.path().empty()) p["path"] = r.status.path();
+    }
+    p["age_seconds"] = ToSeconds(now - r.finished);
+    p["duration_seconds"] = ToSeconds(r.duration);
+    p["consecutive_failures"] = r.consecutive_failures;
+    if (r.data) {
+      p["data_age_seconds"] = ToSeconds(now - r.last_success);
+      p["data"] = r.data->ToJson();
+    } else {
+      p["data"] = nullptr;
+    }
+    probes[name] = std::move(p);
+  }
+  return nlohmann::json{{"probes", std::move(probes)}};
+}
+
+void Snapshot::ExportMetrics(MetricWriter& out) const {
+  for (const auto& [name, r] : results_) {
+    out.Gauge("cachewarden_probe_success",
+              "1 if the probe's latest run succeeded, 0 if it failed or timed out.",
+              r.status.ok() ? 1 : 0, {{"probe", name}});
+  }
+  for (const auto& [name, r] : results_) {
+    out.Gauge("cachewarden_probe_duration_seconds",
+              "How long the probe's latest run took.", ToSeconds(r.duration),
+              {{"probe", name}});
+  }
+  for (const auto& [name, r] : results_) {
+    if (!r.has_succeeded()) continue;
+    out.Gauge("cachewarden_probe_last_success_timestamp_seconds",
+              "When the probe last succeeded, in seconds since the epoch.",
+              ToUnixSeconds(r.last_success), {{"probe", name}});
+  }
+  for (const auto& [name, r] : results_) {
+    if (r.status.ok() && r.data) r.data->ExportMetrics(out);
+  }
+}
+
+}  // namespace cachewarden

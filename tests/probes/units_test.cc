@@ -1,0 +1,46 @@
+#include "probes/units.h"
+
+#include <catch2/catch.hpp>
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_CASE("durations parse with units and sums", "[config]") {
+  CHECK(ParseDuration("500ms") == milliseconds(500));
+  CHECK(ParseDuration("90s") == seconds(90));
+  CHECK(ParseDuration("15m") == seconds(900));
+  CHECK(ParseDuration("7d") == seconds(7 * 86400));
+  CHECK(ParseDuration("1h30m") == seconds(5400));
+  CHECK(ParseDuration("1.5s") == milliseconds(1500));
+  CHECK_FALSE(ParseDuration("5"));
+  CHECK_FALSE(ParseDuration("5 s"));
+  CHECK_FALSE(ParseDuration("-5s"));
+  CHECK_FALSE(ParseDuration("5y"));
+  CHECK_FALSE(ParseDuration(""));
+}
+
+TEST_CASE("durations format back to their shortest spelling", "[config]") {
+  CHECK(FormatDuration(seconds(90)) == "1m30s");
+  CHECK(FormatDuration(seconds(21600)) == "6h");
+  CHECK(FormatDuration(milliseconds(500)) == "500ms");
+  CHECK(FormatDuration(seconds(0)) == "0s");
+}
+
+TEST_CASE("sizes parse as bytes or a percentage", "[config]") {
+  CHECK(ParseSize("512MiB")->value == 512.0 * 1024 * 1024);
+  CHECK(ParseSize("50GB")->value == 50e9);
+  CHECK(ParseSize("80%")->percent);
+  CHECK(ParseSize("80%")->Resolve(1000) == 800);
+  CHECK(ParseSize("0")->value == 0);
+  CHECK_FALSE(ParseSize("12"));
+  CHECK_FALSE(ParseSize("101%"));
+  CHECK_FALSE(ParseSize("5 GB"));
+  CHECK_FALSE(ParseSize("5XB"));
+  CHECK(SizeSpec::Bytes(64ULL << 20).ToString() == "64MiB");
+}
+
+}  // namespace
+}  // namespace cachewarden

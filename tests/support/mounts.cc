@@ -1,0 +1,91 @@
+#include "tests/support/mounts.h"
+
+#include <fmt/format.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace cachewarden::testing {
+namespace {
+bool g_private = false;
+
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+bool IsRoot() { return geteuid() == 0; }
+
+bool EnterPrivateMountNamespace() {
+  if (!IsRoot()) return false;
+  if (unshare(CLONE_NEWNS) != 0) return false;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  g_private = true;
+  return true;
+}
+
+bool InPrivateMountNamespace() { return g_private; }
+
+std::string Mount(const std::string& type, const std::string& source,
+                  const std::string& target, const std::string& options) {
+  if (mount(source.c_str(), target.c_str(), type.c_str(), 0,
+            options.empty() ? nullptr : options.c_str()) != 0) {
+    return fmt::format("mount -t {} {} {} -o {}: {}", type, source, target, options,
+                       std::strerror(errno));
+  }
+  return "";
+}
+
+std::string MountTmpfs(const std::string& target, const std::string& size) {
+  return Mount("tmpfs", "tmpfs", target, "size=" + size);
+}
+
+std::string MountExt4Loop(const std::string& image, const std::string& target, int mib) {
+  auto r = RunProcess({"truncate", "-s", fmt::format("{}M", mib), image});
+  if (r.exit_code != 0) return "truncate failed: " + r.err;
+  r = RunProcess({"mkfs.ext4", "-q", "-F", image});
+  if (r.exit_code != 0) return "mkfs.ext4 failed: " + r.err;
+  r = RunProcess({"mount", "-o", "loop", image, target});
+  if (r.exit_code != 0) return "mount -o loop failed: " + r.err;
+  return "";
+}
+
+void UnmountUnder(const std::string& path) {
+  // Stacked mounts need one umount each: repeat until none is left.
+  for (int round = 0; round < 16; ++round) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::vector<std::string> points;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    point = Unescape(point);
+    if (point == path || point.starts_with(path + "/")) points.push_back(point);
+  }
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  if (points.empty()) return;
+  for (const auto& p : points) umount2(p.c_str(), MNT_DETACH);
+  }
+}
+
+}  // namespace cachewarden::testing
