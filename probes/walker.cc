@@ -307,8 +307,8 @@ const std::vector<std::string>& Walker::MountPointPaths() const {
   return state_->mount_paths;
 }
 
-Status Walker::Measure(int parent_fd, const std::string& name,
-                       EntryTotals* out) {
+Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
+                       const std::string& path_prefix) {
   State& s = *state_;
   struct statx sx {};
   if (statx(parent_fd, name.c_str(), kStatxFlags, kStatxMask, &sx) != 0) {
@@ -329,9 +329,9 @@ Status Walker::Measure(int parent_fd, const std::string& name,
 
   // The entry itself is accounted on the calling thread.
   WalkWorker first(options_, &s.links, s.root_dev);
-  if (first.Account(sx, "", name.c_str(), !by_path)) {
-    s.stack.push_back({std::make_shared<DirRef>(parent_fd, "", false), name,
-                       makedev(sx.stx_dev_major, sx.stx_dev_minor),
+  if (first.Account(sx, path_prefix, name.c_str(), !by_path)) {
+    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix, false),
+                       name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
                        static_cast<ino_t>(sx.stx_ino)});
   }
   auto merge = [&](WalkWorker& w) {

@@ -114,8 +114,10 @@ class Walker {
   // that is itself a mount point yields mount_points == 1 and nothing else.
   // Fails only if the entry itself cannot be looked at ("missing",
   // "permission", "io") or the walk was cancelled ("cancelled"); *out is then
-  // unspecified.
-  Status Measure(int parent_fd, const std::string& name, EntryTotals* out);
+  // unspecified. Paths remembered (largest files, mount points) are
+  // `path_prefix`/name/..., or name/... when the prefix is empty.
+  Status Measure(int parent_fd, const std::string& name, EntryTotals* out,
+                 const std::string& path_prefix = "");
 
   // Largest regular files met so far (all calls), largest first, at most
   // WalkOptions::top_files.
