@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "probes/config_reader.h"
+#include "probes/growth.h"
 #include "probes/probe.h"
 
 namespace cachewarden {
@@ -19,6 +20,13 @@ struct VolumeData : ProbeData {
   std::uint64_t files = 0;
   std::uint64_t files_free = 0;
   bool readonly = false;
+  // Least-squares fill rate over the probe's sliding window of samples (of
+  // size - avail, and of files - files_free) and the time until avail (or
+  // files_free) reaches 0 at that rate; +Inf when not filling. Not valid
+  // until the window holds enough samples (probes.volume.growth_*): the
+  // metrics are then absent.
+  GrowthEstimate bytes_growth;
+  GrowthEstimate inodes_growth;
 
   // Used fraction as `df` computes it: used / (used + avail), in [0, 1].
   double UsedRatio() const;
@@ -26,6 +34,13 @@ struct VolumeData : ProbeData {
 
   nlohmann::json ToJson() const override;
   void ExportMetrics(MetricWriter& out) const override;
+};
+
+// How the volume probe estimates growth; from probes.volume.
+struct GrowthOptions {
+  Duration window = std::chrono::hours(6);
+  std::size_t min_samples = 10;
+  Duration min_span = std::chrono::minutes(15);
 };
 
 std::unique_ptr<Probe> NewVolumeProbe(ConfigReader& section);
