@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/mounts.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -13,6 +14,7 @@ using std::chrono::seconds;
 // Add a probe here: one row, plus its file pair.
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
+    {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
 };
 
 }  // namespace
