@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/logs.h"
 #include "probes/mounts.h"
 #include "probes/volume.h"
 
@@ -15,6 +16,7 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
+    {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
 };
 
 }  // namespace
