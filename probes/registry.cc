@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/dind.h"
 #include "probes/logs.h"
 #include "probes/mounts.h"
 #include "probes/volume.h"
@@ -16,6 +17,7 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
+    {"dind", true, minutes(1), seconds(30), &NewDindProbe},
     {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
 };
 
