@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "probes/dind.h"
 #include "probes/logs.h"
 #include "probes/mounts.h"
@@ -72,13 +74,27 @@ void MountVerdictFinding(const Snapshot& snapshot, std::vector<Finding>* out) {
   out->push_back(std::move(f));
 }
 
+// Entries that buildkitd's log says `rm` could not remove.
+std::set<std::string> BusyEntries(const Snapshot& snapshot) {
+  std::set<std::string> out;
+  auto l = snapshot.Get<LogsData>();
+  if (l == nullptr) return out;
+  for (const auto& e : l->recent) {
+    if (e.kind == LogEventKind::kDindBusy) out.insert(e.entry_id);
+  }
+  return out;
+}
+
 void DindFindings(const Snapshot& snapshot, std::vector<Finding>* out) {
   auto d = snapshot.Get<DindData>();
   if (d == nullptr) return;
+  // A mount is stale when the dind probe says so (old, or its entry is a
+  // leftover or gone) or when the log shows `rm` failing on its entry.
+  auto busy = BusyEntries(snapshot);
   std::size_t stale = 0;
   const DindMountSeen* example = nullptr;
   for (const auto& m : d->mounts) {
-    if (!m.stale) continue;
+    if (!m.stale && busy.count(m.mount.entry_id) == 0) continue;
     ++stale;
     if (example == nullptr) example = &m;
   }
