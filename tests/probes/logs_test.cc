@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 #include <prometheus/text_serializer.h>
+#include <signal.h>
 
+#include "tests/support/http.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -100,6 +102,51 @@ TEST_CASE("logs: config rejects relative paths and unknown formats", "[logs][con
                     Catch::Contains("format"));
   CHECK_THROWS_WITH(make({{"files", {{{"path", "/a.log"}, {"formatt", "cri"}}}}}),
                     Catch::Contains("did you mean"));
+}
+
+}  // namespace
+}  // namespace cachewarden
+
+namespace cachewarden {
+namespace {
+
+// The running agent follows a log that appears after it started, through a
+// rename rotation, and serves the events on /status and /metrics.
+TEST_CASE("the running agent follows a log that appears late and rotates", "[logs][e2e]") {
+  TempDir dir;
+  const std::string log = dir / "buildkitd.log";
+  nlohmann::json config = {
+      {"root", dir / "cache"},
+      {"listen", "127.0.0.1:0"},
+      {"probes", {{"logs", {{"interval", "100ms"}, {"files", {{{"path", log}}}}}}}}};
+  testing::WriteFile(dir / "config.json", config.dump());
+  testing::ChildProcess agent({testing::BinaryPath(), "run", "--config", dir / "config.json",
+                               "--port-file", dir / "port"},
+                              dir.path());
+  REQUIRE(testing::WaitUntil([&] { return !testing::ReadFile(dir / "port").empty(); }));
+  std::string port = testing::ReadFile(dir / "port");
+  while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
+  const std::string base = "http://127.0.0.1:" + port;
+  auto busy_count = [&]() -> int {
+    auto r = testing::HttpGet(base + "/status");
+    if (r.code != 200) return -1;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    auto data = j["probes"]["logs"]["data"];
+    if (!data.is_object()) return -1;
+    return data["counts"]["dind_busy"].get<int>();
+  };
+  REQUIRE(testing::WaitUntil([&] { return busy_count() == 0; }));
+  testing::WriteFile(log, "rm: can't remove '/var/earthly/dind/e1/x': Resource busy\n");
+  REQUIRE(testing::WaitUntil([&] { return busy_count() == 1; }));
+  REQUIRE(std::rename(log.c_str(), (log + ".1").c_str()) == 0);
+  testing::WriteFile(log, "rm: can't remove '/var/earthly/dind/e2/x': Resource busy\n");
+  REQUIRE(testing::WaitUntil([&] { return busy_count() == 2; }));
+  auto metrics = testing::HttpGet(base + "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("cachewarden_log_events_total{kind=\"dind_busy\"} 2"));
+  agent.Signal(SIGTERM);
+  int code = -1;
+  CHECK(agent.WaitExit(std::chrono::seconds(20), &code));
+  CHECK(code == 0);
 }
 
 }  // namespace
