@@ -72,7 +72,7 @@ class DindProbe : public Probe {
     for (const auto& dir : data->dirs) {
       for (const auto& name : ListDir(dir)) {
         if (ctx.Cancelled()) return;
-        DindEntry e;
+        DindEntryUsage e;
         e.dir = dir;
         e.name = name;
         e.is_cache = name.starts_with("cache_");
@@ -101,7 +101,7 @@ class DindProbe : public Probe {
       still[key] = first;
       DindMountSeen seen;
       seen.seen_for = now - first;
-      const DindEntry* entry = nullptr;
+      const DindEntryUsage* entry = nullptr;
       for (const auto& e : data->entries) {
         if (e.name == m.entry_id) entry = &e;
       }

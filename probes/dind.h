@@ -13,7 +13,7 @@
 namespace cachewarden {
 
 // One entry of a dind directory.
-struct DindEntry {
+struct DindEntryUsage {
   std::string dir;   // the dind directory
   std::string name;
   bool is_cache = false;  // cache_*: kept by Earthly on purpose
@@ -37,7 +37,7 @@ struct DindData : ProbeData {
   std::vector<std::string> dirs;
   Duration leftover_age{};
   std::string sizes_from;  // "scan" or "walk"
-  std::vector<DindEntry> entries;
+  std::vector<DindEntryUsage> entries;
   std::uint64_t leftover_entries = 0;
   std::uint64_t leftover_bytes = 0;
   std::vector<DindMountSeen> mounts;

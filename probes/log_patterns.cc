@@ -35,7 +35,7 @@ std::optional<std::string_view> BusyRmPath(std::string_view line) {
 }
 
 // The component after the last "/dind/" of `path`.
-std::optional<std::string> DindEntry(std::string_view path) {
+std::optional<std::string> DindEntryId(std::string_view path) {
   auto at = path.rfind("/dind/");
   if (at == std::string_view::npos) return std::nullopt;
   auto rest = path.substr(at + 6);
@@ -62,7 +62,7 @@ std::optional<LogMatch> MatchLogLine(std::string_view line) {
   if (auto path = BusyRmPath(line)) {
     // The dind path may appear truncated or shell-quoted; the entry id is
     // what a person needs, so an rm failure outside dind/ is not ours.
-    if (auto id = DindEntry(*path)) {
+    if (auto id = DindEntryId(*path)) {
       return LogMatch{LogEventKind::kDindBusy, std::string(*path), *id};
     }
   }
