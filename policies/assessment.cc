@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "policies/mount_assessment.h"
 #include "probes/units.h"
 #include "probes/volume.h"
 
@@ -35,6 +36,7 @@ void VolumeUsage(const Snapshot& snapshot, std::vector<Finding>* out) {
 constexpr void (*kAssessors[])(const Snapshot&, std::vector<Finding>*) = {
     &ProbeFailures,
     &VolumeUsage,
+    &AssessMountsDindLogs,
 };
 
 }  // namespace

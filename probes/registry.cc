@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include "probes/dind.h"
+#include "probes/logs.h"
+#include "probes/mounts.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
 
@@ -15,6 +18,9 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"scan", true, minutes(5), minutes(4), &NewScanProbe},
+    {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
+    {"dind", true, minutes(1), seconds(30), &NewDindProbe},
+    {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
 };
 
 }  // namespace

@@ -1,0 +1,200 @@
+#include "probes/dind.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "probes/mounts.h"
+#include "probes/tree_usage.h"
+
+namespace cachewarden {
+namespace {
+
+struct DindOptions {
+  std::vector<std::string> dirs;        // empty: <root>/dind
+  std::vector<std::string> other_paths; // dind paths as other namespaces see them
+  Duration leftover_age{};
+  bool other_namespaces = true;
+  std::uint64_t max_files = 0;          // per run, for the size walk
+};
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      out.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class DindProbe : public Probe {
+ public:
+  explicit DindProbe(DindOptions o) : options_(std::move(o)) {}
+  std::string_view name() const override { return DindData::kProbe; }
+
+  Status Collect(const ProbeContext& ctx,
+                 std::shared_ptr<const ProbeData>* out) override {
+    auto data = std::make_shared<DindData>();
+    data->leftover_age = options_.leftover_age;
+    data->sizes_from = "walk";
+    std::vector<std::string> dirs = options_.dirs;
+    if (dirs.empty()) dirs.push_back(ctx.cache_root + "/dind");
+    std::vector<std::string> match;
+    for (const auto& d : dirs) {
+      std::string existing;
+      data->dirs.push_back(ResolveCachePath(d, &existing));
+      match.push_back(data->dirs.back());
+    }
+    match.insert(match.end(), options_.other_paths.begin(), options_.other_paths.end());
+    MeasureEntries(ctx, data.get());
+
+    DindMountScan scan;
+    Status s = ScanDindMounts(ctx.proc_root, match, options_.other_namespaces, &scan);
+    if (!s.ok()) return s;
+    data->namespaces = scan.namespaces;
+    data->other_processes_visible = scan.other_processes_visible;
+    TrackMounts(ctx, std::move(scan.mounts), data.get());
+    *out = std::move(data);
+    return Status::Ok();
+  }
+
+ private:
+  void MeasureEntries(const ProbeContext& ctx, DindData* data) {
+    std::uint64_t budget = options_.max_files;
+    const SystemTime now = ctx.Now();
+    for (const auto& dir : data->dirs) {
+      for (const auto& name : ListDir(dir)) {
+        if (ctx.Cancelled()) return;
+        DindEntryUsage e;
+        e.dir = dir;
+        e.name = name;
+        e.is_cache = name.starts_with("cache_");
+        TreeUsage usage;
+        if (!MeasureTree(dir + "/" + name, &budget, ctx.cancel, &usage).ok()) continue;
+        e.bytes = usage.bytes;
+        e.newest_mtime = usage.newest_mtime;
+        e.measured_fully = usage.complete;
+        e.leftover = !e.is_cache && now - e.newest_mtime >= options_.leftover_age;
+        if (e.leftover) {
+          ++data->leftover_entries;
+          data->leftover_bytes += e.bytes;
+        }
+        data->entries.push_back(std::move(e));
+      }
+    }
+  }
+
+  void TrackMounts(const ProbeContext& ctx, std::vector<DindMount> mounts, DindData* data) {
+    const SystemTime now = ctx.Now();
+    std::map<std::pair<std::uint64_t, int>, SystemTime> still;
+    for (auto& m : mounts) {
+      auto key = std::make_pair(m.mount_ns, m.mount_id);
+      auto it = first_seen_.find(key);
+      SystemTime first = it == first_seen_.end() ? now : it->second;
+      still[key] = first;
+      DindMountSeen seen;
+      seen.seen_for = now - first;
+      const DindEntryUsage* entry = nullptr;
+      for (const auto& e : data->entries) {
+        if (e.name == m.entry_id) entry = &e;
+      }
+      bool entry_gone = m.own_namespace && entry == nullptr;
+      seen.stale = (entry != nullptr && entry->leftover) || entry_gone ||
+                   seen.seen_for >= options_.leftover_age;
+      seen.mount = std::move(m);
+      data->mounts.push_back(std::move(seen));
+    }
+    first_seen_ = std::move(still);
+  }
+
+  DindOptions options_;
+  std::map<std::pair<std::uint64_t, int>, SystemTime> first_seen_;
+};
+
+}  // namespace
+
+std::size_t DindData::MountCount(bool own) const {
+  return static_cast<std::size_t>(std::count_if(
+      mounts.begin(), mounts.end(),
+      [own](const DindMountSeen& m) { return m.mount.own_namespace == own; }));
+}
+
+nlohmann::json DindData::ToJson() const {
+  nlohmann::json j = {{"dirs", dirs},
+                      {"leftover_age_seconds", ToSeconds(leftover_age)},
+                      {"sizes_from", sizes_from},
+                      {"leftover_entries", leftover_entries},
+                      {"leftover_bytes", leftover_bytes},
+                      {"namespaces", namespaces},
+                      {"other_processes_visible", other_processes_visible}};
+  auto& es = j["entries"] = nlohmann::json::array();
+  for (const auto& e : entries) {
+    es.push_back({{"dir", e.dir},
+                  {"name", e.name},
+                  {"is_cache", e.is_cache},
+                  {"bytes", e.bytes},
+                  {"newest_mtime", ToUnixSeconds(e.newest_mtime)},
+                  {"measured_fully", e.measured_fully},
+                  {"leftover", e.leftover}});
+  }
+  auto& ms = j["mounts"] = nlohmann::json::array();
+  for (const auto& s : mounts) {
+    const auto& m = s.mount;
+    ms.push_back({{"scope", m.own_namespace ? "own" : "other"},
+                  {"mount_namespace", m.mount_ns},
+                  {"pid", m.pid},
+                  {"command", m.command},
+                  {"mount_point", m.mount_point},
+                  {"fstype", m.fstype},
+                  {"source", m.source},
+                  {"dind_dir", m.dind_dir},
+                  {"entry_id", m.entry_id},
+                  {"seen_seconds", ToSeconds(s.seen_for)},
+                  {"stale", s.stale}});
+  }
+  return j;
+}
+
+void DindData::ExportMetrics(MetricWriter& out) const {
+  out.Gauge("cachewarden_dind_leftover_entries",
+            "dind entries not named cache_* and untouched for at least the leftover age.",
+            static_cast<double>(leftover_entries));
+  out.Gauge("cachewarden_dind_leftover_bytes", "Bytes held by dind leftover entries.",
+            static_cast<double>(leftover_bytes));
+  for (bool own : {true, false}) {
+    out.Gauge("cachewarden_dind_mounts",
+              "Mounts under the dind directories, in our mount namespace (own) or others.",
+              static_cast<double>(MountCount(own)), {{"scope", own ? "own" : "other"}});
+  }
+}
+
+std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
+  DindOptions o;
+  o.dirs = section.StringList("dirs", {});
+  o.other_paths = section.StringList(
+      "other_namespace_paths",
+      {"/tmp/earthly/dind", "/var/earthly/dind", "/tmp/earthbuild/dind", "/var/earthbuild/dind"});
+  for (const auto* list : {&o.dirs, &o.other_paths}) {
+    for (const auto& p : *list) {
+      if (p.empty() || p[0] != '/') {
+        section.Fail(list == &o.dirs ? "dirs" : "other_namespace_paths",
+                     "expected absolute paths, got \"" + p + "\"");
+      }
+    }
+  }
+  o.leftover_age = section.Dur("leftover_age", std::chrono::hours(1), Duration(0),
+                               std::chrono::days(365));
+  o.other_namespaces = section.Bool("other_namespaces", true);
+  o.max_files = static_cast<std::uint64_t>(
+      section.Int("max_files", 1'000'000, 1000, 1'000'000'000));
+  return std::make_unique<DindProbe>(std::move(o));
+}
+
+}  // namespace cachewarden

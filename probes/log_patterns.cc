@@ -1,0 +1,116 @@
+#include "probes/log_patterns.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace cachewarden {
+namespace {
+
+bool ContainsNoCase(std::string_view hay, std::string_view needle) {
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != hay.end();
+}
+
+bool Contains(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+// `rm: can't remove 'P': ... resource busy` -> P.
+std::optional<std::string_view> BusyRmPath(std::string_view line) {
+  constexpr std::string_view kPrefixes[] = {"rm: can't remove '", "rm: cannot remove '"};
+  for (auto prefix : kPrefixes) {
+    auto at = line.find(prefix);
+    if (at == std::string_view::npos) continue;
+    auto start = at + prefix.size();
+    auto end = line.find("': ", start);
+    if (end == std::string_view::npos) continue;
+    if (!ContainsNoCase(line.substr(end), "resource busy")) continue;
+    return line.substr(start, end - start);
+  }
+  return std::nullopt;
+}
+
+// The component after the last "/dind/" of `path`.
+std::optional<std::string> DindEntryId(std::string_view path) {
+  auto at = path.rfind("/dind/");
+  if (at == std::string_view::npos) return std::nullopt;
+  auto rest = path.substr(at + 6);
+  auto id = rest.substr(0, rest.find('/'));
+  if (id.empty() || id.size() > 255) return std::nullopt;
+  return std::string(id);
+}
+
+}  // namespace
+
+std::string_view LogEventKindName(LogEventKind kind) {
+  switch (kind) {
+    case LogEventKind::kDindBusy: return "dind_busy";
+    case LogEventKind::kSnapshotterFallback: return "snapshotter_fallback";
+    case LogEventKind::kDiskFull: return "disk_full";
+    case LogEventKind::kIoError: return "io_error";
+    case LogEventKind::kGcError: return "gc_error";
+    case LogEventKind::kBuildkitdStart: return "buildkitd_start";
+  }
+  return "unknown";
+}
+
+std::optional<LogMatch> MatchLogLine(std::string_view line) {
+  if (auto path = BusyRmPath(line)) {
+    // The dind path may appear truncated or shell-quoted; the entry id is
+    // what a person needs, so an rm failure outside dind/ is not ours.
+    if (auto id = DindEntryId(*path)) {
+      return LogMatch{LogEventKind::kDindBusy, std::string(*path), *id};
+    }
+  }
+  if (Contains(line, "overlayfs is not available") ||
+      Contains(line, "not supported as upperdir")) {
+    return LogMatch{LogEventKind::kSnapshotterFallback, {}, {}};
+  }
+  if (ContainsNoCase(line, "no space left on device")) {
+    return LogMatch{LogEventKind::kDiskFull, {}, {}};
+  }
+  if (ContainsNoCase(line, "input/output error")) {
+    return LogMatch{LogEventKind::kIoError, {}, {}};
+  }
+  if (Contains(line, "gc error:")) return LogMatch{LogEventKind::kGcError, {}, {}};
+  if (Contains(line, "======== Buildkitd config ==========") ||
+      Contains(line, "running server on ")) {
+    return LogMatch{LogEventKind::kBuildkitdStart, {}, {}};
+  }
+  return std::nullopt;
+}
+
+std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                                   : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len > 0 && i + len <= text.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && len == 2) valid = c >= 0xC2;  // no overlong forms
+    if (valid && len == 3) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (valid && len == 4) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      valid = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    std::string_view piece = valid ? text.substr(i, len) : "\xEF\xBF\xBD";
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece);
+    i += valid ? len : 1;
+  }
+  return out;
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probes/config_reader.h"
+#include "probes/log_follower.h"
+#include "probes/log_patterns.h"
+#include "probes/probe.h"
+
+namespace cachewarden {
+
+// One recognised line.
+struct LogEvent {
+  LogEventKind kind;
+  SystemTime time{};     // from the line (CRI or time="..."), else when read
+  std::string file;
+  std::string line;      // valid UTF-8, at most 1 KiB
+  std::string entry_id;  // dind entry (dind_busy only)
+  std::string path;      // the path rm could not remove (dind_busy only)
+};
+
+// What buildkitd's logs said since the agent started: cumulative counts per
+// kind, the last time of each, and the most recent events.
+struct LogsData : ProbeData {
+  static constexpr std::string_view kProbe = "logs";
+  struct FileState {
+    std::string path;
+    LogFollowerStats stats;
+    std::string error;  // of the latest poll, empty if fine
+  };
+  std::vector<FileState> files;
+  std::array<std::uint64_t, kLogEventKinds> counts{};
+  std::array<SystemTime, kLogEventKinds> last_time{};  // epoch: never
+  // 1 once the fallback line is seen, until buildkitd's start banner.
+  bool snapshotter_fallback = false;
+  std::vector<LogEvent> recent;  // oldest first
+
+  nlohmann::json ToJson() const override;
+  void ExportMetrics(MetricWriter& out) const override;
+};
+
+std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section);
+
+}  // namespace cachewarden

@@ -1,0 +1,116 @@
+#include "probes/mounts.h"
+
+#include <fmt/format.h>
+#include <sys/vfs.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+namespace cachewarden {
+namespace {
+
+class MountsProbe : public Probe {
+ public:
+  std::string_view name() const override { return MountsData::kProbe; }
+  Status Collect(const ProbeContext& ctx,
+                 std::shared_ptr<const ProbeData>* out) override {
+    auto data = std::make_shared<MountsData>();
+    Status s = CollectMounts(ctx, data.get());
+    if (!s.ok()) return s;
+    *out = std::move(data);
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::string ResolveCachePath(const std::string& path, std::string* existing) {
+  std::string head = path;
+  std::string tail;
+  while (true) {
+    char buf[PATH_MAX];
+    if (::realpath(head.c_str(), buf) != nullptr) {
+      std::string real = buf;
+      *existing = real;
+      if (tail.empty()) return real;
+      return real == "/" ? tail : real + tail;
+    }
+    auto slash = head.find_last_of('/');
+    if (slash == std::string::npos || head == "/") {
+      *existing = "/";
+      return path;
+    }
+    tail = head.substr(slash) + tail;
+    head = slash == 0 ? "/" : head.substr(0, slash);
+  }
+}
+
+Status CollectMounts(const ProbeContext& ctx, MountsData* out) {
+  out->cache_root = ctx.cache_root;
+  std::string existing;
+  out->resolved_path = ResolveCachePath(ctx.cache_root, &existing);
+  MountTable table;
+  std::string file = ctx.proc_root + "/self/mountinfo";
+  Status s = ReadMountInfo(file, &table);
+  if (!s.ok()) return s;
+  out->mount_count = table.entries.size();
+  out->malformed_lines = table.malformed_lines;
+  const MountEntry* holder = table.Holder(out->resolved_path);
+  if (holder == nullptr) {
+    return Status::Error("parse", "no mount at / in mountinfo", 0, file);
+  }
+  out->holder = *holder;
+  struct statfs st {};
+  if (::statfs(existing.c_str(), &st) == 0) {
+    out->statfs_type = static_cast<std::uint64_t>(st.f_type);
+  }
+  out->verdict = ClassifyMount(table, *holder, out->statfs_type);
+  return Status::Ok();
+}
+
+nlohmann::json MountsData::ToJson() const {
+  nlohmann::json j = {
+      {"cache_root", cache_root},
+      {"resolved_path", resolved_path},
+      {"kind", MountKindName(verdict.kind)},
+      {"is_volume", is_volume()},
+      {"readonly", verdict.readonly},
+      {"reason", verdict.reason},
+      {"statfs_agrees", verdict.statfs_agrees},
+      {"mount",
+       {{"id", holder.id},
+        {"parent", holder.parent},
+        {"device", holder.Device()},
+        {"root", holder.root},
+        {"mount_point", holder.mount_point},
+        {"fstype", holder.fstype},
+        {"source", holder.source},
+        {"options", holder.options}}},
+      {"mount_count", mount_count},
+      {"malformed_lines", malformed_lines},
+  };
+  if (statfs_type) j["statfs_type"] = fmt::format("{:#x}", *statfs_type);
+  return j;
+}
+
+void MountsData::ExportMetrics(MetricWriter& out) const {
+  out.Gauge("cachewarden_mount_info",
+            "The mount that holds the cache: kind, fstype, source and mount point; always 1.",
+            1,
+            {{"kind", std::string(MountKindName(verdict.kind))},
+             {"fstype", holder.fstype},
+             {"source", holder.source},
+             {"mount_point", holder.mount_point}});
+  out.Gauge("cachewarden_mount_is_volume",
+            "1 if the cache is on a real volume (Docker volume, dedicated device or host bind).",
+            is_volume() ? 1 : 0);
+  out.Gauge("cachewarden_mount_readonly", "1 if the mount that holds the cache is read-only.",
+            verdict.readonly ? 1 : 0);
+}
+
+std::unique_ptr<Probe> NewMountsProbe(ConfigReader& /*section*/) {
+  return std::make_unique<MountsProbe>();
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,186 @@
+#include "probes/dind.h"
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/mounts.h"
+#include "tests/support/process.h"
+
+namespace cachewarden {
+namespace {
+
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+std::shared_ptr<const DindData> RunProbe(const nlohmann::json& section, ProbeContext& ctx) {
+  nlohmann::json effective;
+  ConfigReader reader(&section, "/probes/dind", &effective);
+  auto probe = NewDindProbe(reader);
+  reader.Finish();
+  std::shared_ptr<const ProbeData> out;
+  Status s = probe->Collect(ctx, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return std::dynamic_pointer_cast<const DindData>(out);
+}
+
+void SetMtimeTree(const std::string& path, time_t when) {
+  struct timespec ts[2] = {{when, 0}, {when, 0}};
+  for (auto& e : fs::recursive_directory_iterator(path)) {
+    ::utimensat(AT_FDCWD, e.path().c_str(), ts, AT_SYMLINK_NOFOLLOW);
+  }
+  ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+TEST_CASE("dind leftovers: old non-cache entries count, cache_ and recent ones do not", "[dind]") {
+  TempDir dir;
+  FakeClock clock;
+  const time_t now = std::chrono::system_clock::to_time_t(clock.Now());
+  for (auto e : {"old1/data", "old2", "cache_main/data", "fresh/data"}) fs::create_directories(dir / ("dind/" + std::string(e)));
+  testing::WriteFile(dir / "dind/old1/data/blob", std::string(100000, 'x'));
+  ::link((dir / "dind/old1/data/blob").c_str(), (dir / "dind/old1/data/hardlink").c_str());
+  testing::WriteFile(dir / "dind/cache_main/data/blob", std::string(50000, 'y'));
+  SetMtimeTree(dir / "dind/old1", now - 7200);
+  SetMtimeTree(dir / "dind/old2", now - 7200);
+  SetMtimeTree(dir / "dind/cache_main", now - 7200);
+  SetMtimeTree(dir / "dind/fresh", now - 60);
+  ProbeContext ctx;
+  ctx.cache_root = dir.path();
+  ctx.clock = &clock;
+  auto d = RunProbe({{"other_namespaces", false}}, ctx);
+  REQUIRE(d->entries.size() == 4);
+  CHECK(d->leftover_entries == 2);
+  std::uint64_t old1 = 0;
+  for (const auto& e : d->entries) {
+    if (e.name == "old1") old1 = e.bytes;
+    CHECK(e.leftover == (e.name == "old1" || e.name == "old2"));
+  }
+  // Three directories and one 100 kB file counted once despite its second link.
+  CHECK(old1 >= 100000);
+  CHECK(old1 < 200000);
+  CHECK(d->leftover_bytes >= old1);
+  auto shorter = RunProbe({{"other_namespaces", false}, {"leftover_age", "30s"}}, ctx);
+  CHECK(shorter->leftover_entries == 3);
+}
+
+// A /proc of our own: pid 100 is us (namespace 111), 200 and 201 share
+// namespace 222 (a build container), 300 shares ours.
+void FakeProc(const TempDir& dir) {
+  auto proc = dir / "proc";
+  auto add = [&](const std::string& pid, const std::string& ns, const std::string& comm,
+                 const std::string& mountinfo) {
+    fs::create_directories(proc + "/" + pid + "/ns");
+    fs::create_symlink("mnt:[" + ns + "]", proc + "/" + pid + "/ns/mnt");
+    testing::WriteFile(proc + "/" + pid + "/comm", comm + "\n");
+    testing::WriteFile(proc + "/" + pid + "/mountinfo", mountinfo);
+  };
+  const std::string root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
+  add("100", "111", "cachewarden",
+      root + "2 1 0:40 / /tmp/earthly/dind/own1/mnt rw - tmpfs tmpfs rw\n"
+             "3 1 0:41 / /tmp/earthly/dind rw - ext4 /dev/sdb rw\n");
+  add("200", "222", "dockerd",
+      root + "5 1 0:50 / /var/earthly/dind/abc/tmp.x/overlay2/m1/merged rw - overlay overlay rw\n"
+             "6 1 0:51 / /elsewhere rw - tmpfs tmpfs rw\n");
+  add("201", "222", "containerd", root);
+  add("300", "111", "sh", root);
+  fs::create_directory_symlink("100", proc + "/self");
+}
+
+TEST_CASE("dind mounts are found in our namespace and each other one once", "[dind]") {
+  TempDir dir;
+  FakeProc(dir);
+  ProbeContext ctx;
+  ctx.cache_root = "/tmp/earthly";
+  ctx.proc_root = dir / "proc";
+  auto d = RunProbe(nlohmann::json::object(), ctx);
+  REQUIRE(d->mounts.size() == 2);
+  const auto& own = d->mounts[0].mount;
+  CHECK(own.own_namespace);
+  CHECK(own.pid == 100);
+  CHECK(own.mount_ns == 111);
+  CHECK(own.command == "cachewarden");
+  CHECK(own.entry_id == "own1");
+  const auto& other = d->mounts[1].mount;
+  CHECK_FALSE(other.own_namespace);
+  CHECK(other.pid == 200);
+  CHECK(other.command == "dockerd");
+  CHECK(other.entry_id == "abc");
+  CHECK(other.dind_dir == "/var/earthly/dind");
+  CHECK(d->namespaces == 2);
+  CHECK(d->MountCount(true) == 1);
+  CHECK(d->MountCount(false) == 1);
+  auto no_others = RunProbe({{"other_namespaces", false}}, ctx);
+  CHECK(no_others->mounts.size() == 1);
+}
+
+TEST_CASE("namespace links parse", "[dind]") {
+  CHECK(ParseNamespaceLink("mnt:[4026531840]") == 4026531840ULL);
+  CHECK(ParseNamespaceLink("mnt:[x]") == 0);
+  CHECK(ParseNamespaceLink("") == 0);
+}
+
+TEST_CASE("a real Device or resource busy: the stale mount and the log line, with the entry id",
+          "[dind][logs][root]") {
+  CW_REQUIRE_ROOT();
+  TempDir dir;
+  const std::string root = dir / "cache";
+  const std::string entry = "5f1c0de5a1";
+  fs::create_directories(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged");
+  fs::create_directories(root + "/dind/cache_keep");
+  REQUIRE(testing::MountTmpfs(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged", "8m") == "");
+  testing::WriteFile(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged/f", "x");
+  // What dockerd-wrapper.sh does at teardown, for real.
+  auto rm = testing::RunProcess({"rm", "-rf", root + "/dind/" + entry});
+  REQUIRE(rm.exit_code != 0);
+  REQUIRE(rm.err.find("Device or resource busy") != std::string::npos);
+  const std::string log = dir / "buildkitd.log";
+  testing::WriteFile(log, "time=\"2026-01-01T00:00:00Z\" level=info msg=\"running server on /run/buildkit/buildkitd.sock\"\n" + rm.err);
+
+  nlohmann::json config = {
+      {"probes", {{"logs", {{"files", {{{"path", log}, {"start_at", "beginning"}}}}}}}}};
+  testing::WriteFile(dir / "config.json", config.dump());
+  auto r = testing::RunProcess({testing::BinaryPath(), "check", "--json", "--config",
+                                dir / "config.json", "--root", root});
+  INFO(r.err);
+  auto report = nlohmann::json::parse(r.out);
+  auto dind = report["probes"]["dind"]["data"];
+  INFO(dind.dump(2));
+  REQUIRE(dind["mounts"].size() == 1);
+  auto m = dind["mounts"][0];
+  CHECK(m["scope"] == "own");
+  CHECK(m["entry_id"] == entry);
+  CHECK(m["fstype"] == "tmpfs");
+  CHECK(m["pid"].get<int>() > 0);
+  auto own_ns = ParseNamespaceLink(fs::read_symlink("/proc/self/ns/mnt").string());
+  CHECK(m["mount_namespace"].get<std::uint64_t>() == own_ns);
+  CHECK(m["command"] == "cachewarden");
+
+  auto events = report["probes"]["logs"]["data"]["recent_events"];
+  INFO(events.dump(2));
+  int busy = 0;
+  for (const auto& e : events) {
+    if (e["kind"] != "dind_busy") continue;
+    ++busy;
+    CHECK(e["entry_id"] == entry);
+  }
+  CHECK(busy >= 1);
+  CHECK(report["probes"]["logs"]["data"]["counts"]["dind_busy"] == busy);
+
+  bool dind_finding = false, log_finding = false;
+  for (const auto& f : report["findings"]) {
+    auto summary = f["summary"].get<std::string>();
+    if (f["source"] == "dind" && summary.find(entry) != std::string::npos) dind_finding = true;
+    if (f["source"] == "logs" && summary.find(entry) != std::string::npos) log_finding = true;
+  }
+  CHECK(dind_finding);
+  CHECK(log_finding);
+  CHECK(r.exit_code == 1);
+}
+
+}  // namespace
+}  // namespace cachewarden
