@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "agent/commands.h"
+#include "agent/gc_command.h"
 
 namespace cachewarden {
 namespace {
@@ -34,6 +35,14 @@ const std::vector<CommandSpec>& Commands() {
          "`config check [FILE]` exits 0 if FILE (or --config, or $CACHEWARDEN_CONFIG) is valid, 78 if not.\n"
          "`config print` prints the effective config as JSON with every default filled in.",
          ConfigOptions(), 2, &ConfigCommand},
+        {"gc", "", "run the garbage-collection policies once and report what they did",
+         "Prints each policy's plan (every entry, its size and age, and why it is deleted,\n"
+         "skipped or kept), then what happened. --dry-run prints the plan only: a real run\n"
+         "on the same state deletes exactly the planned entries.",
+         with_config({{"dry-run", "", "plan only; delete nothing, run no command"},
+                      {"policy", "NAME", "run only the policy NAME"},
+                      {"json", "", "print the plans and results as JSON"}}),
+         0, &GcCommand},
         {"version", "", "print the version", "", {}, 0, &VersionCommand},
     };
   }();
