@@ -99,13 +99,30 @@ class TreeRemover {
       Node* n;
       {
         std::unique_lock<std::mutex> lock(mutex_);
+        idle_++;
         cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+        idle_--;
         if (queue_.empty()) return;
         n = queue_.back();  // depth first: keeps few directories open
         queue_.pop_back();
       }
-      Process(n);
+      // A thread keeps one child of the directory it emptied for itself: a
+      // deep chain runs on one thread without a hand-off per level.
+      while (n != nullptr) n = Process(n);
     }
+  }
+
+  // Shares `kids` with idle threads, keeping the last for the caller.
+  Node* Share(std::vector<Node*>& kids) {
+    if (kids.empty()) return nullptr;
+    Node* mine = kids.back();
+    kids.pop_back();
+    if (!kids.empty()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.insert(queue_.end(), kids.begin(), kids.end());
+      if (idle_ > 0) cv_.notify_all();
+    }
+    return mine;
   }
 
   std::string PathOf(const Node* n, const std::string& leaf = {}) const {
@@ -169,7 +186,7 @@ class TreeRemover {
     return false;
   }
 
-  void UnlinkName(Node* dir, const std::string& name) {
+  void UnlinkName(Node* dir, const std::string& name, std::vector<Node*>* kids = nullptr) {
     if (Cancelled()) {
       dir->failed = true;
       return;
@@ -181,23 +198,26 @@ class TreeRemover {
     }
     int err = errno;
     if (err == ENOENT) return;
-    if (err == EISDIR) {  // became a directory since it was listed
-      Child(dir, name);
+    if (err == EISDIR && kids != nullptr) {  // became a directory since it was listed
+      Child(dir, name, kids);
       return;
     }
     Error(dir, name, err, "unlink");
     dir->failed = true;
   }
 
-  void Child(Node* dir, const std::string& name) {
+  void Child(Node* dir, const std::string& name, std::vector<Node*>* kids) {
     auto* c = new Node;
     c->parent = dir;
     c->name = name;
     dir->pending.fetch_add(1);
-    Push(c);
+    kids->push_back(c);
   }
 
-  void Process(Node* n) {
+  // Empties `n` and returns one of its subdirectories for the caller to do
+  // next (the others are queued), or null.
+  Node* Process(Node* n) {
+    std::vector<Node*> kids;
     if (n->parent != nullptr) {
       if (Cancelled()) {
         n->failed = true;
@@ -223,13 +243,15 @@ class TreeRemover {
           type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
         }
         if (type == DT_DIR) {
-          Child(n, d.name);
+          Child(n, d.name, &kids);
         } else {
-          UnlinkName(n, d.name);
+          UnlinkName(n, d.name, &kids);
         }
       }
     }
+    Node* next = Share(kids);
     Finish(n);
+    return next;
   }
 
   void Finish(Node* n) {
@@ -281,6 +303,7 @@ class TreeRemover {
   std::condition_variable cv_;
   std::deque<Node*> queue_;
   bool done_ = false;
+  int idle_ = 0;
   Node* root_ = nullptr;
   bool root_failed_ = false;
   std::atomic<bool> saw_mount_{false};
