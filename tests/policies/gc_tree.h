@@ -34,7 +34,9 @@ inline std::map<std::string, std::string> TreeDigest(const std::string& root,
     }
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) continue;
-    std::string d = std::to_string(st.st_mode) + " " + std::to_string(st.st_size);
+    // A directory's size changes with its entries on tmpfs: leave it out.
+    std::string d = std::to_string(st.st_mode) + " " +
+                    (S_ISDIR(st.st_mode) ? std::string("dir") : std::to_string(st.st_size));
     if (S_ISREG(st.st_mode)) d += " " + std::to_string(std::hash<std::string>{}(ReadFile(p)));
     if (S_ISLNK(st.st_mode)) d += " -> " + fs::read_symlink(p).string();
     out[p.substr(root.size())] = d;
