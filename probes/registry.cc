@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/scan.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -13,6 +14,7 @@ using std::chrono::seconds;
 // Add a probe here: one row, plus its file pair.
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
+    {"scan", true, minutes(5), minutes(4), &NewScanProbe},
 };
 
 }  // namespace
