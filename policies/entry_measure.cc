@@ -11,92 +11,36 @@
 #include <vector>
 
 #include "policies/dirfd.h"
+#include "probes/walker.h"
 
 namespace cachewarden {
-namespace {
-
-SystemTime TimeOf(const struct statx& s, GcAgeBy by) {
-  const struct statx_timestamp& t =
-      by == GcAgeBy::kMtime ? s.stx_mtime : by == GcAgeBy::kCtime ? s.stx_ctime : s.stx_atime;
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-      std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec)));
-}
-
-struct Walk {
-  GcAgeBy age_by;
-  std::uint64_t dev, mnt_id;
-  std::set<std::pair<std::uint64_t, std::uint64_t>> linked;  // (dev, ino) with nlink > 1
-  GcEntry* out;
-
-  // Adds one file's figures; false if it is on another mount.
-  bool Count(const struct statx& s) {
-    if (DevOf(s) != dev || s.stx_mnt_id != mnt_id) {
-      out->has_mount = true;
-      return false;
-    }
-    SystemTime t = TimeOf(s, age_by);
-    if (t > out->newest) out->newest = t;
-    if (!S_ISDIR(s.stx_mode) && s.stx_nlink > 1 && !linked.insert({DevOf(s), s.stx_ino}).second) {
-      return true;  // another name of a file already counted
-    }
-    out->bytes += s.stx_blocks * 512;
-    out->inodes++;
-    return true;
-  }
-};
-
-}  // namespace
-
-void MeasureEntry(int parent_fd, const std::string& name, GcAgeBy age_by,
-                  const std::atomic<bool>* cancel, GcEntry* out) {
+void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int threads,
+                    const std::atomic<bool>* cancel, GcEntry* out) {
   *out = GcEntry{};
   out->name = name;
-  struct statx parent, self;
-  int err = StatxNoFollow(parent_fd, "", &parent);
-  if (err == 0) err = StatxNoFollow(parent_fd, name.c_str(), &self);
-  if (err != 0) {
+  struct statx self;
+  if (int err = StatxNoFollow(parent_fd, name.c_str(), &self); err != 0) {
     out->error = std::strerror(err);
     return;
   }
   out->dev = DevOf(self);
   out->ino = self.stx_ino;
   out->is_dir = S_ISDIR(self.stx_mode);
-  Walk walk{age_by, DevOf(parent), parent.stx_mnt_id, {}, out};
-  if (!walk.Count(self) || !out->is_dir) return;
-
-  // Each stack item is a directory to list, named relative to a parent fd
-  // that stays open as long as an item refers to it.
-  struct Item {
-    std::shared_ptr<UniqueFd> parent;
-    std::string name;
-  };
-  auto top = std::make_shared<UniqueFd>(::dup(parent_fd));
-  std::vector<Item> stack{{top, name}};
-  std::vector<DirName> names;
-  while (!stack.empty()) {
-    if (cancel != nullptr && cancel->load()) {
-      out->error = "cancelled";
-      return;
-    }
-    Item item = std::move(stack.back());
-    stack.pop_back();
-    auto dir = std::make_shared<UniqueFd>(OpenDirNoFollow(item.parent->get(), item.name.c_str()));
-    if (!dir->valid()) {
-      if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) continue;  // changed under us
-      out->error = std::string("open: ") + std::strerror(errno);
-      return;
-    }
-    item.parent.reset();
-    if (int e = ReadDirNames(dir->get(), &names); e != 0) {
-      out->error = std::string("read: ") + std::strerror(e);
-      return;
-    }
-    for (const auto& d : names) {
-      struct statx s;
-      if (StatxNoFollow(dir->get(), d.name.c_str(), &s) != 0) continue;  // vanished
-      if (walk.Count(s) && S_ISDIR(s.stx_mode)) stack.push_back({dir, d.name});
-    }
+  WalkOptions options;
+  options.threads = threads;
+  options.cancel = cancel;
+  EntryTotals totals;
+  Status s = MeasureEntry(parent_fd, name, options, &totals);
+  if (!s.ok()) {
+    out->error = s.ToString();
+    return;
   }
+  out->bytes = totals.allocated_bytes;
+  out->inodes = totals.inodes;
+  out->newest = age_by == GcAgeBy::kMtime   ? totals.newest_mtime
+                : age_by == GcAgeBy::kCtime ? totals.newest_ctime
+                                            : totals.newest_atime;
+  out->has_mount = totals.has_mount_inside();
 }
 
 std::set<std::string> EntriesHeldOpen(const std::string& proc_root,

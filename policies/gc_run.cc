@@ -31,7 +31,7 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
     GcEntry e;
     if (GcNameIncluded(policy, d.name)) {
-      MeasureEntry(dir_fd, d.name, policy.age_by, o.cancel, &e);
+      MeasureGcEntry(dir_fd, d.name, policy.age_by, policy.threads, o.cancel, &e);
       e.open = held.contains(d.name);
     } else {
       e.name = d.name;  // excluded: not worth a walk
