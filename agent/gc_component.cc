@@ -1,5 +1,7 @@
 #include "agent/gc_component.h"
 
+#include <algorithm>
+
 #include "probes/log.h"
 
 namespace cachewarden {
@@ -52,6 +54,7 @@ void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
 }
 
 void GcComponent::CloseTimers() {
+  waiting_.clear();
   for (PolicyTimer* t : timers_) {
     uv_timer_stop(&t->timer);
     uv_close(reinterpret_cast<uv_handle_t*>(&t->timer), [](uv_handle_t* h) {
@@ -73,9 +76,14 @@ void GcComponent::OnTick(PolicyTimer* t) {
   if (stopping_) return;
   if (running_) {
     stats_.RecordBusy(t->policy.name);
-    LogDebug("gc run still going; tick skipped", {{"policy", t->policy.name}});
+    LogDebug("gc run still going; the policy waits its turn", {{"policy", t->policy.name}});
+    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end()) waiting_.push_back(t);
     return;
   }
+  StartRun(t);
+}
+
+void GcComponent::StartRun(PolicyTimer* t) {
   running_ = true;
   cancel_ = false;
   std::shared_ptr<const VolumeData> volume;
@@ -113,6 +121,12 @@ void GcComponent::OnRunDone() {
   if (r->result == "freed_nothing") {
     LogWarn("gc was triggered but freed nothing", {{"policy", r->policy},
                                                    {"triggers", r->plan.triggers}});
+  }
+  if (!stopping_ && !waiting_.empty()) {
+    PolicyTimer* next = waiting_.front();
+    waiting_.pop_front();
+    StartRun(next);
+    return;
   }
   MaybeFinishStop();
 }

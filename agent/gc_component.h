@@ -17,7 +17,8 @@ namespace cachewarden {
 
 // The daemon's garbage collector: one libuv timer per policy (its interval);
 // a tick starts RunGcPolicy on a thread of the component's own, unless a run
-// (of any policy) is still going: one GC run at a time, never on the loop.
+// (of any policy) is still going: one GC run at a time, never on the loop; the
+// policy then waits its turn and runs as soon as the current run ends.
 // Reload and Stop cancel the running one (the reaper polls the flag before
 // every unlink). Results feed GcStats, shown in /metrics and /status ("gc").
 class GcComponent : public Component {
@@ -43,6 +44,7 @@ class GcComponent : public Component {
   void ApplyConfig(std::shared_ptr<const Config> config);
   void CloseTimers();
   void OnTick(PolicyTimer* t);
+  void StartRun(PolicyTimer* t);
   void OnRunDone();
   void MaybeFinishStop();
 
@@ -50,6 +52,9 @@ class GcComponent : public Component {
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::list<PolicyTimer*> timers_;
+  // Policies whose tick came while another run was going: they run next, in
+  // tick order, so that one policy's runs cannot starve another's.
+  std::list<PolicyTimer*> waiting_;
   int open_handles_ = 0;
   uv_async_t done_async_{};
   std::thread runner_;

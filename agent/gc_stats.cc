@@ -49,7 +49,7 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
                   {{"policy", name}, {"reason", ToString(r)}});
     }
     out.Counter("cachewarden_gc_busy_skips_total",
-                "Policy ticks that started nothing because a GC run was still going.",
+                "Policy ticks that found a GC run still going (the policy ran after it).",
                 static_cast<double>(s.busy), {{"policy", name}});
     if (s.last_run > 0) {
       out.Gauge("cachewarden_gc_last_run_timestamp_seconds",
