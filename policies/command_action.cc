@@ -124,6 +124,18 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
       ::poll(nullptr, 0, 20);
     }
   }
+  // What the child wrote just before exiting is still in the pipe. Drain it,
+  // but not for ever: a grandchild may hold the pipe open.
+  for (int i = 0; i < 20 && !eof; ++i) {
+    struct pollfd p = {pipe_fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) break;
+    ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    if (out.output.size() < kMaxOutput) {
+      out.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n),
+                                                   kMaxOutput - out.output.size()));
+    }
+  }
   ::close(pipe_fds[0]);
   out.exit_code = Decode(status);
   if (out.exit_code == 127 && out.output.empty()) out.error = "exec failed";
