@@ -6,6 +6,7 @@
 
 #include "agent/commands.h"
 #include "agent/scan_command.h"
+#include "agent/gc_command.h"
 
 namespace cachewarden {
 namespace {
@@ -42,6 +43,14 @@ const std::vector<CommandSpec>& Commands() {
          with_config({{"top", "N", "how many largest entries and files to show (default: probes.scan.top)"},
                       {"json", "", "print the scan as JSON (the scan probe's /status data)"}}),
          0, &ScanCommand},
+        {"gc", "", "run the garbage-collection policies once and report what they did",
+         "Prints each policy's plan (every entry, its size and age, and why it is deleted,\n"
+         "skipped or kept), then what happened. --dry-run prints the plan only: a real run\n"
+         "on the same state deletes exactly the planned entries.",
+         with_config({{"dry-run", "", "plan only; delete nothing, run no command"},
+                      {"policy", "NAME", "run only the policy NAME"},
+                      {"json", "", "print the plans and results as JSON"}}),
+         0, &GcCommand},
         {"version", "", "print the version", "", {}, 0, &VersionCommand},
     };
   }();

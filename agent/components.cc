@@ -1,10 +1,12 @@
 #include "agent/component.h"
+#include "agent/gc_component.h"
 
 namespace cachewarden {
 
 std::vector<std::shared_ptr<Component>> MakeComponents() {
   std::vector<std::shared_ptr<Component>> out;
   // Add a component here.
+  out.push_back(std::make_shared<GcComponent>());
   return out;
 }
 

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+
+#include "agent/cli.h"
+#include "policies/gc_run.h"
+
+namespace cachewarden {
+
+// `cachewarden gc [--dry-run] [--policy NAME] [--json]`: runs the probes once,
+// then each policy (or the one named) once, in config order, exactly as the
+// daemon would; prints each plan (entry, size, age, decision and why) and then
+// what happened. Exit 0; 1 if a policy failed or an entry could not be
+// deleted; 64 for an unknown policy; 78 for a bad config.
+int GcCommand(const CommandLine& cl);
+
+// The text report of one run, for people.
+std::string GcRunText(const GcRunResult& run);
+
+}  // namespace cachewarden

@@ -1,0 +1,166 @@
+#include "agent/gc_component.h"
+
+#include <algorithm>
+
+#include "probes/log.h"
+
+namespace cachewarden {
+namespace {
+
+std::uint64_t Ms(Duration d) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+}  // namespace
+
+GcComponent::GcComponent() = default;
+
+GcComponent::~GcComponent() {
+  // Stop() joined the runner; this is for a component never started.
+  if (runner_.joinable()) {
+    cancel_ = true;
+    runner_.join();
+  }
+}
+
+void GcComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
+  loop_ = loop;
+  uv_async_init(loop_, &done_async_, [](uv_async_t* a) {
+    static_cast<GcComponent*>(a->data)->OnRunDone();
+  });
+  done_async_.data = this;
+  open_handles_++;
+  ApplyConfig(std::move(config));
+}
+
+void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  CloseTimers();
+  if (!config_->gc.enabled) return;
+  std::vector<std::string> names;
+  for (const GcPolicy& p : config_->gc.policies) {
+    names.push_back(p.name);
+    auto* t = new PolicyTimer{{}, this, p};
+    uv_timer_init(loop_, &t->timer);
+    t->timer.data = t;
+    open_handles_++;
+    uv_timer_start(&t->timer, [](uv_timer_t* h) {
+      auto* pt = static_cast<PolicyTimer*>(h->data);
+      pt->self->OnTick(pt);
+    }, Ms(p.interval), Ms(p.interval));
+    timers_.push_back(t);
+  }
+  stats_.Declare(names);
+}
+
+void GcComponent::CloseTimers() {
+  waiting_.clear();
+  for (PolicyTimer* t : timers_) {
+    uv_timer_stop(&t->timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&t->timer), [](uv_handle_t* h) {
+      auto* pt = static_cast<PolicyTimer*>(h->data);
+      GcComponent* self = pt->self;
+      delete pt;
+      self->open_handles_--;
+      self->MaybeFinishStop();
+    });
+  }
+  timers_.clear();
+}
+
+void GcComponent::OnSnapshot(const std::shared_ptr<const Snapshot>& snapshot) {
+  snapshot_ = snapshot;
+}
+
+void GcComponent::OnTick(PolicyTimer* t) {
+  if (stopping_) return;
+  if (running_) {
+    stats_.RecordBusy(t->policy.name);
+    LogDebug("gc run still going; the policy waits its turn", {{"policy", t->policy.name}});
+    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end()) waiting_.push_back(t);
+    return;
+  }
+  StartRun(t);
+}
+
+void GcComponent::StartRun(PolicyTimer* t) {
+  running_ = true;
+  cancel_ = false;
+  std::shared_ptr<const VolumeData> volume;
+  if (snapshot_) volume = snapshot_->Get<VolumeData>();
+  GcRunOptions options;
+  options.root = config_->root;
+  options.proc_root = config_->proc_root;
+  options.cancel = &cancel_;
+  if (runner_.joinable()) runner_.join();
+  runner_ = std::thread([this, policy = t->policy, volume, options] {
+    GcRunResult r = RunGcPolicy(policy, volume.get(), options);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = std::move(r);
+    }
+    uv_async_send(&done_async_);
+  });
+}
+
+void GcComponent::OnRunDone() {
+  std::optional<GcRunResult> r;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    r.swap(finished_);
+  }
+  if (!r) return;
+  if (runner_.joinable()) runner_.join();
+  running_ = false;
+  stats_.Record(*r);
+  if (r->result != "not_triggered") {
+    LogInfo("gc run finished", {{"policy", r->policy}, {"result", r->result},
+                                {"freed_bytes", r->freed_bytes},
+                                {"deleted_entries", r->deleted_entries}});
+  }
+  if (r->result == "freed_nothing") {
+    LogWarn("gc was triggered but freed nothing", {{"policy", r->policy},
+                                                   {"triggers", r->plan.triggers}});
+  }
+  if (!stopping_ && !waiting_.empty()) {
+    PolicyTimer* next = waiting_.front();
+    waiting_.pop_front();
+    StartRun(next);
+    return;
+  }
+  MaybeFinishStop();
+}
+
+void GcComponent::Reload(std::shared_ptr<const Config> config) {
+  if (running_) cancel_ = true;  // the run in progress follows the old config
+  ApplyConfig(std::move(config));
+}
+
+void GcComponent::Stop(std::function<void()> done) {
+  stopping_ = true;
+  on_stopped_ = std::move(done);
+  cancel_ = true;
+  CloseTimers();
+  MaybeFinishStop();
+}
+
+void GcComponent::MaybeFinishStop() {
+  if (!stopping_ || running_ || !timers_.empty()) return;
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&done_async_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&done_async_), [](uv_handle_t* h) {
+      auto* self = static_cast<GcComponent*>(h->data);
+      self->open_handles_--;
+      self->MaybeFinishStop();
+    });
+    return;
+  }
+  if (open_handles_ == 0 && on_stopped_) {
+    auto done = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    done();
+  }
+}
+
+void GcComponent::AddStatus(nlohmann::json& status) const { status["gc"] = stats_.ToJson(); }
+
+}  // namespace cachewarden

@@ -1,0 +1,204 @@
+#include "policies/gc_run.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "policies/command_action.h"
+#include "policies/dirfd.h"
+#include "policies/entry_measure.h"
+#include "probes/log.h"
+
+namespace cachewarden {
+namespace {
+
+bool Cancelled(const GcRunOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+// Measures every entry of the policy directory.
+Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
+                  std::vector<GcEntry>* entries) {
+  std::vector<DirName> names;
+  if (int err = ReadDirNames(dir_fd, &names); err != 0) {
+    return PosixError("list", o.root + "/" + policy.path, err);
+  }
+  std::set<std::string> held;
+  if (policy.skip_open && !names.empty()) {
+    held = EntriesHeldOpen(o.proc_root, o.root + "/" + policy.path);
+  }
+  for (const auto& d : names) {
+    if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
+    GcEntry e;
+    if (GcNameIncluded(policy, d.name)) {
+      MeasureGcEntry(dir_fd, d.name, policy.age_by, policy.threads, o.cancel, &e);
+      e.open = held.contains(d.name);
+    } else {
+      e.name = d.name;  // excluded: not worth a walk
+    }
+    entries->push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+void CountReap(const ReapOutcome& r, GcRunResult* out) {
+  switch (r.result) {
+    case ReapResult::kChanged: out->skipped[SkipReason::kChanged]++; break;
+    case ReapResult::kMount: out->skipped[SkipReason::kMount]++; break;
+    case ReapResult::kError: out->skipped[SkipReason::kError]++; break;
+    default: break;
+  }
+}
+
+void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRunResult* out) {
+  ReapOptions ro;
+  ro.threads = policy.threads;
+  ro.max_delete_rate = policy.max_delete_rate;
+  ro.unmount_stale = policy.unmount_stale;
+  ro.cancel = o.cancel;
+  bool errors = false;
+  for (const GcPlanItem& item : out->plan.items) {
+    if (item.decision != GcDecision::kDelete) continue;
+    if (Cancelled(o)) break;
+    GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age,
+                        ReapEntry(dir_fd, item.entry.name, item.entry.dev, item.entry.ino, ro)};
+    nlohmann::json fields = {{"policy", policy.name},
+                             {"entry", item.entry.name},
+                             {"bytes", item.entry.bytes},
+                             {"age_seconds", static_cast<std::int64_t>(ToSeconds(item.age))},
+                             {"result", ToString(done.reap.result)},
+                             {"removed", done.reap.removed}};
+    if (done.reap.result == ReapResult::kDeleted) {
+      out->freed_bytes += item.entry.bytes;
+      out->deleted_entries++;
+      LogInfo("gc deleted an entry", fields);
+    } else {
+      if (done.reap.errors > 0) {
+        errors = true;
+        nlohmann::json errs = nlohmann::json::array();
+        for (const auto& e : done.reap.first_errors) {
+          errs.push_back({{"path", e.path}, {"op", e.what}, {"error", std::strerror(e.error)}});
+        }
+        fields["errors"] = done.reap.errors;
+        fields["first_errors"] = errs;
+      }
+      LogWarn("gc did not delete an entry", fields);
+    }
+    CountReap(done.reap, out);
+    out->done.push_back(std::move(done));
+  }
+  if (Cancelled(o)) {
+    out->result = "cancelled";
+  } else if (out->deleted_entries == 0) {
+    out->result = "freed_nothing";
+  } else {
+    out->result = errors ? "partial" : "freed";
+  }
+}
+
+void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out) {
+  VolumeData before, after;
+  bool have_before = StatVolume(o.root, &before).ok();
+  LogInfo("gc runs a command", {{"policy", policy.name}, {"argv", policy.command}});
+  CommandOutcome c = RunCommandAction(policy.command, policy.command_timeout, o.cancel);
+  out->command_exit_code = c.exit_code;
+  out->command_output = c.output;
+  if (have_before && StatVolume(o.root, &after).ok() && after.avail_bytes > before.avail_bytes) {
+    out->freed_bytes = after.avail_bytes - before.avail_bytes;
+  }
+  LogInfo("gc command finished", {{"policy", policy.name}, {"exit_code", c.exit_code},
+                                  {"timed_out", c.timed_out}, {"freed_bytes", out->freed_bytes},
+                                  {"error", c.error}});
+  if (c.cancelled) {
+    out->result = "cancelled";
+  } else if (!c.started || c.exit_code != 0) {
+    out->result = "failed";
+    out->status = Status::Error(c.timed_out ? "timeout" : "command",
+                                !c.error.empty() ? c.error
+                                                 : fmt::format("exit code {}", c.exit_code));
+  } else {
+    out->result = out->freed_bytes > 0 ? "freed" : "freed_nothing";
+  }
+}
+
+}  // namespace
+
+GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
+                        const GcRunOptions& o) {
+  GcRunResult out;
+  out.policy = policy.name;
+  out.dry_run = o.dry_run || policy.dry_run;
+  out.started = o.clock->Now();
+  VolumeData own_volume;
+  if (volume == nullptr && StatVolume(o.root, &own_volume).ok()) volume = &own_volume;
+
+  std::vector<GcEntry> entries;
+  UniqueFd dir;
+  if (!policy.path.empty()) {
+    Status s = OpenBeneath(o.root, policy.path, &dir);
+    if (!s.ok() && s.error_number() != ENOENT) {
+      out.status = s;
+      out.result = "failed";
+      LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", s.ToString()}});
+      out.finished = o.clock->Now();
+      return out;
+    }
+    if (s.ok()) out.status = MeasureAll(policy, o, dir.get(), &entries);
+    if (!out.status.ok()) {
+      out.result = Cancelled(o) ? "cancelled" : "failed";
+      out.finished = o.clock->Now();
+      return out;
+    }
+  }
+  out.plan = PlanGc(policy, entries, volume, o.clock->Now());
+  if (out.plan.triggered) {
+    for (const auto& item : out.plan.items) {
+      if (item.decision == GcDecision::kSkip) out.skipped[item.skip]++;
+    }
+  }
+  if (!out.plan.triggered) {
+    out.result = "not_triggered";
+  } else if (out.dry_run) {
+    out.result = "dry_run";
+  } else if (policy.action == GcAction::kCommand) {
+    RunCommand(policy, o, &out);
+  } else {
+    RunDeletes(policy, o, dir.get(), &out);
+  }
+  out.finished = o.clock->Now();
+  return out;
+}
+
+nlohmann::json GcRunResult::ToJson() const {
+  nlohmann::json done_json = nlohmann::json::array();
+  for (const auto& d : done) {
+    nlohmann::json errs = nlohmann::json::array();
+    for (const auto& e : d.reap.first_errors) {
+      errs.push_back({{"path", e.path}, {"op", e.what}, {"error", std::strerror(e.error)}});
+    }
+    done_json.push_back({{"entry", d.name}, {"bytes", d.bytes},
+                         {"result", ToString(d.reap.result)}, {"removed", d.reap.removed},
+                         {"unmounted", d.reap.unmounted}, {"errors", d.reap.errors},
+                         {"first_errors", errs}});
+  }
+  nlohmann::json skipped_json = nlohmann::json::object();
+  for (const auto& [reason, n] : skipped) skipped_json[ToString(reason)] = n;
+  nlohmann::json j = {{"policy", policy},
+                      {"result", result},
+                      {"dry_run", dry_run},
+                      {"plan", plan.ToJson()},
+                      {"done", done_json},
+                      {"freed_bytes", freed_bytes},
+                      {"deleted_entries", deleted_entries},
+                      {"skipped", skipped_json},
+                      {"started", ToUnixSeconds(started)},
+                      {"duration_seconds", ToSeconds(finished - started)}};
+  if (!status.ok()) j["error"] = status.ToString();
+  if (command_exit_code) {
+    j["command_exit_code"] = *command_exit_code;
+    j["command_output"] = command_output;
+  }
+  return j;
+}
+
+}  // namespace cachewarden

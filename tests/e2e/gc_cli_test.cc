@@ -1,0 +1,115 @@
+// The real binary: `gc --dry-run` then `gc` on the same tree deletes exactly
+// the planned entries; the daemon exports the gc metrics.
+
+#include <csignal>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/policies/gc_tree.h"
+#include "tests/support/agent.h"
+#include "tests/support/http.h"
+#include "tests/support/process.h"
+
+namespace cachewarden {
+namespace {
+
+using namespace cachewarden::testing;
+
+std::set<std::string> Names(const nlohmann::json& run, const char* list, const char* key,
+                            const char* value) {
+  std::set<std::string> out;
+  for (const auto& e : (list[0] == 'p' ? run["plan"]["entries"] : run["done"])) {
+    if (e[key] == value) out.insert(e["entry"].get<std::string>());
+  }
+  return out;
+}
+
+TEST_CASE("gc --dry-run then gc deletes exactly the planned entries", "[gc][e2e]") {
+  TempDir tmp;
+  std::string root = tmp / "cache", dind = root + "/dind";
+  for (int i = 0; i < 6; ++i) {
+    std::string e = dind + "/build-" + std::to_string(i);
+    MakeDirs(e + "/layer/diff");
+    Touch(e + "/layer/diff/blob", std::string(5000 * (i + 1), 'b'));
+    AgeTree(e, (i % 2 == 0) ? 3 * 86400 : 600);  // even ones old, odd ones young
+  }
+  MakeDirs(dind + "/cache_abc");
+  AgeTree(dind + "/cache_abc", 30 * 86400);
+  MakeDirs(root + "/buildkit/snapshots");
+  Touch(root + "/buildkit/metadata_v2.db", "bolt");
+  AgeTree(root + "/buildkit", 30 * 86400);
+  std::string config = tmp / "config.json";
+  WriteFile(config, R"({"gc": {"policies": [{"name": "dind", "path": "dind",
+      "exclude": ["cache_*"], "min_age": "1h", "triggers": {"older_than": "1d"}}]}})");
+
+  auto dry = RunProcess({BinaryPath(), "gc", "--dry-run", "--json", "--config", config,
+                         "--root", root});
+  INFO(dry.err);
+  REQUIRE(dry.exit_code == 0);
+  auto plan = nlohmann::json::parse(dry.out)["runs"][0];
+  auto planned = Names(plan, "plan", "decision", "delete");
+  CHECK(planned == std::set<std::string>{"build-0", "build-2", "build-4"});
+  for (const auto& n : planned) CHECK(Exists(dind + "/" + n));
+
+  std::set<std::string> skip;
+  for (const auto& n : planned) skip.insert(dind + "/" + n);
+  auto before = TreeDigest(tmp.path(), skip);
+  auto real = RunProcess({BinaryPath(), "gc", "--json", "--config", config, "--root", root});
+  INFO(real.err);
+  REQUIRE(real.exit_code == 0);
+  auto run = nlohmann::json::parse(real.out)["runs"][0];
+  CHECK(run["result"] == "freed");
+  CHECK(Names(run, "plan", "decision", "delete") == planned);
+  CHECK(Names(run, "done", "result", "deleted") == planned);
+  for (const auto& n : planned) CHECK_FALSE(Exists(dind + "/" + n));
+  CHECK(TreeDigest(tmp.path(), skip) == before);
+  CHECK(real.err.find("gc deleted an entry") != std::string::npos);
+
+  auto text = RunProcess({BinaryPath(), "gc", "--dry-run", "--config", config, "--root", root});
+  CHECK(text.out.find("policy dind: no trigger holds") != std::string::npos);
+  auto unknown = RunProcess({BinaryPath(), "gc", "--policy", "nope", "--config", config,
+                             "--root", root});
+  CHECK(unknown.exit_code == 64);
+}
+
+TEST_CASE("the agent runs gc policies on their interval and exports gc metrics", "[gc][e2e]") {
+  TempDir tmp;
+  std::string root = tmp / "cache";
+  MakeDirs(root + "/dind/build-old/x");
+  AgeTree(root + "/dind/build-old", 3 * 86400);
+  MakeDirs(root + "/dind/build-young");
+  nlohmann::json config = {
+      {"root", root},
+      {"gc", {{"policies", {{{"name", "dind"}, {"path", "dind"}, {"interval", "1s"},
+                             {"triggers", {{"older_than", "1d"}}}},
+                            {{"name", "stuck"}, {"path", "dind"}, {"interval", "1s"},
+                             {"min_age", "30d"}, {"triggers", {{"always", true}}}}}}}}};
+  AgentUnderTest agent(tmp.path(), config.dump());
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  CHECK(WaitUntil([&] {
+    return agent.Metric(R"(cachewarden_gc_deleted_entries_total{policy="dind"})") == 1;
+  }));
+  CHECK_FALSE(Exists(root + "/dind/build-old"));
+  CHECK(Exists(root + "/dind/build-young"));
+  CHECK(agent.Metric(R"(cachewarden_gc_freed_bytes_total{policy="dind"})") > 0);
+  // Triggered, but everything is too young: the visible "freed nothing" state.
+  CHECK(WaitUntil([&] {
+    return agent.Metric(R"(cachewarden_gc_last_result{policy="stuck",result="freed_nothing"})") == 1;
+  }));
+  CHECK(agent.Metric(R"(cachewarden_gc_skipped_entries_total{policy="stuck",reason="young"})") >= 1);
+  auto metrics = HttpGet(agent.Url("/metrics"));
+  bool ok = false;
+  INFO(PromtoolCheckMetrics(metrics.body, &ok));
+  CHECK(ok);
+  auto status = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+  CHECK(status["gc"]["policies"]["dind"]["runs"].contains("freed"));
+  agent.process().Signal(SIGTERM);
+  int code = -1;
+  CHECK(agent.process().WaitExit(std::chrono::seconds(10), &code));
+  CHECK(code == 0);
+}
+
+}  // namespace
+}  // namespace cachewarden

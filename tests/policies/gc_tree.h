@@ -1,0 +1,71 @@
+#pragma once
+
+// Helpers for the garbage-collection tests: build hostile trees and take a
+// digest of everything that must survive a reap.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace cachewarden::testing {
+
+// relative path -> "type size mode nlink content-hash | link target", for every
+// file under `root` (symlinks not followed), leaving out the subtrees in
+// `skip` (absolute paths).
+inline std::map<std::string, std::string> TreeDigest(const std::string& root,
+                                                     const std::set<std::string>& skip = {}) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string p = it->path().string();
+    if (skip.contains(p)) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    // A directory's size changes with its entries on tmpfs: leave it out.
+    std::string d = std::to_string(st.st_mode) + " " +
+                    (S_ISDIR(st.st_mode) ? std::string("dir") : std::to_string(st.st_size));
+    if (S_ISREG(st.st_mode)) d += " " + std::to_string(std::hash<std::string>{}(ReadFile(p)));
+    if (S_ISLNK(st.st_mode)) d += " -> " + fs::read_symlink(p).string();
+    out[p.substr(root.size())] = d;
+  }
+  return out;
+}
+
+inline void MakeDirs(const std::string& p) { std::filesystem::create_directories(p); }
+inline void Touch(const std::string& p, const std::string& content = "x") { WriteFile(p, content); }
+// Sets mtime and atime of `p` (not following a symlink) to `seconds_ago`.
+inline void Age(const std::string& p, int seconds_ago) {
+  struct timespec t[2];
+  clock_gettime(CLOCK_REALTIME, &t[0]);
+  t[0].tv_sec -= seconds_ago;
+  t[1] = t[0];
+  ::utimensat(AT_FDCWD, p.c_str(), t, AT_SYMLINK_NOFOLLOW);
+}
+// Ages everything under `p`, `p` included.
+inline void AgeTree(const std::string& p, int seconds_ago) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(p, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    Age(it->path().string(), seconds_ago);
+  }
+  Age(p, seconds_ago);
+}
+inline bool Exists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+}  // namespace cachewarden::testing
