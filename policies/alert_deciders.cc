@@ -40,8 +40,12 @@ void Usage(const UsageInput& in, const RuleConfig& c, std::string_view what,
     const double threshold = c.Param(key);
     Candidate cand = Make(sev, in.used_percent > threshold,
                           in.used_percent > threshold - margin, in.used_percent);
-    cand.summary = fmt::format("{} of the cache filesystem at {} are {:.1f}% used (above {:g}%)",
-                               what, in.path, in.used_percent, threshold);
+    cand.summary =
+        what == "bytes"
+            ? fmt::format("The cache filesystem at {} is {:.1f}% full (above {:g}%)", in.path,
+                          in.used_percent, threshold)
+            : fmt::format("The cache filesystem at {} has {:.1f}% of its inodes used (above {:g}%)",
+                          in.path, in.used_percent, threshold);
     cand.description = fmt::format(
         "{:.1f}% of the {} on the filesystem holding {} are used ({} of {}). BuildKit "
         "fails with \"no space left on device\" when it runs out. {}",
