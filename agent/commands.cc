@@ -95,7 +95,7 @@ int CheckCommand(const CommandLine& cl) {
   auto config = LoadConfigForCommand(cl);
   if (!config) return kExitConfig;
   auto snapshot = CollectOnce(*config);
-  auto findings = Assess(*snapshot);
+  auto findings = Assess(*snapshot, config->alerts);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
     fmt::print("{}\n", CheckReportJson(*config, *snapshot, findings).dump(2, ' ', false,

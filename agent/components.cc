@@ -1,4 +1,6 @@
 #include "agent/component.h"
+
+#include "agent/alert_component.h"
 #include "agent/gc_component.h"
 
 namespace cachewarden {
@@ -7,6 +9,7 @@ std::vector<std::shared_ptr<Component>> MakeComponents() {
   std::vector<std::shared_ptr<Component>> out;
   // Add a component here.
   out.push_back(std::make_shared<GcComponent>());
+  out.push_back(std::make_shared<AlertComponent>());
   return out;
 }
 

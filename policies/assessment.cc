@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "policies/alert_engine.h"
 #include "policies/mount_assessment.h"
 #include "probes/units.h"
 #include "probes/volume.h"
@@ -18,18 +19,16 @@ void ProbeFailures(const Snapshot& snapshot, std::vector<Finding>* out) {
   }
 }
 
+// The figure behind the disk alerts, shown even when all is well.
 void VolumeUsage(const Snapshot& snapshot, std::vector<Finding>* out) {
   auto v = snapshot.Get<VolumeData>();
   if (v == nullptr) return;
-  double used = v->UsedRatio() * 100;
-  Severity s = used > 95 ? Severity::kCritical
-               : used > 85 ? Severity::kWarning
-                           : Severity::kOk;
-  out->push_back({s, "volume",
+  out->push_back({Severity::kOk, "volume",
                   fmt::format("{} is {:.1f}% full ({} of {} available)", v->path,
-                              used, HumanBytes(static_cast<double>(v->avail_bytes)),
+                              v->UsedRatio() * 100,
+                              HumanBytes(static_cast<double>(v->avail_bytes)),
                               HumanBytes(static_cast<double>(v->size_bytes))),
-                  s == Severity::kOk ? "" : "Free space: prune BuildKit's cache (buildctl prune --keep-storage) and remove dind leftovers, or grow the volume."});
+                  ""});
 }
 
 // Add an assessor here.
@@ -41,10 +40,20 @@ constexpr void (*kAssessors[])(const Snapshot&, std::vector<Finding>*) = {
 
 }  // namespace
 
-std::vector<Finding> Assess(const Snapshot& snapshot) {
+std::vector<Finding> Assess(const Snapshot& snapshot, const AlertsConfig& alerts) {
   std::vector<Finding> out;
   for (auto* assessor : kAssessors) assessor(snapshot, &out);
+  // Every alert rule that fires now, ignoring `for`: a one-shot has no history.
+  for (const Alert& a : AlertEngine::FiringNow(snapshot, alerts, RealClock::Get().Now())) {
+    std::string source = a.name;
+    for (const auto& [k, v] : a.labels) source += fmt::format(" {}={}", k, v);
+    out.push_back({a.severity, source, a.summary, a.description});
+  }
   return out;
+}
+
+std::vector<Finding> Assess(const Snapshot& snapshot) {
+  return Assess(snapshot, DefaultAlertsConfig());
 }
 
 }  // namespace cachewarden

@@ -169,6 +169,12 @@ std::string ConfigReader::String(std::string_view key, std::string_view def,
   return out;
 }
 
+std::string ConfigReader::Secret(std::string_view key) {
+  std::string out = String(key, "");
+  if (effective_ && !out.empty()) (*effective_)[std::string(key)] = "<redacted>";
+  return out;
+}
+
 std::vector<std::string> ConfigReader::StringList(
     std::string_view key, const std::vector<std::string>& def) {
   const auto* v = Get(key);

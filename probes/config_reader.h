@@ -48,6 +48,8 @@ class ConfigReader {
   // `allowed`, when not empty, lists the only values accepted.
   std::string String(std::string_view key, std::string_view def,
                      const std::vector<std::string>& allowed = {});
+  // A string that must not be shown: `config print` says "<redacted>".
+  std::string Secret(std::string_view key);
   std::vector<std::string> StringList(std::string_view key,
                                       const std::vector<std::string>& def);
   Duration Dur(std::string_view key, Duration def, Duration min, Duration max);

@@ -1,0 +1,258 @@
+#include "agent/alert_component.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "probes/log.h"
+
+namespace cachewarden {
+namespace {
+
+constexpr auto kStopPoll = std::chrono::milliseconds(20);
+
+std::uint64_t Ms(Duration d) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(
+      1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+nlohmann::json LabelsJson(const MetricLabels& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j;
+}
+
+}  // namespace
+
+AlertComponent::AlertComponent() = default;
+AlertComponent::~AlertComponent() = default;
+
+MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
+  MetricLabels out = {{"instance", HostName()}};
+  for (auto [label, env] : {std::pair{"pod", "POD_NAME"}, std::pair{"namespace", "POD_NAMESPACE"},
+                            std::pair{"node", "NODE_NAME"}}) {
+    const char* v = std::getenv(env);
+    if (v != nullptr && *v != '\0') out.emplace_back(label, v);
+  }
+  for (const auto& kv : config.alertmanager.external_labels) {
+    std::erase_if(out, [&](const auto& l) { return l.first == kv.first; });
+    out.push_back(kv);
+  }
+  return out;
+}
+
+void AlertComponent::Configure(const Config& config) {
+  std::lock_guard lock(mutex_);
+  config_ = config.alerts;
+  Duration retention = std::max<Duration>(std::chrono::minutes(15),
+                                          config_.alertmanager.resolve_resend_for);
+  if (engine_ == nullptr) {
+    engine_ = std::make_unique<AlertEngine>(config_, retention);
+  } else {
+    engine_->Reconfigure(config_);
+  }
+  common_labels_ = CommonLabels(config_);
+  std::string base = config_.external_url;
+  if (base.empty()) {
+    auto colon = config.listen.rfind(':');
+    base = fmt::format("http://{}:{}", HostName(), config.listen.substr(colon + 1));
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  generator_url_ = base + "/status";
+  for (auto& n : notifiers_) {
+    n->RequestStop();
+    retiring_.push_back(std::move(n));
+  }
+  notifiers_.clear();
+  const auto& am = config_.alertmanager;
+  for (const auto& t : am.targets) {
+    notifiers_.push_back(std::make_unique<HttpNotifier>(
+        HttpNotifier::Kind::kAlertmanager, t, am.max_backoff, am.queue_size, stats_));
+  }
+  for (const auto& t : config_.webhooks) {
+    notifiers_.push_back(std::make_unique<HttpNotifier>(
+        HttpNotifier::Kind::kWebhook, t, am.max_backoff, am.queue_size, stats_));
+  }
+}
+
+void AlertComponent::StartTimer() {
+  Duration every = std::min(config_.evaluation_interval, config_.alertmanager.resend_interval);
+  uv_timer_start(
+      &timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<AlertComponent*>(t->data);
+        self->ReapNotifiers();
+        self->Evaluate();
+      },
+      Ms(every), Ms(every));
+}
+
+void AlertComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
+  loop_ = loop;
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  Configure(*config);
+  StartTimer();
+}
+
+void AlertComponent::OnSnapshot(const std::shared_ptr<const Snapshot>& snapshot) {
+  snapshot_ = snapshot;
+  Evaluate();
+}
+
+void AlertComponent::Reload(std::shared_ptr<const Config> config) {
+  if (stopping_) return;
+  Configure(*config);
+  StartTimer();
+  Evaluate();
+}
+
+void AlertComponent::Evaluate() {
+  if (stopping_) return;
+  const SystemTime now = RealClock::Get().Now();
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& c : engine_->Evaluate(*snapshot_, now)) {
+      const Alert& a = c.alert;
+      nlohmann::json fields = {{"alertname", a.name},
+                               {"severity", SeverityName(a.severity)},
+                               {"from", AlertStateName(c.from)},
+                               {"to", AlertStateName(a.state)},
+                               {"value", a.value},
+                               {"summary", a.summary}};
+      for (const auto& [k, v] : a.labels) fields[k] = v;
+      Log(a.state == AlertState::kFiring ? LogLevel::kWarn : LogLevel::kInfo,
+          "alert state changed", fields);
+      changed = changed || a.state == AlertState::kFiring || a.state == AlertState::kResolved ||
+                c.from == AlertState::kFiring;
+    }
+  }
+  Notify(changed, now);
+}
+
+void AlertComponent::Notify(bool changed, SystemTime now) {
+  if (notifiers_.empty()) return;
+  const auto& am = config_.alertmanager;
+  if (!changed && now - last_notified_ < am.resend_interval) return;
+  NotificationBatch batch;
+  batch.changed = changed;
+  {
+    std::lock_guard lock(mutex_);
+    // A firing alert lapses in Alertmanager unless re-sent before endsAt.
+    const Duration valid_for = 4 * std::max(am.resend_interval, config_.evaluation_interval);
+    for (const auto& [key, a] : engine_->alerts()) {
+      const bool resolved = a.state == AlertState::kResolved;
+      if (a.state != AlertState::kFiring &&
+          !(resolved && now - a.resolved_at < am.resolve_resend_for)) {
+        continue;
+      }
+      OutgoingAlert out;
+      out.labels = a.AllLabels();
+      out.labels.insert(out.labels.end(), common_labels_.begin(), common_labels_.end());
+      out.annotations = {{"summary", a.summary},
+                         {"description", a.description},
+                         {"value", fmt::format("{:g}", a.value)}};
+      out.starts_at = a.firing_since;
+      out.ends_at = resolved ? a.resolved_at : now + valid_for;
+      out.resolved = resolved;
+      out.generator_url = generator_url_;
+      batch.alerts.push_back(std::move(out));
+    }
+  }
+  if (batch.alerts.empty() && !changed) return;
+  last_notified_ = now;
+  for (auto& n : notifiers_) n->Enqueue(batch);
+}
+
+void AlertComponent::ReapNotifiers() {
+  std::erase_if(retiring_, [](const auto& n) { return n->Exited(); });
+}
+
+void AlertComponent::Stop(std::function<void()> done) {
+  stopping_ = true;
+  done_ = std::move(done);
+  for (auto& n : notifiers_) {
+    n->RequestStop();
+    retiring_.push_back(std::move(n));
+  }
+  notifiers_.clear();
+  uv_timer_start(
+      &timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<AlertComponent*>(t->data);
+        self->ReapNotifiers();
+        if (!self->retiring_.empty()) return;
+        uv_timer_stop(t);
+        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+          auto* self = static_cast<AlertComponent*>(h->data);
+          if (self->done_) self->done_();
+        });
+      },
+      0, Ms(kStopPoll));
+}
+
+void AlertComponent::ExportMetrics(MetricWriter& out) const {
+  std::lock_guard lock(mutex_);
+  if (engine_ == nullptr) return;
+  for (bool firing : {true, false}) {
+    const AlertState want = firing ? AlertState::kFiring : AlertState::kPending;
+    for (const auto& def : RuleTable()) {
+      if (!config_.Rule(def.name).enabled) continue;
+      for (Severity sev : def.severities) {
+        bool any = false;
+        for (const auto& [key, a] : engine_->alerts()) {
+          any = any || (a.name == def.name && a.severity == sev && a.state == want);
+        }
+        out.Gauge(firing ? "cachewarden_alert_firing" : "cachewarden_alert_pending",
+                  firing ? "1 if the alert is firing, 0 if not; present for every enabled rule."
+                         : "1 if the alert's condition holds but not yet for its `for`, 0 if not.",
+                  any ? 1 : 0,
+                  {{"alertname", std::string(def.name)},
+                   {"severity", std::string(SeverityName(sev))}});
+      }
+    }
+  }
+  std::map<std::string, SystemTime> since;
+  for (const auto& [key, a] : engine_->alerts()) {
+    if (a.state != AlertState::kFiring) continue;
+    auto it = since.find(a.name);
+    if (it == since.end() || a.firing_since < it->second) since[a.name] = a.firing_since;
+  }
+  for (const auto& [name, t] : since) {
+    out.Gauge("cachewarden_alert_firing_since_timestamp_seconds",
+              "When the alert (its earliest firing instance) started firing.",
+              ToUnixSeconds(t), {{"alertname", name}});
+  }
+  stats_->Export(out);
+}
+
+void AlertComponent::AddStatus(nlohmann::json& status) const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json list = nlohmann::json::array();
+  if (engine_ != nullptr) {
+    for (const auto& [key, a] : engine_->alerts()) {
+      nlohmann::json j = {{"alertname", a.name},
+                          {"severity", SeverityName(a.severity)},
+                          {"state", AlertStateName(a.state)},
+                          {"labels", LabelsJson(a.labels)},
+                          {"value", a.value},
+                          {"summary", a.summary},
+                          {"description", a.description},
+                          {"active_since", Rfc3339(a.active_since)}};
+      if (a.state != AlertState::kPending) j["firing_since"] = Rfc3339(a.firing_since);
+      if (a.state == AlertState::kResolved) j["resolved_at"] = Rfc3339(a.resolved_at);
+      list.push_back(std::move(j));
+    }
+  }
+  status["alerts"] = std::move(list);
+}
+
+}  // namespace cachewarden

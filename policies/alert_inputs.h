@@ -1,0 +1,105 @@
+#pragma once
+
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cachewarden {
+
+// The figures each alert rule decides on, extracted from the Snapshot by one
+// small function per rule (policies/alert_rules.h). Plain values, so that a
+// rule's decision is a pure function a test can drive directly. Times are
+// ages or durations in seconds relative to the evaluation; "never" is
+// +infinity.
+
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+struct NotOnVolumeInput {
+  std::string path;
+  bool readonly = false;
+  // The mounts probe's verdict on what holds the cache ("volume",
+  // "container_root", "k8s_emptydir", "tmpfs", "network", "host_bind"), or
+  // empty when unknown.
+  std::string kind;
+  std::string fstype;  // for the message; may be empty
+};
+
+// Bytes or inodes of the cache filesystem.
+struct UsageInput {
+  std::string path;
+  double used_percent = 0;  // 0..100
+  double used = 0;          // bytes or inodes
+  double total = 0;
+};
+
+struct FillingUpInput {
+  std::string path;
+  double free_percent = 100;           // avail / size, 0..100
+  double predicted_full_seconds = kNever;  // linear prediction; kNever if not filling
+  double fill_rate_bytes_per_second = 0;
+};
+
+struct LatencyInput {
+  std::string path;
+  // Per operation ("read", "write", "fsync"): p99 over the probe's window, s.
+  std::vector<std::pair<std::string, double>> p99_seconds;
+};
+
+struct StaleMountsInput {
+  std::string path;  // the dind directory
+  struct Mount {
+    std::string mount_point;
+    double age_seconds = 0;
+  };
+  std::vector<Mount> mounts;
+};
+
+// A kind of log event: how many in the rule's window, and how long ago the
+// last one was.
+struct LogEventInput {
+  std::string path;
+  double seconds_since_last = kNever;
+  std::string last_line;  // an example for the description; may be empty
+};
+
+struct LeftoversInput {
+  std::string path;  // the dind directory
+  double bytes = 0;
+  double entries = 0;
+};
+
+struct FallbackInput {
+  std::string path;
+  bool fell_back = false;
+  std::string snapshotter;  // what BuildKit uses now ("native"), if known
+};
+
+struct GcInput {
+  std::string path;
+  // How long a GC trigger (a policy's high watermark) has held; 0 if none.
+  double trigger_held_seconds = 0;
+  std::string policy;           // the policy whose trigger holds
+  double runs_since_trigger = 0;
+  double failed_runs_since_trigger = 0;
+  double freed_bytes_since_trigger = 0;
+};
+
+struct IoErrorsInput {
+  std::string path;
+  bool probe_eio = false;  // the latest active I/O probe got EIO
+  double seconds_since_log_error = kNever;  // "input/output error" in the logs
+};
+
+struct ProbesInput {
+  struct Probe {
+    std::string name;
+    bool failing = false;
+    std::string reason;
+    std::string error;
+    int consecutive_failures = 0;
+  };
+  std::vector<Probe> probes;
+};
+
+}  // namespace cachewarden

@@ -1,0 +1,89 @@
+#include "agent/notifier.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/peers.h"
+#include "tests/support/process.h"
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::seconds;
+
+NotificationBatch Batch(bool resolved) {
+  OutgoingAlert a;
+  a.labels = {{"alertname", "CacheDiskAlmostFull"}, {"severity", "critical"}, {"instance", "n1"}};
+  a.annotations = {{"summary", "full"}};
+  a.starts_at = SystemTime(seconds(1'700'000'000));
+  a.ends_at = a.starts_at + seconds(240);
+  a.resolved = resolved;
+  a.generator_url = "http://n1:9479/status";
+  OutgoingAlert b = a;
+  b.labels[1].second = "warning";
+  return {{a, b}, true};
+}
+
+TEST_CASE("the Alertmanager payload is a list of postable alerts", "[alerts][notifier]") {
+  auto j = AlertmanagerPayload(Batch(false));
+  REQUIRE(j.is_array());
+  REQUIRE(j.size() == 2);
+  CHECK(j[0]["labels"]["alertname"] == "CacheDiskAlmostFull");
+  CHECK(j[0]["startsAt"] == "2023-11-14T22:13:20.000Z");
+  CHECK(j[0]["endsAt"] == "2023-11-14T22:17:20.000Z");
+  CHECK(j[0]["generatorURL"] == "http://n1:9479/status");
+  CHECK(j[0]["annotations"]["summary"] == "full");
+}
+
+TEST_CASE("the webhook payload has Alertmanager's webhook shape", "[alerts][notifier]") {
+  auto j = WebhookPayload(Batch(true));
+  CHECK(j["version"] == "4");
+  CHECK(j["status"] == "resolved");
+  CHECK(j["alerts"].size() == 2);
+  CHECK(j["alerts"][0]["status"] == "resolved");
+  CHECK(j["commonLabels"] == nlohmann::json{{"alertname", "CacheDiskAlmostFull"}, {"instance", "n1"}});
+  CHECK(j["commonAnnotations"]["summary"] == "full");
+  CHECK(WebhookPayload(Batch(false))["status"] == "firing");
+}
+
+TEST_CASE("an unreachable notifier retries with backoff, counts failures and drops old batches",
+          "[alerts][notifier]") {
+  auto stats = std::make_shared<NotifierStats>();
+  HttpTargetConfig target;
+  target.url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  target.timeout = seconds(1);
+  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target, std::chrono::milliseconds(200), 2,
+                 stats);
+  for (int i = 0; i < 5; ++i) n.Enqueue(Batch(false));
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "failure") >= 3; }));
+  // Five batches into a queue of two: three dropped at once, and the one
+  // being retried is superseded by the newer one.
+  CHECK(stats->Get("alertmanager", "dropped") >= 3);
+  CHECK(stats->Get("alertmanager", "success") == 0);
+  MetricWriter w;
+  stats->Export(w);
+  auto families = w.Take();
+  REQUIRE(families.size() == 2);
+  CHECK(families[0].name == "cachewarden_notifications_total");
+  CHECK(families[1].name == "cachewarden_notification_latency_seconds");
+  n.RequestStop();
+  CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
+}
+
+TEST_CASE("a webhook sends only batches in which an alert changed", "[alerts][notifier]") {
+  auto stats = std::make_shared<NotifierStats>();
+  HttpTargetConfig target;
+  target.url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()) + "/hook";
+  // A queue of one: a queued resend would be dropped by the next batch.
+  HttpNotifier n(HttpNotifier::Kind::kWebhook, target, seconds(10), 1, stats);
+  NotificationBatch resend = Batch(false);
+  resend.changed = false;
+  n.Enqueue(resend);
+  n.Enqueue(Batch(false));
+  CHECK(testing::WaitUntil([&] { return stats->Get("webhook", "failure") >= 1; }));
+  n.RequestStop();
+  CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
+  CHECK(stats->Get("webhook", "dropped") == 0);
+}
+
+}  // namespace
+}  // namespace cachewarden

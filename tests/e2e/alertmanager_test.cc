@@ -1,0 +1,138 @@
+// The real agent pushing to the real Debian Alertmanager on loopback.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "tests/support/http.h"
+#include "tests/support/mounts.h"
+#include "tests/support/peers.h"
+
+namespace cachewarden {
+namespace {
+
+using namespace testing;
+using std::chrono::seconds;
+
+constexpr long long kMiB = 1024 * 1024;
+
+class Alertmanager {
+ public:
+  Alertmanager(const std::string& dir, int port) : dir_(dir), port_(port) {
+    std::filesystem::create_directories(dir_ + "/data");
+    WriteFile(dir_ + "/alertmanager.yml",
+              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
+  }
+  void Start() {
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/prometheus-alertmanager",
+                                 "--config.file=" + dir_ + "/alertmanager.yml",
+                                 "--storage.path=" + dir_ + "/data",
+                                 fmt::format("--web.listen-address=127.0.0.1:{}", port_),
+                                 "--cluster.listen-address="},
+        dir_);
+    REQUIRE(WaitUntil([&] { return HttpGet(Url("/-/ready")).code == 200; }));
+  }
+  void Stop() {
+    process_->Signal(SIGTERM);
+    int code = 0;
+    REQUIRE(process_->WaitExit(std::chrono::seconds(10), &code));
+  }
+  std::string Url(const std::string& path) const {
+    return fmt::format("http://127.0.0.1:{}{}", port_, path);
+  }
+  // The state ("active", ...) of the alert with these labels, or "".
+  std::string StateOf(const std::string& alertname, const std::string& severity) const {
+    auto r = HttpGet(Url("/api/v2/alerts"));
+    if (r.code != 200) return "";
+    for (const auto& a : nlohmann::json::parse(r.body)) {
+      const auto& l = a["labels"];
+      if (l.value("alertname", "") == alertname && l.value("severity", "") == severity) {
+        // Alertmanager keeps a resolved alert until it is garbage-collected.
+        if (a["status"]["state"] == "active" && a.value("endsAt", "") > Now()) return "active";
+        return "resolved";
+      }
+    }
+    return "";
+  }
+
+ private:
+  static std::string Now() {
+    auto t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  }
+  std::string dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when space is freed",
+          "[e2e][alerts]") {
+  CW_REQUIRE_ROOT();
+  TempDir dir;
+  std::string cache = dir / "cache";
+  std::filesystem::create_directories(cache);
+  REQUIRE(MountTmpfs(cache, "64m") == "");
+  int am_port = FreeLoopbackPort();
+  Alertmanager am(dir / "am", am_port);
+  am.Start();
+
+  AgentUnderTest agent(dir.path(), fmt::format(R"({{
+    "root": "{}", "listen": "127.0.0.1:0",
+    "probes": {{"volume": {{"interval": "200ms"}}}},
+    "alerts": {{
+      "evaluation_interval": "200ms",
+      "rules": {{"CacheDiskAlmostFull": {{"for": "0s", "keep_firing_for": "0s"}}}},
+      "alertmanager": {{"urls": ["http://127.0.0.1:{}"], "resend_interval": "1s",
+                        "resolve_resend_for": "10s", "max_backoff": "500ms", "timeout": "1s",
+                        "external_labels": {{"cluster": "e2e"}}}}
+    }}}})", cache, am_port));
+  REQUIRE(agent.port() > 0);
+
+  // 62 of 64 MiB: about 97% used.
+  REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
+  auto alerts = nlohmann::json::parse(HttpGet(am.Url("/api/v2/alerts")).body);
+  REQUIRE_FALSE(alerts.empty());
+  const auto& a = alerts[0];
+  CHECK(a["labels"]["cluster"] == "e2e");
+  CHECK(a["labels"].contains("instance"));
+  CHECK(a["annotations"]["summary"].get<std::string>().find(cache) != std::string::npos);
+  CHECK(a["generatorURL"].get<std::string>().find("/status") != std::string::npos);
+  CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") == 1);
+  CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheInodesAlmostFull",severity="critical"})") == 0);
+  auto status = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+  CHECK(status["alerts"].size() >= 1);
+
+  std::filesystem::remove(cache + "/fill");
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") != "active"; }));
+  CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") == 0);
+
+  // With Alertmanager gone, the agent keeps working and counts failures.
+  am.Stop();
+  REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
+  const std::string failures =
+      R"(cachewarden_notifications_total{notifier="alertmanager",result="failure"})";
+  CHECK(WaitUntil([&] { return agent.Metric(failures) >= 2; }));
+  CHECK(HttpGet(agent.Url("/healthz")).code == 200);
+  CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") == 1);
+
+  // Back up: the alert arrives.
+  am.Start();
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
+  CHECK(agent.process().Running());
+  agent.process().Signal(SIGTERM);
+  int code = -1;
+  CHECK(agent.process().WaitExit(seconds(5), &code));
+  CHECK(code == 0);
+  INFO(agent.process().Stderr());
+  CHECK(agent.process().Stderr().find("alert state changed") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace cachewarden

@@ -1,0 +1,84 @@
+// The real Debian Prometheus scraping the real agent and evaluating
+// deploy/prometheus/cachewarden-rules.yml.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <regex>
+
+#include "tests/support/http.h"
+#include "tests/support/mounts.h"
+#include "tests/support/peers.h"
+
+namespace cachewarden {
+namespace {
+
+using namespace testing;
+
+constexpr long long kMiB = 1024 * 1024;
+
+// The state of the alert with these labels in Prometheus's /api/v1/alerts.
+std::string PrometheusAlertState(int port, const std::string& alertname,
+                                 const std::string& severity) {
+  auto r = HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/alerts", port));
+  if (r.code != 200) return "";
+  const nlohmann::json doc = nlohmann::json::parse(r.body);
+  for (const auto& a : doc["data"]["alerts"]) {
+    if (a["labels"].value("alertname", "") == alertname &&
+        a["labels"].value("severity", "") == severity) {
+      return a.value("state", "");
+    }
+  }
+  return "";
+}
+
+TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache", "[e2e][prometheus]") {
+  CW_REQUIRE_ROOT();
+  TempDir dir;
+  std::string cache = dir / "cache";
+  std::filesystem::create_directories(cache);
+  REQUIRE(MountTmpfs(cache, "64m") == "");
+  REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));  // about 97% used
+
+  AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
+      "probes": {{"volume": {{"interval": "200ms"}}}}}})", cache));
+  REQUIRE(agent.port() > 0);
+
+  // A test-only copy of the rules: every `for` shortened to 1s so the test
+  // takes seconds, not minutes. The expressions are the shipped ones.
+  std::string rules = ReadFile(SourceDir() + "/deploy/prometheus/cachewarden-rules.yml");
+  rules = std::regex_replace(rules, std::regex(R"(\n(\s+)for: \S+)"), "\n$1for: 1s");
+  WriteFile(dir / "rules.yml", rules);
+  WriteFile(dir / "prometheus.yml", fmt::format(R"(global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - {}
+scrape_configs:
+  - job_name: cachewarden
+    static_configs:
+      - targets: ["127.0.0.1:{}"]
+)", dir / "rules.yml", agent.port()));
+  std::filesystem::create_directories(dir / "prom/data");
+  int port = FreeLoopbackPort();
+  ChildProcess prometheus(
+      {"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"),
+       "--storage.tsdb.path=" + (dir / "prom/data"),
+       fmt::format("--web.listen-address=127.0.0.1:{}", port)},
+      dir / "prom");
+  REQUIRE(WaitUntil([&] {
+    return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code == 200;
+  }));
+  bool fired = WaitUntil([&] { return PrometheusAlertState(port, "CacheDiskAlmostFull", "critical") == "firing"; },
+                       std::chrono::seconds(30));
+  INFO(prometheus.Stderr());
+  INFO(HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/alerts", port)).body);
+  INFO(HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/targets", port)).body);
+  CHECK(fired);
+  CHECK(PrometheusAlertState(port, "CachewardenDown", "warning") == "");
+  CHECK(PrometheusAlertState(port, "CacheInodesAlmostFull", "critical") == "");
+}
+
+}  // namespace
+}  // namespace cachewarden
