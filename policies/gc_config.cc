@@ -14,7 +14,7 @@ constexpr Duration kNever = std::chrono::hours(24 * 365 * 100);
 std::optional<SizeSpec> OptionalSize(ConfigReader& r, std::string_view key,
                                      bool percent_only) {
   if (!r.Has(key)) {
-    r.String(key, "");  // known for did-you-mean; shown as "" (not set)
+    r.Unset(key);
     return std::nullopt;
   }
   SizeSpec s = r.Size(key, SizeSpec{});
@@ -36,7 +36,7 @@ GcTriggers ReadTriggers(ConfigReader& t) {
   if (t.Has("older_than")) {
     g.older_than = t.Dur("older_than", {}, std::chrono::seconds(0), kNever);
   } else {
-    t.String("older_than", "");
+    t.Unset("older_than");
   }
   g.always = t.Bool("always", false);
   if (g.until_below && !g.used_above) {

@@ -89,7 +89,14 @@ void ConfigReader::Fail(std::string_view key, std::string_view message) const {
 }
 
 bool ConfigReader::Has(std::string_view key) const {
-  return object_ != nullptr && object_->contains(key);
+  if (object_ == nullptr) return false;
+  auto it = object_->find(key);
+  return it != object_->end() && !it->is_null();
+}
+
+void ConfigReader::Unset(std::string_view key) {
+  known_.emplace_back(key);
+  if (effective_) (*effective_)[std::string(key)] = nullptr;
 }
 
 const nlohmann::json* ConfigReader::Get(std::string_view key) {

@@ -40,7 +40,11 @@ class ConfigReader {
   ConfigReader(const nlohmann::json* object, std::string path,
                nlohmann::json* effective);
 
+  // Whether `key` is given (null counts as not given).
   bool Has(std::string_view key) const;
+  // Marks an optional `key` with no default as known and shows it as null in
+  // the effective config (null reads back as "not set").
+  void Unset(std::string_view key);
   bool Bool(std::string_view key, bool def);
   std::int64_t Int(std::string_view key, std::int64_t def, std::int64_t min,
                    std::int64_t max);

@@ -8,6 +8,7 @@
 
 #include "tests/support/http.h"
 #include "tests/support/mounts.h"
+#include "tests/support/agent.h"
 #include "tests/support/peers.h"
 
 namespace cachewarden {
@@ -92,7 +93,8 @@ TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when spa
                         "resolve_resend_for": "10s", "max_backoff": "500ms", "timeout": "1s",
                         "external_labels": {{"cluster": "e2e"}}}}
     }}}})", cache, am_port));
-  REQUIRE(agent.port() > 0);
+  std::string why;
+  REQUIRE(agent.Start(&why));
 
   // 62 of 64 MiB: about 97% used.
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));

@@ -9,6 +9,7 @@
 
 #include "tests/support/http.h"
 #include "tests/support/mounts.h"
+#include "tests/support/agent.h"
 #include "tests/support/peers.h"
 
 namespace cachewarden {
@@ -43,7 +44,8 @@ TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache", "
 
   AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
       "probes": {{"volume": {{"interval": "200ms"}}}}}})", cache));
-  REQUIRE(agent.port() > 0);
+  std::string why;
+  REQUIRE(agent.Start(&why));
 
   // A test-only copy of the rules: every `for` shortened to 1s so the test
   // takes seconds, not minutes. The expressions are the shipped ones.

@@ -22,7 +22,8 @@ bool AgentUnderTest::Start(std::string* why, const std::vector<std::string>& ext
   std::vector<std::string> argv = {BinaryPath(), "run", "--config", config_path_,
                                    "--listen", "127.0.0.1:0", "--port-file", port_file_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  child_ = std::make_unique<ChildProcess>(argv, dir_);
+  child_ = std::make_unique<ChildProcess>(
+      argv, dir_, std::vector<std::string>{"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost"});
   bool up = WaitUntil([&] {
     return std::filesystem::exists(port_file_) || !child_->Running();
   });
