@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <climits>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -25,7 +27,10 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   }
   std::set<std::string> held;
   if (policy.skip_open && !names.empty()) {
-    held = EntriesHeldOpen(o.proc_root, o.root + "/" + policy.path);
+    // /proc's links name resolved paths: compare with the resolved root.
+    char resolved[PATH_MAX];
+    std::string root = ::realpath(o.root.c_str(), resolved) != nullptr ? resolved : o.root;
+    held = EntriesHeldOpen(o.proc_root, root + "/" + policy.path);
   }
   for (const auto& d : names) {
     if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
