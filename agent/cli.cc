@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "agent/commands.h"
+#include "agent/scan_command.h"
 
 namespace cachewarden {
 namespace {
@@ -34,6 +35,13 @@ const std::vector<CommandSpec>& Commands() {
          "`config check [FILE]` exits 0 if FILE (or --config, or $CACHEWARDEN_CONFIG) is valid, 78 if not.\n"
          "`config print` prints the effective config as JSON with every default filled in.",
          ConfigOptions(), 2, &ConfigCommand},
+        {"scan", "", "walk the cache once and show what fills it, largest first",
+         "Like a one-screen ncdu: groups (buildkit, dind, other), largest entries, dind\n"
+         "entries (cache_* or per-build), largest files. Never follows symlinks, never\n"
+         "enters another filesystem, counts hard links once (as `du -sx`).",
+         with_config({{"top", "N", "how many largest entries and files to show (default: probes.scan.top)"},
+                      {"json", "", "print the scan as JSON (the scan probe's /status data)"}}),
+         0, &ScanCommand},
         {"version", "", "print the version", "", {}, 0, &VersionCommand},
     };
   }();

@@ -84,14 +84,6 @@ std::optional<Config> LoadConfigForCommand(const CommandLine& cl) {
 int RunCommand(const CommandLine& cl) {
   auto config = LoadConfigForCommand(cl);
   if (!config) return kExitConfig;
-  std::error_code ec;
-  if (!std::filesystem::exists(config->root, ec)) {
-    // The default cache dir is created so that a first run has something to
-    // watch; buildkitd creates it the same way.
-    if (std::filesystem::create_directories(config->root, ec)) {
-      LogInfo("created the cache directory", {{"root", config->root}});
-    }
-  }
   DaemonOptions options;
   options.config_file = cl.Get("config");
   options.overrides = OverridesFrom(cl);

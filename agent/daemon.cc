@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <list>
 #include <memory>
 #include <set>
@@ -27,6 +29,7 @@ constexpr auto kHeartbeat = milliseconds(1000);
 constexpr auto kStalledAfter = milliseconds(10000);  // /healthz turns 503
 constexpr auto kShutdownBound = milliseconds(1000);  // wait for running probes
 constexpr auto kShutdownPoll = milliseconds(20);
+constexpr auto kHttpStopBound = milliseconds(1300);  // from the signal on
 
 std::uint64_t Ms(Duration d) {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(
@@ -92,10 +95,13 @@ class Daemon {
   std::set<std::string> completed_;
   std::vector<std::shared_ptr<Component>> components_;
 
-  // civetweb takes about a second to stop; it stops on a thread of its own
-  // while the loop winds down, so that shutdown stays within two seconds.
+  // civetweb takes up to two seconds to stop (its listener polls with that
+  // timeout). It stops on a thread of its own while the loop winds down; if it
+  // is still not done by then, the process exits without waiting for it, so
+  // that shutdown stays within two seconds.
   std::unique_ptr<HttpServer> http_;
   std::thread http_stopper_;
+  std::promise<void> http_stopped_;
 
   std::atomic<std::int64_t> last_tick_ms_{SteadyMs()};
   std::atomic<bool> ready_{false};
@@ -281,7 +287,10 @@ void Daemon::Shutdown(const char* why) {
   if (shutting_down_) return;
   shutting_down_ = true;
   LogInfo("shutting down", {{"signal", why}});
-  http_stopper_ = std::thread([this] { http_.reset(); });
+  http_stopper_ = std::thread([this] {
+    http_.reset();
+    http_stopped_.set_value();
+  });
   RetireProbes();
   for (auto& c : components_) {
     components_running_++;
@@ -379,10 +388,18 @@ int Daemon::Run() {
   }
   components_.clear();
   ReapRetired(true);
-  if (http_stopper_.joinable()) http_stopper_.join();
+  int code = rc == 0 ? 0 : 70;
+  if (http_stopper_.joinable()) {
+    auto remaining = kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
+    if (http_stopped_.get_future().wait_for(remaining) != std::future_status::ready) {
+      LogInfo("stopped", {{"http", "abandoned"}});
+      std::_Exit(code);
+    }
+    http_stopper_.join();
+  }
   http_.reset();
   LogInfo("stopped");
-  return rc == 0 ? 0 : 70;
+  return code;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "probes/dind.h"
 #include "probes/logs.h"
 #include "probes/mounts.h"
+#include "probes/scan.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -16,6 +17,9 @@ using std::chrono::seconds;
 // Add a probe here: one row, plus its file pair.
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
+    {"scan", true, minutes(5), minutes(4), &NewScanProbe},
+    // After scan: one-shot modes run probes in this order, and dind reuses
+    // scan's per-entry data.
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
     {"dind", true, minutes(1), seconds(30), &NewDindProbe},
     {"logs", true, seconds(5), seconds(5), &NewLogsProbe},

@@ -1,0 +1,130 @@
+#include "agent/probe_worker.h"
+
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "agent/oneshot.h"
+
+namespace cachewarden {
+namespace {
+
+struct TestData : ProbeData {
+  static constexpr std::string_view kProbe = "blocking";
+  int run = 0;
+  nlohmann::json ToJson() const override { return {{"run", run}}; }
+  void ExportMetrics(MetricWriter&) const override {}
+};
+
+// A probe that blocks in Collect() until released, like statfs on a hung NFS
+// server; it counts how many calls are in flight at once.
+class BlockingProbe : public Probe {
+ public:
+  std::string_view name() const override { return TestData::kProbe; }
+  Status Collect(const ProbeContext&, std::shared_ptr<const ProbeData>* out) override {
+    std::unique_lock lock(mutex_);
+    in_flight_++;
+    max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    calls_++;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    in_flight_--;
+    auto d = std::make_shared<TestData>();
+    d->run = calls_;
+    *out = d;
+    return Status::Ok();
+  }
+  void Release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  int max_in_flight() {
+    std::lock_guard lock(mutex_);
+    return max_in_flight_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int in_flight_ = 0, max_in_flight_ = 0, calls_ = 0;
+};
+
+ProbeSpec Spec(std::shared_ptr<Probe> p) {
+  ProbeSpec s;
+  s.name = "blocking";
+  s.interval = std::chrono::milliseconds(100);
+  s.timeout = std::chrono::milliseconds(50);
+  s.probe = std::move(p);
+  return s;
+}
+
+TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") {
+  auto probe = std::make_shared<BlockingProbe>();
+  ProbeWorker worker(Spec(probe), ProbeContext{}, nullptr);
+  REQUIRE(worker.Start(nullptr));
+  CHECK_FALSE(worker.WaitFor(std::chrono::milliseconds(50)));
+  CHECK(worker.Busy());
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(worker.Start(nullptr));
+  probe->Release();
+  REQUIRE(worker.WaitFor(std::chrono::seconds(10)));
+  auto outcome = worker.TakeOutcome();
+  REQUIRE(outcome);
+  CHECK(outcome->status.ok());
+  CHECK(probe->calls() == 1);
+  CHECK(probe->max_in_flight() == 1);
+  CHECK_FALSE(worker.Busy());
+  CHECK(worker.Start(nullptr));
+  REQUIRE(worker.WaitFor(std::chrono::seconds(10)));
+}
+
+TEST_CASE("a one-shot run reports a probe past its deadline as failed with reason timeout",
+          "[daemon]") {
+  auto probe = std::make_shared<BlockingProbe>();
+  Config config;
+  config.root = "/";
+  config.probes.push_back(Spec(probe));
+  auto t0 = std::chrono::steady_clock::now();
+  auto snapshot = CollectOnce(config);
+  auto took = std::chrono::steady_clock::now() - t0;
+  const ProbeResult* r = snapshot->Find("blocking");
+  REQUIRE(r != nullptr);
+  CHECK_FALSE(r->status.ok());
+  CHECK(r->status.reason() == "timeout");
+  CHECK(r->data == nullptr);
+  CHECK(took < std::chrono::seconds(2));
+  probe->Release();  // the abandoned thread finishes and exits on its own
+}
+
+TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]") {
+  Snapshot s;
+  auto data = std::make_shared<TestData>();
+  RunOutcome good;
+  good.data = data;
+  good.finished = SystemTime(std::chrono::seconds(100));
+  ApplyOutcome(&s, "blocking", good);
+  RunOutcome bad;
+  bad.status = Status::Error("io", "boom");
+  bad.finished = SystemTime(std::chrono::seconds(200));
+  ApplyOutcome(&s, "blocking", bad);
+  ApplyOutcome(&s, "blocking", bad);
+  const ProbeResult* r = s.Find("blocking");
+  CHECK(r->consecutive_failures == 2);
+  CHECK(r->data == data);
+  CHECK(r->last_success == SystemTime(std::chrono::seconds(100)));
+  MetricWriter w;
+  s.ExportMetrics(w);
+  auto families = w.Take();
+  REQUIRE_FALSE(families.empty());
+  CHECK(families[0].name == "cachewarden_probe_success");
+  CHECK(families[0].metric[0].gauge.value == 0);
+}
+
+}  // namespace
+}  // namespace cachewarden
