@@ -1,13 +1,15 @@
 #include "probes/dind.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <cstring>
 #include <set>
 
 #include "probes/mounts.h"
-#include "probes/tree_usage.h"
+#include "probes/scan.h"
+#include "probes/walker.h"
 
 namespace cachewarden {
 namespace {
@@ -17,7 +19,7 @@ struct DindOptions {
   std::vector<std::string> other_paths; // dind paths as other namespaces see them
   Duration leftover_age{};
   bool other_namespaces = true;
-  std::uint64_t max_files = 0;          // per run, for the size walk
+  Duration scan_max_age{};              // use ScanData younger than this
 };
 
 std::vector<std::string> ListDir(const std::string& dir) {
@@ -43,7 +45,6 @@ class DindProbe : public Probe {
                  std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<DindData>();
     data->leftover_age = options_.leftover_age;
-    data->sizes_from = "walk";
     std::vector<std::string> dirs = options_.dirs;
     if (dirs.empty()) dirs.push_back(ctx.cache_root + "/dind");
     std::vector<std::string> match;
@@ -66,29 +67,43 @@ class DindProbe : public Probe {
   }
 
  private:
+  // The scan probe's entries when its latest walk is fresh and covers the one
+  // default dind directory, else a walk of each entry here.
   void MeasureEntries(const ProbeContext& ctx, DindData* data) {
-    std::uint64_t budget = options_.max_files;
     const SystemTime now = ctx.Now();
+    auto scan = ctx.previous ? ctx.previous->Get<ScanData>() : nullptr;
+    if (scan != nullptr && options_.dirs.empty() && scan->root == ctx.cache_root &&
+        now - scan->scanned_at <= options_.scan_max_age) {
+      data->sizes_from = "scan";
+      for (const auto& s : scan->dind_entries) {
+        AddEntry(data, now, {data->dirs[0], s.name, s.is_cache, s.allocated_bytes,
+                             s.newest_mtime, true, false});
+      }
+      return;
+    }
+    data->sizes_from = "walk";
+    WalkOptions walk;
+    walk.threads = 1;
+    walk.cancel = ctx.cancel;
     for (const auto& dir : data->dirs) {
       for (const auto& name : ListDir(dir)) {
         if (ctx.Cancelled()) return;
-        DindEntryUsage e;
-        e.dir = dir;
-        e.name = name;
-        e.is_cache = name.starts_with("cache_");
-        TreeUsage usage;
-        if (!MeasureTree(dir + "/" + name, &budget, ctx.cancel, &usage).ok()) continue;
-        e.bytes = usage.bytes;
-        e.newest_mtime = usage.newest_mtime;
-        e.measured_fully = usage.complete;
-        e.leftover = !e.is_cache && now - e.newest_mtime >= options_.leftover_age;
-        if (e.leftover) {
-          ++data->leftover_entries;
-          data->leftover_bytes += e.bytes;
-        }
-        data->entries.push_back(std::move(e));
+        EntryTotals t;
+        Status s = MeasureEntry(AT_FDCWD, dir + "/" + name, walk, &t);
+        if (!s.ok() && s.reason() != "cancelled") continue;  // gone meanwhile
+        AddEntry(data, now, {dir, name, name.starts_with("cache_"), t.allocated_bytes,
+                             t.newest_mtime, s.ok(), false});
       }
     }
+  }
+
+  void AddEntry(DindData* data, SystemTime now, DindEntryUsage e) {
+    e.leftover = !e.is_cache && now - e.newest_mtime >= options_.leftover_age;
+    if (e.leftover) {
+      ++data->leftover_entries;
+      data->leftover_bytes += e.bytes;
+    }
+    data->entries.push_back(std::move(e));
   }
 
   void TrackMounts(const ProbeContext& ctx, std::vector<DindMount> mounts, DindData* data) {
@@ -192,8 +207,8 @@ std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
   o.leftover_age = section.Dur("leftover_age", std::chrono::hours(1), Duration(0),
                                std::chrono::days(365));
   o.other_namespaces = section.Bool("other_namespaces", true);
-  o.max_files = static_cast<std::uint64_t>(
-      section.Int("max_files", 1'000'000, 1000, 1'000'000'000));
+  o.scan_max_age = section.Dur("scan_max_age", std::chrono::minutes(15), Duration(0),
+                               std::chrono::days(1));
   return std::make_unique<DindProbe>(std::move(o));
 }
 

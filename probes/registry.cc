@@ -18,6 +18,8 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"scan", true, minutes(5), minutes(4), &NewScanProbe},
+    // After scan: one-shot modes run probes in this order, and dind reuses
+    // scan's per-entry data.
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
     {"dind", true, minutes(1), seconds(30), &NewDindProbe},
     {"logs", true, seconds(5), seconds(5), &NewLogsProbe},

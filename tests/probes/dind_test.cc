@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "probes/scan.h"
 #include "tests/support/mounts.h"
 #include "tests/support/process.h"
 
@@ -180,6 +181,40 @@ TEST_CASE("a real Device or resource busy: the stale mount and the log line, wit
   CHECK(dind_finding);
   CHECK(log_finding);
   CHECK(r.exit_code == 1);
+}
+
+}  // namespace
+}  // namespace cachewarden
+
+namespace cachewarden {
+namespace {
+
+TEST_CASE("dind reuses the scan probe's entries when its walk is fresh", "[dind]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "dind/walked");
+  FakeClock clock;
+  auto scan = std::make_shared<ScanData>();
+  scan->root = dir.path();
+  scan->scanned_at = clock.Now() - std::chrono::minutes(5);
+  scan->dind_entries.push_back({"old", false, 5000, 6000, 3, clock.Now() - std::chrono::hours(3), 0});
+  scan->dind_entries.push_back({"cache_x", true, 7000, 7000, 2, clock.Now() - std::chrono::hours(3), 0});
+  auto previous = std::make_shared<Snapshot>();
+  previous->Put<ScanData>(scan, scan->scanned_at);
+  ProbeContext ctx;
+  ctx.cache_root = dir.path();
+  ctx.clock = &clock;
+  ctx.previous = previous;
+  auto d = RunProbe({{"other_namespaces", false}}, ctx);
+  CHECK(d->sizes_from == "scan");
+  REQUIRE(d->entries.size() == 2);
+  CHECK(d->leftover_entries == 1);
+  CHECK(d->leftover_bytes == 5000);
+  // Too old: measured here instead (and the scan's entries are not used).
+  clock.Advance(std::chrono::minutes(20));
+  d = RunProbe({{"other_namespaces", false}}, ctx);
+  CHECK(d->sizes_from == "walk");
+  REQUIRE(d->entries.size() == 1);
+  CHECK(d->entries[0].name == "walked");
 }
 
 }  // namespace
