@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/latency.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
 
@@ -15,6 +16,7 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"scan", true, minutes(5), minutes(4), &NewScanProbe},
+    {"latency", true, seconds(15), seconds(10), &NewLatencyProbe},
 };
 
 }  // namespace
