@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "probes/diskstats.h"
 #include "probes/latency.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
@@ -17,6 +18,7 @@ constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"scan", true, minutes(5), minutes(4), &NewScanProbe},
     {"latency", true, seconds(15), seconds(10), &NewLatencyProbe},
+    {"diskstats", true, seconds(15), seconds(5), &NewDiskstatsProbe},
 };
 
 }  // namespace
