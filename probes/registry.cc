@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "probes/dind.h"
+#include "probes/diskstats.h"
+#include "probes/latency.h"
 #include "probes/logs.h"
 #include "probes/mounts.h"
 #include "probes/scan.h"
@@ -23,6 +25,8 @@ constexpr ProbeEntry kProbes[] = {
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
     {"dind", true, minutes(1), seconds(30), &NewDindProbe},
     {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
+    {"latency", true, seconds(15), seconds(10), &NewLatencyProbe},
+    {"diskstats", true, seconds(15), seconds(5), &NewDiskstatsProbe},
 };
 
 }  // namespace

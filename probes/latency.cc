@@ -1,0 +1,276 @@
+#include "probes/latency.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace cachewarden {
+namespace {
+
+constexpr std::size_t kBlock = 4096;
+constexpr const char* kDir = ".cachewarden";
+constexpr const char* kFile = "latency.probe";
+
+std::string ErrnoClass(int err) {
+  switch (err) {
+    case ENOSPC:
+      return "ENOSPC";
+    case EIO:
+      return "EIO";
+    case EROFS:
+      return "EROFS";
+    case EDQUOT:
+      return "EDQUOT";
+    default:
+      return "other";
+  }
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+class LatencyProbe : public Probe {
+ public:
+  explicit LatencyProbe(LatencyOptions o)
+      : options_(o), rng_(std::random_device{}()) {
+    blocks_ = std::max<std::uint64_t>(2, options_.working_set_bytes / kBlock);
+    written_.assign(blocks_, false);
+    for (auto& h : histograms_) h = HistogramValue(LatencyBuckets());
+    void* p = nullptr;
+    if (posix_memalign(&p, kBlock, kBlock) == 0)
+      buffer_ = static_cast<char*>(p);
+  }
+  ~LatencyProbe() override {
+    CloseFiles();
+    std::free(buffer_);
+  }
+  std::string_view name() const override { return LatencyData::kProbe; }
+
+  Status Collect(const ProbeContext& ctx,
+                 std::shared_ptr<const ProbeData>* out) override {
+    if (buffer_ == nullptr) return Status::Error("io", "no aligned buffer");
+    Status s = Open(ctx.cache_root);
+    if (!s.ok()) return s;
+    std::array<double, kOpCount> last;
+    last.fill(-1);
+    const std::uint64_t wblock =
+        std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
+    std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
+    Time(kOpWrite, &last, [&] {
+      return pwrite(fd_, buffer_, kBlock,
+                    static_cast<off_t>(wblock * kBlock)) ==
+             static_cast<ssize_t>(kBlock);
+    });
+    const bool synced =
+        Time(kOpFsync, &last, [&] { return fdatasync(fd_) == 0; });
+    if (synced) {
+      if (!written_[wblock]) written_list_.push_back(wblock);
+      written_[wblock] = true;
+    }
+    if (!written_list_.empty()) {
+      std::uint64_t rblock =
+          written_list_[std::uniform_int_distribution<std::size_t>(
+              0, written_list_.size() - 1)(rng_)];
+      if (written_list_.size() > 1) {
+        while (rblock == wblock) {
+          rblock = written_list_[std::uniform_int_distribution<std::size_t>(
+              0, written_list_.size() - 1)(rng_)];
+        }
+      }
+      Time(kOpRead, &last, [&] { return ReadBlock(rblock); });
+    }
+    Time(kOpMetadata, &last, [&] {
+      const std::string tmp = dir_ + "/meta.probe";
+      int f = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (f < 0) return false;
+      close(f);
+      return unlink(tmp.c_str()) == 0;
+    });
+
+    auto data = std::make_shared<LatencyData>();
+    data->mode = direct_fd_ >= 0 ? "direct" : "fadvise";
+    data->warmup = !warmed_up_;
+    if (warmed_up_) {
+      for (int op = 0; op < kOpCount; ++op) {
+        if (last[op] < 0) continue;
+        histograms_[op].Observe(last[op]);
+        recent_[op].push_back(last[op]);
+        if (recent_[op].size() > options_.recent) recent_[op].pop_front();
+      }
+    }
+    warmed_up_ = true;
+    data->last_seconds = last;
+    for (int op = 0; op < kOpCount; ++op) {
+      data->histograms[op] = histograms_[op];
+      data->median_seconds[op] =
+          Median({recent_[op].begin(), recent_[op].end()});
+    }
+    data->errors = errors_;
+    *out = std::move(data);
+    return Status::Ok();
+  }
+
+  void Retire(const ProbeContext& /*ctx*/) override {
+    CloseFiles();
+    if (!file_.empty()) (void)unlink(file_.c_str());
+    if (!dir_.empty()) (void)rmdir(dir_.c_str());  // only if empty
+    file_.clear();
+  }
+
+ private:
+  template <typename F>
+  bool Time(int op, std::array<double, kOpCount>* last, const F& f) {
+    const auto start = std::chrono::steady_clock::now();
+    errno = 0;
+    const bool ok = f();
+    const auto end = std::chrono::steady_clock::now();
+    if (!ok) {
+      ++errors_[ErrnoClass(errno)];
+      return false;
+    }
+    (*last)[op] = std::chrono::duration<double>(end - start).count();
+    return true;
+  }
+
+  // O_DIRECT where the filesystem allows it; else drop the cached page first.
+  bool ReadBlock(std::uint64_t block) {
+    const off_t off = static_cast<off_t>(block * kBlock);
+    if (direct_fd_ >= 0) {
+      ssize_t n = pread(direct_fd_, buffer_, kBlock, off);
+      if (n == static_cast<ssize_t>(kBlock)) return true;
+      if (n >= 0 || errno != EINVAL) return false;
+      close(direct_fd_);  // accepted at open, refused at read: fall back
+      direct_fd_ = -1;
+    }
+    (void)posix_fadvise(fd_, off, kBlock, POSIX_FADV_DONTNEED);
+    return pread(fd_, buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
+  }
+
+  Status Open(const std::string& root) {
+    if (fd_ >= 0) return Status::Ok();
+    dir_ = root + "/" + kDir;
+    if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+      return PosixError("mkdir", dir_, errno);
+    }
+    file_ = dir_ + "/" + kFile;
+    // A fresh sparse file each start: only blocks this process wrote are read.
+    fd_ = open(file_.c_str(),
+               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) return PosixError("open", file_, errno);
+    if (ftruncate(fd_, static_cast<off_t>(blocks_ * kBlock)) != 0) {
+      int err = errno;
+      CloseFiles();
+      return PosixError("ftruncate", file_, err);
+    }
+    if (options_.direct) {
+      direct_fd_ =
+          open(file_.c_str(), O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+    }
+    std::fill(written_.begin(), written_.end(), false);
+    written_list_.clear();
+    return Status::Ok();
+  }
+
+  void CloseFiles() {
+    if (direct_fd_ >= 0) close(direct_fd_);
+    if (fd_ >= 0) close(fd_);
+    direct_fd_ = fd_ = -1;
+  }
+
+  LatencyOptions options_;
+  std::mt19937_64 rng_;
+  std::uint64_t blocks_;
+  std::vector<bool> written_;
+  std::vector<std::uint64_t> written_list_;
+  char* buffer_ = nullptr;
+  std::string dir_, file_;
+  int fd_ = -1;
+  int direct_fd_ = -1;
+  bool warmed_up_ = false;
+  std::array<HistogramValue, kOpCount> histograms_;
+  std::array<std::deque<double>, kOpCount> recent_;
+  std::map<std::string, std::uint64_t> errors_;
+};
+
+}  // namespace
+
+const char* LatencyOpName(int op) {
+  static constexpr const char* kNames[] = {"read", "write", "fsync",
+                                           "metadata"};
+  return op >= 0 && op < kOpCount ? kNames[op] : "?";
+}
+
+std::vector<double> LatencyBuckets() {
+  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
+          50e-3, 100e-3, 250e-3, 500e-3, 1,    2.5,    5,    10};
+}
+
+nlohmann::json LatencyData::ToJson() const {
+  nlohmann::json ops = nlohmann::json::object();
+  for (int op = 0; op < kOpCount; ++op) {
+    nlohmann::json o = {{"count", histograms[op].Count()}};
+    if (last_seconds[op] >= 0) o["last_seconds"] = last_seconds[op];
+    if (median_seconds[op] >= 0) o["median_seconds"] = median_seconds[op];
+    ops[LatencyOpName(op)] = std::move(o);
+  }
+  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}};
+}
+
+void LatencyData::ExportMetrics(MetricWriter& out) const {
+  for (int op = 0; op < kOpCount; ++op) {
+    const MetricLabels labels = {{"op", LatencyOpName(op)}};
+    out.Histogram(
+        "cachewarden_io_latency_seconds",
+        "Latency of the probe's own I/O on the cache disk, by operation.",
+        histograms[op], labels);
+    if (last_seconds[op] >= 0) {
+      out.Gauge("cachewarden_io_latency_last_seconds",
+                "Latency of the latest probe I/O, by operation.",
+                last_seconds[op], labels);
+    }
+  }
+  for (const char* m : {"direct", "fadvise"}) {
+    out.Gauge("cachewarden_io_probe_mode",
+              "1 for the read mode in use: direct (O_DIRECT) or fadvise (page "
+              "cache dropped).",
+              mode == m ? 1 : 0, {{"mode", m}});
+  }
+  for (const char* cls : {"ENOSPC", "EIO", "EROFS", "EDQUOT", "other"}) {
+    auto it = errors.find(cls);
+    out.Counter("cachewarden_io_probe_errors_total",
+                "Failed probe I/O operations by errno class.",
+                it == errors.end() ? 0 : static_cast<double>(it->second),
+                {{"errno", cls}});
+  }
+}
+
+std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options) {
+  return std::make_unique<LatencyProbe>(options);
+}
+
+std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section) {
+  LatencyOptions o;
+  SizeSpec ws =
+      section.Size("working_set", SizeSpec::Bytes(o.working_set_bytes), false);
+  if (ws.value < 2 * kBlock)
+    section.Fail("working_set", "must be at least 8KiB");
+  o.working_set_bytes = static_cast<std::uint64_t>(ws.value);
+  o.recent =
+      static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));
+  o.direct = section.Bool("direct_io", true);
+  return MakeLatencyProbe(o);
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,101 @@
+#include "probes/diskstats.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "tests/support/file_tree.h"
+#include "tests/support/mounts.h"
+#include "tests/support/process.h"
+
+namespace cachewarden {
+namespace {
+
+std::string Fixture(const std::string& rel) {
+  return testing::SourceDir() + "/tests/fixtures/diskstats/" + rel;
+}
+
+TEST_CASE(
+    "diskstats resolves a partition to its disk and names missing devices",
+    "[diskstats]") {
+  std::string reason;
+  CHECK(ResolveDisk(Fixture("sys"), 8, 1, &reason) == "sda");
+  CHECK(ResolveDisk(Fixture("sys"), 8, 0, &reason) == "sda");
+  CHECK(ResolveDisk(Fixture("sys"), 254, 0, &reason) == "dm-0");
+  CHECK(ResolveDisk(Fixture("sys"), 0, 52, &reason).empty());
+  CHECK(reason.find("overlay, tmpfs") != std::string::npos);
+  CHECK(ResolveDisk(Fixture("sys"), 259, 3, &reason).empty());
+  CHECK(reason.find("259:3") != std::string::npos);
+}
+
+TEST_CASE("diskstats computes await, utilisation and queue depth from deltas",
+          "[diskstats]") {
+  auto a =
+      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.1")), "sda");
+  auto b =
+      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "sda");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->reads == 1000);
+  CHECK(b->weighted_ms == 29000);
+  // 10 s apart: 100 reads took 200 ms, 400 writes took 2000 ms, busy 5 s,
+  // weighted 4 s.
+  DeviceRates r = ComputeRates(*a, *b, 10);
+  CHECK(r.read_await_seconds == Approx(0.002));
+  CHECK(r.write_await_seconds == Approx(0.005));
+  CHECK(r.utilization_ratio == Approx(0.5));
+  CHECK(r.queue_depth == Approx(0.4));
+  // An idle device: no I/O, no await.
+  auto c =
+      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "dm-0");
+  DeviceRates idle = ComputeRates(*c, *c, 10);
+  CHECK(idle.read_await_seconds == 0);
+  CHECK(idle.utilization_ratio == 0);
+  CHECK_FALSE(ParseDiskstats("garbage\n", "sda"));
+}
+
+TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
+          "[diskstats][root]") {
+  CW_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / "mnt");
+  REQUIRE(testing::MountExt4Loop(tmp / "img", tmp / "mnt", 32) == "");
+  nlohmann::json j = nlohmann::json::object();
+  ConfigReader r(&j, "/probes/diskstats", nullptr);
+  auto probe = NewDiskstatsProbe(r);
+  FakeClock clock;
+  ProbeContext ctx;
+  ctx.cache_root = tmp / "mnt";
+  ctx.clock = &clock;
+  std::shared_ptr<const ProbeData> out;
+  REQUIRE(probe->Collect(ctx, &out).ok());
+  auto d = std::dynamic_pointer_cast<const DiskstatsData>(out);
+  CHECK(d->device.starts_with("loop"));
+  CHECK_FALSE(d->has_rates);
+  testing::MakeFile(tmp / "mnt/data", 4 << 20);
+  REQUIRE(testing::RunProcess({"sync", "-f", tmp / "mnt/data"}).exit_code == 0);
+  clock.Advance(std::chrono::seconds(1));
+  REQUIRE(probe->Collect(ctx, &out).ok());
+  d = std::dynamic_pointer_cast<const DiskstatsData>(out);
+  REQUIRE(d->has_rates);
+  CHECK(d->rates.write_await_seconds >= 0);
+  MetricWriter w;
+  d->ExportMetrics(w);
+  auto families = w.Take();
+  REQUIRE(families.size() == 4);
+  CHECK(families[0].metric[0].label[0].value == d->device);
+
+  // tmpfs has no block device: said plainly, not a failure.
+  testing::MakeDirs(tmp / "t");
+  REQUIRE(testing::MountTmpfs(tmp / "t", "1m") == "");
+  ctx.cache_root = tmp / "t";
+  REQUIRE(probe->Collect(ctx, &out).ok());
+  d = std::dynamic_pointer_cast<const DiskstatsData>(out);
+  CHECK(d->device.empty());
+  CHECK_FALSE(d->no_device_reason.empty());
+}
+
+}  // namespace
+}  // namespace cachewarden

@@ -1,0 +1,118 @@
+#include "probes/latency.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/file_tree.h"
+#include "tests/support/mounts.h"
+#include "tests/support/process.h"
+
+namespace cachewarden {
+namespace {
+
+std::shared_ptr<const LatencyData> Run(Probe& p, const ProbeContext& ctx) {
+  std::shared_ptr<const ProbeData> out;
+  Status s = p.Collect(ctx, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return std::dynamic_pointer_cast<const LatencyData>(out);
+}
+
+// Runs the probe a few times on `root` and checks what every filesystem must
+// give; returns the last data.
+std::shared_ptr<const LatencyData> Exercise(const std::string& root,
+                                            bool direct = true) {
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  o.direct = direct;
+  auto probe = MakeLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = root;
+  auto d = Run(*probe, ctx);
+  CHECK(d->warmup);
+  CHECK(d->histograms[kOpRead].Count() == 0);  // the warm-up is not recorded
+  for (int i = 0; i < 5; ++i) d = Run(*probe, ctx);
+  CHECK_FALSE(d->warmup);
+  for (int op = 0; op < kOpCount; ++op) {
+    INFO(LatencyOpName(op));
+    CHECK(d->histograms[op].Count() == 5);
+    CHECK(d->last_seconds[op] > 0);
+    CHECK(d->median_seconds[op] > 0);
+  }
+  CHECK(d->errors.empty());
+  CHECK(access((root + "/.cachewarden/latency.probe").c_str(), F_OK) == 0);
+  probe->Retire(ctx);
+  CHECK(access((root + "/.cachewarden").c_str(), F_OK) != 0);  // cleaned up
+  return d;
+}
+
+TEST_CASE("latency probe reads with O_DIRECT on ext4 on a loop device",
+          "[latency][root]") {
+  CW_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / "mnt");
+  REQUIRE(testing::MountExt4Loop(tmp / "img", tmp / "mnt", 32) == "");
+  auto d = Exercise(tmp / "mnt");
+  CHECK(d->mode == "direct");
+}
+
+TEST_CASE("latency probe on tmpfs reports the read mode it used",
+          "[latency][root]") {
+  CW_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / "mnt");
+  REQUIRE(testing::MountTmpfs(tmp / "mnt", "8m") == "");
+  // Before Linux 6.6 tmpfs refuses O_DIRECT: the probe falls back by itself.
+  testing::WriteFile(tmp / "mnt/t", "x");
+  int fd = open((tmp / "mnt/t").c_str(), O_RDONLY | O_DIRECT);
+  const bool kernel_allows_direct = fd >= 0;
+  if (fd >= 0) close(fd);
+  unlink((tmp / "mnt/t").c_str());
+  CHECK(Exercise(tmp / "mnt")->mode ==
+        (kernel_allows_direct ? "direct" : "fadvise"));
+  // The fallback itself, forced.
+  auto d = Exercise(tmp / "mnt", /*direct=*/false);
+  CHECK(d->mode == "fadvise");
+  MetricWriter w;
+  d->ExportMetrics(w);
+  bool fadvise_on = false;
+  for (const auto& f : w.Take()) {
+    if (f.name != "cachewarden_io_probe_mode") continue;
+    for (const auto& m : f.metric) {
+      if (m.label[0].value == "fadvise") fadvise_on = m.gauge.value == 1;
+    }
+  }
+  CHECK(fadvise_on);
+}
+
+TEST_CASE("latency probe counts ENOSPC instead of failing", "[latency][root]") {
+  CW_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / "mnt");
+  REQUIRE(testing::MountTmpfs(tmp / "mnt", "1m") == "");
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  auto probe = MakeLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = tmp / "mnt";
+  (void)Run(*probe, ctx);
+  // Fill the filesystem, then keep probing: writes fail with ENOSPC.
+  auto r = testing::RunProcess(
+      {"sh", "-c", "cat /dev/zero > " + (tmp / "mnt/fill")});
+  std::shared_ptr<const LatencyData> d;
+  for (int i = 0; i < 3; ++i) d = Run(*probe, ctx);
+  CHECK(d->errors.contains("ENOSPC"));
+  probe->Retire(ctx);
+}
+
+TEST_CASE("latency probe config is strict", "[latency][config]") {
+  nlohmann::json j = nlohmann::json::parse(R"({"working_set": "1KiB"})");
+  ConfigReader r(&j, "/probes/latency", nullptr);
+  CHECK_THROWS_WITH(NewLatencyProbe(r),
+                    Catch::Contains("/probes/latency/working_set"));
+}
+
+}  // namespace
+}  // namespace cachewarden
