@@ -60,7 +60,8 @@ void Usage(const UsageInput& in, const RuleConfig& c, std::string_view what,
 void DecideNotOnVolume(const NotOnVolumeInput& in, const RuleConfig&,
                        std::vector<Candidate>* out) {
   const bool bad_kind = in.kind == "container_root";
-  const bool weak_kind = in.kind == "k8s_emptydir" || in.kind == "tmpfs" || in.kind == "network";
+  const bool weak_kind = in.kind == "k8s_emptydir" || in.kind == "k8s_emptydir_memory" ||
+                         in.kind == "tmpfs" || in.kind == "network";
   Candidate crit = Make(Severity::kCritical, in.readonly || bad_kind, false, in.readonly || bad_kind);
   if (in.readonly) {
     crit.summary = fmt::format("The cache filesystem at {} is read-only", in.path);

@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include "probes/dind.h"
+#include "probes/logs.h"
+#include "probes/mounts.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -99,7 +102,11 @@ std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s, SystemTime
   NotOnVolumeInput in;
   in.path = v->path;
   in.readonly = v->readonly;
-  // TODO(merge): kind and fstype from the mounts probe's verdict.
+  if (auto m = s.Get<MountsData>()) {
+    in.kind = std::string(MountKindName(m->verdict.kind));
+    in.fstype = m->holder.fstype;
+    in.readonly = in.readonly || m->verdict.readonly;
+  }
   return in;
 }
 
@@ -132,21 +139,102 @@ std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
 // ---- Extractors whose probes are not built in yet: the rule stays silent
 // (its alerts keep their state) until each is wired to its probe's data.
 
-// TODO(merge): from the volume probe's fill-rate prediction.
-std::optional<FillingUpInput> ExtractFillingUp(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the latency probe's per-op p99 over its window.
+namespace {
+
+// Seconds from `t` to `now`; kNever for the epoch (never happened).
+double SecondsSince(SystemTime t, SystemTime now) {
+  if (t == SystemTime{}) return kNever;
+  return std::chrono::duration<double>(now - t).count();
+}
+
+const LogEvent* LastEvent(const LogsData& logs, LogEventKind kind) {
+  for (auto it = logs.recent.rbegin(); it != logs.recent.rend(); ++it) {
+    if (it->kind == kind) return &*it;
+  }
+  return nullptr;
+}
+
+LogEventInput LogEventOf(const LogsData& logs, LogEventKind kind, SystemTime now,
+                         const std::string& path) {
+  LogEventInput in;
+  in.path = path;
+  in.seconds_since_last = SecondsSince(logs.last_time[static_cast<std::size_t>(kind)], now);
+  if (const LogEvent* e = LastEvent(logs, kind)) in.last_line = e->line;
+  return in;
+}
+
+std::string CachePath(const Snapshot& s) {
+  auto v = s.Get<VolumeData>();
+  return v ? v->path : std::string();
+}
+
+}  // namespace
+
+std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s, SystemTime) {
+  auto v = s.Get<VolumeData>();
+  if (v == nullptr || v->size_bytes == 0 || !v->bytes_growth.valid) return std::nullopt;
+  FillingUpInput in;
+  in.path = v->path;
+  in.free_percent = 100.0 * static_cast<double>(v->avail_bytes) / static_cast<double>(v->size_bytes);
+  in.fill_rate_bytes_per_second = v->bytes_growth.rate_per_second;
+  in.predicted_full_seconds =
+      v->bytes_growth.rate_per_second > 0 ? v->bytes_growth.seconds_to_full : kNever;
+  return in;
+}
+
+// Not wired yet: needs a p99 over a 5 minute window from the latency probe's
+// histograms (a window of bucket snapshots); until then the rule is silent.
 std::optional<LatencyInput> ExtractLatency(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the mounts/dind probe's mounts under the dind directories.
-std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the logs probe's last "Resource busy" event.
-std::optional<LogEventInput> ExtractResourceBusy(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the dind probe's leftover bytes and entries.
-std::optional<LeftoversInput> ExtractLeftovers(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the logs probe's snapshotter_fallback events.
-std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the gc component's trigger and run history.
+
+std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime) {
+  auto d = s.Get<DindData>();
+  if (d == nullptr) return std::nullopt;
+  StaleMountsInput in;
+  in.path = d->dirs.empty() ? CachePath(s) : d->dirs.front();
+  for (const auto& m : d->mounts) {
+    in.mounts.push_back({m.mount.mount_point, std::chrono::duration<double>(m.seen_for).count()});
+  }
+  return in;
+}
+
+std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now) {
+  auto logs = s.Get<LogsData>();
+  if (logs == nullptr) return std::nullopt;
+  return LogEventOf(*logs, LogEventKind::kDindBusy, now, CachePath(s));
+}
+
+std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime) {
+  auto d = s.Get<DindData>();
+  if (d == nullptr) return std::nullopt;
+  return LeftoversInput{d->dirs.empty() ? CachePath(s) : d->dirs.front(),
+                        static_cast<double>(d->leftover_bytes),
+                        static_cast<double>(d->leftover_entries)};
+}
+
+std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s, SystemTime) {
+  auto logs = s.Get<LogsData>();
+  if (logs == nullptr) return std::nullopt;
+  FallbackInput in;
+  in.path = CachePath(s);
+  in.fell_back = logs->snapshotter_fallback;
+  if (in.fell_back) in.snapshotter = "native";
+  return in;
+}
+
+// Not wired yet: GC's trigger and run history live in the gc component, not
+// in the Snapshot; until they are published there the rule is silent.
 std::optional<GcInput> ExtractGc(const Snapshot&, SystemTime) { return std::nullopt; }
-// TODO(merge): from the latency probe's EIO and the logs probe's io_error events.
-std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot&, SystemTime) { return std::nullopt; }
+
+// The logs half ("input/output error" lines); the latency probe's EIO is not
+// wired yet.
+std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s, SystemTime now) {
+  auto logs = s.Get<LogsData>();
+  if (logs == nullptr) return std::nullopt;
+  IoErrorsInput in;
+  in.path = CachePath(s);
+  in.seconds_since_log_error =
+      SecondsSince(logs->last_time[static_cast<std::size_t>(LogEventKind::kIoError)], now);
+  return in;
+}
 
 }  // namespace cachewarden
