@@ -38,13 +38,45 @@ constexpr void (*kAssessors[])(const Snapshot&, std::vector<Finding>*) = {
     &AssessMountsDindLogs,
 };
 
+// Alerts whose condition a probe's assessor already explains, with its fix,
+// under the given source: the alert is not repeated when that finding is at
+// least as severe.
+constexpr std::pair<std::string_view, std::string_view> kExplainedBy[] = {
+    {"CacheNotOnVolume", "mounts"},
+    {"DindStaleMounts", "dind"},
+    {"DindLeftoversLarge", "dind"},
+    {"DindCleanupResourceBusy", "logs"},
+    {"BuildkitSnapshotterFallback", "logs"},
+};
+
+int Rank(Severity s) {
+  return s == Severity::kCritical ? 3 : s == Severity::kUnknown ? 2 : s == Severity::kWarning ? 1 : 0;
+}
+
+bool AlreadyExplained(const Alert& a, const std::vector<Finding>& findings) {
+  for (const auto& [rule, source] : kExplainedBy) {
+    if (a.name != rule) continue;
+    for (const auto& f : findings) {
+      if (f.source == source && f.severity != Severity::kOk &&
+          Rank(f.severity) >= Rank(a.severity)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<Finding> Assess(const Snapshot& snapshot, const AlertsConfig& alerts) {
   std::vector<Finding> out;
   for (auto* assessor : kAssessors) assessor(snapshot, &out);
+  const std::size_t from_assessors = out.size();
   // Every alert rule that fires now, ignoring `for`: a one-shot has no history.
   for (const Alert& a : AlertEngine::FiringNow(snapshot, alerts, RealClock::Get().Now())) {
+    if (AlreadyExplained(a, {out.begin(), out.begin() + static_cast<std::ptrdiff_t>(from_assessors)})) {
+      continue;
+    }
     std::string source = a.name;
     for (const auto& [k, v] : a.labels) source += fmt::format(" {}={}", k, v);
     out.push_back({a.severity, source, a.summary, a.description});
