@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/config_errors.h"
+
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -11,12 +13,7 @@ Config Load(const std::string& text) { return LoadConfigText(text, "test.json", 
 
 // The message of the ConfigError that loading `text` throws ("" if none).
 std::string ErrorOf(const std::string& text) {
-  try {
-    Load(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::ConfigErrorOf([&] { Load(text); });
 }
 
 TEST_CASE("an empty config gives the built-in defaults", "[config]") {

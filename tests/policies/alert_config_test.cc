@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/config_errors.h"
+
 namespace cachewarden {
 namespace {
 
@@ -13,12 +15,7 @@ AlertsConfig Read(const std::string& text, nlohmann::json* effective = nullptr) 
 }
 
 std::string ErrorOf(const std::string& text) {
-  try {
-    Read(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::ConfigErrorOf([&] { Read(text); });
 }
 
 TEST_CASE("alert rules read their thresholds, for and keep_firing_for", "[alerts][config]") {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/config_errors.h"
+
 namespace cachewarden {
 namespace {
 
@@ -13,12 +15,7 @@ GcConfig Read(const std::string& text) {
 }
 
 std::string ErrorOf(const std::string& text) {
-  try {
-    Read(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::ConfigErrorOf([&] { Read(text); });
 }
 
 TEST_CASE("gc config without policies gives the default dind policy", "[gc][config]") {
