@@ -188,6 +188,12 @@ void DindData::ExportMetrics(MetricWriter& out) const {
               "Mounts under the dind directories, in our mount namespace (own) or others.",
               static_cast<double>(MountCount(own)), {{"scope", own ? "own" : "other"}});
   }
+  std::size_t stale = 0;
+  for (const auto& m : mounts) stale += m.stale ? 1 : 0;
+  out.Gauge("cachewarden_dind_stale_mounts",
+            "Mounts under the dind directories that outlived their build (their entry is a "
+            "leftover or gone, or they were seen for at least the leftover age).",
+            static_cast<double>(stale));
 }
 
 std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
