@@ -23,11 +23,7 @@ std::string CheckReportText(const Config& config, const std::vector<Finding>& fi
   std::vector<const Finding*> sorted;
   for (const auto& f : findings) sorted.push_back(&f);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Finding* a, const Finding* b) {
-    auto rank = [](Severity s) {
-      return s == Severity::kCritical ? 0 : s == Severity::kUnknown ? 1
-             : s == Severity::kWarning ? 2 : 3;
-    };
-    return rank(a->severity) < rank(b->severity);
+    return SeverityRank(a->severity) > SeverityRank(b->severity);
   });
   for (const Finding* f : sorted) {
     out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)), f->source,

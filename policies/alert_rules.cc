@@ -147,19 +147,12 @@ double SecondsSince(SystemTime t, SystemTime now) {
   return std::chrono::duration<double>(now - t).count();
 }
 
-const LogEvent* LastEvent(const LogsData& logs, LogEventKind kind) {
-  for (auto it = logs.recent.rbegin(); it != logs.recent.rend(); ++it) {
-    if (it->kind == kind) return &*it;
-  }
-  return nullptr;
-}
-
 LogEventInput LogEventOf(const LogsData& logs, LogEventKind kind, SystemTime now,
                          const std::string& path) {
   LogEventInput in;
   in.path = path;
-  in.seconds_since_last = SecondsSince(logs.last_time[static_cast<std::size_t>(kind)], now);
-  if (const LogEvent* e = LastEvent(logs, kind)) in.last_line = e->line;
+  in.seconds_since_last = SecondsSince(logs.LastTime(kind), now);
+  if (const LogEvent* e = logs.LastEvent(kind)) in.last_line = e->line;
   return in;
 }
 
@@ -233,7 +226,7 @@ std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s, SystemTime now) 
   IoErrorsInput in;
   in.path = CachePath(s);
   in.seconds_since_log_error =
-      SecondsSince(logs->last_time[static_cast<std::size_t>(LogEventKind::kIoError)], now);
+      SecondsSince(logs->LastTime(LogEventKind::kIoError), now);
   return in;
 }
 

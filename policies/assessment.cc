@@ -49,16 +49,12 @@ constexpr std::pair<std::string_view, std::string_view> kExplainedBy[] = {
     {"BuildkitSnapshotterFallback", "logs"},
 };
 
-int Rank(Severity s) {
-  return s == Severity::kCritical ? 3 : s == Severity::kUnknown ? 2 : s == Severity::kWarning ? 1 : 0;
-}
-
 bool AlreadyExplained(const Alert& a, const std::vector<Finding>& findings) {
   for (const auto& [rule, source] : kExplainedBy) {
     if (a.name != rule) continue;
     for (const auto& f : findings) {
       if (f.source == source && f.severity != Severity::kOk &&
-          Rank(f.severity) >= Rank(a.severity)) {
+          SeverityRank(f.severity) >= SeverityRank(a.severity)) {
         return true;
       }
     }

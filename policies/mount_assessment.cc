@@ -126,15 +126,8 @@ void DindFindings(const Snapshot& snapshot, std::vector<Finding>* out) {
 void LogFindings(const Snapshot& snapshot, std::vector<Finding>* out) {
   auto l = snapshot.Get<LogsData>();
   if (l == nullptr) return;
-  auto count = [&](LogEventKind k) { return l->counts[static_cast<std::size_t>(k)]; };
-  auto latest = [&](LogEventKind k) -> const LogEvent* {
-    for (auto it = l->recent.rbegin(); it != l->recent.rend(); ++it) {
-      if (it->kind == k) return &*it;
-    }
-    return nullptr;
-  };
-  if (auto n = count(LogEventKind::kDindBusy); n > 0) {
-    const LogEvent* e = latest(LogEventKind::kDindBusy);
+  if (auto n = l->Count(LogEventKind::kDindBusy); n > 0) {
+    const LogEvent* e = l->LastEvent(LogEventKind::kDindBusy);
     out->push_back(
         {Severity::kWarning, "logs",
          fmt::format("buildkitd's log shows {} \"Resource busy\" failure(s) removing dind "
@@ -150,7 +143,7 @@ void LogFindings(const Snapshot& snapshot, std::vector<Finding>* out) {
                     "The cache is on a filesystem overlayfs cannot use as upperdir (an overlay "
                     "root, NFS, FUSE): put it on a Docker volume or a PersistentVolume."});
   }
-  if (auto n = count(LogEventKind::kDiskFull); n > 0) {
+  if (auto n = l->Count(LogEventKind::kDiskFull); n > 0) {
     out->push_back({Severity::kWarning, "logs",
                     fmt::format("buildkitd's log shows {} \"no space left on device\" error(s).", n),
                     "Free space: buildctl prune --keep-storage, remove dind leftovers, or grow "

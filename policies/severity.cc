@@ -16,15 +16,26 @@ std::string_view SeverityName(Severity s) {
   return "unknown";
 }
 
-Severity Worst(const std::vector<Finding>& findings) {
-  bool warning = false, unknown = false;
-  for (const auto& f : findings) {
-    if (f.severity == Severity::kCritical) return Severity::kCritical;
-    warning = warning || f.severity == Severity::kWarning;
-    unknown = unknown || f.severity == Severity::kUnknown;
+int SeverityRank(Severity s) {
+  switch (s) {
+    case Severity::kOk:
+      return 0;
+    case Severity::kWarning:
+      return 1;
+    case Severity::kUnknown:
+      return 2;
+    case Severity::kCritical:
+      return 3;
   }
-  if (unknown) return Severity::kUnknown;
-  return warning ? Severity::kWarning : Severity::kOk;
+  return 2;
+}
+
+Severity Worst(const std::vector<Finding>& findings) {
+  Severity worst = Severity::kOk;
+  for (const auto& f : findings) {
+    if (SeverityRank(f.severity) > SeverityRank(worst)) worst = f.severity;
+  }
+  return worst;
 }
 
 }  // namespace cachewarden

@@ -19,9 +19,12 @@ struct Finding {
   std::string remedy;   // one or two sentences; may be empty
 };
 
-// The worst of the findings, kOk if there are none. Critical outranks
-// unknown, which outranks warning (we could not tell is worse than a warning,
-// but a known critical is worse still).
+// How bad a severity is, for ordering: ok 0 < warning 1 < unknown 2 <
+// critical 3 (we could not tell is worse than a warning, but a known critical
+// is worse still).
+int SeverityRank(Severity s);
+
+// The worst of the findings by SeverityRank, kOk if there are none.
 Severity Worst(const std::vector<Finding>& findings);
 
 }  // namespace cachewarden

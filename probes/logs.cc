@@ -76,6 +76,13 @@ class LogsProbe : public Probe {
 
 }  // namespace
 
+const LogEvent* LogsData::LastEvent(LogEventKind kind) const {
+  for (auto it = recent.rbegin(); it != recent.rend(); ++it) {
+    if (it->kind == kind) return &*it;
+  }
+  return nullptr;
+}
+
 nlohmann::json LogsData::ToJson() const {
   nlohmann::json j;
   auto& fs = j["files"] = nlohmann::json::array();

@@ -40,6 +40,15 @@ struct LogsData : ProbeData {
   bool snapshotter_fallback = false;
   std::vector<LogEvent> recent;  // oldest first
 
+  std::uint64_t Count(LogEventKind kind) const {
+    return counts[static_cast<std::size_t>(kind)];
+  }
+  SystemTime LastTime(LogEventKind kind) const {
+    return last_time[static_cast<std::size_t>(kind)];
+  }
+  // The most recent event of `kind` still in `recent`, or null.
+  const LogEvent* LastEvent(LogEventKind kind) const;
+
   nlohmann::json ToJson() const override;
   void ExportMetrics(MetricWriter& out) const override;
 };

@@ -8,28 +8,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
+#include "probes/mountinfo.h"
 #include "tests/support/process.h"
 
 namespace cachewarden::testing {
 namespace {
 bool g_private = false;
 
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 }  // namespace
 
 bool IsRoot() { return geteuid() == 0; }
@@ -71,20 +58,16 @@ std::string MountExt4Loop(const std::string& image, const std::string& target, i
 void UnmountUnder(const std::string& path) {
   // Stacked mounts need one umount each: repeat until none is left.
   for (int round = 0; round < 16; ++round) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> points;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    point = Unescape(point);
-    if (point == path || point.starts_with(path + "/")) points.push_back(point);
-  }
-  std::sort(points.begin(), points.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  if (points.empty()) return;
-  for (const auto& p : points) umount2(p.c_str(), MNT_DETACH);
+    MountTable table;
+    if (!ReadMountInfo("/proc/self/mountinfo", &table).ok()) return;
+    std::vector<std::string> points;
+    for (const auto& m : table.entries) {
+      if (PathIsUnder(m.mount_point, path)) points.push_back(m.mount_point);
+    }
+    if (points.empty()) return;
+    std::sort(points.begin(), points.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    for (const auto& p : points) umount2(p.c_str(), MNT_DETACH);
   }
 }
 
