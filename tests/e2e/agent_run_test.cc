@@ -18,16 +18,22 @@ std::string ConfigFor(const std::string& root, const std::string& interval) {
                      root, interval);
 }
 
+// The agent on a fresh 64 MiB tmpfs cache under `dir`, once /readyz says 200.
+std::unique_ptr<AgentUnderTest> ReadyAgentOnTmpfs(const TempDir& dir) {
+  std::filesystem::create_directory(dir / "cache");
+  REQUIRE(MountTmpfs(dir / "cache", "64m") == "");
+  auto agent = std::make_unique<AgentUnderTest>(dir.path(), ConfigFor(dir / "cache", "200ms"));
+  std::string why;
+  REQUIRE(agent->Start(&why));
+  REQUIRE(WaitUntil([&] { return HttpGet(agent->Url("/readyz")).code == 200; }));
+  return agent;
+}
+
 TEST_CASE("run serves metrics and health and readiness and status for a tmpfs cache", "[e2e]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
-  std::filesystem::create_directory(dir / "cache");
-  REQUIRE(MountTmpfs(dir / "cache", "64m") == "");
-  AgentUnderTest agent(dir.path(), ConfigFor(dir / "cache", "200ms"));
-  std::string why;
-  REQUIRE(agent.Start(&why));
-
-  REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
+  auto started = ReadyAgentOnTmpfs(dir);
+  AgentUnderTest& agent = *started;
   auto metrics = HttpGet(agent.Url("/metrics"));
   REQUIRE(metrics.code == 200);
   CHECK(MetricValue(metrics.body, "cachewarden_volume_size_bytes") == 64.0 * 1024 * 1024);
@@ -61,12 +67,8 @@ TEST_CASE("run serves metrics and health and readiness and status for a tmpfs ca
 TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
-  std::filesystem::create_directory(dir / "cache");
-  REQUIRE(MountTmpfs(dir / "cache", "64m") == "");
-  AgentUnderTest agent(dir.path(), ConfigFor(dir / "cache", "200ms"));
-  std::string why;
-  REQUIRE(agent.Start(&why));
-  REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
+  auto started = ReadyAgentOnTmpfs(dir);
+  AgentUnderTest& agent = *started;
 
   WriteFile(agent.config_path(), R"({"probes": {"volume": {"intervall": "1s"}}})");
   agent.process().Signal(SIGHUP);
