@@ -12,11 +12,6 @@ namespace {
 
 constexpr auto kStopPoll = std::chrono::milliseconds(20);
 
-std::uint64_t Ms(Duration d) {
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(
-      1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
-}
-
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
@@ -91,7 +86,7 @@ void AlertComponent::StartTimer() {
         self->ReapNotifiers();
         self->Evaluate();
       },
-      Ms(every), Ms(every));
+      TimerMs(every), TimerMs(every));
 }
 
 void AlertComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
@@ -196,7 +191,7 @@ void AlertComponent::Stop(std::function<void()> done) {
           if (self->done_) self->done_();
         });
       },
-      0, Ms(kStopPoll));
+      0, TimerMs(kStopPoll));
 }
 
 void AlertComponent::ExportMetrics(MetricWriter& out) const {

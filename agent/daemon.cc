@@ -6,14 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <list>
 #include <memory>
-#include <set>
 #include <thread>
 
 #include "agent/agent_state.h"
+#include "agent/atomic_file.h"
+#include "agent/cli.h"
 #include "agent/component.h"
 #include "agent/http_server.h"
 #include "agent/probe_worker.h"
@@ -30,11 +30,7 @@ constexpr auto kStalledAfter = milliseconds(10000);  // /healthz turns 503
 constexpr auto kShutdownBound = milliseconds(1000);  // wait for running probes
 constexpr auto kShutdownPoll = milliseconds(20);
 constexpr auto kHttpStopBound = milliseconds(1300);  // from the signal on
-
-std::uint64_t Ms(Duration d) {
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(
-      1, duration_cast<milliseconds>(d).count()));
-}
+constexpr auto kTwinRetry = milliseconds(50);
 
 std::int64_t SteadyMs() {
   return duration_cast<milliseconds>(
@@ -55,6 +51,8 @@ struct ProbeSlot {
   bool retired = false;
 };
 
+void OnTickCallback(uv_timer_t* t);
+
 class Daemon {
  public:
   Daemon(Config config, const DaemonOptions& options)
@@ -67,6 +65,7 @@ class Daemon {
 
   void StartProbes();
   void RetireProbes();
+  friend void OnTickCallback(uv_timer_t* t);
   void OnTick(ProbeSlot* slot);
   void OnDeadline(ProbeSlot* slot);
   void OnDone(ProbeSlot* slot);
@@ -77,6 +76,7 @@ class Daemon {
   void FinishShutdown();
   void ReapRetired(bool force);
   void UpdateReady();
+  bool RetiredTwinRunning(const std::string& probe) const;
 
   DaemonOptions options_;
   std::shared_ptr<const Config> config_;
@@ -92,7 +92,6 @@ class Daemon {
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();
   std::list<std::unique_ptr<ProbeSlot>> slots_;
   std::list<std::unique_ptr<ProbeSlot>> retired_;
-  std::set<std::string> completed_;
   std::vector<std::shared_ptr<Component>> components_;
 
   // civetweb takes up to two seconds to stop (its listener polls with that
@@ -106,6 +105,11 @@ class Daemon {
   std::atomic<std::int64_t> last_tick_ms_{SteadyMs()};
   std::atomic<bool> ready_{false};
 };
+
+void OnTickCallback(uv_timer_t* t) {
+  auto* slot = static_cast<ProbeSlot*>(t->data);
+  slot->daemon->OnTick(slot);
+}
 
 void CloseSlotHandle(uv_handle_t* h) {
   auto* slot = static_cast<ProbeSlot*>(h->data);
@@ -126,20 +130,10 @@ void Daemon::StartProbes() {
     });
     s->tick.data = s->deadline.data = s->done.data = s;
     s->open_handles = 3;
-    ProbeContext ctx;
-    ctx.cache_root = config_->root;
-    ctx.proc_root = config_->proc_root;
-    ctx.sys_root = config_->sys_root;
     uv_async_t* done = &s->done;
-    s->worker = std::make_unique<ProbeWorker>(spec, std::move(ctx),
+    s->worker = std::make_unique<ProbeWorker>(spec, ContextFor(*config_),
                                               [done] { uv_async_send(done); });
-    uv_timer_start(
-        &s->tick,
-        [](uv_timer_t* t) {
-          auto* slot = static_cast<ProbeSlot*>(t->data);
-          slot->daemon->OnTick(slot);
-        },
-        0, Ms(spec.interval));
+    uv_timer_start(&s->tick, &OnTickCallback, 0, TimerMs(spec.interval));
     slots_.push_back(std::move(slot));
   }
 }
@@ -178,6 +172,14 @@ void Daemon::ReapRetired(bool force) {
 void Daemon::OnTick(ProbeSlot* slot) {
   if (shutting_down_ || slot->retired) return;
   const auto& spec = slot->worker->spec();
+  if (RetiredTwinRunning(spec.name)) {
+    // After a reload the old instance of this probe may still be in
+    // Collect(): two must never run at once (the latency probe's file, a
+    // second walk). Try again shortly.
+    uv_timer_start(&slot->tick, &OnTickCallback, TimerMs(kTwinRetry),
+                   TimerMs(spec.interval));
+    return;
+  }
   if (slot->worker->Busy()) {
     LogDebug("previous run still in progress; not starting another",
              {{"probe", spec.name}, {"abandoned", slot->abandoned}});
@@ -190,20 +192,27 @@ void Daemon::OnTick(ProbeSlot* slot) {
         auto* slot = static_cast<ProbeSlot*>(t->data);
         slot->daemon->OnDeadline(slot);
       },
-      Ms(spec.timeout), 0);
+      TimerMs(spec.timeout), 0);
+}
+
+bool Daemon::RetiredTwinRunning(const std::string& probe) const {
+  for (const auto& r : retired_) {
+    if (r->worker->spec().name == probe && !r->worker->Exited()) return true;
+  }
+  return false;
 }
 
 void Daemon::OnDeadline(ProbeSlot* slot) {
   if (slot->retired || slot->abandoned) return;
+  if (slot->worker->HasOutcome()) {
+    // The run finished in time; its wake-up is queued behind this timer.
+    OnDone(slot);
+    return;
+  }
   const auto& spec = slot->worker->spec();
   slot->worker->Cancel();
   slot->abandoned = true;
-  RunOutcome out;
-  out.status = Status::Error(
-      "timeout", fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
-  out.finished = RealClock::Get().Now();
-  out.started = out.finished - spec.timeout;
-  out.duration = spec.timeout;
+  RunOutcome out = TimeoutOutcome(spec, RealClock::Get().Now());
   LogWarn("probe timed out", {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
   Publish(spec.name, out);
 }
@@ -233,7 +242,6 @@ void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {
   ApplyOutcome(next.get(), probe, outcome);
   snapshot_ = next;
   state_->Publish(snapshot_);
-  completed_.insert(probe);
   UpdateReady();
   for (auto& c : components_) c->OnSnapshot(snapshot_);
 }
@@ -241,7 +249,7 @@ void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {
 void Daemon::UpdateReady() {
   bool ready = true;
   for (const auto& slot : slots_) {
-    if (!completed_.contains(slot->worker->spec().name)) ready = false;
+    if (snapshot_->Find(slot->worker->spec().name) == nullptr) ready = false;
   }
   ready_ = ready;
 }
@@ -275,8 +283,6 @@ void Daemon::Reload() {
   }
   snapshot_ = trimmed;
   state_->Publish(snapshot_);
-  completed_.clear();
-  for (const auto& [name, r] : snapshot_->results()) completed_.insert(name);
   StartProbes();
   UpdateReady();
   for (auto& c : components_) c->Reload(config_);
@@ -300,7 +306,7 @@ void Daemon::Shutdown(const char* why) {
   uv_timer_start(
       &shutdown_timer_,
       [](uv_timer_t* t) { From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown(); },
-      0, Ms(kShutdownPoll));
+      0, TimerMs(kShutdownPoll));
 }
 
 void Daemon::PollShutdown() {
@@ -323,7 +329,7 @@ void Daemon::FinishShutdown() {
 int Daemon::Run() {
   if (uv_loop_init(&loop_) != 0) {
     LogError("cannot initialise the event loop");
-    return 70;
+    return kExitSoftware;
   }
   state_->SetConfig(config_);
   state_->RecordReload(true, RealClock::Get().Now());
@@ -339,7 +345,7 @@ int Daemon::Run() {
   } catch (const std::exception& e) {
     LogError("cannot start the HTTP endpoint", {{"error", e.what()}});
     uv_loop_close(&loop_);
-    return 69;  // EX_UNAVAILABLE
+    return kExitUnavailable;
   }
   int port = http_->port();
   LogInfo("listening", {{"listen", config_->listen},
@@ -348,9 +354,10 @@ int Daemon::Run() {
                         {"root", config_->root},
                         {"config", config_->source}});
   if (options_.port_file) {
-    std::string tmp = *options_.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::rename(tmp.c_str(), options_.port_file->c_str());
+    std::string error;
+    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {
+      LogError("cannot write the port file", {{"error", error}});
+    }
   }
 
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
@@ -369,7 +376,7 @@ int Daemon::Run() {
     auto* d = From(reinterpret_cast<uv_handle_t*>(t));
     d->last_tick_ms_ = SteadyMs();
     d->ReapRetired(false);
-  }, Ms(kHeartbeat), Ms(kHeartbeat));
+  }, TimerMs(kHeartbeat), TimerMs(kHeartbeat));
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
 
@@ -386,18 +393,23 @@ int Daemon::Run() {
   if (rc != 0) {
     LogError("event loop did not close cleanly", {{"error", uv_strerror(rc)}});
   }
-  components_.clear();
   ReapRetired(true);
-  int code = rc == 0 ? 0 : 70;
+  int code = rc == 0 ? 0 : kExitSoftware;
+  // A component that did not stop within the bound (a notifier inside curl)
+  // or an HTTP server still stopping is abandoned, not waited for: the
+  // process exits now, so that shutdown stays within two seconds.
+  if (components_running_ > 0) {
+    LogInfo("stopped", {{"abandoned", "components"}});
+    std::_Exit(code);
+  }
   if (http_stopper_.joinable()) {
     auto remaining = kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
     if (http_stopped_.get_future().wait_for(remaining) != std::future_status::ready) {
-      LogInfo("stopped", {{"http", "abandoned"}});
+      LogInfo("stopped", {{"abandoned", "http"}});
       std::_Exit(code);
     }
     http_stopper_.join();
   }
-  http_.reset();
   LogInfo("stopped");
   return code;
 }

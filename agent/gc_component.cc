@@ -1,26 +1,15 @@
 #include "agent/gc_component.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "probes/log.h"
 
 namespace cachewarden {
-namespace {
-
-std::uint64_t Ms(Duration d) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-}
-
-}  // namespace
-
 GcComponent::GcComponent() = default;
 
 GcComponent::~GcComponent() {
-  // Stop() joined the runner; this is for a component never started.
-  if (runner_.joinable()) {
-    cancel_ = true;
-    runner_.join();
-  }
+  if (run_) run_->cancel = true;
 }
 
 void GcComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
@@ -47,7 +36,7 @@ void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
     uv_timer_start(&t->timer, [](uv_timer_t* h) {
       auto* pt = static_cast<PolicyTimer*>(h->data);
       pt->self->OnTick(pt);
-    }, Ms(p.interval), Ms(p.interval));
+    }, TimerMs(p.interval), TimerMs(p.interval));
     timers_.push_back(t);
   }
   stats_.Declare(names);
@@ -85,32 +74,30 @@ void GcComponent::OnTick(PolicyTimer* t) {
 
 void GcComponent::StartRun(PolicyTimer* t) {
   running_ = true;
-  cancel_ = false;
+  run_ = std::make_shared<RunState>();
+  run_->notify = &done_async_;
   std::shared_ptr<const VolumeData> volume;
   if (snapshot_) volume = snapshot_->Get<VolumeData>();
   GcRunOptions options;
   options.root = config_->root;
   options.proc_root = config_->proc_root;
-  options.cancel = &cancel_;
-  if (runner_.joinable()) runner_.join();
-  runner_ = std::thread([this, policy = t->policy, volume, options] {
+  options.cancel = &run_->cancel;
+  std::thread([run = run_, policy = t->policy, volume, options] {
     GcRunResult r = RunGcPolicy(policy, volume.get(), options);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      finished_ = std::move(r);
-    }
-    uv_async_send(&done_async_);
-  });
+    std::lock_guard<std::mutex> lock(run->mutex);
+    run->finished = std::move(r);
+    if (run->notify != nullptr) uv_async_send(run->notify);
+  }).detach();
 }
 
 void GcComponent::OnRunDone() {
+  if (!run_) return;
   std::optional<GcRunResult> r;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    r.swap(finished_);
+    std::lock_guard<std::mutex> lock(run_->mutex);
+    r.swap(run_->finished);
   }
   if (!r) return;
-  if (runner_.joinable()) runner_.join();
   running_ = false;
   stats_.Record(*r);
   if (r->result != "not_triggered") {
@@ -132,14 +119,21 @@ void GcComponent::OnRunDone() {
 }
 
 void GcComponent::Reload(std::shared_ptr<const Config> config) {
-  if (running_) cancel_ = true;  // the run in progress follows the old config
+  if (running_) run_->cancel = true;  // the run in progress follows the old config
   ApplyConfig(std::move(config));
 }
 
 void GcComponent::Stop(std::function<void()> done) {
   stopping_ = true;
   on_stopped_ = std::move(done);
-  cancel_ = true;
+  if (run_) {
+    // A run still going is cancelled and cut off from the loop: it ends on
+    // its own, and nothing waits for it.
+    std::lock_guard<std::mutex> lock(run_->mutex);
+    run_->cancel = true;
+    run_->notify = nullptr;
+  }
+  running_ = false;
   CloseTimers();
   MaybeFinishStop();
 }

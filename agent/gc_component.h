@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "agent/component.h"
 #include "agent/gc_stats.h"
@@ -21,6 +20,11 @@ namespace cachewarden {
 // policy then waits its turn and runs as soon as the current run ends.
 // Reload and Stop cancel the running one (the reaper polls the flag before
 // every unlink). Results feed GcStats, shown in /metrics and /status ("gc").
+//
+// The run's thread is detached and owns its state jointly with the
+// component: after Stop() it can no longer reach the loop, so a run that is
+// slow to notice the cancel flag never touches a closed handle and never
+// holds up shutdown.
 class GcComponent : public Component {
  public:
   GcComponent();
@@ -56,12 +60,17 @@ class GcComponent : public Component {
   // tick order, so that one policy's runs cannot starve another's.
   std::list<PolicyTimer*> waiting_;
   int open_handles_ = 0;
+  // What one run shares with its thread.
+  struct RunState {
+    std::mutex mutex;
+    std::optional<GcRunResult> finished;  // guarded by mutex
+    uv_async_t* notify = nullptr;         // guarded by mutex; null once stopped
+    std::atomic<bool> cancel{false};
+  };
+
   uv_async_t done_async_{};
-  std::thread runner_;
+  std::shared_ptr<RunState> run_;  // the current or last run
   bool running_ = false;
-  std::atomic<bool> cancel_{false};
-  std::mutex mutex_;
-  std::optional<GcRunResult> finished_;  // guarded by mutex_
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   GcStats stats_;

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
 
 namespace cachewarden {
@@ -25,8 +24,9 @@ class ProviderCollectable : public prometheus::Collectable {
   std::function<std::vector<prometheus::MetricFamily>()> f_;
 };
 
-std::mutex g_handlers_mutex;
-const HttpServer::Handlers* g_handlers = nullptr;
+// Set before the server starts and cleared only after its threads have been
+// joined, so a request never sees it change under it: no lock while handling.
+std::atomic<const HttpServer::Handlers*> g_handlers{nullptr};
 
 void Reply(mg_connection* c, int code, const char* reason, const char* type,
            const std::string& body) {
@@ -41,22 +41,22 @@ int BeginRequest(mg_connection* c) {
   const mg_request_info* info = mg_get_request_info(c);
   const char* uri = info->local_uri;
   if (uri == nullptr) return 0;
-  std::lock_guard lock(g_handlers_mutex);
-  if (g_handlers == nullptr) return 0;
+  const HttpServer::Handlers* handlers = g_handlers.load();
+  if (handlers == nullptr) return 0;
   if (std::strcmp(uri, "/healthz") == 0) {
-    bool ok = g_handlers->healthy();
+    bool ok = handlers->healthy();
     Reply(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
           ok ? "ok\n" : "event loop stalled\n");
     return ok ? 200 : 503;
   }
   if (std::strcmp(uri, "/readyz") == 0) {
-    bool ok = g_handlers->ready();
+    bool ok = handlers->ready();
     Reply(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
           ok ? "ready\n" : "waiting for the first run of every probe\n");
     return ok ? 200 : 503;
   }
   if (std::strcmp(uri, "/status") == 0) {
-    Reply(c, 200, "OK", "application/json", g_handlers->status_json());
+    Reply(c, 200, "OK", "application/json", handlers->status_json());
     return 200;
   }
   if (std::strcmp(uri, "/") == 0) {
@@ -80,10 +80,9 @@ class HttpServer::Impl {
  public:
   Impl(const std::string& listen, Handlers handlers)
       : handlers_(std::move(handlers)) {
-    {
-      std::lock_guard lock(g_handlers_mutex);
-      if (g_handlers != nullptr) throw std::logic_error("one HttpServer at a time");
-      g_handlers = &handlers_;
+    const HttpServer::Handlers* none = nullptr;
+    if (!g_handlers.compare_exchange_strong(none, &handlers_)) {
+      throw std::logic_error("one HttpServer at a time");
     }
     CivetCallbacks callbacks;
     callbacks.begin_request = &BeginRequest;
@@ -94,8 +93,7 @@ class HttpServer::Impl {
           &callbacks);
     } catch (const std::exception& e) {
       Unregister();
-      throw std::runtime_error(
-          fmt::format("cannot listen on \"{}\": address in use or invalid", listen));
+      throw std::runtime_error(fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
     }
     collectable_ = std::make_shared<ProviderCollectable>(handlers_.metrics);
     exposer_->RegisterCollectable(collectable_);
@@ -110,10 +108,7 @@ class HttpServer::Impl {
   }
 
  private:
-  static void Unregister() {
-    std::lock_guard lock(g_handlers_mutex);
-    g_handlers = nullptr;
-  }
+  static void Unregister() { g_handlers = nullptr; }
   Handlers handlers_;
   std::shared_ptr<ProviderCollectable> collectable_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -1,5 +1,7 @@
 #include "agent/probe_worker.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 namespace cachewarden {
@@ -62,7 +64,6 @@ void ProbeWorker::ThreadMain(std::shared_ptr<State> s) {
       ProbeContext ctx = s->context;
       ctx.previous = std::move(previous);
       RunOutcome out;
-      out.started = ctx.Now();
       auto t0 = std::chrono::steady_clock::now();
       out.status = s->probe->Collect(ctx, &out.data);
       out.duration = std::chrono::steady_clock::now() - t0;
@@ -103,6 +104,11 @@ bool ProbeWorker::Start(std::shared_ptr<const Snapshot> previous) {
 
 void ProbeWorker::Cancel() { state_->cancel = true; }
 
+bool ProbeWorker::HasOutcome() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->outcome.has_value();
+}
+
 std::optional<RunOutcome> ProbeWorker::TakeOutcome() {
   std::lock_guard lock(state_->mutex);
   return std::exchange(state_->outcome, std::nullopt);
@@ -131,6 +137,23 @@ bool ProbeWorker::WaitExited(Duration bound) {
 bool ProbeWorker::Exited() const {
   std::lock_guard lock(state_->mutex);
   return state_->exited;
+}
+
+ProbeContext ContextFor(const Config& config) {
+  ProbeContext ctx;
+  ctx.cache_root = config.root;
+  ctx.proc_root = config.proc_root;
+  ctx.sys_root = config.sys_root;
+  return ctx;
+}
+
+RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now) {
+  RunOutcome out;
+  out.status = Status::Error(
+      "timeout", fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
+  out.finished = now;
+  out.duration = spec.timeout;
+  return out;
 }
 
 void ApplyOutcome(Snapshot* snapshot, const std::string& probe,

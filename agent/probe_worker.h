@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "agent/config.h"
 #include "probes/probe.h"
 #include "probes/registry.h"
 #include "probes/snapshot.h"
@@ -18,7 +19,6 @@ namespace cachewarden {
 struct RunOutcome {
   Status status;
   std::shared_ptr<const ProbeData> data;  // set iff status.ok()
-  SystemTime started{};
   SystemTime finished{};
   Duration duration{};
 };
@@ -52,6 +52,8 @@ class ProbeWorker {
   bool Start(std::shared_ptr<const Snapshot> previous);
   // Asks the current run to stop early (deadline passed).
   void Cancel();
+  // Whether a finished run's outcome waits to be taken.
+  bool HasOutcome() const;
   // The finished run's outcome, once; nullopt while running or idle.
   std::optional<RunOutcome> TakeOutcome();
   // Waits up to `bound` for the current run to finish. For one-shot modes.
@@ -71,6 +73,12 @@ class ProbeWorker {
   std::shared_ptr<State> state_;
   std::thread thread_;
 };
+
+// The context every probe of `config` runs with.
+ProbeContext ContextFor(const Config& config);
+
+// The outcome published for a run that passed its deadline at `now`.
+RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now);
 
 // Folds one run's outcome into the probe's result, keeping the last good data
 // and counting consecutive failures.

@@ -13,4 +13,9 @@ double ToUnixSeconds(SystemTime t) {
 
 double ToSeconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
+std::uint64_t TimerMs(Duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return static_cast<std::uint64_t>(ms < 1 ? 1 : ms);
+}
+
 }  // namespace cachewarden

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace cachewarden {
 
@@ -44,5 +45,7 @@ class FakeClock : public Clock {
 double ToUnixSeconds(SystemTime t);
 // Seconds as a double.
 double ToSeconds(Duration d);
+// Whole milliseconds for a libuv timer, at least 1 (0 would mean "no repeat").
+std::uint64_t TimerMs(Duration d);
 
 }  // namespace cachewarden
