@@ -10,7 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "policies/dirfd.h"
+#include "probes/dind_mounts.h"
 #include "probes/walker.h"
 
 namespace cachewarden {
@@ -74,6 +77,25 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
     for (const auto& f : fds) note(base + "/fd/" + f.name);
   }
   return held;
+}
+
+Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out, int* unreadable) {
+  out->clear();
+  DindMountScan scan;
+  Status s = ScanDindMounts(proc_root, policy_dirs, /*other_namespaces=*/true, &scan);
+  if (!s.ok()) return s;
+  if (unreadable != nullptr) *unreadable = scan.unreadable;
+  for (const DindMount& m : scan.mounts) {
+    if (m.entry_id.empty()) continue;
+    EntryMounts& e = (*out)[m.entry_id];
+    if (m.own_namespace) {
+      e.own = true;
+    } else if (e.foreign.empty()) {
+      e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype, m.pid, m.command);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace cachewarden

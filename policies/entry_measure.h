@@ -1,10 +1,13 @@
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "policies/gc_config.h"
 #include "policies/gc_select.h"
+#include "probes/status.h"
 
 namespace cachewarden {
 
@@ -12,7 +15,8 @@ namespace cachewarden {
 // scan probe's walker (probes/walker.h: dirfd only, never follows symlinks,
 // never enters another mount, hard links once): its (dev, ino), allocated
 // bytes, inode count, the newest `age_by` time in its subtree, and whether a
-// mount point lies at or under it. A failure is stored in out->error ("" on
+// mount point of the agent's namespace lies at or under it (another device;
+// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on
 // success). Polls `cancel`.
 void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int threads,
                     const std::atomic<bool>* cancel, GcEntry* out);
@@ -22,5 +26,25 @@ void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int 
 // entry). Unreadable processes are passed over.
 std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
                                       const std::string& policy_dir);
+
+// The mounts at or under one entry of a policy directory, as the mount
+// namespaces visible in /proc see them.
+struct EntryMounts {
+  bool own = false;     // in the agent's own namespace (unmount_stale may detach it)
+  std::string foreign;  // one in another namespace, for people: "<mount point>
+                        // (<fstype>, pid <pid> <comm>)"; "" if none. rmdir of such a
+                        // mount point succeeds here and silently detaches it there
+                        // (Linux >= 3.18), so its entry must never be deleted.
+};
+
+// Looks for mounts at or under the entries of a policy directory in every
+// mount namespace visible in `proc_root` (probes/dind_mounts.h), keyed by
+// entry name. `policy_dirs` are the spellings of that one directory to match
+// mount points against (resolved and as configured): a namespace that sees
+// the cache under another path is not matched. Fails only if our own
+// mountinfo cannot be read; `*unreadable` counts other namespaces whose
+// mountinfo could not be read (their process exited, or no permission).
+Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out, int* unreadable);
 
 }  // namespace cachewarden

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "policies/command_action.h"
 #include "policies/dirfd.h"
@@ -18,7 +20,42 @@ namespace {
 
 bool Cancelled(const GcRunOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
 
-// Measures every entry of the policy directory.
+// The cache root as /proc's links and mount tables name it (resolved), and
+// as configured.
+std::vector<std::string> RootSpellings(const GcRunOptions& o) {
+  std::string configured = o.root;
+  while (configured.size() > 1 && configured.back() == '/') configured.pop_back();
+  char resolved[PATH_MAX];
+  std::vector<std::string> out = {::realpath(configured.c_str(), resolved) != nullptr
+                                      ? std::string(resolved)
+                                      : configured};
+  if (configured != out[0]) out.push_back(configured);
+  return out;
+}
+
+// Mounts at or under the policy directory's entries, in every mount
+// namespace visible in proc_root.
+Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
+                       std::map<std::string, EntryMounts>* out) {
+  std::vector<std::string> dirs;
+  for (const auto& root : RootSpellings(o)) dirs.push_back(root + "/" + policy.path);
+  int unreadable = 0;
+  Status s = MountsUnderEntries(o.proc_root, dirs, out, &unreadable);
+  if (!s.ok()) {
+    return Status::Error("mounts", "cannot look for mounts under the entries: " + s.ToString(),
+                         s.error_number());
+  }
+  if (unreadable > 0) {
+    LogWarn("gc could not read the mount table of some mount namespaces",
+            {{"policy", policy.name}, {"namespaces", unreadable}});
+  }
+  return Status::Ok();
+}
+
+// Measures every entry of the policy directory. For the delete action, also
+// looks for mounts under them in every mount namespace: the walker sees
+// only our own (by device), and rmdir of a mount point of another namespace
+// succeeds and silently detaches it there.
 Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
                   std::vector<GcEntry>* entries) {
   std::vector<DirName> names;
@@ -28,9 +65,11 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   std::set<std::string> held;
   if (policy.skip_open && !names.empty()) {
     // /proc's links name resolved paths: compare with the resolved root.
-    char resolved[PATH_MAX];
-    std::string root = ::realpath(o.root.c_str(), resolved) != nullptr ? resolved : o.root;
-    held = EntriesHeldOpen(o.proc_root, root + "/" + policy.path);
+    held = EntriesHeldOpen(o.proc_root, RootSpellings(o)[0] + "/" + policy.path);
+  }
+  std::map<std::string, EntryMounts> mounts;
+  if (policy.action == GcAction::kDelete && !names.empty()) {
+    if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) return s;
   }
   for (const auto& d : names) {
     if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
@@ -38,12 +77,34 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     if (GcNameIncluded(policy, d.name)) {
       MeasureGcEntry(dir_fd, d.name, policy.age_by, policy.threads, o.cancel, &e);
       e.open = held.contains(d.name);
+      if (auto it = mounts.find(d.name); it != mounts.end()) {
+        e.has_mount = true;
+        e.foreign_mount = it->second.foreign;
+      }
     } else {
       e.name = d.name;  // excluded: not worth a walk
     }
     entries->push_back(std::move(e));
   }
   return Status::Ok();
+}
+
+// Looks again, just before deleting `name`, for a mount that appeared in
+// another namespace since planning. "" if the entry may go; else why not,
+// with *reap filled in.
+std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o, const std::string& name,
+                          ReapOutcome* reap) {
+  std::map<std::string, EntryMounts> mounts;
+  if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) {
+    reap->result = ReapResult::kError;
+    reap->errors = 1;
+    reap->first_errors.push_back({name, s.error_number() != 0 ? s.error_number() : EIO, "mounts"});
+    return s.ToString();
+  }
+  auto it = mounts.find(name);
+  if (it == mounts.end() || it->second.foreign.empty()) return "";
+  reap->result = ReapResult::kMount;
+  return ForeignMountReason(it->second.foreign);
 }
 
 void CountReap(const ReapOutcome& r, GcRunResult* out) {
@@ -65,8 +126,11 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
   for (const GcPlanItem& item : out->plan.items) {
     if (item.decision != GcDecision::kDelete) continue;
     if (Cancelled(o)) break;
-    GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age,
-                        ReapEntry(dir_fd, item.entry.name, item.entry.dev, item.entry.ino, ro)};
+    GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age, {}};
+    std::string refused = MountAppeared(policy, o, item.entry.name, &done.reap);
+    if (refused.empty()) {
+      done.reap = ReapEntry(dir_fd, item.entry.name, item.entry.dev, item.entry.ino, ro);
+    }
     nlohmann::json fields = {{"policy", policy.name},
                              {"entry", item.entry.name},
                              {"bytes", item.entry.bytes},
@@ -87,6 +151,7 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
         fields["errors"] = done.reap.errors;
         fields["first_errors"] = errs;
       }
+      if (!refused.empty()) fields["reason"] = refused;
       LogWarn("gc did not delete an entry", fields);
     }
     CountReap(done.reap, out);

@@ -91,6 +91,11 @@ const char* ToString(GcDecision d) {
   return "keep";
 }
 
+std::string ForeignMountReason(const std::string& foreign_mount) {
+  return "a mount point inside in another mount namespace: " + foreign_mount +
+         " (unmount_stale detaches only the agent's own)";
+}
+
 bool GcNameIncluded(const GcPolicy& policy, const std::string& name) {
   auto any = [&](const std::vector<std::string>& globs) {
     return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
@@ -129,6 +134,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
       item.why = fmt::format("young ({} < min_age {})",
                              FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(item.age)),
                              FormatDuration(policy.min_age));
+    } else if (!e.foreign_mount.empty()) {
+      item.skip = SkipReason::kMount;
+      item.why = ForeignMountReason(e.foreign_mount);
     } else if (e.has_mount && !policy.unmount_stale) {
       item.skip = SkipReason::kMount;
       item.why = "a mount point inside (unmount_stale is off)";

@@ -21,7 +21,12 @@ struct GcEntry {
   std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
   std::uint64_t inodes = 0;  // files, directories and links inside, itself included
   SystemTime newest{};       // newest time (per age_by) in the entry's subtree
-  bool has_mount = false;    // a mount point at or under the entry
+  bool has_mount = false;    // a mount point at or under the entry, in any namespace
+  // A mount at or under the entry in another mount namespace, for people
+  // ("" if none). Always skipped (`mount`), even with unmount_stale: the
+  // agent detaches only mounts of its own namespace, and rmdir here would
+  // silently detach that one there.
+  std::string foreign_mount;
   bool open = false;         // a visible process holds something inside open
   std::string error;         // measuring failed (the entry is skipped), else ""
 };
@@ -76,5 +81,8 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
 // Whether `name` passes the policy's include and exclude globs (fnmatch,
 // FNM_PERIOD off: ".hidden" matches "*").
 bool GcNameIncluded(const GcPolicy& policy, const std::string& name);
+
+// Why an entry with `foreign_mount` (see GcEntry) is skipped.
+std::string ForeignMountReason(const std::string& foreign_mount);
 
 }  // namespace cachewarden

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <algorithm>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -27,8 +29,11 @@ using SteadyClock = std::chrono::steady_clock;
 class Throttle {
  public:
   Throttle(double rate, const std::atomic<bool>* cancel) : rate_(rate), cancel_(cancel) {}
-  void Acquire() {
-    if (rate_ <= 0) return;
+  // Waits for the next slot. False when cancelled (before or while waiting):
+  // the operation must then not be done.
+  bool Acquire() {
+    if (Cancelled()) return false;
+    if (rate_ <= 0) return true;
     SteadyClock::time_point at;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -38,13 +43,16 @@ class Throttle {
       next_ += std::chrono::duration_cast<SteadyClock::duration>(
           std::chrono::duration<double>(1.0 / rate_));
     }
-    while (SteadyClock::now() < at && !(cancel_ && cancel_->load())) {
+    while (SteadyClock::now() < at && !Cancelled()) {
       std::this_thread::sleep_for(std::min<SteadyClock::duration>(
           at - SteadyClock::now(), std::chrono::milliseconds(50)));
     }
+    return !Cancelled();
   }
 
  private:
+  bool Cancelled() const { return cancel_ != nullptr && cancel_->load(); }
+
   double rate_;
   const std::atomic<bool>* cancel_;
   std::mutex mutex_;
@@ -69,14 +77,24 @@ class TreeRemover {
 
   // Empties the directory open as `fd` (it is not removed itself).
   void Run(UniqueFd fd, const std::string& name) {
+    std::vector<std::thread> helpers;
+    helpers.reserve(static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
     auto* root = new Node;
     root->name = name;
     root->fd = std::move(fd);
     root->opened = true;
     root_ = root;
     Push(root);
-    std::vector<std::thread> helpers;
-    for (int i = 1; i < options_.threads; ++i) helpers.emplace_back([this] { Work(); });
+    for (int i = 1; i < options_.threads; ++i) {
+      try {
+        helpers.emplace_back([this] { Work(); });
+      } catch (const std::system_error& e) {
+        // Out of threads: go on with those started (this one always works).
+        LogWarn("gc could not start a deletion thread, goes on with fewer",
+                {{"threads", helpers.size() + 1}, {"error", e.what()}});
+        break;
+      }
+    }
     Work();
     for (auto& t : helpers) t.join();
   }
@@ -173,8 +191,9 @@ class TreeRemover {
       // Detach the mount through the fd we hold: no path is resolved again.
       std::string self = fmt::format("/proc/self/fd/{}", n->fd.get());
       if (::umount2(self.c_str(), MNT_DETACH) != 0) {
+        int err = errno;
         saw_mount_ = true;
-        Error(n->parent, n->name, errno, "umount");
+        Error(n->parent, n->name, err, "umount");
         n->parent->failed = true;
         return false;
       }
@@ -187,11 +206,10 @@ class TreeRemover {
   }
 
   void UnlinkName(Node* dir, const std::string& name, std::vector<Node*>* kids = nullptr) {
-    if (Cancelled()) {
+    if (!throttle_.Acquire()) {  // cancelled
       dir->failed = true;
       return;
     }
-    throttle_.Acquire();
     if (::unlinkat(dir->fd.get(), name.c_str(), 0) == 0) {
       Removed();
       return;
@@ -239,7 +257,13 @@ class TreeRemover {
         unsigned char type = d.type;
         if (type == DT_UNKNOWN) {
           struct stat st;
-          if (::fstatat(n->fd.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          if (::fstatat(n->fd.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int err = errno;
+            if (err == ENOENT) continue;  // vanished meanwhile
+            Error(n, d.name, err, "stat");
+            n->failed = true;
+            continue;
+          }
           type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
         }
         if (type == DT_DIR) {
@@ -270,18 +294,15 @@ class TreeRemover {
         parent->failed = true;
       } else if (n->opened) {
         n->fd.Reset();
-        if (Cancelled()) {
+        if (!throttle_.Acquire()) {  // cancelled
           parent->failed = true;
-        } else {
-          throttle_.Acquire();
-          if (::unlinkat(parent->fd.get(), n->name.c_str(), AT_REMOVEDIR) == 0) {
-            Removed();
-          } else if (errno == ENOTDIR) {
-            UnlinkName(parent, n->name);  // swapped for a link: remove the link
-          } else if (errno != ENOENT) {
-            Error(parent, n->name, errno, "rmdir");
-            parent->failed = true;
-          }
+        } else if (::unlinkat(parent->fd.get(), n->name.c_str(), AT_REMOVEDIR) == 0) {
+          Removed();
+        } else if (int err = errno; err == ENOTDIR) {
+          UnlinkName(parent, n->name);  // swapped for a link: remove the link
+        } else if (err != ENOENT) {
+          Error(parent, n->name, err, "rmdir");
+          parent->failed = true;
         }
       }
       delete n;
@@ -354,10 +375,12 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
       out.result = ReapResult::kCancelled;
     } else if (::unlinkat(parent_fd, name.c_str(), 0) == 0) {
       out.removed = 1;
+    } else if (int err = errno; err == ENOENT) {
+      out.result = ReapResult::kVanished;
     } else {
-      out.result = errno == ENOENT ? ReapResult::kVanished : ReapResult::kError;
-      if (errno != ENOENT) out.first_errors.push_back({name, errno, "unlink"});
-      out.errors = errno == ENOENT ? 0 : 1;
+      out.result = ReapResult::kError;
+      out.errors = 1;
+      out.first_errors.push_back({name, err, "unlink"});
     }
     return out;
   }
@@ -379,9 +402,10 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
     }
     std::string self = fmt::format("/proc/self/fd/{}", fd.get());
     if (::umount2(self.c_str(), MNT_DETACH) != 0) {
+      int err = errno;
       out.result = ReapResult::kMount;
       out.errors = 1;
-      out.first_errors.push_back({name, errno, "umount"});
+      out.first_errors.push_back({name, err, "umount"});
       return out;
     }
     LogInfo("gc detached a mount at an entry", {{"entry", name}});
@@ -403,9 +427,9 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
   if (!remover.root_failed()) {
     if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) == 0) {
       r.removed++;
-    } else if (errno != ENOENT) {
+    } else if (int err = errno; err != ENOENT) {
       r.errors++;
-      r.first_errors.push_back({name, errno, "rmdir"});
+      r.first_errors.push_back({name, err, "rmdir"});
     }
   }
   if (r.errors == 0 && !remover.root_failed()) {

@@ -18,4 +18,9 @@ std::uint64_t TimerMs(Duration d) {
   return static_cast<std::uint64_t>(ms < 1 ? 1 : ms);
 }
 
+SystemTime ToSystemTime(std::int64_t sec, std::int64_t nsec) {
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
+      std::chrono::seconds(sec) + std::chrono::nanoseconds(nsec)));
+}
+
 }  // namespace cachewarden

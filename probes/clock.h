@@ -47,5 +47,8 @@ double ToUnixSeconds(SystemTime t);
 double ToSeconds(Duration d);
 // Whole milliseconds for a libuv timer, at least 1 (0 would mean "no repeat").
 std::uint64_t TimerMs(Duration d);
+// The time `sec` seconds and `nsec` nanoseconds after the epoch, as statx and
+// struct stat give it.
+SystemTime ToSystemTime(std::int64_t sec, std::int64_t nsec);
 
 }  // namespace cachewarden

@@ -1,10 +1,9 @@
 #include "probes/dind.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
 #include "probes/mounts.h"
@@ -22,19 +21,7 @@ struct DindOptions {
   Duration scan_max_age{};              // use ScanData younger than this
 };
 
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      out.emplace_back(e->d_name);
-    }
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
+Status Cancelled() { return Status::Error("cancelled", "dind run cancelled"); }
 
 class DindProbe : public Probe {
  public:
@@ -54,13 +41,15 @@ class DindProbe : public Probe {
       match.push_back(data->dirs.back());
     }
     match.insert(match.end(), options_.other_paths.begin(), options_.other_paths.end());
-    MeasureEntries(ctx, data.get());
+    // Partial sizes would make leftovers look smaller or absent.
+    if (!MeasureEntries(ctx, data.get())) return Cancelled();
 
     DindMountScan scan;
     Status s = ScanDindMounts(ctx.proc_root, match, options_.other_namespaces, &scan);
     if (!s.ok()) return s;
     data->namespaces = scan.namespaces;
     data->other_processes_visible = scan.other_processes_visible;
+    if (ctx.Cancelled()) return Cancelled();
     TrackMounts(ctx, std::move(scan.mounts), data.get());
     *out = std::move(data);
     return Status::Ok();
@@ -68,8 +57,10 @@ class DindProbe : public Probe {
 
  private:
   // The scan probe's entries when its latest walk is fresh and covers the one
-  // default dind directory, else a walk of each entry here.
-  void MeasureEntries(const ProbeContext& ctx, DindData* data) {
+  // default dind directory, else a walk of each entry here, relative to the
+  // dind directory (an entry that is a mount point is counted as one, as the
+  // scan does). False if cancelled.
+  bool MeasureEntries(const ProbeContext& ctx, DindData* data) {
     const SystemTime now = ctx.Now();
     auto scan = ctx.previous ? ctx.previous->Get<ScanData>() : nullptr;
     if (scan != nullptr && options_.dirs.empty() && scan->root == ctx.cache_root &&
@@ -79,26 +70,40 @@ class DindProbe : public Probe {
         AddEntry(data, now, {data->dirs[0], s.name, s.is_cache, s.allocated_bytes,
                              s.newest_mtime, true, false});
       }
-      return;
+      return true;
     }
     data->sizes_from = "walk";
     WalkOptions walk;
     walk.threads = 1;
     walk.cancel = ctx.cancel;
     for (const auto& dir : data->dirs) {
-      for (const auto& name : ListDir(dir)) {
-        if (ctx.Cancelled()) return;
+      // Absent (no dind build yet) or not a directory: no entries.
+      const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) continue;
+      std::vector<std::string> names;
+      (void)ListNames(fd, dir, &names);
+      bool cancelled = false;
+      for (const auto& name : names) {
         EntryTotals t;
-        Status s = MeasureEntry(AT_FDCWD, dir + "/" + name, walk, &t);
-        if (!s.ok() && s.reason() != "cancelled") continue;  // gone meanwhile
-        AddEntry(data, now, {dir, name, name.starts_with("cache_"), t.allocated_bytes,
-                             t.newest_mtime, s.ok(), false});
+        Status s = MeasureEntry(fd, name, walk, &t);
+        if (ctx.Cancelled() || s.reason() == "cancelled") {
+          cancelled = true;
+          break;
+        }
+        if (!s.ok()) continue;  // gone meanwhile
+        AddEntry(data, now, {dir, name, IsDindCacheEntry(name), t.allocated_bytes,
+                             t.newest_mtime, true, false});
       }
+      close(fd);
+      if (cancelled) return false;
     }
+    return true;
   }
 
   void AddEntry(DindData* data, SystemTime now, DindEntryUsage e) {
-    e.leftover = !e.is_cache && now - e.newest_mtime >= options_.leftover_age;
+    // The epoch: nothing was seen (the entry is a mount point): maybe in use.
+    e.leftover = !e.is_cache && e.newest_mtime != SystemTime{} &&
+                 now - e.newest_mtime >= options_.leftover_age;
     if (e.leftover) {
       ++data->leftover_entries;
       data->leftover_bytes += e.bytes;

@@ -20,7 +20,9 @@ struct DindEntryUsage {
   std::uint64_t bytes = 0;
   SystemTime newest_mtime{};
   bool measured_fully = true;  // false: bytes and mtime are lower bounds
-  bool leftover = false;  // not cache_*, untouched for at least leftover_age
+  // Not cache_*, untouched for at least leftover_age; never when newest_mtime
+  // is unknown (the epoch: the entry is a mount point).
+  bool leftover = false;
 };
 
 // A mount under a dind directory, with how long this agent has seen it.

@@ -5,19 +5,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
+
+#include "probes/mountinfo.h"
 
 namespace cachewarden {
 namespace {
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// /proc/diskstats is about 100 bytes a device.
+constexpr std::size_t kMaxDiskstatsBytes = 4 << 20;
 
 double Delta(std::uint64_t a, std::uint64_t b) {
   return b >= a ? static_cast<double>(b - a) : 0;
@@ -36,12 +34,16 @@ class DiskstatsProbe : public Probe {
                                &data->no_device_reason);
     if (!data->device.empty()) {
       const std::string path = ctx.proc_root + "/diskstats";
-      auto counters = ParseDiskstats(ReadText(path), data->device);
+      std::string text;
+      Status s = ReadSmallFile(path, &text, kMaxDiskstatsBytes);
+      if (!s.ok()) return s;
+      auto counters = ParseDiskstats(text, data->device);
       if (!counters) {
         return Status::Error(
             "missing", "device " + data->device + " not in diskstats", 0, path);
       }
-      const SystemTime now = ctx.Now();
+      // The interval on the steady clock: a wall-clock step is no interval.
+      const auto now = std::chrono::steady_clock::now();
       if (prev_device_ == data->device) {
         data->rates = ComputeRates(prev_, *counters, ToSeconds(now - prev_at_));
         data->has_rates = true;
@@ -57,7 +59,7 @@ class DiskstatsProbe : public Probe {
  private:
   std::string prev_device_;
   DiskCounters prev_;
-  SystemTime prev_at_{};
+  std::chrono::steady_clock::time_point prev_at_{};
 };
 
 }  // namespace
@@ -93,10 +95,10 @@ std::optional<DiskCounters> ParseDiskstats(const std::string& text,
     unsigned maj = 0, min = 0;
     std::string name;
     DiskCounters c;
-    std::uint64_t merged = 0, sectors = 0;
+    std::uint64_t merged = 0, sectors = 0, in_flight = 0;  // not used
     if (!(f >> maj >> min >> name) || name != device) continue;
     if (f >> c.reads >> merged >> sectors >> c.read_ms >> c.writes >> merged >>
-        sectors >> c.write_ms >> c.in_flight >> c.io_ms >> c.weighted_ms) {
+        sectors >> c.write_ms >> in_flight >> c.io_ms >> c.weighted_ms) {
       return c;
     }
   }

@@ -20,7 +20,7 @@ namespace cachewarden {
 // One line of /proc/diskstats (fields 4..14).
 struct DiskCounters {
   std::uint64_t reads = 0, read_ms = 0, writes = 0, write_ms = 0;
-  std::uint64_t in_flight = 0, io_ms = 0, weighted_ms = 0;
+  std::uint64_t io_ms = 0, weighted_ms = 0;
 };
 
 struct DeviceRates {

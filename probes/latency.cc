@@ -18,6 +18,8 @@ namespace {
 constexpr std::size_t kBlock = 4096;
 constexpr const char* kDir = ".cachewarden";
 constexpr const char* kFile = "latency.probe";
+constexpr const char* kMetaFile = "meta.probe";
+constexpr double kMaxWorkingSet = 64.0 * (1ULL << 30);
 
 std::string ErrnoClass(int err) {
   switch (err) {
@@ -91,12 +93,14 @@ class LatencyProbe : public Probe {
       }
       Time(kOpRead, &last, [&] { return ReadBlock(rblock); });
     }
+    // Left over if a run stopped between create and unlink: not timed.
+    (void)unlinkat(dir_fd_, kMetaFile, 0);
     Time(kOpMetadata, &last, [&] {
-      const std::string tmp = dir_ + "/meta.probe";
-      int f = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      int f = openat(dir_fd_, kMetaFile,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (f < 0) return false;
       close(f);
-      return unlink(tmp.c_str()) == 0;
+      return unlinkat(dir_fd_, kMetaFile, 0) == 0;
     });
 
     auto data = std::make_shared<LatencyData>();
@@ -123,10 +127,14 @@ class LatencyProbe : public Probe {
   }
 
   void Retire(const ProbeContext& /*ctx*/) override {
+    if (dir_fd_ >= 0) {
+      (void)unlinkat(dir_fd_, kFile, 0);
+      (void)unlinkat(dir_fd_, kMetaFile, 0);
+    }
     CloseFiles();
-    if (!file_.empty()) (void)unlink(file_.c_str());
-    if (!dir_.empty()) (void)rmdir(dir_.c_str());  // only if empty
-    file_.clear();
+    // Only if empty; rmdir does not follow a symlink there.
+    if (!dir_.empty()) (void)rmdir(dir_.c_str());
+    dir_.clear();
   }
 
  private:
@@ -140,7 +148,7 @@ class LatencyProbe : public Probe {
       ++errors_[ErrnoClass(errno)];
       return false;
     }
-    (*last)[op] = std::chrono::duration<double>(end - start).count();
+    (*last)[op] = ToSeconds(end - start);
     return true;
   }
 
@@ -158,25 +166,43 @@ class LatencyProbe : public Probe {
     return pread(fd_, buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
   }
 
+  // Opens <root>/.cachewarden (never through a symlink) and the probe file
+  // in it; every later file operation is relative to that directory's fd.
   Status Open(const std::string& root) {
     if (fd_ >= 0) return Status::Ok();
+    CloseFiles();
     dir_ = root + "/" + kDir;
     if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError("mkdir", dir_, errno);
     }
-    file_ = dir_ + "/" + kFile;
+    dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir_fd_ < 0) {
+      const int err = errno;
+      struct stat st {};
+      if (lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        return Status::Error("symlink",
+                             "is a symlink; the latency probe refuses to follow it",
+                             err, dir_);
+      }
+      return PosixError("open", dir_, err);
+    }
+    const std::string file = dir_ + "/" + kFile;
     // A fresh sparse file each start: only blocks this process wrote are read.
-    fd_ = open(file_.c_str(),
-               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd_ < 0) return PosixError("open", file_, errno);
-    if (ftruncate(fd_, static_cast<off_t>(blocks_ * kBlock)) != 0) {
-      int err = errno;
+    fd_ = openat(dir_fd_, kFile,
+                 O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      const int err = errno;
       CloseFiles();
-      return PosixError("ftruncate", file_, err);
+      return PosixError("open", file, err);
+    }
+    if (ftruncate(fd_, static_cast<off_t>(blocks_ * kBlock)) != 0) {
+      const int err = errno;
+      CloseFiles();
+      return PosixError("ftruncate", file, err);
     }
     if (options_.direct) {
       direct_fd_ =
-          open(file_.c_str(), O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+          openat(dir_fd_, kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
     }
     std::fill(written_.begin(), written_.end(), false);
     written_list_.clear();
@@ -184,9 +210,10 @@ class LatencyProbe : public Probe {
   }
 
   void CloseFiles() {
-    if (direct_fd_ >= 0) close(direct_fd_);
-    if (fd_ >= 0) close(fd_);
-    direct_fd_ = fd_ = -1;
+    for (int fd : {direct_fd_, fd_, dir_fd_}) {
+      if (fd >= 0) close(fd);
+    }
+    direct_fd_ = fd_ = dir_fd_ = -1;
   }
 
   LatencyOptions options_;
@@ -195,7 +222,8 @@ class LatencyProbe : public Probe {
   std::vector<bool> written_;
   std::vector<std::uint64_t> written_list_;
   char* buffer_ = nullptr;
-  std::string dir_, file_;
+  std::string dir_;  // <root>/.cachewarden, for messages and rmdir
+  int dir_fd_ = -1;
   int fd_ = -1;
   int direct_fd_ = -1;
   bool warmed_up_ = false;
@@ -264,8 +292,9 @@ std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section) {
   LatencyOptions o;
   SizeSpec ws =
       section.Size("working_set", SizeSpec::Bytes(o.working_set_bytes), false);
-  if (ws.value < 2 * kBlock)
-    section.Fail("working_set", "must be at least 8KiB");
+  // The probe keeps one bit per 4 KiB block of it.
+  if (ws.value < 2 * kBlock || ws.value > kMaxWorkingSet)
+    section.Fail("working_set", "expected a size from 8KiB to 64GiB");
   o.working_set_bytes = static_cast<std::uint64_t>(ws.value);
   o.recent =
       static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));

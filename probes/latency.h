@@ -19,7 +19,8 @@ namespace cachewarden {
 // unlinks a small file (op "metadata"). Blocks are spread over a sparse
 // working set (default 64 MiB) so repeated reads do not hit a device cache.
 // The first run after start is a warm-up and is not recorded. The probe file
-// is created once and removed by Retire().
+// is created once and removed by Retire(). A symlink at <root>/.cachewarden is
+// never followed: the run fails (reason "symlink").
 
 enum LatencyOp { kOpRead, kOpWrite, kOpFsync, kOpMetadata, kOpCount };
 const char* LatencyOpName(int op);

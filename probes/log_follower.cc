@@ -144,13 +144,14 @@ Status LogFollower::Open(bool at_end) {
   int fd = ::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return PosixError("open", options_.path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int err = errno;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
     ::close(fd);
-    if (err == 0 || S_ISREG(st.st_mode)) {
-      return Status::Error("io", "not a regular file", 0, options_.path);
-    }
     return PosixError("fstat", options_.path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::Error("io", "not a regular file", 0, options_.path);
   }
   fd_ = fd;
   dev_ = st.st_dev;

@@ -33,7 +33,8 @@ class LogsProbe : public Probe {
                  std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<LogsData>();
     for (auto& follower : followers_) {
-      if (ctx.Cancelled()) break;
+      // Lines read so far stay counted in this probe; the next run shows them.
+      if (ctx.Cancelled()) return Status::Error("cancelled", "logs run cancelled");
       const std::string& file = follower->options().path;
       Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, line); });
       data->files.push_back({file, follower->stats(), s.ok() ? "" : s.ToString()});

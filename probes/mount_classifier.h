@@ -32,8 +32,6 @@ bool IsVolumeKind(MountKind kind);
 // statfs f_type magic numbers we cross-check against (linux/magic.h).
 inline constexpr std::uint64_t kOverlayfsMagic = 0x794c7630;
 inline constexpr std::uint64_t kTmpfsMagic = 0x01021994;
-inline constexpr std::uint64_t kNfsMagic = 0x6969;
-inline constexpr std::uint64_t kFuseMagic = 0x65735546;
 
 struct MountVerdict {
   MountKind kind = MountKind::kUnknown;

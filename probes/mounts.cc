@@ -7,8 +7,12 @@
 #include <climits>
 #include <cstdlib>
 
+#include "probes/log_patterns.h"
+
 namespace cachewarden {
 namespace {
+
+constexpr std::size_t kMaxLabelBytes = 4096;
 
 class MountsProbe : public Probe {
  public:
@@ -99,9 +103,10 @@ void MountsData::ExportMetrics(MetricWriter& out) const {
             "The mount that holds the cache: kind, fstype, source and mount point; always 1.",
             1,
             {{"kind", std::string(MountKindName(verdict.kind))},
-             {"fstype", holder.fstype},
-             {"source", holder.source},
-             {"mount_point", holder.mount_point}});
+             // Raw bytes from mountinfo; the exposition must be UTF-8.
+             {"fstype", SanitizeUtf8(holder.fstype, kMaxLabelBytes)},
+             {"source", SanitizeUtf8(holder.source, kMaxLabelBytes)},
+             {"mount_point", SanitizeUtf8(holder.mount_point, kMaxLabelBytes)}});
   out.Gauge("cachewarden_mount_is_volume",
             "1 if the cache is on a real volume (Docker volume, dedicated device or host bind).",
             is_volume() ? 1 : 0);

@@ -26,27 +26,6 @@ class Fd {
   int fd_;
 };
 
-// Names in the directory `fd`, sorted, without "." and "..".
-Status ListNames(int fd, const std::string& path,
-                 std::vector<std::string>* names) {
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return PosixError("dup", path, errno);
-  DIR* dir = fdopendir(copy);
-  if (dir == nullptr) {
-    int err = errno;
-    close(copy);
-    return PosixError("fdopendir", path, err);
-  }
-  rewinddir(dir);
-  while (const struct dirent* d = readdir(dir)) {
-    std::string_view n = d->d_name;
-    if (n != "." && n != "..") names->emplace_back(n);
-  }
-  closedir(dir);
-  std::sort(names->begin(), names->end());
-  return Status::Ok();
-}
-
 bool Larger(const ScanEntry& a, const ScanEntry& b) {
   return a.totals.allocated_bytes > b.totals.allocated_bytes;
 }
@@ -108,14 +87,10 @@ class ScanRun {
     t.inodes = 1;
     t.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
     t.apparent_bytes = static_cast<std::uint64_t>(st.st_size);
-    auto ts = [](const struct timespec& x) {
-      return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-          std::chrono::seconds(x.tv_sec) +
-          std::chrono::nanoseconds(x.tv_nsec)));
-    };
-    t.newest_mtime = t.oldest_mtime = ts(st.st_mtim);
-    t.newest_ctime = ts(st.st_ctim);
-    t.newest_atime = ts(st.st_atim);
+    t.newest_mtime = t.oldest_mtime =
+        ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    t.newest_ctime = ToSystemTime(st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+    t.newest_atime = ToSystemTime(st.st_atim.tv_sec, st.st_atim.tv_nsec);
     return t;
   }
 
@@ -184,7 +159,7 @@ class ScanRun {
       if (!s.ok()) return s;
       if (dind && t.inodes + t.mount_points > 0) {
         out_->dind_entries.push_back(
-            {child, child.starts_with("cache_"), t.allocated_bytes,
+            {child, IsDindCacheEntry(child), t.allocated_bytes,
              t.apparent_bytes, t.inodes, t.newest_mtime, t.mount_points});
       }
     }
@@ -227,6 +202,30 @@ class ScanProbe : public Probe {
 };
 
 }  // namespace
+
+bool IsDindCacheEntry(std::string_view name) {
+  return name.starts_with("cache_");
+}
+
+Status ListNames(int fd, const std::string& path,
+                 std::vector<std::string>* names) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return PosixError("dup", path, errno);
+  DIR* dir = fdopendir(copy);
+  if (dir == nullptr) {
+    int err = errno;
+    close(copy);
+    return PosixError("fdopendir", path, err);
+  }
+  rewinddir(dir);
+  while (const struct dirent* d = readdir(dir)) {
+    std::string_view n = d->d_name;
+    if (n != "." && n != "..") names->emplace_back(n);
+  }
+  closedir(dir);
+  std::sort(names->begin(), names->end());
+  return Status::Ok();
+}
 
 Status ScanCache(const std::string& root, const ScanOptions& options,
                  const std::atomic<bool>* cancel, const Clock& clock,

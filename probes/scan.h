@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct DindEntry {
   std::uint64_t mount_points =
       0;  // mounts inside (not counted): "Resource busy"
 };
+
+// Whether a dind directory entry is named cache_*: a data root Earthly keeps
+// on purpose (never a leftover).
+bool IsDindCacheEntry(std::string_view name);
 
 // A directory entry one or two levels below the root (a child of the root, or
 // of a group's directory), kept when it is among the `top` largest.
@@ -85,6 +90,11 @@ nlohmann::json TotalsToJson(const EntryTotals& t, SystemTime now);
 // Reads the probe's own keys from its section; throws ConfigError.
 ScanOptions ReadScanOptions(ConfigReader& section);
 std::unique_ptr<Probe> NewScanProbe(ConfigReader& section);
+
+// Names in the directory `fd` (`path` for errors), sorted, without "." and
+// "..". Reads from the start through a duplicate of `fd`, which stays open.
+Status ListNames(int fd, const std::string& path,
+                 std::vector<std::string>* names);
 
 // The scan itself (also for the `scan` command): walks `root` on the calling
 // thread plus the walker's threads. Fails if the root cannot be opened or the

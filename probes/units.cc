@@ -45,6 +45,8 @@ constexpr std::pair<std::string_view, double> kSizeUnits[] = {
     {"GB", 1e9},   {"TB", 1e12},          {"KiB", 1024.0},
     {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
 
+constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
+
 }  // namespace
 
 std::optional<Duration> ParseDuration(std::string_view text) {
@@ -115,7 +117,11 @@ std::optional<SizeSpec> ParseSize(std::string_view text) {
     return SizeSpec::Bytes(0);
   }
   for (const auto& [name, scale] : kSizeUnits) {
-    if (unit == name) return SizeSpec{false, std::floor(*number * scale)};
+    if (unit != name) continue;
+    const double bytes = std::floor(*number * scale);
+    // Beyond any filesystem; also keeps casts to uint64_t defined.
+    if (!(bytes <= kMaxSizeBytes)) return std::nullopt;
+    return SizeSpec{false, bytes};
   }
   return std::nullopt;
 }

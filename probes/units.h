@@ -29,7 +29,7 @@ struct SizeSpec {
 };
 
 // Accepts B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (powers of 1024),
-// and N%; nullopt on bad input.
+// and N%; nullopt on bad input and on sizes above 2^62 bytes.
 std::optional<SizeSpec> ParseSize(std::string_view text);
 // Bytes for people: "1.5 GiB", "512 B".
 std::string HumanBytes(double bytes);

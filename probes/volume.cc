@@ -11,6 +11,11 @@ namespace {
 // Enough for a 6 h window at a 5 s interval; older samples go first.
 constexpr std::size_t kMaxGrowthSamples = 4320;
 
+// total - free, 0 when a filesystem reports more free than total.
+double Used(std::uint64_t total, std::uint64_t free) {
+  return total > free ? static_cast<double>(total - free) : 0;
+}
+
 class VolumeProbe : public Probe {
  public:
   explicit VolumeProbe(GrowthOptions g)
@@ -31,8 +36,8 @@ class VolumeProbe : public Probe {
       last_files_ = data->files;
     }
     const SystemTime now = ctx.Now();
-    bytes_.Add(now, static_cast<double>(data->size_bytes - data->avail_bytes));
-    inodes_.Add(now, static_cast<double>(data->files - data->files_free));
+    bytes_.Add(now, Used(data->size_bytes, data->avail_bytes));
+    inodes_.Add(now, Used(data->files, data->files_free));
     data->bytes_growth = bytes_.Estimate(static_cast<double>(data->avail_bytes),
                                          growth_.min_samples, growth_.min_span);
     data->inodes_growth =
@@ -87,13 +92,11 @@ Status StatVolume(const std::string& path, VolumeData* out) {
 }
 
 double VolumeData::UsedRatio() const {
-  return Ratio(static_cast<double>(size_bytes - free_bytes),
-               static_cast<double>(avail_bytes));
+  return Ratio(Used(size_bytes, free_bytes), static_cast<double>(avail_bytes));
 }
 
 double VolumeData::InodesUsedRatio() const {
-  return Ratio(static_cast<double>(files - files_free),
-               static_cast<double>(files_free));
+  return Ratio(Used(files, files_free), static_cast<double>(files_free));
 }
 
 nlohmann::json VolumeData::ToJson() const {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -27,8 +28,7 @@ constexpr int kStatxFlags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT;
 constexpr std::size_t kDirentBuffer = 64 * 1024;
 
 SystemTime ToTime(const struct statx_timestamp& t) {
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-      std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec)));
+  return ToSystemTime(t.tv_sec, t.tv_nsec);
 }
 
 void CountSkip(int err, SkipCounts* s) {
@@ -346,8 +346,10 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   };
   merge(first);
 
-  auto run = [&] {
-    if (options_.low_priority) LowerThreadPriority(options_.nice);
+  // `own_thread`: a worker started here, whose priority may be lowered (never
+  // the caller's thread).
+  auto run = [&](bool own_thread) {
+    if (own_thread && options_.low_priority) LowerThreadPriority(options_.nice);
     WalkWorker w(options_, &s.links, s.root_dev);
     auto flush = [&](std::vector<WorkItem>* items) {
       std::lock_guard lock(s.mu);
@@ -377,8 +379,15 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   };
   if (!s.stack.empty()) {
     std::vector<std::thread> threads;
-    for (int i = 0; i < options_.threads; ++i) threads.emplace_back(run);
+    try {
+      threads.reserve(static_cast<std::size_t>(options_.threads));
+      for (int i = 0; i < options_.threads; ++i) threads.emplace_back(run, true);
+    } catch (const std::exception&) {
+      // A thread could not be started (std::system_error, bad_alloc): those
+      // that did start finish the walk by themselves; with none, walk here.
+    }
     for (auto& t : threads) t.join();
+    if (threads.empty()) run(false);
   }
   if (s.cancelled) return Status::Error("cancelled", "walk cancelled", 0, name);
   *out = s.result;

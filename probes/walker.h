@@ -74,7 +74,8 @@ struct EntryTotals {
 };
 
 struct WalkOptions {
-  // Worker threads for one Measure call (>= 1). The calling thread only waits.
+  // Worker threads for one Measure call (>= 1). The calling thread only waits,
+  // unless no thread can be started: then it walks by itself.
   int threads = 2;
   // Run the workers in the idle I/O class (ioprio_set) and at `nice`. Applies
   // to the walker's own threads only, never to the caller's thread.

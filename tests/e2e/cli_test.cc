@@ -120,8 +120,12 @@ TEST_CASE("textfile writes metrics promtool accepts and replaces the file atomic
   TempDir dir;
   std::string out = dir / "cachewarden.prom";
   WriteFile(out, "old\n");
+  // Held open, the original keeps its inode (no reuse) and its content shows
+  // whether the file was replaced by rename or rewritten in place.
+  int original = ::open(out.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(original >= 0);
   struct stat before {};
-  REQUIRE(::stat(out.c_str(), &before) == 0);
+  REQUIRE(::fstat(original, &before) == 0);
 
   // A reader that keeps opening the file while it is rewritten must only ever
   // see the old content or a complete new one.
@@ -146,6 +150,10 @@ TEST_CASE("textfile writes metrics promtool accepts and replaces the file atomic
   struct stat after {};
   REQUIRE(::stat(out.c_str(), &after) == 0);
   CHECK(after.st_ino != before.st_ino);  // replaced by rename, not rewritten
+  char buf[16] = {};
+  CHECK(::pread(original, buf, sizeof buf - 1, 0) == 4);
+  CHECK(std::string(buf) == "old\n");
+  ::close(original);
   std::string text = ReadFile(out);
   bool ok = false;
   std::string lint = PromtoolCheckMetrics(text, &ok);

@@ -1,6 +1,13 @@
 #include "policies/gc_run.h"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <filesystem>
 
 #include <catch2/catch.hpp>
 
@@ -126,6 +133,104 @@ TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked", "[
   CHECK_FALSE(Exists(e));
   CHECK(ReadFile("/proc/self/mountinfo").find(e) == std::string::npos);
   CHECK(TreeDigest(c.tmp.path(), {e}) == TreeDigest(c.tmp.path()));
+}
+
+// A /proc of our own: pid 100 is us (namespace 111, nothing mounted under
+// the cache), pid 200 a build container (namespace 222) with an overlay at
+// <dind>/build-busy/merged.
+std::string FakeProcWithForeignMount(const Cache& c) {
+  std::string proc = c.tmp / "proc";
+  auto add = [&](const std::string& pid, const std::string& ns, const std::string& comm,
+                 const std::string& mountinfo) {
+    MakeDirs(proc + "/" + pid + "/ns");
+    std::filesystem::create_symlink("mnt:[" + ns + "]", proc + "/" + pid + "/ns/mnt");
+    WriteFile(proc + "/" + pid + "/comm", comm + "\n");
+    WriteFile(proc + "/" + pid + "/mountinfo", mountinfo);
+  };
+  const std::string root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
+  add("100", "111", "cachewarden", root);
+  add("200", "222", "dockerd",
+      root + "5 1 0:50 / " + c.root + "/dind/build-busy/merged rw - overlay overlay rw\n");
+  std::filesystem::create_directory_symlink("100", proc + "/self");
+  return proc;
+}
+
+TEST_CASE("gc never deletes an entry with a mount in another mount namespace", "[gc][run][mount]") {
+  Cache c;
+  std::string busy = c.Entry("build-busy", 2 * kDay);
+  MakeDirs(busy + "/merged");
+  std::string idle = c.Entry("build-idle", 2 * kDay);
+  c.options.proc_root = FakeProcWithForeignMount(c);
+  for (bool unmount_stale : {false, true}) {
+    INFO("unmount_stale " << unmount_stale);
+    GcPolicy p = Always();
+    p.unmount_stale = unmount_stale;
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    CHECK(r.skipped[SkipReason::kMount] == 1);
+    CHECK(Exists(busy + "/merged"));
+    bool found = false;
+    for (const auto& i : r.plan.items) {
+      if (i.entry.name != "build-busy") continue;
+      found = true;
+      CHECK(i.decision == GcDecision::kSkip);
+      CHECK(i.why.find("another mount namespace") != std::string::npos);
+      CHECK(i.why.find("pid 200 dockerd") != std::string::npos);
+    }
+    CHECK(found);
+  }
+  CHECK_FALSE(Exists(idle));  // the other entry went on the first run
+  // Our own mountinfo unreadable: nothing is deleted.
+  std::filesystem::remove(c.options.proc_root + "/100/mountinfo");
+  c.Entry("build-idle", 2 * kDay);
+  GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
+  CHECK(r.result == "failed");
+  CHECK(Exists(idle));
+}
+
+TEST_CASE("gc leaves a real mount of another mount namespace alone, even with unmount_stale",
+          "[gc][run][mount]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  std::string e = c.Entry("build-dind", 2 * kDay);
+  MakeDirs(e + "/merged");
+  // A child in a mount namespace of its own mounts a tmpfs inside the entry
+  // (as dockerd in buildkitd's namespace does) and waits until we close `go`.
+  int ready[2], go[2];
+  REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    char b = 0;
+    bool ok = ::unshare(CLONE_NEWNS) == 0 &&
+              ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+              ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
+    b = ok ? 1 : 0;
+    if (::write(ready[1], &b, 1) != 1) ::_exit(1);
+    ::close(go[1]);
+    while (::read(go[0], &b, 1) > 0) {
+    }
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(go[0]);
+  char b = 0;
+  REQUIRE(::read(ready[0], &b, 1) == 1);
+  ::close(ready[0]);
+  std::string child_mounts = "/proc/" + std::to_string(pid) + "/mountinfo";
+  CHECK(b == 1);
+  CHECK(ReadFile(child_mounts).find(e + "/merged") != std::string::npos);
+  GcPolicy p = Always();
+  p.unmount_stale = true;
+  GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+  CHECK(r.skipped[SkipReason::kMount] == 1);
+  CHECK(Exists(e + "/merged"));
+  // The child's mount is still there: rmdir would have detached it.
+  CHECK(ReadFile(child_mounts).find(e + "/merged") != std::string::npos);
+  ::close(go[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
 }
 
 TEST_CASE("gc skips entries held open by a process", "[gc][run]") {

@@ -193,5 +193,21 @@ TEST_CASE("gc free_below, inode and total_above triggers set their targets", "[g
   CHECK(Chosen(plan).size() == 3);  // all of them, still short
 }
 
+TEST_CASE("gc skips an entry mounted in another namespace even with unmount_stale",
+          "[gc][select]") {
+  FakeClock clock;
+  GcPolicy p = Watermark("50%", "10%");
+  p.unmount_stale = true;
+  VolumeData v = Volume(90);
+  std::vector<GcEntry> e = {Entry("own", 1, hours(10), clock), Entry("busy", 1, hours(10), clock)};
+  e[0].has_mount = true;  // ours: unmount_stale detaches it
+  e[1].has_mount = true;
+  e[1].foreign_mount = "/tmp/earthly/dind/busy/merged (overlay, pid 7 dockerd)";
+  GcPlan plan = PlanGc(p, e, &v, clock.Now());
+  CHECK(Chosen(plan) == std::vector<std::string>{"own"});
+  CHECK(Item(plan, "busy").skip == SkipReason::kMount);
+  CHECK(Item(plan, "busy").why.find("pid 7 dockerd") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace cachewarden

@@ -7,11 +7,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "policies/dirfd.h"
 #include "tests/policies/gc_tree.h"
 #include "tests/support/mounts.h"
+#include "tests/support/process.h"
 
 namespace cachewarden {
 namespace {
@@ -301,6 +303,31 @@ TEST_CASE("reaper stops when cancelled and honours max_delete_rate", "[gc][reape
   CHECK(f.Reap("e", o).result == ReapResult::kDeleted);
   // 51 operations at 200/s take at least ~250 ms.
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
+}
+
+TEST_CASE("reaper unlinks nothing more once cancelled while throttled", "[gc][reaper]") {
+  Fixture f;
+  MakeDirs(f.dind + "/e");
+  for (int i = 0; i < 10; ++i) Touch(f.dind + "/e/" + std::to_string(i));
+  auto left = [&] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& d : std::filesystem::directory_iterator(f.dind + "/e")) ++n;
+    return n;
+  };
+  std::atomic<bool> cancel{false};
+  ReapOptions o;
+  o.threads = 1;
+  o.cancel = &cancel;
+  o.max_delete_rate = 0.5;  // the first unlink at once, the next 2 s later
+  struct statx sx;
+  REQUIRE(StatxNoFollow(f.dind_fd.get(), "e", &sx) == 0);
+  ReapOutcome r;  // no Catch2 assertion on the other thread
+  std::thread reaper([&] { r = ReapEntry(f.dind_fd.get(), "e", DevOf(sx), sx.stx_ino, o); });
+  CHECK(WaitUntil([&] { return left() == 9; }));
+  cancel = true;  // while it waits for the second slot
+  reaper.join();
+  CHECK(r.result == ReapResult::kCancelled);
+  CHECK(left() == 9);
 }
 
 }  // namespace

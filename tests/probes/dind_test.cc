@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,67 @@ TEST_CASE("dind leftovers: old non-cache entries count, cache_ and recent ones d
   CHECK(d->leftover_bytes >= old1);
   auto shorter = RunProbe({{"other_namespaces", false}, {"leftover_age", "30s"}}, ctx);
   CHECK(shorter->leftover_entries == 3);
+}
+
+TEST_CASE("dind: an entry with no known mtime is not a leftover", "[dind]") {
+  TempDir dir;
+  FakeClock clock;
+  auto scan = std::make_shared<ScanData>();
+  scan->root = dir.path();
+  scan->scanned_at = clock.Now();
+  // A mount point entry: nothing inside was counted, its mtime is the epoch.
+  scan->dind_entries.push_back({"mounted", false, 0, 0, 0, SystemTime{}, 1});
+  scan->dind_entries.push_back(
+      {"old", false, 10, 10, 1, clock.Now() - std::chrono::hours(3), 0});
+  auto previous = std::make_shared<Snapshot>();
+  previous->Put<ScanData>(scan, scan->scanned_at);
+  ProbeContext ctx;
+  ctx.cache_root = dir.path();
+  ctx.clock = &clock;
+  ctx.previous = previous;
+  auto d = RunProbe({{"other_namespaces", false}}, ctx);
+  REQUIRE(d->entries.size() == 2);
+  CHECK(d->leftover_entries == 1);
+  for (const auto& e : d->entries) CHECK(e.leftover == (e.name == "old"));
+}
+
+TEST_CASE("dind: a cancelled run fails instead of giving partial sizes", "[dind]") {
+  TempDir dir;
+  fs::create_directories(dir / "dind/a/b");
+  std::atomic<bool> cancel{true};
+  ProbeContext ctx;
+  ctx.cache_root = dir.path();
+  ctx.cancel = &cancel;
+  nlohmann::json section = {{"other_namespaces", false}};
+  ConfigReader reader(&section, "/probes/dind", nullptr);
+  auto probe = NewDindProbe(reader);
+  std::shared_ptr<const ProbeData> out;
+  Status s = probe->Collect(ctx, &out);
+  CHECK(s.reason() == "cancelled");
+  CHECK(out == nullptr);
+}
+
+TEST_CASE("dind: an entry that is itself a mount point is not walked into",
+          "[dind][root]") {
+  CW_REQUIRE_ROOT();
+  TempDir dir;
+  FakeClock clock;
+  const time_t old = std::chrono::system_clock::to_time_t(clock.Now()) - 7200;
+  fs::create_directories(dir / "dind/mounted");
+  REQUIRE(testing::MountTmpfs(dir / "dind/mounted", "8m") == "");
+  testing::WriteFile(dir / "dind/mounted/blob", std::string(100000, 'x'));
+  SetMtimeTree(dir / "dind/mounted", old);
+  ProbeContext ctx;
+  ctx.cache_root = dir.path();
+  ctx.clock = &clock;
+  auto d = RunProbe({{"other_namespaces", false}}, ctx);
+  CHECK(d->sizes_from == "walk");
+  REQUIRE(d->entries.size() == 1);
+  // Counted as a mount point (as the scan does): no bytes, no known mtime,
+  // so not a leftover even though everything inside is old.
+  CHECK(d->entries[0].bytes == 0);
+  CHECK_FALSE(d->entries[0].leftover);
+  CHECK(d->leftover_entries == 0);
 }
 
 // A /proc of our own: pid 100 is us (namespace 111), 200 and 201 share

@@ -1,6 +1,7 @@
 #include "probes/latency.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -107,11 +108,64 @@ TEST_CASE("latency probe counts ENOSPC instead of failing", "[latency][root]") {
   probe->Retire(ctx);
 }
 
+TEST_CASE("latency probe refuses a symlinked .cachewarden directory",
+          "[latency]") {
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / "root");
+  testing::MakeDirs(tmp / "elsewhere");
+  testing::MakeSymlink(tmp / "elsewhere", tmp / "root/.cachewarden");
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  auto probe = MakeLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = tmp / "root";
+  std::shared_ptr<const ProbeData> out;
+  Status s = probe->Collect(ctx, &out);
+  CHECK(s.reason() == "symlink");
+  CHECK(s.path() == tmp / "root/.cachewarden");
+  CHECK(out == nullptr);
+  probe->Retire(ctx);
+  // Nothing written through the link, nothing removed.
+  CHECK(access((tmp / "elsewhere/latency.probe").c_str(), F_OK) != 0);
+  CHECK(access((tmp / "elsewhere").c_str(), F_OK) == 0);
+  struct stat st {};
+  CHECK(lstat((tmp / "root/.cachewarden").c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));  // left alone
+}
+
+TEST_CASE("latency probe's metadata op survives a leftover file",
+          "[latency]") {
+  testing::TempDir tmp;
+  testing::MakeDirs(tmp / ".cachewarden");
+  // As if a run had stopped between creating and unlinking it.
+  testing::WriteFile(tmp / ".cachewarden/meta.probe", "x");
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  auto probe = MakeLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = tmp.path();
+  for (int i = 0; i < 2; ++i) {
+    auto d = Run(*probe, ctx);
+    CHECK(d->last_seconds[kOpMetadata] > 0);
+    CHECK(d->errors.empty());
+  }
+  probe->Retire(ctx);
+  CHECK(access((tmp / ".cachewarden").c_str(), F_OK) != 0);  // cleaned up
+}
+
 TEST_CASE("latency probe config is strict", "[latency][config]") {
   nlohmann::json j = nlohmann::json::parse(R"({"working_set": "1KiB"})");
   ConfigReader r(&j, "/probes/latency", nullptr);
   CHECK_THROWS_WITH(NewLatencyProbe(r),
                     Catch::Contains("/probes/latency/working_set"));
+  // Too large: the probe would allocate a bit per block of it.
+  nlohmann::json big = nlohmann::json::parse(R"({"working_set": "65GiB"})");
+  ConfigReader rb(&big, "/probes/latency", nullptr);
+  CHECK_THROWS_WITH(NewLatencyProbe(rb),
+                    Catch::Contains("/probes/latency/working_set"));
+  nlohmann::json max = nlohmann::json::parse(R"({"working_set": "64GiB"})");
+  ConfigReader rm(&max, "/probes/latency", nullptr);
+  CHECK(NewLatencyProbe(rm) != nullptr);
 }
 
 }  // namespace

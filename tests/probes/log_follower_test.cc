@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 
@@ -183,6 +184,20 @@ TEST_CASE("invalid UTF-8 passes through the follower untouched", "[logs]") {
   c.Poll(f);
   REQUIRE(c.lines.size() == 1);
   CHECK(c.lines[0].text == "bad \xff\xfe bytes");
+}
+
+TEST_CASE("a path that is not a regular file is an error, whatever errno held",
+          "[logs]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "a.log");
+  LogFollower f(Options(dir / "a.log"));
+  errno = ENOENT;  // stale: must not make the directory look missing
+  Status s = f.Poll([](LogLine&&) {});
+  CHECK_FALSE(s.ok());
+  CHECK(s.reason() == "io");
+  CHECK(s.message() == "not a regular file");
+  CHECK(s.error_number() == 0);
+  CHECK_FALSE(f.stats().missing);
 }
 
 TEST_CASE("RFC 3339 times parse with fractions and offsets", "[logs]") {

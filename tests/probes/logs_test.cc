@@ -60,6 +60,19 @@ TEST_CASE("logs: events are counted once across runs and the latest kept", "[log
   CHECK(d->recent[0].time == h.clock.Now());
 }
 
+TEST_CASE("logs: a cancelled run fails instead of giving partial data", "[logs]") {
+  LogsHarness h;
+  h.Append("rm: can't remove '/var/earthly/dind/aa/x': Resource busy\n");
+  std::atomic<bool> cancel{true};
+  h.ctx.cancel = &cancel;
+  std::shared_ptr<const ProbeData> out;
+  Status s = h.probe->Collect(h.ctx, &out);
+  CHECK(s.reason() == "cancelled");
+  CHECK(out == nullptr);
+  cancel = false;
+  CHECK(Count(*h.Run(), LogEventKind::kDindBusy) == 1);
+}
+
 TEST_CASE("logs: the snapshotter fallback holds until buildkitd restarts", "[logs]") {
   LogsHarness h;
   h.Append("======== Buildkitd config ==========\n"

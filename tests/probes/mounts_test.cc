@@ -55,6 +55,26 @@ TEST_CASE("a cache dir that does not exist yet resolves through its parent", "[m
   CHECK(ResolveCachePath("/", &existing) == "/");
 }
 
+TEST_CASE("mount info labels are valid UTF-8 whatever bytes mountinfo held", "[mounts]") {
+  MountsData d;
+  d.holder.fstype = "fuse.\xff";
+  d.holder.source = "src\xfe";
+  d.holder.mount_point = "/mnt/\xc3";
+  MetricWriter w;
+  d.ExportMetrics(w);
+  bool found = false;
+  for (const auto& f : w.Take()) {
+    if (f.name != "cachewarden_mount_info") continue;
+    for (const auto& l : f.metric.at(0).label) {
+      if (l.name == "fstype") CHECK(l.value == "fuse.\xEF\xBF\xBD");
+      if (l.name == "source") CHECK(l.value == "src\xEF\xBF\xBD");
+      if (l.name == "mount_point") CHECK(l.value == "/mnt/\xEF\xBF\xBD");
+      found = true;
+    }
+  }
+  CHECK(found);
+}
+
 TEST_CASE("check: a cache on its own ext4 loop device is a dedicated volume", "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;

@@ -39,6 +39,11 @@ TEST_CASE("sizes parse as bytes or a percentage", "[config]") {
   CHECK_FALSE(ParseSize("101%"));
   CHECK_FALSE(ParseSize("5 GB"));
   CHECK_FALSE(ParseSize("5XB"));
+  // At most 2^62 bytes: larger values would not fit a uint64_t cast.
+  CHECK(ParseSize("4194304TiB")->value == 4611686018427387904.0);
+  CHECK_FALSE(ParseSize("4194305TiB"));
+  CHECK_FALSE(ParseSize("100000000000000000000000B"));
+  CHECK_FALSE(ParseSize(std::string(400, '9') + "TB"));
   CHECK(SizeSpec::Bytes(64ULL << 20).ToString() == "64MiB");
 }
 

@@ -102,5 +102,21 @@ TEST_CASE(
                     Catch::Contains("/probes/volume/growth_min_samples"));
 }
 
+TEST_CASE("volume ratios stay in [0, 1] when free exceeds total",
+          "[volume]") {
+  VolumeData v;  // as some network and FUSE filesystems report
+  v.size_bytes = 1000;
+  v.free_bytes = 2000;
+  v.avail_bytes = 1500;
+  v.files = 10;
+  v.files_free = 20;
+  CHECK(v.UsedRatio() == 0);
+  CHECK(v.InodesUsedRatio() == 0);
+  v.free_bytes = v.avail_bytes = 250;
+  v.files_free = 5;
+  CHECK(v.UsedRatio() == Approx(0.75));
+  CHECK(v.InodesUsedRatio() == Approx(0.5));
+}
+
 }  // namespace
 }  // namespace cachewarden

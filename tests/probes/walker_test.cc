@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <system_error>
 #include <thread>
 
 #include "tests/support/file_tree.h"
@@ -73,6 +76,41 @@ TEST_CASE("walker totals equal du -sx on a tree with hard links and symlinks",
     CHECK(t.allocated_bytes <
           5'000'000);  // the symlink targets are not counted
   }
+}
+
+TEST_CASE("walker walks on the calling thread when no thread can be started",
+          "[walker][root]") {
+  CW_REQUIRE_ROOT();
+  TempDir tmp;
+  BuildMixedTree(tmp);
+  const std::string root = tmp / "tree";
+  REQUIRE(chmod(tmp.path().c_str(), 0755) == 0);  // readable by nobody
+  // A child as nobody with RLIMIT_NPROC 0: every std::thread throws
+  // std::system_error (EAGAIN). Root is exempt from the limit.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_NPROC, &none) != 0 || setgid(65534) != 0 ||
+        setuid(65534) != 0) {
+      _exit(2);
+    }
+    try {
+      std::thread([] {}).join();
+      _exit(3);  // the limit does not hold here: the test proves nothing
+    } catch (const std::system_error&) {
+    }
+    WalkOptions o;
+    o.threads = 4;
+    EntryTotals t;
+    Status s = MeasureEntry(AT_FDCWD, root, o, &t);
+    _exit(s.ok() && t.inodes == 13 && t.skipped.Total() == 0 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  INFO("wait status " << status);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("walker counts a hard link once across Measure calls of one Walker",
