@@ -32,6 +32,9 @@ class Component : public OutputSource {
   virtual void Start(uv_loop_t* loop, std::shared_ptr<const Config> config) = 0;
   // A new snapshot was published (after each probe run).
   virtual void OnSnapshot(const std::shared_ptr<const Snapshot>& /*snapshot*/) {}
+  // Adds what the component knows to a snapshot about to be published, for
+  // the alert rules (Snapshot::SetFact).
+  virtual void AddFacts(Snapshot* /*snapshot*/) const {}
   // A new config was loaded successfully (SIGHUP).
   virtual void Reload(std::shared_ptr<const Config> config) = 0;
   // Stop work, cancel what runs, close every handle; call `done` (on the loop

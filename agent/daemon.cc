@@ -240,6 +240,7 @@ void Daemon::OnDone(ProbeSlot* slot) {
 void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {
   auto next = std::make_shared<Snapshot>(*snapshot_);
   ApplyOutcome(next.get(), probe, outcome);
+  for (const auto& c : components_) c->AddFacts(next.get());
   snapshot_ = next;
   state_->Publish(snapshot_);
   UpdateReady();

@@ -25,7 +25,10 @@ void GcComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
 void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   CloseTimers();
-  if (!config_->gc.enabled) return;
+  if (!config_->gc.enabled) {
+    episodes_.Keep({});
+    return;
+  }
   std::vector<std::string> names;
   for (const GcPolicy& p : config_->gc.policies) {
     names.push_back(p.name);
@@ -40,6 +43,7 @@ void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
     timers_.push_back(t);
   }
   stats_.Declare(names);
+  episodes_.Keep(names);
 }
 
 void GcComponent::CloseTimers() {
@@ -100,6 +104,7 @@ void GcComponent::OnRunDone() {
   if (!r) return;
   running_ = false;
   stats_.Record(*r);
+  episodes_.Record(*r);
   if (r->result != "not_triggered") {
     LogInfo("gc run finished", {{"policy", r->policy}, {"result", r->result},
                                 {"freed_bytes", r->freed_bytes},
@@ -153,6 +158,10 @@ void GcComponent::MaybeFinishStop() {
     on_stopped_ = nullptr;
     done();
   }
+}
+
+void GcComponent::AddFacts(Snapshot* snapshot) const {
+  snapshot->SetFact(GcEpisodes::kFact, std::make_shared<GcEpisodes>(episodes_));
 }
 
 void GcComponent::AddStatus(nlohmann::json& status) const { status["gc"] = stats_.ToJson(); }

@@ -10,6 +10,7 @@
 
 #include "agent/component.h"
 #include "agent/gc_stats.h"
+#include "policies/gc_episodes.h"
 #include "policies/gc_run.h"
 
 namespace cachewarden {
@@ -32,6 +33,8 @@ class GcComponent : public Component {
 
   void Start(uv_loop_t* loop, std::shared_ptr<const Config> config) override;
   void OnSnapshot(const std::shared_ptr<const Snapshot>& snapshot) override;
+  // GcEpisodes: how long each policy's trigger has held without freeing.
+  void AddFacts(Snapshot* snapshot) const override;
   void Reload(std::shared_ptr<const Config> config) override;
   void Stop(std::function<void()> done) override;
 
@@ -74,6 +77,7 @@ class GcComponent : public Component {
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   GcStats stats_;
+  GcEpisodes episodes_;  // loop thread only
 };
 
 }  // namespace cachewarden

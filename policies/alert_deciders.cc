@@ -205,18 +205,20 @@ void DecideSnapshotterFallback(const FallbackInput& in, const RuleConfig&,
 
 void DecideGcIneffective(const GcInput& in, const RuleConfig& c, std::vector<Candidate>* out) {
   const double after = c.Param("trigger_held_for");
-  const bool stuck = in.trigger_held_seconds >= after && in.freed_bytes_since_trigger <= 0;
-  Candidate cand = Make(Severity::kWarning, stuck, false, in.trigger_held_seconds);
-  cand.labels = {{"policy", in.policy}};
-  cand.summary = fmt::format("GC policy {} has been triggered for {} on {} and freed nothing",
-                             in.policy, Dur(in.trigger_held_seconds), in.path);
-  cand.description = fmt::format(
-      "GC policy {} has wanted to free space on {} for {}, but its {:.0f} run(s) ({:.0f} failed) "
-      "freed nothing. Either nothing matches its filters (everything is too young or in use) or "
-      "deletion fails: see the agent's log, widen the policy, or prune BuildKit by hand.",
-      in.policy, in.path, Dur(in.trigger_held_seconds), in.runs_since_trigger,
-      in.failed_runs_since_trigger);
-  out->push_back(std::move(cand));
+  for (const auto& p : in.policies) {
+    Candidate cand = Make(Severity::kWarning, p.trigger_held_seconds >= after && p.runs > 0,
+                          false, p.trigger_held_seconds);
+    cand.labels = {{"policy", p.name}};
+    cand.summary = fmt::format("GC policy {} has been triggered for {} on {} and freed nothing",
+                               p.name, Dur(p.trigger_held_seconds), in.path);
+    cand.description = fmt::format(
+        "GC policy {} has wanted to free space on {} for {}, but its {:.0f} run(s) ({:.0f} "
+        "failed) freed nothing. Either nothing matches its filters (everything is too young, "
+        "open or holds a mount) or deletion fails: see the agent's log and `cachewarden gc "
+        "--dry-run --policy {}`, widen the policy, or prune BuildKit by hand.",
+        p.name, in.path, Dur(p.trigger_held_seconds), p.runs, p.failed_runs, p.name);
+    out->push_back(std::move(cand));
+  }
 }
 
 void DecideIoErrors(const IoErrorsInput& in, const RuleConfig& c, std::vector<Candidate>* out) {

@@ -42,7 +42,8 @@ struct FillingUpInput {
 
 struct LatencyInput {
   std::string path;
-  // Per operation ("read", "write", "fsync"): p99 over the probe's window, s.
+  // Per operation ("read", "write", "fsync", "metadata"): p99 over the rule's
+  // window, in seconds; an op without samples in the window is left out.
   std::vector<std::pair<std::string, double>> p99_seconds;
 };
 
@@ -77,12 +78,14 @@ struct FallbackInput {
 
 struct GcInput {
   std::string path;
-  // How long a GC trigger (a policy's high watermark) has held; 0 if none.
-  double trigger_held_seconds = 0;
-  std::string policy;           // the policy whose trigger holds
-  double runs_since_trigger = 0;
-  double failed_runs_since_trigger = 0;
-  double freed_bytes_since_trigger = 0;
+  // Each policy whose trigger holds.
+  struct Policy {
+    std::string name;
+    double trigger_held_seconds = 0;  // without a run freeing anything
+    double runs = 0;                  // since then
+    double failed_runs = 0;
+  };
+  std::vector<Policy> policies;
 };
 
 struct IoErrorsInput {

@@ -1,8 +1,13 @@
 #include "policies/alert_rules.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <type_traits>
 
+#include "policies/gc_episodes.h"
 #include "probes/dind.h"
+#include "probes/latency.h"
 #include "probes/logs.h"
 #include "probes/mounts.h"
 #include "probes/volume.h"
@@ -20,7 +25,14 @@ constexpr double kGiB = 1024.0 * 1024 * 1024;
 template <auto Extract, auto Decide>
 bool Eval(const Snapshot& s, SystemTime now, const RuleConfig& c,
           std::vector<Candidate>* out) {
-  auto in = Extract(s, now);
+  auto in = [&] {
+    if constexpr (std::is_invocable_v<decltype(Extract), const Snapshot&, SystemTime,
+                                      const RuleConfig&>) {
+      return Extract(s, now, c);
+    } else {
+      return Extract(s, now);
+    }
+  }();
   if (!in) return false;
   Decide(*in, c, out);
   return true;
@@ -45,6 +57,7 @@ constexpr RuleParam kFillingParams[] = {
 constexpr RuleParam kLatencyParams[] = {
     {"warning_p99", ParamKind::kDuration, 0.1},
     {"critical_p99", ParamKind::kDuration, 1},
+    {"window", ParamKind::kDuration, 300},
 };
 constexpr RuleParam kStaleParams[] = {{"max_age", ParamKind::kDuration, 600}};
 constexpr RuleParam kWindowParams[] = {{"window", ParamKind::kDuration, 900}};
@@ -136,8 +149,7 @@ std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
   return in;
 }
 
-// ---- Extractors whose probes are not built in yet: the rule stays silent
-// (its alerts keep their state) until each is wired to its probe's data.
+// ---- Extractors of the other rules.
 
 namespace {
 
@@ -175,9 +187,21 @@ std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s, SystemTime) {
   return in;
 }
 
-// Not wired yet: needs a p99 over a 5 minute window from the latency probe's
-// histograms (a window of bucket snapshots); until then the rule is silent.
-std::optional<LatencyInput> ExtractLatency(const Snapshot&, SystemTime) { return std::nullopt; }
+std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now,
+                                           const RuleConfig& c) {
+  auto l = s.Get<LatencyData>();
+  if (l == nullptr) return std::nullopt;
+  LatencyInput in;
+  in.path = CachePath(s);
+  const auto window = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(c.Param("window")));
+  for (int op = 0; op < kOpCount; ++op) {
+    if (auto p99 = WindowQuantile(*l, op, now - window, 0.99)) {
+      in.p99_seconds.emplace_back(LatencyOpName(op), *p99);
+    }
+  }
+  return in;
+}
 
 std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime) {
   auto d = s.Get<DindData>();
@@ -214,19 +238,32 @@ std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s, Syste
   return in;
 }
 
-// Not wired yet: GC's trigger and run history live in the gc component, not
-// in the Snapshot; until they are published there the rule is silent.
-std::optional<GcInput> ExtractGc(const Snapshot&, SystemTime) { return std::nullopt; }
+std::optional<GcInput> ExtractGc(const Snapshot& s, SystemTime now) {
+  auto gc = s.GetFact<GcEpisodes>();
+  if (gc == nullptr) return std::nullopt;
+  GcInput in;
+  in.path = CachePath(s);
+  for (const auto& [name, e] : gc->episodes()) {
+    in.policies.push_back({name, std::max(0.0, SecondsSince(e.since, now)),
+                           static_cast<double>(e.runs), static_cast<double>(e.failed_runs)});
+  }
+  return in;
+}
 
-// The logs half ("input/output error" lines); the latency probe's EIO is not
-// wired yet.
+// The probe's EIO and "input/output error" lines in the logs; either alone
+// is enough (an agent without the logs or latency probe still sees the other).
 std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s, SystemTime now) {
   auto logs = s.Get<LogsData>();
-  if (logs == nullptr) return std::nullopt;
+  auto latency = s.Get<LatencyData>();
+  if (logs == nullptr && s.Find(LatencyData::kProbe) == nullptr) return std::nullopt;
   IoErrorsInput in;
   in.path = CachePath(s);
-  in.seconds_since_log_error =
-      SecondsSince(logs->LastTime(LogEventKind::kIoError), now);
+  if (logs) in.seconds_since_log_error = SecondsSince(logs->LastTime(LogEventKind::kIoError), now);
+  // The latest run's: a run without EIO clears it. A run that failed
+  // outright (say, EIO creating its file) keeps older data: look at its error.
+  if (const ProbeResult* r = s.Find(LatencyData::kProbe)) {
+    in.probe_eio = r->status.ok() ? latency && latency->eio : r->status.error_number() == EIO;
+  }
   return in;
 }
 

@@ -59,12 +59,14 @@ std::span<const RuleDef> RuleTable();
 const RuleDef* FindRule(std::string_view name);
 
 // ---- Extractors: the one place each rule reads the snapshot. nullopt: the
-// input is not known (no data yet, or its probe is not built in).
+// input is not known (no data yet, or the probe or fact it reads is absent).
 std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s, SystemTime now);
 std::optional<UsageInput> ExtractDiskUsage(const Snapshot& s, SystemTime now);
 std::optional<UsageInput> ExtractInodeUsage(const Snapshot& s, SystemTime now);
 std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s, SystemTime now);
-std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now);
+// p99 of each op's samples within the rule's `window`.
+std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now,
+                                           const RuleConfig& config);
 std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime now);
 std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now);
 std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime now);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <deque>
 #include <random>
@@ -67,6 +68,7 @@ class LatencyProbe : public Probe {
     if (!s.ok()) return s;
     std::array<double, kOpCount> last;
     last.fill(-1);
+    run_eio_ = false;
     const std::uint64_t wblock =
         std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
     std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
@@ -106,12 +108,19 @@ class LatencyProbe : public Probe {
     auto data = std::make_shared<LatencyData>();
     data->mode = direct_fd_ >= 0 ? "direct" : "fadvise";
     data->warmup = !warmed_up_;
+    const SystemTime now = ctx.Now();
     if (warmed_up_) {
       for (int op = 0; op < kOpCount; ++op) {
+        auto& w = window_[op];
+        while (!w.empty() && (now - w.front().at > LatencyData::kWindowKept ||
+                              w.size() >= LatencyData::kMaxWindowSamples)) {
+          w.pop_front();
+        }
         if (last[op] < 0) continue;
         histograms_[op].Observe(last[op]);
         recent_[op].push_back(last[op]);
         if (recent_[op].size() > options_.recent) recent_[op].pop_front();
+        w.push_back({now, last[op]});
       }
     }
     warmed_up_ = true;
@@ -120,8 +129,10 @@ class LatencyProbe : public Probe {
       data->histograms[op] = histograms_[op];
       data->median_seconds[op] =
           Median({recent_[op].begin(), recent_[op].end()});
+      data->window[op].assign(window_[op].begin(), window_[op].end());
     }
     data->errors = errors_;
+    data->eio = run_eio_;
     *out = std::move(data);
     return Status::Ok();
   }
@@ -145,7 +156,9 @@ class LatencyProbe : public Probe {
     const bool ok = f();
     const auto end = std::chrono::steady_clock::now();
     if (!ok) {
-      ++errors_[ErrnoClass(errno)];
+      const int err = errno;
+      ++errors_[ErrnoClass(err)];
+      run_eio_ = run_eio_ || err == EIO;
       return false;
     }
     (*last)[op] = ToSeconds(end - start);
@@ -229,6 +242,8 @@ class LatencyProbe : public Probe {
   bool warmed_up_ = false;
   std::array<HistogramValue, kOpCount> histograms_;
   std::array<std::deque<double>, kOpCount> recent_;
+  std::array<std::deque<LatencyData::Sample>, kOpCount> window_;
+  bool run_eio_ = false;
   std::map<std::string, std::uint64_t> errors_;
 };
 
@@ -245,6 +260,20 @@ std::vector<double> LatencyBuckets() {
           50e-3, 100e-3, 250e-3, 500e-3, 1,    2.5,    5,    10};
 }
 
+std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since,
+                                     double q) {
+  std::vector<double> v;
+  for (const auto& sample : data.window[op]) {
+    if (sample.at > since) v.push_back(sample.seconds);
+  }
+  if (v.empty()) return std::nullopt;
+  // Nearest rank: the smallest value with at least q of the samples at or below it.
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  const std::size_t i = std::min(v.size() - 1, rank == 0 ? 0 : rank - 1);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  return v[i];
+}
+
 nlohmann::json LatencyData::ToJson() const {
   nlohmann::json ops = nlohmann::json::object();
   for (int op = 0; op < kOpCount; ++op) {
@@ -253,7 +282,7 @@ nlohmann::json LatencyData::ToJson() const {
     if (median_seconds[op] >= 0) o["median_seconds"] = median_seconds[op];
     ops[LatencyOpName(op)] = std::move(o);
   }
-  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}};
+  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}, {"eio", eio}};
 }
 
 void LatencyData::ExportMetrics(MetricWriter& out) const {

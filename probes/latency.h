@@ -4,7 +4,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "probes/clock.h"
 
 #include "probes/config_reader.h"
 #include "probes/probe.h"
@@ -34,6 +38,16 @@ struct LatencyData : ProbeData {
   std::array<double, kOpCount>
       median_seconds{};  // over recent runs, -1 if none
   std::array<HistogramValue, kOpCount> histograms;  // cumulative since start
+  // Each op's recorded latencies of the last hour (at most kMaxWindowSamples),
+  // oldest first: what a percentile over a time window is taken from.
+  struct Sample {
+    SystemTime at;
+    double seconds = 0;
+  };
+  static constexpr std::size_t kMaxWindowSamples = 4096;
+  static constexpr Duration kWindowKept = std::chrono::hours(1);
+  std::array<std::vector<Sample>, kOpCount> window;
+  bool eio = false;  // an operation of this run failed with EIO
   // Cumulative errors by errno class ("ENOSPC", "EIO", "EROFS", "EDQUOT",
   // "other").
   std::map<std::string, std::uint64_t> errors;
@@ -56,5 +70,10 @@ std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options);
 
 // The histogram buckets: 50 µs to 10 s.
 std::vector<double> LatencyBuckets();
+
+// The nearest-rank quantile q (0..1) of `op`'s samples taken after `since`;
+// nullopt when there are none.
+std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since,
+                                     double q);
 
 }  // namespace cachewarden

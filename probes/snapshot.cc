@@ -12,6 +12,10 @@ void Snapshot::Set(ProbeResult result) {
   results_.insert_or_assign(std::move(name), std::move(result));
 }
 
+void Snapshot::SetFact(std::string_view key, std::shared_ptr<const Fact> fact) {
+  facts_.insert_or_assign(std::string(key), std::move(fact));
+}
+
 nlohmann::json Snapshot::ToJson(SystemTime now) const {
   nlohmann::json probes = nlohmann::json::object();
   for (const auto& [name, r] : results_) {

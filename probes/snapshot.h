@@ -26,6 +26,15 @@ class ProbeData {
   virtual void ExportMetrics(MetricWriter& out) const = 0;
 };
 
+// What the agent knows besides the probes (say, the GC component's trigger
+// history), for the alert rules to read. Each kind declares
+// `static constexpr std::string_view kFact = "<key>";`. Facts are neither
+// exported nor shown in /status: their owners show them.
+class Fact {
+ public:
+  virtual ~Fact() = default;
+};
+
 // The latest outcome of one probe.
 struct ProbeResult {
   std::string probe;
@@ -66,6 +75,14 @@ class Snapshot {
     Set(std::move(r));
   }
 
+  template <typename T>
+  std::shared_ptr<const T> GetFact() const {
+    auto it = facts_.find(T::kFact);
+    if (it == facts_.end()) return nullptr;
+    return std::dynamic_pointer_cast<const T>(it->second);
+  }
+  void SetFact(std::string_view key, std::shared_ptr<const Fact> fact);
+
   const std::map<std::string, ProbeResult, std::less<>>& results() const {
     return results_;
   }
@@ -78,6 +95,7 @@ class Snapshot {
 
  private:
   std::map<std::string, ProbeResult, std::less<>> results_;
+  std::map<std::string, std::shared_ptr<const Fact>, std::less<>> facts_;
 };
 
 }  // namespace cachewarden

@@ -84,7 +84,12 @@ TEST_CASE("the agent runs gc policies on their interval and exports gc metrics",
       {"gc", {{"policies", {{{"name", "dind"}, {"path", "dind"}, {"interval", "1s"},
                              {"triggers", {{"older_than", "1d"}}}},
                             {{"name", "stuck"}, {"path", "dind"}, {"interval", "1s"},
-                             {"min_age", "30d"}, {"triggers", {{"always", true}}}}}}}}};
+                             {"min_age", "30d"}, {"triggers", {{"always", true}}}}}}}},
+      // Snapshots (and so the GC history the rules read) every 200 ms.
+      {"probes", {{"volume", {{"interval", "200ms"}}}}},
+      {"alerts",
+       {{"evaluation_interval", "200ms"},
+        {"rules", {{"CacheGCIneffective", {{"trigger_held_for", "2s"}}}}}}}};
   AgentUnderTest agent(tmp.path(), config.dump());
   std::string why;
   REQUIRE(agent.Start(&why));
@@ -105,6 +110,19 @@ TEST_CASE("the agent runs gc policies on their interval and exports gc metrics",
   CHECK(ok);
   auto status = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
   CHECK(status["gc"]["policies"]["dind"]["runs"].contains("freed"));
+  // The stuck policy's trigger holds and it frees nothing: CacheGCIneffective
+  // fires for it, and only for it.
+  auto gc_alert = [&](const std::string& policy) {
+    auto st = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+    for (const auto& a : st["alerts"]) {
+      if (a["alertname"] == "CacheGCIneffective" && a["labels"]["policy"] == policy) return a;
+    }
+    return nlohmann::json::object();
+  };
+  REQUIRE(WaitUntil([&] { return gc_alert("stuck").value("state", "") == "firing"; }));
+  CHECK_THAT(gc_alert("stuck")["summary"].get<std::string>(),
+             Catch::Contains("GC policy stuck") && Catch::Contains("freed nothing"));
+  CHECK(gc_alert("dind").empty());
   agent.process().Signal(SIGTERM);
   int code = -1;
   CHECK(agent.process().WaitExit(std::chrono::seconds(10), &code));

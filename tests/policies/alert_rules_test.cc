@@ -133,13 +133,10 @@ TEST_CASE("GC is ineffective when its trigger held 15 minutes and nothing was fr
           "[alerts]") {
   RuleConfig c = Defaults("CacheGCIneffective");
   std::vector<Candidate> out;
-  DecideGcIneffective({"/c", 1000, "dind", 3, 1, 0}, c, &out);
+  DecideGcIneffective({"/c", {{"dind", 1000, 3, 1}}}, c, &out);
   CHECK(out.at(0).fires);
   out.clear();
-  DecideGcIneffective({"/c", 1000, "dind", 3, 0, 4096}, c, &out);
-  CHECK_FALSE(out.at(0).fires);
-  out.clear();
-  DecideGcIneffective({"/c", 600, "dind", 0, 0, 0}, c, &out);
+  DecideGcIneffective({"/c", {{"dind", 600, 2, 0}}}, c, &out);
   CHECK_FALSE(out.at(0).fires);
 }
 

@@ -43,6 +43,12 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
     CHECK(d->median_seconds[op] > 0);
   }
   CHECK(d->errors.empty());
+  CHECK_FALSE(d->eio);
+  for (int op = 0; op < kOpCount; ++op) {
+    // Every recorded run is in the window the latency alert takes its p99 from.
+    CHECK(d->window[op].size() == 5);
+    CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) > 0);
+  }
   CHECK(access((root + "/.cachewarden/latency.probe").c_str(), F_OK) == 0);
   probe->Retire(ctx);
   CHECK(access((root + "/.cachewarden").c_str(), F_OK) != 0);  // cleaned up
