@@ -1,5 +1,7 @@
 #include "agent/agent_state.h"
 
+#include "probes/json_text.h"
+
 namespace cachewarden {
 
 const char* Version() { return CACHEWARDEN_VERSION; }
@@ -7,8 +9,8 @@ const char* Revision() { return CACHEWARDEN_REVISION; }
 
 void ExportBuildInfo(MetricWriter& out) {
   out.Gauge("cachewarden_build_info",
-            "Always 1; the labels say which build of cachewarden is running.", 1,
-            {{"version", Version()}, {"revision", Revision()}});
+            "Always 1; the labels say which build of cachewarden is running.",
+            1, {{"version", Version()}, {"revision", Revision()}});
 }
 
 void AgentState::Publish(std::shared_ptr<const Snapshot> snapshot) {
@@ -57,7 +59,8 @@ std::vector<prometheus::MetricFamily> AgentState::Metrics() const {
   MetricWriter w;
   ExportBuildInfo(w);
   w.Gauge("cachewarden_config_last_reload_successful",
-          "1 if the last configuration load or reload succeeded, 0 if it was rejected.",
+          "1 if the last configuration load or reload succeeded, 0 if it was "
+          "rejected.",
           ok ? 1 : 0);
   w.Gauge("cachewarden_config_last_reload_success_timestamp_seconds",
           "When the configuration was last loaded successfully.",
@@ -87,7 +90,7 @@ std::string AgentState::StatusJson(SystemTime now) const {
                 {"config_source", config ? config->source : ""},
                 {"config_last_reload_successful", reload_ok}};
   for (const auto& source : sources) source->AddStatus(j);
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 }  // namespace cachewarden

@@ -12,6 +12,7 @@
 #include "agent/oneshot.h"
 #include "agent/report.h"
 #include "policies/assessment.h"
+#include "probes/json_text.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {
@@ -56,8 +57,8 @@ int CheckCommand(const CommandLine& cl) {
   auto findings = Assess(*snapshot, config->alerts);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
-    fmt::print("{}\n", CheckReportJson(*config, *snapshot, findings).dump(2, ' ', false,
-                                                                          nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n",
+               DumpJson(CheckReportJson(*config, *snapshot, findings), 2));
   } else {
     fmt::print("{}", CheckReportText(*config, findings));
   }
@@ -88,7 +89,8 @@ int TextfileCommand(const CommandLine& cl) {
 
 int ConfigCommand(const CommandLine& cl) {
   if (cl.args.empty()) {
-    fmt::print(stderr, "cachewarden: config: expected `check [FILE]` or `print`\n");
+    fmt::print(stderr,
+               "cachewarden: config: expected `check [FILE]` or `print`\n");
     return kExitUsage;
   }
   const std::string& sub = cl.args[0];
@@ -102,15 +104,20 @@ int ConfigCommand(const CommandLine& cl) {
   }
   if (sub == "print") {
     if (cl.args.size() > 1) {
-      fmt::print(stderr, "cachewarden: config print: unexpected argument \"{}\"\n", cl.args[1]);
+      fmt::print(stderr,
+                 "cachewarden: config print: unexpected argument \"{}\"\n",
+                 cl.args[1]);
       return kExitUsage;
     }
     auto config = LoadConfigForCommand(cl);
     if (!config) return kExitConfig;
-    fmt::print("{}\n", config->effective.dump(2));
+    fmt::print("{}\n", DumpJson(config->effective, 2));
     return 0;
   }
-  fmt::print(stderr, "cachewarden: config: unknown subcommand \"{}\"; expected check or print\n", sub);
+  fmt::print(stderr,
+             "cachewarden: config: unknown subcommand \"{}\"; expected check "
+             "or print\n",
+             sub);
   return kExitUsage;
 }
 

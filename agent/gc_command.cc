@@ -6,52 +6,26 @@
 
 #include "agent/commands.h"
 #include "agent/oneshot.h"
+#include "probes/json_text.h"
 #include "probes/units.h"
 
 namespace cachewarden {
-namespace {
-
-// An entry name for a terminal: quoted when it holds anything unusual, with
-// control bytes and invalid UTF-8 as \xNN, so a name cannot forge a line.
-std::string ShowName(const std::string& name) {
-  bool plain = !name.empty();
-  for (unsigned char c : name) {
-    if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') plain = false;
-  }
-  if (plain) return name;
-  std::string out = "\"";
-  for (unsigned char c : name) {
-    if (c < ' ' || c >= 0x7f || c == '"' || c == '\\') {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string ShowAge(Duration d) {
-  auto s = std::chrono::duration_cast<std::chrono::seconds>(d);
-  if (s.count() == 0) return "0s";
-  // Round to two units at most: "2d3h", "5h12m", "42s".
-  auto secs = s.count();
-  if (secs >= 86400) secs -= secs % 3600;
-  else if (secs >= 3600) secs -= secs % 60;
-  return FormatDuration(std::chrono::seconds(secs));
-}
-
-}  // namespace
 
 std::string GcRunText(const GcRunResult& run) {
   std::string out;
   const GcPlan& plan = run.plan;
-  out += fmt::format("policy {}: {}\n", run.policy,
-                     plan.triggered ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
-                                    : std::string("no trigger holds"));
-  if (plan.need_bytes > 0) out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
-  if (plan.need_inodes > 0) out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
+  out += fmt::format(
+      "policy {}: {}\n", run.policy,
+      plan.triggered
+          ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
+          : std::string("no trigger holds"));
+  if (plan.need_bytes > 0)
+    out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
+  if (plan.need_inodes > 0)
+    out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
   if (!plan.items.empty()) {
-    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "AGE", "ENTRY  (why)");
+    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "AGE",
+                       "ENTRY  (why)");
   }
   for (const auto& i : plan.items) {
     std::string decision = i.decision == GcDecision::kSkip
@@ -59,19 +33,22 @@ std::string GcRunText(const GcRunResult& run) {
                                : ToString(i.decision);
     bool measured = i.skip != SkipReason::kExcluded;
     out += fmt::format("  {:<14} {:>10} {:>8}  {}  ({})\n", decision,
-                       measured ? HumanBytes(i.entry.bytes) : "-", measured ? ShowAge(i.age) : "-",
-                       ShowName(i.entry.name), i.why);
+                       measured ? HumanBytes(i.entry.bytes) : "-",
+                       measured ? HumanAge(i.age) : "-", ShowName(i.entry.name),
+                       i.why);
   }
   out += fmt::format("  planned: {} entries, {}\n", plan.planned_entries,
                      HumanBytes(plan.planned_bytes));
   for (const auto& d : run.done) {
-    out += fmt::format("  {:<9} {}  {}", ToString(d.reap.result), ShowName(d.name),
-                       HumanBytes(d.bytes));
-    if (d.reap.unmounted > 0) out += fmt::format(", {} mounts detached", d.reap.unmounted);
+    out += fmt::format("  {:<9} {}  {}", ToString(d.reap.result),
+                       ShowName(d.name), HumanBytes(d.bytes));
+    if (d.reap.unmounted > 0)
+      out += fmt::format(", {} mounts detached", d.reap.unmounted);
     if (d.reap.errors > 0) out += fmt::format(", {} errors", d.reap.errors);
     out += "\n";
     for (const auto& e : d.reap.first_errors) {
-      out += fmt::format("    {} {}: {}\n", e.what, ShowName(e.path), std::strerror(e.error));
+      out += fmt::format("    {} {}: {}\n", e.what, ShowName(e.path),
+                         std::strerror(e.error));
     }
   }
   if (run.command_exit_code) {
@@ -80,7 +57,8 @@ std::string GcRunText(const GcRunResult& run) {
   out += fmt::format("  result: {}", run.result);
   if (run.dry_run && plan.triggered) out += " (nothing deleted)";
   if (!run.dry_run) {
-    out += fmt::format(", freed {} in {} entries", HumanBytes(run.freed_bytes), run.deleted_entries);
+    out += fmt::format(", freed {} in {} entries", HumanBytes(run.freed_bytes),
+                       run.deleted_entries);
   }
   if (!run.status.ok()) out += fmt::format(" ({})", run.status.ToString());
   return out + "\n";
@@ -97,8 +75,9 @@ int GcCommand(const CommandLine& cl) {
   if (wanted && policies.empty()) {
     std::vector<std::string> names;
     for (const auto& p : config->gc.policies) names.push_back(p.name);
-    fmt::print(stderr, "cachewarden: gc: no policy named \"{}\" (policies: {})\n", *wanted,
-               fmt::join(names, ", "));
+    fmt::print(stderr,
+               "cachewarden: gc: no policy named \"{}\" (policies: {})\n",
+               *wanted, fmt::join(names, ", "));
     return kExitUsage;
   }
   auto snapshot = CollectOnce(*config);
@@ -119,8 +98,9 @@ int GcCommand(const CommandLine& cl) {
     }
   }
   if (cl.Has("json")) {
-    nlohmann::json doc = {{"root", config->root}, {"dry_run", options.dry_run}, {"runs", runs}};
-    fmt::print("{}\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    nlohmann::json doc = {
+        {"root", config->root}, {"dry_run", options.dry_run}, {"runs", runs}};
+    fmt::print("{}\n", DumpJson(doc, 2));
   }
   return exit_code;
 }

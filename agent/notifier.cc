@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "probes/json_text.h"
 #include "probes/log.h"
 
 namespace cachewarden {
@@ -16,21 +17,17 @@ namespace {
 const std::vector<double> kLatencyBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                             0.5,   1,    2.5,   5,    10};
 
-nlohmann::json LabelObject(const MetricLabels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : labels) j[k] = v;
-  return j;
-}
-
 nlohmann::json AlertJson(const OutgoingAlert& a) {
-  return {{"labels", LabelObject(a.labels)},
-          {"annotations", LabelObject(a.annotations)},
+  return {{"labels", LabelsJson(a.labels)},
+          {"annotations", LabelsJson(a.annotations)},
           {"startsAt", Rfc3339(a.starts_at)},
           {"endsAt", Rfc3339(a.ends_at)},
           {"generatorURL", a.generator_url}};
 }
 
-std::size_t Discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+std::size_t Discard(char*, std::size_t size, std::size_t n, void*) {
+  return size * n;
+}
 
 int AbortOnStop(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<std::atomic<bool>*>(stop)->load() ? 1 : 0;
@@ -42,14 +39,6 @@ void GlobalInitOnce() {
 }
 
 }  // namespace
-
-std::string Rfc3339(SystemTime t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(ms % 1000));
-}
 
 nlohmann::json AlertmanagerPayload(const NotificationBatch& batch) {
   nlohmann::json out = nlohmann::json::array();
@@ -71,10 +60,11 @@ nlohmann::json WebhookPayload(const NotificationBatch& batch) {
     nlohmann::json c = nlohmann::json::object();
     if (batch.alerts.empty()) return c;
     for (const auto& [k, v] : batch.alerts[0].*member) {
-      bool shared = std::all_of(batch.alerts.begin(), batch.alerts.end(), [&](const auto& a) {
-        return std::find(((a).*member).begin(), ((a).*member).end(), std::pair{k, v}) !=
-               ((a).*member).end();
-      });
+      bool shared = std::all_of(
+          batch.alerts.begin(), batch.alerts.end(), [&](const auto& a) {
+            return std::find(((a).*member).begin(), ((a).*member).end(),
+                             std::pair{k, v}) != ((a).*member).end();
+          });
       if (shared) c[k] = v;
     }
     return c;
@@ -87,11 +77,13 @@ nlohmann::json WebhookPayload(const NotificationBatch& batch) {
           {"groupLabels", nlohmann::json::object()},
           {"commonLabels", common(&OutgoingAlert::labels)},
           {"commonAnnotations", common(&OutgoingAlert::annotations)},
-          {"externalURL", batch.alerts.empty() ? "" : batch.alerts[0].generator_url},
+          {"externalURL",
+           batch.alerts.empty() ? "" : batch.alerts[0].generator_url},
           {"alerts", std::move(alerts)}};
 }
 
-void NotifierStats::Count(const std::string& notifier, const std::string& result) {
+void NotifierStats::Count(const std::string& notifier,
+                          const std::string& result) {
   std::lock_guard lock(mutex_);
   counts_[{notifier, result}] += 1;
 }
@@ -102,7 +94,8 @@ void NotifierStats::Latency(const std::string& notifier, double seconds) {
   it->second.Observe(seconds);
 }
 
-double NotifierStats::Get(const std::string& notifier, const std::string& result) const {
+double NotifierStats::Get(const std::string& notifier,
+                          const std::string& result) const {
   std::lock_guard lock(mutex_);
   auto it = counts_.find({notifier, result});
   return it == counts_.end() ? 0 : it->second;
@@ -112,18 +105,20 @@ void NotifierStats::Export(MetricWriter& out) const {
   std::lock_guard lock(mutex_);
   for (const auto& [key, n] : counts_) {
     out.Counter("cachewarden_notifications_total",
-                "Alert notifications by notifier and result (success, failure, dropped).", n,
-                {{"notifier", key.first}, {"result", key.second}});
+                "Alert notifications by notifier and result (success, failure, "
+                "dropped).",
+                n, {{"notifier", key.first}, {"result", key.second}});
   }
   for (const auto& [notifier, h] : latency_) {
     out.Histogram("cachewarden_notification_latency_seconds",
-                  "How long each notification request took, successful or not.", h,
-                  {{"notifier", notifier}});
+                  "How long each notification request took, successful or not.",
+                  h, {{"notifier", notifier}});
   }
 }
 
-HttpNotifier::HttpNotifier(Kind kind, HttpTargetConfig target, Duration max_backoff,
-                           int queue_size, std::shared_ptr<NotifierStats> stats)
+HttpNotifier::HttpNotifier(Kind kind, HttpTargetConfig target,
+                           Duration max_backoff, int queue_size,
+                           std::shared_ptr<NotifierStats> stats)
     : kind_(kind),
       target_(std::move(target)),
       max_backoff_(max_backoff),
@@ -176,19 +171,22 @@ void HttpNotifier::Run() {
     }
     NotificationBatch batch = queue_.front();
     lock.unlock();
-    std::string body = (kind_ == Kind::kAlertmanager ? AlertmanagerPayload(batch)
-                                                     : WebhookPayload(batch)).dump();
+    std::string body =
+        DumpJson(kind_ == Kind::kAlertmanager ? AlertmanagerPayload(batch)
+                                              : WebhookPayload(batch));
     auto start = std::chrono::steady_clock::now();
     std::string error;
     bool ok = Send(body, &error);
     stats_->Latency(name(), std::chrono::duration<double>(
-                                std::chrono::steady_clock::now() - start).count());
+                                std::chrono::steady_clock::now() - start)
+                                .count());
     lock.lock();
     if (stop_) break;
     stats_->Count(name(), ok ? "success" : "failure");
     if (ok) {
       queue_.pop_front();
-      if (backoff > Duration::zero()) LogInfo("notifier recovered", {{"url", target_.url}});
+      if (backoff > Duration::zero())
+        LogInfo("notifier recovered", {{"url", target_.url}});
       backoff = Duration::zero();
     } else {
       Duration first = std::chrono::milliseconds(500);
@@ -209,9 +207,11 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
     *error = "curl_easy_init failed";
     return false;
   }
-  std::string url =
-      kind_ == Kind::kAlertmanager ? target_.url + "/api/v2/alerts" : target_.url;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  std::string url = kind_ == Kind::kAlertmanager
+                        ? target_.url + "/api/v2/alerts"
+                        : target_.url;
+  curl_slist* headers =
+      curl_slist_append(nullptr, "Content-Type: application/json");
   std::string auth;
   if (!target_.bearer_token.empty()) {
     auth = "Authorization: Bearer " + target_.bearer_token;
@@ -221,9 +221,11 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         target_.timeout).count()));
+  curl_easy_setopt(
+      curl, CURLOPT_TIMEOUT_MS,
+      static_cast<long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(target_.timeout)
+              .count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -234,7 +236,8 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, target_.basic_username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, target_.basic_password.c_str());
   }
-  if (!target_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, target_.ca_file.c_str());
+  if (!target_.ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, target_.ca_file.c_str());
   CURLcode rc = curl_easy_perform(curl);
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);

@@ -38,7 +38,6 @@ struct NotificationBatch {
 // POST /api/v2/alerts body, and the Alertmanager webhook payload.
 nlohmann::json AlertmanagerPayload(const NotificationBatch& batch);
 nlohmann::json WebhookPayload(const NotificationBatch& batch);
-std::string Rfc3339(SystemTime t);
 
 // Counters and latencies of every notifier. Thread-safe.
 class NotifierStats {

@@ -6,26 +6,19 @@
 #include <cstdio>
 
 #include "agent/commands.h"
+#include "probes/json_text.h"
 
 namespace cachewarden {
 namespace {
 
-// "3d", "5h", "12m", "40s": the largest whole unit, for people.
-std::string HumanAge(double seconds) {
-  if (seconds >= 2 * 86400) return fmt::format("{:.0f}d", seconds / 86400);
-  if (seconds >= 2 * 3600) return fmt::format("{:.0f}h", seconds / 3600);
-  if (seconds >= 120) return fmt::format("{:.0f}m", seconds / 60);
-  return fmt::format("{:.0f}s", seconds);
-}
-
 void AppendTotalsRow(std::string* out, std::string_view label,
                      const EntryTotals& t, SystemTime now) {
-  *out +=
-      fmt::format("  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", label,
-                  HumanBytes(static_cast<double>(t.allocated_bytes)),
-                  HumanBytes(static_cast<double>(t.apparent_bytes)), t.inodes,
-                  t.inodes ? HumanAge(AgeSeconds(t.newest_mtime, now)) : "-",
-                  t.inodes ? HumanAge(AgeSeconds(t.oldest_mtime, now)) : "-");
+  *out += fmt::format(
+      "  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", label,
+      HumanBytes(static_cast<double>(t.allocated_bytes)),
+      HumanBytes(static_cast<double>(t.apparent_bytes)), t.inodes,
+      t.inodes ? HumanAgeSeconds(AgeSeconds(t.newest_mtime, now)) : "-",
+      t.inodes ? HumanAgeSeconds(AgeSeconds(t.oldest_mtime, now)) : "-");
 }
 
 void AppendHeader(std::string* out, std::string_view title) {
@@ -48,7 +41,8 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
   if (!d.largest.empty() && top > 0) {
     AppendHeader(&out, "largest entries:");
     for (std::size_t i = 0; i < d.largest.size() && i < top; ++i) {
-      AppendTotalsRow(&out, d.largest[i].path, d.largest[i].totals, now);
+      AppendTotalsRow(&out, ShowName(d.largest[i].path), d.largest[i].totals,
+                      now);
     }
   }
   if (!d.dind_entries.empty()) {
@@ -62,11 +56,12 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
                        HumanBytes(static_cast<double>(bytes[0])));
     for (std::size_t i = 0; i < d.dind_entries.size() && i < top; ++i) {
       const auto& e = d.dind_entries[i];
-      out += fmt::format("  {:<40} {:>10}  {:<5}  idle {}{}\n", e.name,
-                         HumanBytes(static_cast<double>(e.allocated_bytes)),
-                         e.is_cache ? "cache" : "build",
-                         HumanAge(AgeSeconds(e.newest_mtime, now)),
-                         e.mount_points ? "  (mount inside)" : "");
+      out +=
+          fmt::format("  {:<40} {:>10}  {:<5}  idle {}{}\n", ShowName(e.name),
+                      HumanBytes(static_cast<double>(e.allocated_bytes)),
+                      e.is_cache ? "cache" : "build",
+                      HumanAgeSeconds(AgeSeconds(e.newest_mtime, now)),
+                      e.mount_points ? "  (mount inside)" : "");
     }
   }
   if (!d.largest_files.empty() && top > 0) {
@@ -75,7 +70,7 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
       out += fmt::format(
           "  {:>10}  {}\n",
           HumanBytes(static_cast<double>(d.largest_files[i].allocated_bytes)),
-          d.largest_files[i].path);
+          ShowName(d.largest_files[i].path));
     }
   }
   if (d.total.mount_points > 0) {
@@ -125,9 +120,7 @@ int ScanCommand(const CommandLine& cl) {
     return kExitIo;
   }
   if (cl.Has("json")) {
-    fmt::print("{}\n",
-               data.ToJson().dump(2, ' ', false,
-                                  nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n", DumpJson(data.ToJson(), 2));
   } else {
     fmt::print("{}", ScanReportText(data, options.top));
   }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace cachewarden {
 
@@ -27,7 +28,8 @@ class RealClock : public Clock {
 // A clock that only moves when told to. Thread-safe.
 class FakeClock : public Clock {
  public:
-  explicit FakeClock(SystemTime start = SystemTime(std::chrono::seconds(1'700'000'000)))
+  explicit FakeClock(
+      SystemTime start = SystemTime(std::chrono::seconds(1'700'000'000)))
       : now_ns_(start.time_since_epoch().count()) {}
   SystemTime Now() const override {
     return SystemTime(SystemTime::duration(now_ns_.load()));
@@ -41,7 +43,8 @@ class FakeClock : public Clock {
   std::atomic<SystemTime::rep> now_ns_;
 };
 
-// Seconds since the epoch as a double, the unit of every *_timestamp_seconds metric.
+// Seconds since the epoch as a double, the unit of every *_timestamp_seconds
+// metric.
 double ToUnixSeconds(SystemTime t);
 // Seconds as a double.
 double ToSeconds(Duration d);
@@ -50,5 +53,8 @@ std::uint64_t TimerMs(Duration d);
 // The time `sec` seconds and `nsec` nanoseconds after the epoch, as statx and
 // struct stat give it.
 SystemTime ToSystemTime(std::int64_t sec, std::int64_t nsec);
+// "2026-11-28T12:34:56.789Z": UTC, milliseconds; what logs, /status and
+// Alertmanager get.
+std::string Rfc3339(SystemTime t);
 
 }  // namespace cachewarden

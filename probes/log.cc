@@ -8,6 +8,9 @@
 #include <chrono>
 #include <mutex>
 
+#include "probes/clock.h"
+#include "probes/json_text.h"
+
 namespace cachewarden {
 namespace {
 
@@ -17,13 +20,7 @@ std::mutex g_write_mutex;
 
 constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 
-std::string Timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
-}
+std::string Timestamp() { return Rfc3339(std::chrono::system_clock::now()); }
 
 void WriteAll(const std::string& line) {
   std::lock_guard lock(g_write_mutex);
@@ -64,14 +61,13 @@ void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
     if (fields.is_object()) {
       for (const auto& [k, v] : fields.items()) j[k] = v;
     }
-    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    line = DumpJson(j) + "\n";
   } else {
     line = fmt::format("{} {:<5} {}", Timestamp(), name, msg);
     if (fields.is_object()) {
       for (const auto& [k, v] : fields.items()) {
         line += fmt::format(" {}={}", k,
-                            v.is_string() ? v.get<std::string>()
-                                          : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                            v.is_string() ? v.get<std::string>() : DumpJson(v));
       }
     }
     line += "\n";

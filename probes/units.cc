@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <utility>
@@ -28,8 +29,9 @@ std::optional<double> TakeNumber(std::string_view& text) {
 
 std::string_view TakeUnit(std::string_view& text) {
   std::size_t n = 0;
-  while (n < text.size() && ((text[n] >= 'a' && text[n] <= 'z') ||
-                             (text[n] >= 'A' && text[n] <= 'Z') || text[n] == '%')) {
+  while (n < text.size() &&
+         ((text[n] >= 'a' && text[n] <= 'z') ||
+          (text[n] >= 'A' && text[n] <= 'Z') || text[n] == '%')) {
     ++n;
   }
   auto unit = text.substr(0, n);
@@ -38,11 +40,12 @@ std::string_view TakeUnit(std::string_view& text) {
 }
 
 constexpr std::pair<std::string_view, double> kDurationUnits[] = {
-    {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+    {"ms", 1e-3}, {"s", 1},     {"m", 60},
+    {"h", 3600},  {"d", 86400}, {"w", 604800}};
 
 constexpr std::pair<std::string_view, double> kSizeUnits[] = {
-    {"B", 1},      {"KB", 1e3},           {"MB", 1e6},
-    {"GB", 1e9},   {"TB", 1e12},          {"KiB", 1024.0},
+    {"B", 1},           {"KB", 1e3},           {"MB", 1e6},
+    {"GB", 1e9},        {"TB", 1e12},          {"KiB", 1024.0},
     {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
 
 constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
@@ -89,14 +92,18 @@ std::string FormatDuration(Duration d) {
 
 std::uint64_t SizeSpec::Resolve(std::uint64_t total) const {
   if (!percent) return static_cast<std::uint64_t>(value);
-  return static_cast<std::uint64_t>(std::llround(static_cast<double>(total) * value / 100.0));
+  return static_cast<std::uint64_t>(
+      std::llround(static_cast<double>(total) * value / 100.0));
 }
 
 std::string SizeSpec::ToString() const {
   if (percent) return fmt::format("{}%", value);
   auto b = static_cast<std::uint64_t>(value);
   constexpr std::pair<const char*, std::uint64_t> kExact[] = {
-      {"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}};
+      {"TiB", 1ULL << 40},
+      {"GiB", 1ULL << 30},
+      {"MiB", 1ULL << 20},
+      {"KiB", 1ULL << 10}};
   for (const auto& [unit, size] : kExact) {
     if (b >= size && b % size == 0) return fmt::format("{}{}", b / size, unit);
   }
@@ -124,6 +131,40 @@ std::optional<SizeSpec> ParseSize(std::string_view text) {
     return SizeSpec{false, bytes};
   }
   return std::nullopt;
+}
+
+std::string HumanAge(Duration d) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (secs <= 0) return "0s";
+  if (secs >= 86400) {
+    secs -= secs % 3600;
+  } else if (secs >= 3600) {
+    secs -= secs % 60;
+  }
+  return FormatDuration(std::chrono::seconds(secs));
+}
+
+std::string HumanAgeSeconds(double seconds) {
+  if (!(seconds > 0)) return "0s";
+  return HumanAge(std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(std::min(seconds, 1e12))));
+}
+
+std::string ShowName(std::string_view name) {
+  bool plain = !name.empty();
+  for (unsigned char c : name) {
+    if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') plain = false;
+  }
+  if (plain) return std::string(name);
+  std::string out = "\"";
+  for (unsigned char c : name) {
+    if (c < ' ' || c >= 0x7f || c == '"' || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
 }
 
 std::string HumanBytes(double bytes) {

@@ -23,7 +23,9 @@ struct SizeSpec {
   // Bytes for a filesystem of `total` bytes.
   std::uint64_t Resolve(std::uint64_t total) const;
   std::string ToString() const;
-  static SizeSpec Bytes(std::uint64_t b) { return {false, static_cast<double>(b)}; }
+  static SizeSpec Bytes(std::uint64_t b) {
+    return {false, static_cast<double>(b)};
+  }
   static SizeSpec Percent(double p) { return {true, p}; }
   bool operator==(const SizeSpec&) const = default;
 };
@@ -33,5 +35,13 @@ struct SizeSpec {
 std::optional<SizeSpec> ParseSize(std::string_view text);
 // Bytes for people: "1.5 GiB", "512 B".
 std::string HumanBytes(double bytes);
+// An age for people, at most two units: "2d3h", "5h12m", "42s"; "0s" for
+// negative ones (a clock set back).
+std::string HumanAge(Duration d);
+std::string HumanAgeSeconds(double seconds);
+// A file or entry name for a terminal: as is when plain, else quoted with
+// control bytes, quotes, backslashes and non-ASCII bytes as \xNN, so that a
+// name cannot forge a line or hide what it is.
+std::string ShowName(std::string_view name);
 
 }  // namespace cachewarden

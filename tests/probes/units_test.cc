@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "probes/json_text.h"
+
 namespace cachewarden {
 namespace {
 
@@ -45,6 +47,31 @@ TEST_CASE("sizes parse as bytes or a percentage", "[config]") {
   CHECK_FALSE(ParseSize("100000000000000000000000B"));
   CHECK_FALSE(ParseSize(std::string(400, '9') + "TB"));
   CHECK(SizeSpec::Bytes(64ULL << 20).ToString() == "64MiB");
+}
+
+TEST_CASE("ages for people have at most two units", "[units]") {
+  using std::chrono::seconds;
+  CHECK(HumanAge(seconds(42)) == "42s");
+  CHECK(HumanAge(seconds(5 * 3600 + 12 * 60 + 9)) == "5h12m");
+  CHECK(HumanAge(seconds(2 * 86400 + 3 * 3600 + 59)) == "2d3h");
+  CHECK(HumanAge(seconds(-5)) == "0s");
+  CHECK(HumanAgeSeconds(90.4) == "1m30s");
+  CHECK(HumanAgeSeconds(-1) == "0s");
+}
+
+TEST_CASE("names for a terminal cannot forge lines", "[units]") {
+  CHECK(ShowName("build-1") == "build-1");
+  CHECK(ShowName("a b") == "\"a b\"");
+  CHECK(ShowName("x\nDELETED /etc") == "\"x\\x0aDELETED /etc\"");
+  CHECK(ShowName("\xff\xfe") == "\"\\xff\\xfe\"");
+  CHECK(ShowName("-rf") == "-rf");
+  CHECK(ShowName("") == "\"\"");
+}
+
+TEST_CASE("JSON with invalid UTF-8 in a string is still printed", "[units]") {
+  nlohmann::json j = {{"entry", std::string("bad\xff")}};
+  CHECK(DumpJson(j) == "{\"entry\":\"bad\xef\xbf\xbd\"}");
+  CHECK(LabelsJson({{"op", "read"}}) == nlohmann::json{{"op", "read"}});
 }
 
 }  // namespace
