@@ -33,7 +33,10 @@ std::string Alert::Key() const {
 AlertEngine::AlertEngine(AlertsConfig config, Duration resolved_retention)
     : config_(std::move(config)), resolved_retention_(resolved_retention) {}
 
-void AlertEngine::Reconfigure(AlertsConfig config) { config_ = std::move(config); }
+void AlertEngine::Reconfigure(AlertsConfig config, Duration resolved_retention) {
+  config_ = std::move(config);
+  resolved_retention_ = resolved_retention;
+}
 
 void AlertEngine::Lapse(Alert& a, const RuleConfig& rc, SystemTime now,
                         std::vector<AlertChange>* changes) {
@@ -58,9 +61,12 @@ void AlertEngine::Step(const RuleDef& def, const RuleConfig& rc, const Candidate
   const std::string key = probe.Key();
   (*seen)[key] = true;
   auto it = alerts_.find(key);
-  const bool active = it != alerts_.end() && (it->second.state == AlertState::kPending ||
-                                              it->second.state == AlertState::kFiring);
-  if (!(active ? cand.holds : cand.fires)) {
+  const AlertState was = it == alerts_.end() ? AlertState::kInactive : it->second.state;
+  const bool active = was == AlertState::kPending || was == AlertState::kFiring;
+  // Only a firing alert is kept by the relaxed condition: a pending one must
+  // meet the threshold itself at every evaluation for `for`, so a value
+  // hovering at the threshold cannot creep into firing.
+  if (!(was == AlertState::kFiring ? cand.holds : cand.fires)) {
     if (it != alerts_.end()) Lapse(it->second, rc, now, changes);
     return;
   }

@@ -56,7 +56,8 @@ class AlertEngine {
                        Duration resolved_retention = std::chrono::minutes(15));
   // New thresholds apply at the next evaluation; alerts of rules now
   // disabled are forgotten.
-  void Reconfigure(AlertsConfig config);
+  void Reconfigure(AlertsConfig config,
+                   Duration resolved_retention = std::chrono::minutes(15));
 
   // One evaluation of every enabled rule; returns the state changes.
   std::vector<AlertChange> Evaluate(const Snapshot& snapshot, SystemTime now);

@@ -53,7 +53,8 @@ bool AlreadyExplained(const Alert& a, const std::vector<Finding>& findings) {
   for (const auto& [rule, source] : kExplainedBy) {
     if (a.name != rule) continue;
     for (const auto& f : findings) {
-      if (f.source == source && f.severity != Severity::kOk &&
+      // UNKNOWN (the assessor could not look) explains nothing.
+      if (f.source == source && f.severity != Severity::kOk && f.severity != Severity::kUnknown &&
           SeverityRank(f.severity) >= SeverityRank(a.severity)) {
         return true;
       }

@@ -79,6 +79,13 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand); !why.empty()) {
     p.Fail("path", why);
   }
+  if (g.action == GcAction::kDelete &&
+      (g.path == "buildkit" || g.path.starts_with("buildkit/"))) {
+    p.Fail("path",
+           "a delete policy must not reach under buildkit/: BuildKit's records are pruned "
+           "through BuildKit (\"action\": \"command\" with buildctl prune), never by "
+           "deleting its files behind a running buildkitd");
+  }
   g.include = p.StringList("include", {"*"});
   g.exclude = p.StringList("exclude", {});
   ConfigReader t = p.Object("triggers");

@@ -25,7 +25,9 @@ void EvaluateVolumeTriggers(const GcTriggers& t, const VolumeData* v,
     if (t.used_above) {
       std::uint64_t high = t.used_above->Resolve(total);
       if (used > high) {
-        std::uint64_t low = t.until_below->Resolve(total);
+        // A low mark above the high one (mixed units: "85%" and "100GiB")
+        // counts as the high mark: free down to it, never "nothing".
+        std::uint64_t low = std::min(t.until_below->Resolve(total), high);
         plan->triggers.push_back(fmt::format("used {} ({:.1f}%) > {}", HumanBytes(used),
                                              Pct(v->UsedRatio()), SizeText(*t.used_above)));
         want_bytes(used > low ? used - low : 0);
@@ -43,7 +45,7 @@ void EvaluateVolumeTriggers(const GcTriggers& t, const VolumeData* v,
       std::uint64_t used_inodes = v->files > v->files_free ? v->files - v->files_free : 0;
       std::uint64_t high = t.inodes_used_above->Resolve(v->files);
       if (used_inodes > high) {
-        std::uint64_t low = t.inodes_until_below->Resolve(v->files);
+        std::uint64_t low = std::min(t.inodes_until_below->Resolve(v->files), high);
         plan->triggers.push_back(fmt::format("inodes used {:.1f}% > {}",
                                              Pct(v->InodesUsedRatio()),
                                              SizeText(*t.inodes_used_above)));

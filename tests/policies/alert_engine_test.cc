@@ -104,6 +104,44 @@ TEST_CASE("a value hovering at the threshold does not flap", "[alerts]") {
   CHECK(StateOf(engine, kWarning) == AlertState::kFiring);
 }
 
+TEST_CASE("a pending alert needs the threshold itself, not the margin, to keep pending",
+          "[alerts]") {
+  FakeClock clock;
+  AlertEngine engine(DiskConfig(minutes(2), seconds(0)));
+  engine.Evaluate(VolumeAt(95.5, clock), clock.Now());
+  REQUIRE(StateOf(engine, kCritical) == AlertState::kPending);
+  clock.Advance(seconds(15));
+  // 94.6%: inside the 2-point margin, but not above 95%.
+  engine.Evaluate(VolumeAt(94.6, clock), clock.Now());
+  CHECK(StateOf(engine, kCritical) == AlertState::kInactive);
+  // Back above: pending again, from now; it fires 2 minutes later, not earlier.
+  clock.Advance(seconds(15));
+  engine.Evaluate(VolumeAt(95.5, clock), clock.Now());
+  CHECK(StateOf(engine, kCritical) == AlertState::kPending);
+  clock.Advance(seconds(105));
+  engine.Evaluate(VolumeAt(95.5, clock), clock.Now());
+  CHECK(StateOf(engine, kCritical) == AlertState::kPending);
+  clock.Advance(seconds(15));
+  engine.Evaluate(VolumeAt(95.5, clock), clock.Now());
+  CHECK(StateOf(engine, kCritical) == AlertState::kFiring);
+}
+
+TEST_CASE("resolved alerts are kept for the retention a reload sets", "[alerts]") {
+  FakeClock clock;
+  AlertEngine engine(DiskConfig(seconds(0), seconds(0)), minutes(15));
+  engine.Evaluate(VolumeAt(97, clock), clock.Now());
+  clock.Advance(seconds(15));
+  engine.Evaluate(VolumeAt(10, clock), clock.Now());
+  REQUIRE(StateOf(engine, kCritical) == AlertState::kResolved);
+  engine.Reconfigure(DiskConfig(seconds(0), seconds(0)), minutes(30));
+  clock.Advance(minutes(20));
+  engine.Evaluate(VolumeAt(10, clock), clock.Now());
+  CHECK(StateOf(engine, kCritical) == AlertState::kResolved);
+  clock.Advance(minutes(10));
+  engine.Evaluate(VolumeAt(10, clock), clock.Now());
+  CHECK(engine.alerts().empty());
+}
+
 TEST_CASE("a firing alert stays firing for keep_firing_for after its condition clears",
           "[alerts]") {
   FakeClock clock;

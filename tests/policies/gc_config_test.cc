@@ -63,6 +63,22 @@ TEST_CASE("gc config refuses paths that escape or are odd", "[gc][config]") {
   }
 }
 
+TEST_CASE("gc config refuses a delete policy under buildkit/", "[gc][config]") {
+  for (const char* path : {"buildkit", "buildkit/runc-overlayfs/snapshots"}) {
+    INFO(path);
+    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") + path +
+                       R"(", "triggers": {"always": true}}]})";
+    std::string error = ErrorOf(text);
+    CHECK(error.find("/gc/policies/0/path") == 0);
+    CHECK(error.find("buildctl prune") != std::string::npos);
+  }
+  // A directory merely named like it, and a command policy, are fine.
+  CHECK(Read(R"({"policies": [{"name": "p", "path": "buildkit-old",
+      "triggers": {"always": true}}]})").policies.size() == 1);
+  CHECK(Read(R"({"policies": [{"name": "p", "action": "command", "path": "buildkit",
+      "command": ["buildctl", "prune"], "triggers": {"always": true}}]})").policies.size() == 1);
+}
+
 TEST_CASE("gc config is strict about keys, triggers and commands", "[gc][config]") {
   CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "triggers": {"always": true},
       "min_aeg": "1h"}]})").find("did you mean \"min_age\"") != std::string::npos);

@@ -65,6 +65,16 @@ TEST_CASE("gc stops at the low watermark", "[gc][select]") {
   CHECK(Item(plan, "d").why == "target reached");
 }
 
+TEST_CASE("gc with a low mark above the high one frees down to the high one", "[gc][select]") {
+  FakeClock clock;
+  VolumeData v = Volume(90);  // 90 GiB used; high 85%, low "95GiB" (mixed units)
+  std::vector<GcEntry> e = {Entry("a", 4, hours(10), clock), Entry("b", 4, hours(9), clock)};
+  GcPlan plan = PlanGc(Watermark("85%", "95GiB"), e, &v, clock.Now());
+  CHECK(plan.triggered);
+  CHECK(plan.need_bytes == 5 * kGiB);
+  CHECK(Chosen(plan) == std::vector<std::string>{"a", "b"});
+}
+
 TEST_CASE("gc below the high watermark does nothing", "[gc][select]") {
   FakeClock clock;
   VolumeData v = Volume(84);

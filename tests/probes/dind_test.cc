@@ -19,6 +19,18 @@ namespace {
 using testing::TempDir;
 namespace fs = std::filesystem;
 
+// A context for `root` whose previous snapshot holds `scan`.
+ProbeContext ContextAfterScan(const std::string& root, const FakeClock& clock,
+                              std::shared_ptr<ScanData> scan) {
+  auto previous = std::make_shared<Snapshot>();
+  previous->Put<ScanData>(scan, scan->scanned_at);
+  ProbeContext ctx;
+  ctx.cache_root = root;
+  ctx.clock = &clock;
+  ctx.previous = previous;
+  return ctx;
+}
+
 std::shared_ptr<const DindData> RunProbe(const nlohmann::json& section, ProbeContext& ctx) {
   nlohmann::json effective;
   ConfigReader reader(&section, "/probes/dind", &effective);
@@ -80,12 +92,7 @@ TEST_CASE("dind: an entry with no known mtime is not a leftover", "[dind]") {
   scan->dind_entries.push_back({"mounted", false, 0, 0, 0, SystemTime{}, 1});
   scan->dind_entries.push_back(
       {"old", false, 10, 10, 1, clock.Now() - std::chrono::hours(3), 0});
-  auto previous = std::make_shared<Snapshot>();
-  previous->Put<ScanData>(scan, scan->scanned_at);
-  ProbeContext ctx;
-  ctx.cache_root = dir.path();
-  ctx.clock = &clock;
-  ctx.previous = previous;
+  ProbeContext ctx = ContextAfterScan(dir.path(), clock, scan);
   auto d = RunProbe({{"other_namespaces", false}}, ctx);
   REQUIRE(d->entries.size() == 2);
   CHECK(d->leftover_entries == 1);
@@ -260,12 +267,7 @@ TEST_CASE("dind reuses the scan probe's entries when its walk is fresh", "[dind]
   scan->scanned_at = clock.Now() - std::chrono::minutes(5);
   scan->dind_entries.push_back({"old", false, 5000, 6000, 3, clock.Now() - std::chrono::hours(3), 0});
   scan->dind_entries.push_back({"cache_x", true, 7000, 7000, 2, clock.Now() - std::chrono::hours(3), 0});
-  auto previous = std::make_shared<Snapshot>();
-  previous->Put<ScanData>(scan, scan->scanned_at);
-  ProbeContext ctx;
-  ctx.cache_root = dir.path();
-  ctx.clock = &clock;
-  ctx.previous = previous;
+  ProbeContext ctx = ContextAfterScan(dir.path(), clock, scan);
   auto d = RunProbe({{"other_namespaces", false}}, ctx);
   CHECK(d->sizes_from == "scan");
   REQUIRE(d->entries.size() == 2);

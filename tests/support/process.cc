@@ -63,6 +63,11 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   close(out_fd);
   close(err_fd);
   ProcessResult r;
+  if (pid <= 0) {  // fork failed: never kill(-1) or wait for any child
+    r.exit_code = -1;
+    r.err = "cannot start process";
+    return r;
+  }
   int status = 0;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool done = false;
@@ -103,10 +108,13 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-void ChildProcess::Signal(int sig) const { kill(pid_, sig); }
+void ChildProcess::Signal(int sig) const {
+  if (pid_ > 0 && !reaped_) kill(pid_, sig);
+}
 
 bool ChildProcess::WaitExit(std::chrono::milliseconds timeout, int* exit_code) {
   if (reaped_) return true;
+  if (pid_ <= 0) return false;  // never started: waitpid(-1) would reap another child
   int status = 0;
   bool ok = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (ok) {
