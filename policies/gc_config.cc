@@ -102,7 +102,8 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   g.age_by = age_by == "mtime" ? GcAgeBy::kMtime
              : age_by == "ctime" ? GcAgeBy::kCtime : GcAgeBy::kAtime;
   g.unmount_stale = p.Bool("unmount_stale", false);
-  g.skip_open = p.Bool("skip_open", false);
+  // On by default where builds keep files open: the dind directories.
+  g.skip_open = p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
   g.max_entries = p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
   SizeSpec max_bytes = p.Size("max_bytes", SizeSpec::Bytes(0), false);
   g.max_bytes = static_cast<std::uint64_t>(max_bytes.value);

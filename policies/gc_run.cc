@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <climits>
 #include <cstdlib>
 #include <cerrno>
@@ -19,6 +23,21 @@ namespace cachewarden {
 namespace {
 
 bool Cancelled(const GcRunOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+// One GC run at a time per cache, also between the agent and a `cachewarden
+// gc` from a shell: an exclusive flock on the cache root directory itself
+// (no file is created), held while the run deletes or runs its command.
+Status LockGc(const std::string& root, UniqueFd* lock) {
+  lock->Reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (lock->get() < 0) return PosixError("open", root, errno);
+  if (::flock(lock->get(), LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+  const int err = errno;
+  if (err != EWOULDBLOCK) return PosixError("flock", root, err);
+  return Status::Error("busy",
+                       "another GC run (the agent's, or a `cachewarden gc`) is running on this "
+                       "cache; this one waits for the next interval",
+                       err, root);
+}
 
 // The cache root as /proc's links and mount tables name it (resolved), and
 // as configured.
@@ -159,6 +178,9 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
   }
   if (Cancelled(o)) {
     out->result = "cancelled";
+  } else if (out->deleted_entries == 0 && errors) {
+    out->result = "failed";  // entries were chosen, and every one failed
+    out->status = Status::Error("error", "no chosen entry could be deleted; see the log");
   } else if (out->deleted_entries == 0) {
     out->result = "freed_nothing";
   } else {
@@ -230,10 +252,17 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
     out.result = "not_triggered";
   } else if (out.dry_run) {
     out.result = "dry_run";
-  } else if (policy.action == GcAction::kCommand) {
-    RunCommand(policy, o, &out);
   } else {
-    RunDeletes(policy, o, dir.get(), &out);
+    UniqueFd lock;
+    if (Status s = LockGc(o.root, &lock); !s.ok()) {
+      out.status = s;
+      out.result = "failed";
+      LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", s.ToString()}});
+    } else if (policy.action == GcAction::kCommand) {
+      RunCommand(policy, o, &out);
+    } else {
+      RunDeletes(policy, o, dir.get(), &out);
+    }
   }
   out.finished = o.clock->Now();
   return out;

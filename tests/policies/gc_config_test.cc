@@ -51,6 +51,16 @@ TEST_CASE("gc config reads a full policy", "[gc][config]") {
   CHECK(*p.triggers.inodes_until_below == SizeSpec::Percent(90));
   CHECK(p.threads == 4);
   CHECK(c.policies[1].command == std::vector<std::string>{"buildctl", "prune"});
+  CHECK_FALSE(c.policies[1].skip_open);
+  // skip_open is on by default for a policy on the dind directories.
+  GcConfig d = Read(R"({"policies": [{"name": "a", "path": "dind", "triggers": {"always": true}},
+      {"name": "b", "path": "dind/x", "triggers": {"always": true}},
+      {"name": "c", "path": "other", "triggers": {"always": true}},
+      {"name": "e", "path": "dind", "skip_open": false, "triggers": {"always": true}}]})");
+  CHECK(d.policies[0].skip_open);
+  CHECK(d.policies[1].skip_open);
+  CHECK_FALSE(d.policies[2].skip_open);
+  CHECK_FALSE(d.policies[3].skip_open);
   CHECK(c.policies[1].path.empty());
 }
 

@@ -17,9 +17,10 @@
 
 namespace cachewarden::testing {
 
-// relative path -> "type size mode nlink content-hash | link target", for every
-// file under `root` (symlinks not followed), leaving out the subtrees in
-// `skip` (absolute paths).
+// relative path -> "mode size content-hash | link target", for every file
+// under `root` (symlinks not followed), leaving out the subtrees in `skip`
+// (absolute paths). Not nlink: deleting a hard link inside an entry rightly
+// lowers the count of its twin outside.
 inline std::map<std::string, std::string> TreeDigest(const std::string& root,
                                                      const std::set<std::string>& skip = {}) {
   namespace fs = std::filesystem;

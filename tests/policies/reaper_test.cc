@@ -82,7 +82,10 @@ TEST_CASE("reaper leaves a hard-linked outside file and its content", "[gc][reap
   auto before = f.Digest({"e"});
   CHECK(f.Reap("e").result == ReapResult::kDeleted);
   CHECK(ReadFile(f.outside + "/f1") == "outside 1");
-  CHECK(f.Digest({"e"}) == before);  // nlink is back to 1, as before the link
+  CHECK(f.Digest({"e"}) == before);
+  struct stat st {};
+  REQUIRE(::stat((f.outside + "/f1").c_str(), &st) == 0);
+  CHECK(st.st_nlink == 1);  // only the link inside the entry went
 }
 
 TEST_CASE("reaper deletes names with newlines, spaces, dashes and invalid UTF-8", "[gc][reaper]") {
@@ -220,6 +223,51 @@ TEST_CASE("reaper never follows a directory swapped for a symlink mid-run", "[gc
   CHECK(ReadFile(f.outside + "/dir/n3") == "keep");
 }
 
+TEST_CASE("reaper never follows an entry swapped for a symlink after selection", "[gc][reaper][race]") {
+  // The entry itself swapped for a symlink to outside, in a tight loop,
+  // between selection (its dev/ino taken) and deletion: every time, either
+  // the original directory is deleted or the entry is skipped as changed.
+  Fixture f;
+  for (int i = 0; i < 10; ++i) Touch(f.outside + "/dir/n" + std::to_string(i), "keep");
+  auto before = f.Digest({});
+  std::uint64_t swaps = 0;
+  int changed = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string name = "s" + std::to_string(round);
+    std::string e = f.dind + "/" + name, aside = f.dind + "/aside-" + name;
+    MakeDirs(e + "/d");
+    for (int i = 0; i < 5; ++i) Touch(e + "/d/n" + std::to_string(i));
+    struct statx sx;
+    REQUIRE(StatxNoFollow(f.dind_fd.get(), name.c_str(), &sx) == 0);
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> done{0};
+    std::thread swapper([&] {
+      std::string target = f.outside + "/dir";
+      while (!stop) {
+        if (::rename(e.c_str(), aside.c_str()) != 0) break;  // deleted: nothing to swap
+        ::symlink(target.c_str(), e.c_str());
+        done++;
+        ::unlink(e.c_str());
+        ::rename(aside.c_str(), e.c_str());
+      }
+    });
+    while (done < 2) std::this_thread::yield();
+    ReapOutcome r = ReapEntry(f.dind_fd.get(), name, DevOf(sx), sx.stx_ino, {});
+    stop = true;
+    swapper.join();
+    swaps += done;
+    if (r.result == ReapResult::kChanged) changed++;
+    std::error_code ec;
+    if (std::filesystem::is_symlink(e, ec)) std::filesystem::remove(e, ec);
+    std::filesystem::remove_all(aside, ec);
+    std::filesystem::remove_all(e, ec);
+  }
+  INFO("swaps " << swaps << ", skipped as changed " << changed);
+  CHECK(swaps >= 600);
+  CHECK(f.Digest({}) == before);
+  CHECK(ReadFile(f.outside + "/dir/n3") == "keep");
+}
+
 TEST_CASE("reaper does not enter a tmpfs inside an entry", "[gc][reaper][mount]") {
   CW_REQUIRE_ROOT();
   Fixture f;
@@ -227,9 +275,11 @@ TEST_CASE("reaper does not enter a tmpfs inside an entry", "[gc][reaper][mount]"
   Touch(f.dind + "/e/plain");
   REQUIRE(MountTmpfs(f.dind + "/e/m", "4m") == "");
   Touch(f.dind + "/e/m/inside", "tmpfs content");
+  auto before = f.Digest({"e"});
   ReapOutcome r = f.Reap("e");
   CHECK(r.result == ReapResult::kMount);
   CHECK(ReadFile(f.dind + "/e/m/inside") == "tmpfs content");
+  CHECK(f.Digest({"e"}) == before);
   UnmountUnder(f.dind + "/e");
 }
 
@@ -269,6 +319,8 @@ TEST_CASE("reaper counts EPERM on an immutable file and goes on", "[gc][reaper][
   Touch(fs + "/dind/e/other");
   MakeDirs(fs + "/dind/e2/x");
   REQUIRE(RunProcess({"chattr", "+i", fs + "/dind/e/d/immutable"}).exit_code == 0);
+  Touch(fs + "/kept", "beside dind");
+  auto before = TreeDigest(f.tmp.path(), {fs + "/dind/e", fs + "/dind/e2"});
   UniqueFd dind(OpenDirNoFollow(AT_FDCWD, (fs + "/dind").c_str()));
   auto reap = [&](const char* name) {
     struct statx sx;
@@ -283,6 +335,7 @@ TEST_CASE("reaper counts EPERM on an immutable file and goes on", "[gc][reaper][
   CHECK(r.first_errors[0].path == "e/d/immutable");
   CHECK_FALSE(Exists(fs + "/dind/e/other"));  // the rest of the entry went
   CHECK(reap("e2").result == ReapResult::kDeleted);
+  CHECK(TreeDigest(f.tmp.path(), {fs + "/dind/e", fs + "/dind/e2"}) == before);
   RunProcess({"chattr", "-i", fs + "/dind/e/d/immutable"});
   dind.Reset();
   UnmountUnder(fs);
