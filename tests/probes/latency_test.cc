@@ -49,6 +49,25 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
     CHECK(d->window[op].size() == 5);
     CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) > 0);
   }
+  // The metrics: a histogram per op with buckets from 50 µs to 10 s, and
+  // the latest latency per op.
+  MetricWriter w;
+  d->ExportMetrics(w);
+  int histograms = 0, lasts = 0;
+  for (const auto& f : w.Take()) {
+    if (f.name == "cachewarden_io_latency_seconds") {
+      for (const auto& m : f.metric) {
+        histograms++;
+        CHECK(m.histogram.sample_count == 5);
+        REQUIRE(m.histogram.bucket.size() >= 17);
+        CHECK(m.histogram.bucket.front().upper_bound == Approx(50e-6));
+        CHECK(m.histogram.bucket[16].upper_bound == Approx(10));
+      }
+    }
+    if (f.name == "cachewarden_io_latency_last_seconds") lasts += static_cast<int>(f.metric.size());
+  }
+  CHECK(histograms == kOpCount);
+  CHECK(lasts == kOpCount);
   CHECK(access((root + "/.cachewarden/latency.probe").c_str(), F_OK) == 0);
   probe->Retire(ctx);
   CHECK(access((root + "/.cachewarden").c_str(), F_OK) != 0);  // cleaned up

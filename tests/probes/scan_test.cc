@@ -98,6 +98,11 @@ TEST_CASE("scan lists every dind entry with size, age and kind", "[scan]") {
   }
   CHECK(values["cachewarden_dind_entries{kind=cache}"] == 1);
   CHECK(values["cachewarden_dind_entries{kind=build}"] == 2);
+  CHECK(values["cachewarden_dind_bytes{kind=cache}"] ==
+        static_cast<double>(d.dind_entries[0].allocated_bytes));
+  CHECK(values["cachewarden_dind_bytes{kind=build}"] ==
+        static_cast<double>(d.dind_entries[1].allocated_bytes +
+                            d.dind_entries[2].allocated_bytes));
   // The scan ran at kNow on the fake clock: ffee is brand new (mtime now, real
   // clock, so "age" is clamped to 0), 0a1b2c idle for two hours.
   CHECK(values["cachewarden_dind_oldest_build_entry_age_seconds"] == 7200);
