@@ -4,7 +4,9 @@
 #include <sys/sysmacros.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
+#include <set>
 
 #include "tests/support/file_tree.h"
 #include "tests/support/mounts.h"
@@ -85,7 +87,17 @@ TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
   d->ExportMetrics(w);
   auto families = w.Take();
   REQUIRE(families.size() == 4);
-  CHECK(families[0].metric[0].label[0].value == d->device);
+  std::set<std::string> names;
+  for (const auto& f : families) {
+    names.insert(f.name);
+    REQUIRE(f.metric.size() == 1);
+    CHECK(f.metric[0].label[0].name == "device");
+    CHECK(f.metric[0].label[0].value == d->device);
+  }
+  CHECK(names == std::set<std::string>{"cachewarden_device_read_await_seconds",
+                                       "cachewarden_device_write_await_seconds",
+                                       "cachewarden_device_io_utilization_ratio",
+                                       "cachewarden_device_io_queue_depth"});
 
   // tmpfs has no block device: said plainly, not a failure.
   testing::MakeDirs(tmp / "t");
