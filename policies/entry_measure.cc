@@ -17,8 +17,9 @@
 #include "probes/walker.h"
 
 namespace cachewarden {
-void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int threads,
+void MeasureGcEntry(int parent_fd, const std::string& name, const GcPolicy& policy,
                     const std::atomic<bool>* cancel, GcEntry* out) {
+  const GcAgeBy age_by = policy.age_by;
   *out = GcEntry{};
   out->name = name;
   struct statx self;
@@ -30,7 +31,9 @@ void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int 
   out->ino = self.stx_ino;
   out->is_dir = S_ISDIR(self.stx_mode);
   WalkOptions options;
-  options.threads = threads;
+  options.threads = policy.threads;
+  options.low_priority = policy.low_priority;
+  options.nice = policy.nice;
   options.cancel = cancel;
   EntryTotals totals;
   Status s = MeasureEntry(parent_fd, name, options, &totals);

@@ -17,8 +17,9 @@ namespace cachewarden {
 // bytes, inode count, the newest `age_by` time in its subtree, and whether a
 // mount point of the agent's namespace lies at or under it (another device;
 // MountsUnderEntries finds the rest). A failure is stored in out->error ("" on
-// success). Polls `cancel`.
-void MeasureGcEntry(int parent_fd, const std::string& name, GcAgeBy age_by, int threads,
+// success). Uses the policy's age_by, threads, low_priority and nice. Polls
+// `cancel`.
+void MeasureGcEntry(int parent_fd, const std::string& name, const GcPolicy& policy,
                     const std::atomic<bool>* cancel, GcEntry* out);
 
 // Names of the entries of the directory `policy_dir` (an absolute path) that

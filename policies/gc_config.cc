@@ -122,6 +122,8 @@ GcPolicy ReadPolicy(ConfigReader& p) {
                      std::chrono::hours(24 * 7));
   g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
   g.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
+  g.low_priority = p.Bool("low_priority", true);
+  g.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
   g.dry_run = p.Bool("dry_run", false);
   p.Finish();
   return g;

@@ -63,6 +63,9 @@ struct GcPolicy {
   Duration interval = std::chrono::minutes(1);
   double max_delete_rate = 0;  // entries (files + dirs) per second; 0: no limit
   int threads = 2;             // deletion threads per entry
+  // The measuring walker's threads: idle I/O class and this nice value.
+  bool low_priority = true;
+  int nice = 10;
   bool dry_run = false;
 };
 

@@ -94,7 +94,7 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
     GcEntry e;
     if (GcNameIncluded(policy, d.name)) {
-      MeasureGcEntry(dir_fd, d.name, policy.age_by, policy.threads, o.cancel, &e);
+      MeasureGcEntry(dir_fd, d.name, policy, o.cancel, &e);
       e.open = held.contains(d.name);
       if (auto it = mounts.find(d.name); it != mounts.end()) {
         e.has_mount = true;

@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <system_error>
 #include <thread>
 
@@ -346,6 +348,26 @@ TEST_CASE("walker fails only when the entry itself cannot be looked at",
   EntryTotals t;
   Status s = MeasureEntry(AT_FDCWD, tmp / "absent", WalkOptions{}, &t);
   CHECK(s.reason() == "missing");
+}
+
+TEST_CASE("low priority puts a walker thread in the idle I/O class at its nice value",
+          "[walker]") {
+  int io_class = -1, nice_value = -100;
+  errno = 0;
+  const int caller_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  std::thread t([&] {
+    LowerThreadPriority(std::max(caller_nice, 13));
+    // ioprio_get(IOPRIO_WHO_PROCESS, 0): the calling thread's; class in bits 13+.
+    long prio = syscall(SYS_ioprio_get, 1, 0);
+    io_class = prio < 0 ? -1 : static_cast<int>(prio >> 13);
+    errno = 0;
+    nice_value = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  });
+  t.join();
+  CHECK(io_class == 3);  // IOPRIO_CLASS_IDLE
+  CHECK(nice_value == std::max(caller_nice, 13));
+  // The caller's own thread is untouched.
+  CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) == caller_nice);
 }
 
 }  // namespace
