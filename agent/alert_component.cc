@@ -53,8 +53,9 @@ void AlertComponent::Configure(const Config& config) {
   std::string base = config_.external_url;
   if (base.empty()) {
     auto colon = config.listen.rfind(':');
-    base = fmt::format("http://{}:{}", HostName(),
-                       config.listen.substr(colon + 1));
+    base = config.bound_port > 0
+               ? fmt::format("http://{}:{}", HostName(), config.bound_port)
+               : fmt::format("http://{}:{}", HostName(), config.listen.substr(colon + 1));
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
   generator_url_ = base + "/status";

@@ -20,6 +20,9 @@ struct Config {
   std::string source;  // the file it came from, or "built-in defaults"
   std::string root;    // the cache directory
   std::string listen;  // HTTP listener, e.g. ":9479" or "127.0.0.1:0"
+  // The port the daemon's endpoint is bound to (listen's, or the one the
+  // kernel chose for port 0); 0 outside the daemon. Not read from the file.
+  int bound_port = 0;
   std::string proc_root;
   std::string sys_root;
   LogLevel log_level = LogLevel::kInfo;

@@ -258,8 +258,9 @@ void Daemon::UpdateReady() {
 void Daemon::Reload() {
   std::shared_ptr<const Config> next;
   try {
-    next = std::make_shared<const Config>(
-        LoadConfig(options_.config_file, options_.overrides));
+    auto loaded = std::make_shared<Config>(LoadConfig(options_.config_file, options_.overrides));
+    loaded->bound_port = config_->bound_port;  // the listener stays as it is
+    next = std::move(loaded);
   } catch (const ConfigError& e) {
     state_->RecordReload(false, RealClock::Get().Now());
     LogError("config reload rejected; the previous config stays in force",
@@ -349,6 +350,12 @@ int Daemon::Run() {
     return kExitUnavailable;
   }
   int port = http_->port();
+  {
+    auto bound = std::make_shared<Config>(*config_);
+    bound->bound_port = port;
+    config_ = std::move(bound);
+    state_->SetConfig(config_);
+  }
   LogInfo("listening", {{"listen", config_->listen},
                         {"port", port},
                         {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},

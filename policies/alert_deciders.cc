@@ -153,7 +153,8 @@ void DecideStaleMounts(const StaleMountsInput& in, const RuleConfig& c,
     if (stale++ == 0) example = m.mount_point;
   }
   Candidate cand = Make(Severity::kWarning, stale > 0, false, stale);
-  cand.summary = fmt::format("{} mount(s) under {} are older than {}", stale, in.path, Dur(max_age));
+  cand.summary = fmt::format("{} mount(s) under {} outlived their build, seen for over {}", stale, in.path,
+                             Dur(max_age));
   cand.description = fmt::format(
       "{} mount(s) under the dind directory {} outlived their build (for example {}). They make "
       "dind cleanup fail with \"Resource busy\" and keep their data on disk. Unmount them "
@@ -241,12 +242,13 @@ void DecideProbeFailing(const ProbesInput& in, const RuleConfig&, std::vector<Ca
   for (const auto& p : in.probes) {
     Candidate cand = Make(Severity::kWarning, p.failing, false, p.consecutive_failures);
     cand.labels = {{"probe", p.name}};
-    cand.summary = fmt::format("cachewarden's {} probe is failing: {}", p.name, p.reason);
+    const std::string on = in.path.empty() ? "" : " on " + in.path;
+    cand.summary = fmt::format("cachewarden's {} probe{} is failing: {}", p.name, on, p.reason);
     cand.description = fmt::format(
-        "The {} probe failed {} time(s) in a row ({}: {}). Its figures are stale and the alerts "
+        "The {} probe{} failed {} time(s) in a row ({}: {}). Its figures are stale and the alerts "
         "built on them cannot fire. A \"timeout\" usually means a hung filesystem; \"permission\" "
         "a missing capability or mount in the agent's pod.",
-        p.name, p.consecutive_failures, p.reason, p.error);
+        p.name, on, p.consecutive_failures, p.reason, p.error);
     out->push_back(std::move(cand));
   }
 }

@@ -49,6 +49,8 @@ struct LatencyInput {
 
 struct StaleMountsInput {
   std::string path;  // the dind directory
+  // The mounts that outlived their build (DindMountSeen::stale), with how
+  // long each has been seen.
   struct Mount {
     std::string mount_point;
     double age_seconds = 0;
@@ -95,6 +97,7 @@ struct IoErrorsInput {
 };
 
 struct ProbesInput {
+  std::string path;  // the cache, when known
   struct Probe {
     std::string name;
     bool failing = false;

@@ -142,6 +142,7 @@ std::optional<UsageInput> ExtractInodeUsage(const Snapshot& s, SystemTime) {
 
 std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
   ProbesInput in;
+  if (auto v = s.Get<VolumeData>()) in.path = v->path;
   for (const auto& [name, r] : s.results()) {
     in.probes.push_back({name, !r.status.ok(), r.status.reason(), r.status.message(),
                          r.consecutive_failures});
@@ -208,7 +209,9 @@ std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime
   if (d == nullptr) return std::nullopt;
   StaleMountsInput in;
   in.path = d->dirs.empty() ? CachePath(s) : d->dirs.front();
+  // Only mounts that outlived their build: a long build's own mounts are not stale.
   for (const auto& m : d->mounts) {
+    if (!m.stale) continue;
     in.mounts.push_back({m.mount.mount_point, std::chrono::duration<double>(m.seen_for).count()});
   }
   return in;

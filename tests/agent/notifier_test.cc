@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <map>
+
+#include "agent/alert_component.h"
+
 #include "tests/support/peers.h"
 #include "tests/support/process.h"
 
@@ -83,6 +88,31 @@ TEST_CASE("a webhook sends only batches in which an alert changed", "[alerts][no
   n.RequestStop();
   CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
   CHECK(stats->Get("webhook", "dropped") == 0);
+}
+
+TEST_CASE("outgoing alerts carry instance, the downward API's pod labels and external labels",
+          "[alerts][notifier]") {
+  // The Kubernetes downward API sets these in the agent's container.
+  ::setenv("POD_NAME", "buildkitd-0", 1);
+  ::setenv("POD_NAMESPACE", "ci", 1);
+  ::setenv("NODE_NAME", "node-7", 1);
+  AlertsConfig c = DefaultAlertsConfig();
+  c.alertmanager.external_labels = {{"cluster", "eu"}, {"node", "from-config"}};
+  MetricLabels l = AlertComponent::CommonLabels(c);
+  ::unsetenv("POD_NAME");
+  ::unsetenv("POD_NAMESPACE");
+  ::unsetenv("NODE_NAME");
+  std::map<std::string, std::string> m(l.begin(), l.end());
+  CHECK(m.size() == l.size());  // no label twice
+  CHECK_FALSE(m["instance"].empty());
+  CHECK(m["pod"] == "buildkitd-0");
+  CHECK(m["namespace"] == "ci");
+  CHECK(m["node"] == "from-config");  // external_labels win
+  CHECK(m["cluster"] == "eu");
+  // Without the environment: only instance and the external labels.
+  std::map<std::string, std::string> bare;
+  for (const auto& [k, v] : AlertComponent::CommonLabels(DefaultAlertsConfig())) bare[k] = v;
+  CHECK_FALSE(bare.contains("pod"));
 }
 
 }  // namespace

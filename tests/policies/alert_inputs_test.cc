@@ -6,6 +6,7 @@
 #include "policies/alert_engine.h"
 #include "policies/alert_rules.h"
 #include "policies/gc_episodes.h"
+#include "probes/dind.h"
 #include "probes/latency.h"
 #include "probes/volume.h"
 
@@ -195,6 +196,35 @@ TEST_CASE("CacheIOErrors follows the latency probe's latest run", "[alerts]") {
   s.Set(failed);
   CHECK_FALSE(ExtractIoErrors(s, clock.Now())->probe_eio);
   CHECK_FALSE(ExtractIoErrors(Snapshot{}, clock.Now()));
+}
+
+TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[alerts]") {
+  FakeClock clock;
+  auto d = std::make_shared<DindData>();
+  d->dirs = {"/c/dind"};
+  DindMountSeen running;  // a long build's own overlay: old, not stale
+  running.mount.mount_point = "/c/dind/busy/merged";
+  running.seen_for = std::chrono::hours(2);
+  DindMountSeen leftover;
+  leftover.mount.mount_point = "/c/dind/gone/merged";
+  leftover.seen_for = minutes(11);
+  leftover.stale = true;
+  d->mounts = {running, leftover};
+  Snapshot s;
+  s.Put<DindData>(d, clock.Now());
+  auto in = ExtractStaleMounts(s, clock.Now());
+  REQUIRE(in);
+  REQUIRE(in->mounts.size() == 1);
+  CHECK(in->mounts[0].mount_point == "/c/dind/gone/merged");
+  std::vector<Candidate> out;
+  DecideStaleMounts(*in, Defaults("DindStaleMounts"), &out);
+  CHECK(out.at(0).fires);
+  CHECK(out.at(0).description.find("/c/dind/gone/merged") != std::string::npos);
+
+  d->mounts[1].seen_for = minutes(9);  // stale, but not for 10 minutes yet
+  out.clear();
+  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()), Defaults("DindStaleMounts"), &out);
+  CHECK_FALSE(out.at(0).fires);
 }
 
 }  // namespace
