@@ -7,6 +7,7 @@
 
 #include "agent/alert_component.h"
 
+#include "tests/support/http_receiver.h"
 #include "tests/support/peers.h"
 #include "tests/support/process.h"
 
@@ -113,6 +114,58 @@ TEST_CASE("outgoing alerts carry instance, the downward API's pod labels and ext
   std::map<std::string, std::string> bare;
   for (const auto& [k, v] : AlertComponent::CommonLabels(DefaultAlertsConfig())) bare[k] = v;
   CHECK_FALSE(bare.contains("pod"));
+}
+
+TEST_CASE("a webhook delivers the alert list with its bearer token", "[alerts][notifier]") {
+  testing::HttpReceiver hook;
+  auto stats = std::make_shared<NotifierStats>();
+  HttpTargetConfig target;
+  target.url = hook.Url("/hook");
+  target.bearer_token = "s3cret";
+  HttpNotifier n(HttpNotifier::Kind::kWebhook, target, seconds(1), 4, stats);
+  n.Enqueue(Batch(false));
+  REQUIRE(hook.WaitFor(1));
+  auto r = hook.requests().at(0);
+  CHECK_THAT(r.head, Catch::StartsWith("POST /hook HTTP/1.1"));
+  CHECK_THAT(r.head, Catch::Contains("Authorization: Bearer s3cret"));
+  CHECK_THAT(r.head, Catch::Contains("Content-Type: application/json"));
+  auto body = nlohmann::json::parse(r.body);
+  CHECK(body["status"] == "firing");
+  CHECK(body["alerts"].size() == 2);
+  CHECK(testing::WaitUntil([&] { return stats->Get("webhook", "success") == 1; }));
+  n.RequestStop();
+  CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
+}
+
+TEST_CASE("Alertmanager gets POST /api/v2/alerts with basic auth, and 5xx is retried",
+          "[alerts][notifier]") {
+  testing::HttpReceiver failing(503);
+  testing::HttpReceiver am;
+  auto stats = std::make_shared<NotifierStats>();
+  HttpTargetConfig target;
+  target.url = am.Url("");
+  target.basic_username = "u";
+  target.basic_password = "p";
+  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target, seconds(1), 4, stats);
+  n.Enqueue(Batch(false));
+  REQUIRE(am.WaitFor(1));
+  auto r = am.requests().at(0);
+  CHECK_THAT(r.head, Catch::StartsWith("POST /api/v2/alerts HTTP/1.1"));
+  CHECK_THAT(r.head, Catch::Contains("Authorization: Basic dTpw"));  // base64("u:p")
+  CHECK(nlohmann::json::parse(r.body).size() == 2);
+  n.RequestStop();
+  CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
+
+  // A 503 is a failure, retried with backoff: the same batch arrives again.
+  HttpTargetConfig down;
+  down.url = failing.Url("");
+  HttpNotifier m(HttpNotifier::Kind::kAlertmanager, down, std::chrono::milliseconds(100), 4,
+                 stats);
+  m.Enqueue(Batch(false));
+  REQUIRE(failing.WaitFor(3));
+  CHECK(stats->Get("alertmanager", "failure") >= 2);
+  m.RequestStop();
+  CHECK(testing::WaitUntil([&] { return m.Exited(); }, seconds(3)));
 }
 
 }  // namespace

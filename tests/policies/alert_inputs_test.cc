@@ -198,7 +198,8 @@ TEST_CASE("CacheIOErrors follows the latency probe's latest run", "[alerts]") {
   CHECK_FALSE(ExtractIoErrors(Snapshot{}, clock.Now()));
 }
 
-TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[alerts]") {
+TEST_CASE("DindStaleMounts counts only mounts that outlived their build",
+          "[alerts]") {
   FakeClock clock;
   auto d = std::make_shared<DindData>();
   d->dirs = {"/c/dind"};
@@ -223,7 +224,8 @@ TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[aler
 
   d->mounts[1].seen_for = minutes(9);  // stale, but not for 10 minutes yet
   out.clear();
-  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()), Defaults("DindStaleMounts"), &out);
+  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()),
+                    Defaults("DindStaleMounts"), &out);
   CHECK_FALSE(out.at(0).fires);
 }
 
