@@ -21,7 +21,7 @@ std::string HostName() {
 
 }  // namespace
 
-AlertComponent::AlertComponent() = default;
+AlertComponent::AlertComponent(const Clock& clock) : clock_(clock) {}
 AlertComponent::~AlertComponent() = default;
 
 MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
@@ -114,7 +114,7 @@ void AlertComponent::Reload(std::shared_ptr<const Config> config) {
 
 void AlertComponent::Evaluate() {
   if (stopping_) return;
-  const SystemTime now = RealClock::Get().Now();
+  const SystemTime now = clock_.Now();
   bool changed = false;
   {
     std::lock_guard lock(mutex_);

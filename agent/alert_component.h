@@ -21,7 +21,8 @@ namespace cachewarden {
 // OutputSource methods are thread-safe.
 class AlertComponent : public Component {
  public:
-  AlertComponent();
+  // `clock` times evaluations and re-sends; tests pass a FakeClock.
+  explicit AlertComponent(const Clock& clock = RealClock::Get());
   ~AlertComponent() override;
 
   void Start(uv_loop_t* loop, std::shared_ptr<const Config> config) override;
@@ -44,6 +45,7 @@ class AlertComponent : public Component {
   void StartTimer();
   void ReapNotifiers();
 
+  const Clock& clock_;
   uv_loop_t* loop_ = nullptr;
   uv_timer_t timer_{};
   bool stopping_ = false;

@@ -79,9 +79,14 @@ TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when spa
   std::string cache = dir / "cache";
   std::filesystem::create_directories(cache);
   REQUIRE(MountTmpfs(cache, "64m") == "");
+  // An HA pair: the agent sends every alert to both (unclustered here; in
+  // production they gossip and deduplicate notifications).
   int am_port = FreeLoopbackPort();
   Alertmanager am(dir / "am", am_port);
   am.Start();
+  int am2_port = FreeLoopbackPort();
+  Alertmanager am2(dir / "am2", am2_port);
+  am2.Start();
 
   AgentUnderTest agent(dir.path(), fmt::format(R"({{
     "root": "{}", "listen": "127.0.0.1:0",
@@ -89,16 +94,17 @@ TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when spa
     "alerts": {{
       "evaluation_interval": "200ms",
       "rules": {{"CacheDiskAlmostFull": {{"for": "0s", "keep_firing_for": "0s"}}}},
-      "alertmanager": {{"urls": ["http://127.0.0.1:{}"], "resend_interval": "1s",
+      "alertmanager": {{"urls": ["http://127.0.0.1:{}", "http://127.0.0.1:{}"], "resend_interval": "1s",
                         "resolve_resend_for": "10s", "max_backoff": "500ms", "timeout": "1s",
                         "external_labels": {{"cluster": "e2e"}}}}
-    }}}})", cache, am_port));
+    }}}})", cache, am_port, am2_port));
   std::string why;
   REQUIRE(agent.Start(&why));
 
   // 62 of 64 MiB: about 97% used.
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
   CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
   auto alerts = nlohmann::json::parse(HttpGet(am.Url("/api/v2/alerts")).body);
   nlohmann::json a;
   for (const auto& x : alerts) {
@@ -121,14 +127,17 @@ TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when spa
 
   std::filesystem::remove(cache + "/fill");
   CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") != "active"; }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") != "active"; }));
   CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") == 0);
 
-  // With Alertmanager gone, the agent keeps working and counts failures.
+  // With one Alertmanager gone, the agent keeps working, counts failures, and
+  // the other still gets the alert.
   am.Stop();
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
   const std::string failures =
       R"(cachewarden_notifications_total{notifier="alertmanager",result="failure"})";
   CHECK(WaitUntil([&] { return agent.Metric(failures) >= 2; }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
   CHECK(HttpGet(agent.Url("/healthz")).code == 200);
   CHECK(agent.Metric(R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") == 1);
 

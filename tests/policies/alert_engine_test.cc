@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "probes/volume.h"
+#include "tests/support/snapshots.h"
 
 namespace cachewarden {
 namespace {
@@ -10,22 +10,7 @@ namespace {
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
-
-// A snapshot whose volume is `used_percent` full (df's arithmetic: no
-// reserved blocks, so used / size).
-Snapshot VolumeAt(double used_percent, const FakeClock& clock) {
-  auto v = std::make_shared<VolumeData>();
-  v->path = "/tmp/earthly";
-  v->size_bytes = 1000 * kMiB;
-  v->avail_bytes = v->free_bytes =
-      static_cast<std::uint64_t>((100 - used_percent) * 10 * static_cast<double>(kMiB));
-  v->files = 1000;
-  v->files_free = 900;
-  Snapshot s;
-  s.Put<VolumeData>(v, clock.Now());
-  return s;
-}
+using testing::VolumeAt;
 
 AlertsConfig DiskConfig(Duration for_duration, Duration keep) {
   AlertsConfig c = DefaultAlertsConfig();
