@@ -223,19 +223,26 @@ void DecideGcIneffective(const GcInput& in, const RuleConfig& c, std::vector<Can
 }
 
 void DecideIoErrors(const IoErrorsInput& in, const RuleConfig& c, std::vector<Candidate>* out) {
+  // One alert per source, labelled as the Prometheus rules label theirs.
+  constexpr std::string_view kRemedy =
+      "The disk or its filesystem is failing: BuildKit's bolt databases (metadata_v2.db) get "
+      "corrupted (earthly#3991). Check dmesg and the disk's health; stop buildkitd, repair or "
+      "replace the volume, and expect to rebuild the cache.";
+  const std::string summary = fmt::format("I/O errors on the cache filesystem at {}", in.path);
+  Candidate probe = Make(Severity::kCritical, in.probe_eio, false, in.probe_eio ? 1 : 0);
+  probe.labels = {{"source", "probe"}};
+  probe.summary = summary;
+  probe.description =
+      fmt::format("cachewarden's active I/O probe got EIO on {}. {}", in.path, kRemedy);
+  out->push_back(std::move(probe));
+
   const bool recent = in.seconds_since_log_error <= c.Param("window");
-  Candidate cand = Make(Severity::kCritical, in.probe_eio || recent, false,
-                        in.probe_eio || recent ? 1 : 0);
-  cand.summary = fmt::format("I/O errors on the cache filesystem at {}", in.path);
-  cand.description = fmt::format(
-      "{}{} The disk or its filesystem is failing: BuildKit's bolt databases (metadata_v2.db) "
-      "get corrupted (earthly#3991). Check dmesg and the disk's health; stop buildkitd, repair "
-      "or replace the volume, and expect to rebuild the cache.",
-      in.probe_eio ? fmt::format("The active probe got EIO on {}. ", in.path) : "",
-      recent ? fmt::format("\"input/output error\" appeared in the logs {} ago.",
-                           Dur(in.seconds_since_log_error))
-             : "");
-  out->push_back(std::move(cand));
+  Candidate logs = Make(Severity::kCritical, recent, false, recent ? 1 : 0);
+  logs.labels = {{"source", "logs"}};
+  logs.summary = summary;
+  logs.description = fmt::format("\"input/output error\" appeared in BuildKit's logs {} ago. {}",
+                                 Dur(in.seconds_since_log_error), kRemedy);
+  out->push_back(std::move(logs));
 }
 
 void DecideProbeFailing(const ProbesInput& in, const RuleConfig&, std::vector<Candidate>* out) {

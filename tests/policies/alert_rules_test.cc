@@ -140,18 +140,27 @@ TEST_CASE("GC is ineffective when its trigger held 15 minutes and nothing was fr
   CHECK_FALSE(out.at(0).fires);
 }
 
-TEST_CASE("I/O errors fire from the probe's EIO or a recent log line", "[alerts]") {
+TEST_CASE("I/O errors fire from the probe's EIO or a recent log line, labelled by source",
+          "[alerts]") {
   RuleConfig c = Defaults("CacheIOErrors");
   std::vector<Candidate> out;
   DecideIoErrors({"/c", true, kNever}, c, &out);
-  CHECK(out.at(0).fires);
-  CHECK(out.at(0).severity == Severity::kCritical);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].labels == MetricLabels{{"source", "probe"}});
+  CHECK(out[1].labels == MetricLabels{{"source", "logs"}});
+  CHECK(out[0].fires);
+  CHECK_FALSE(out[1].fires);
+  CHECK(out[0].severity == Severity::kCritical);
+  CHECK_THAT(out[0].description, Catch::Contains("EIO on /c"));
   out.clear();
   DecideIoErrors({"/c", false, 60}, c, &out);
-  CHECK(out.at(0).fires);
+  CHECK_FALSE(out.at(0).fires);
+  CHECK(out.at(1).fires);
+  CHECK_THAT(out[1].description, Catch::Contains("1m ago"));
   out.clear();
   DecideIoErrors({"/c", false, 3600}, c, &out);
   CHECK_FALSE(out.at(0).fires);
+  CHECK_FALSE(out.at(1).fires);
 }
 
 TEST_CASE("a failing probe is a candidate labelled with the probe", "[alerts]") {
