@@ -113,6 +113,32 @@ TEST_CASE("gc deletes old per-build dind entries and keeps the rest", "[gc][run]
   CHECK(ReadFile(c.outside + "/d/precious") == "precious");
 }
 
+TEST_CASE("gc ages an entry by its newest mtime, ctime or atime, as age_by says", "[gc][run]") {
+  Cache c;
+  // Both written two days ago (mtime and atime), but their inodes changed
+  // just now (utimensat sets ctime), as after a chown or a cp -a into the
+  // cache. In "read", one file was read a minute ago.
+  c.Entry("copied", 2 * kDay);
+  c.Entry("read", 2 * kDay);
+  struct timespec t[2] = {};
+  clock_gettime(CLOCK_REALTIME, &t[0]);
+  t[0].tv_sec -= 60;
+  t[1].tv_nsec = UTIME_OMIT;  // mtime stays
+  REQUIRE(::utimensat(AT_FDCWD, (c.root + "/dind/read/sub/file").c_str(), t, 0) == 0);
+  GcPolicy p = Always();
+  p.min_age = std::chrono::hours(1);
+  c.options.dry_run = true;
+  auto planned = [&](GcAgeBy by) {
+    p.age_by = by;
+    return Planned(RunGcPolicy(p, nullptr, c.options).plan);
+  };
+  CHECK(planned(GcAgeBy::kMtime) == std::set<std::string>{"copied", "read"});
+  // The walk before this one read every directory, with O_NOATIME: atimes
+  // are still the ones set above.
+  CHECK(planned(GcAgeBy::kAtime) == std::set<std::string>{"copied"});
+  CHECK(planned(GcAgeBy::kCtime).empty());
+}
+
 TEST_CASE("one gc run at a time per cache, also across processes", "[gc][run]") {
   Cache c;
   std::string e = c.Entry("build-old", 2 * kDay);

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.h"
 
@@ -55,14 +56,17 @@ inline void Age(const std::string& p, int seconds_ago) {
   t[1] = t[0];
   ::utimensat(AT_FDCWD, p.c_str(), t, AT_SYMLINK_NOFOLLOW);
 }
-// Ages everything under `p`, `p` included.
+// Ages everything under `p`, `p` included. Lists the whole tree first: a
+// directory read after its aging would get a new atime (relatime updates an
+// atime older than the ctime).
 inline void AgeTree(const std::string& p, int seconds_ago) {
+  std::vector<std::string> paths = {p};
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(p, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    Age(it->path().string(), seconds_ago);
+    paths.push_back(it->path().string());
   }
-  Age(p, seconds_ago);
+  for (const auto& q : paths) Age(q, seconds_ago);
 }
 inline bool Exists(const std::string& p) {
   struct stat st;
