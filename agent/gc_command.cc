@@ -45,6 +45,8 @@ std::string GcRunText(const GcRunResult& run) {
     if (d.reap.unmounted > 0)
       out += fmt::format(", {} mounts detached", d.reap.unmounted);
     if (d.reap.errors > 0) out += fmt::format(", {} errors", d.reap.errors);
+    if (d.reap.result != ReapResult::kDeleted && d.freed > 0)
+      out += fmt::format(", {} freed in part", HumanBytes(d.freed));
     out += "\n";
     for (const auto& e : d.reap.first_errors) {
       out += fmt::format("    {} {}: {}\n", e.what, ShowName(e.path),

@@ -135,6 +135,18 @@ void CountReap(const ReapOutcome& r, GcRunResult* out) {
   }
 }
 
+// What deleting part of `entry` freed: its size before less what is left
+// (measured again, only when something was removed). 0 when the measuring is
+// cancelled too: a shutdown does not wait for it.
+std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry, const GcPolicy& policy,
+                          const ReapOutcome& reap, const std::atomic<bool>* cancel) {
+  if (reap.removed == 0) return 0;
+  GcEntry rest;
+  MeasureGcEntry(dir_fd, entry.name, policy, cancel, &rest);
+  if (!rest.error.empty() || rest.dev != entry.dev || rest.ino != entry.ino) return 0;
+  return entry.bytes > rest.bytes ? entry.bytes - rest.bytes : 0;
+}
+
 void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRunResult* out) {
   ReapOptions ro;
   ro.threads = policy.threads;
@@ -142,6 +154,7 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
   ro.unmount_stale = policy.unmount_stale;
   ro.cancel = o.cancel;
   bool errors = false;
+  bool in_part = false;  // an entry was deleted in part
   for (const GcPlanItem& item : out->plan.items) {
     if (item.decision != GcDecision::kDelete) continue;
     if (Cancelled(o)) break;
@@ -157,10 +170,15 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
                              {"result", ToString(done.reap.result)},
                              {"removed", done.reap.removed}};
     if (done.reap.result == ReapResult::kDeleted) {
-      out->freed_bytes += item.entry.bytes;
+      done.freed = item.entry.bytes;
+      out->freed_bytes += done.freed;
       out->deleted_entries++;
       LogInfo("gc deleted an entry", fields);
     } else {
+      done.freed = FreedInPart(dir_fd, item.entry, policy, done.reap, o.cancel);
+      out->freed_bytes += done.freed;
+      in_part = in_part || done.freed > 0;
+      fields["freed_bytes"] = done.freed;
       if (done.reap.errors > 0) {
         errors = true;
         nlohmann::json errs = nlohmann::json::array();
@@ -178,13 +196,13 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
   }
   if (Cancelled(o)) {
     out->result = "cancelled";
-  } else if (out->deleted_entries == 0 && errors) {
+  } else if (out->deleted_entries == 0 && errors && out->freed_bytes == 0) {
     out->result = "failed";  // entries were chosen, and every one failed
     out->status = Status::Error("error", "no chosen entry could be deleted; see the log");
-  } else if (out->deleted_entries == 0) {
+  } else if (out->deleted_entries == 0 && out->freed_bytes == 0) {
     out->result = "freed_nothing";
   } else {
-    out->result = errors ? "partial" : "freed";
+    out->result = errors || in_part ? "partial" : "freed";
   }
 }
 
@@ -275,7 +293,7 @@ nlohmann::json GcRunResult::ToJson() const {
     for (const auto& e : d.reap.first_errors) {
       errs.push_back({{"path", e.path}, {"op", e.what}, {"error", std::strerror(e.error)}});
     }
-    done_json.push_back({{"entry", d.name}, {"bytes", d.bytes},
+    done_json.push_back({{"entry", d.name}, {"bytes", d.bytes}, {"freed_bytes", d.freed},
                          {"result", ToString(d.reap.result)}, {"removed", d.reap.removed},
                          {"unmounted", d.reap.unmounted}, {"errors", d.reap.errors},
                          {"first_errors", errs}});

@@ -37,6 +37,10 @@ struct GcEntryOutcome {
   std::uint64_t bytes = 0;  // measured before deletion
   Duration age{};
   ReapOutcome reap;
+  // Bytes gone: all of `bytes` when the entry was deleted; for an entry
+  // deleted in part (errors, a mount, cancelled), `bytes` less what a second
+  // measurement finds left.
+  std::uint64_t freed = 0;
 };
 
 struct GcRunResult {

@@ -208,6 +208,35 @@ std::string FakeProcWithForeignMount(const Cache& c) {
   return proc;
 }
 
+TEST_CASE("gc counts the bytes of an entry it could delete only in part", "[gc][run][mount]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  // chattr +i needs a filesystem that supports it: an ext4 loop image.
+  std::string fs = c.tmp / "ext4";
+  MakeDirs(fs);
+  REQUIRE(MountExt4Loop(c.tmp / "image", fs, 16) == "");
+  MakeDirs(fs + "/dind/e/d");
+  Touch(fs + "/dind/e/d/immutable", "stays");
+  Touch(fs + "/dind/e/big", std::string(1 << 20, 'x'));
+  AgeTree(fs + "/dind/e", 2 * kDay);
+  REQUIRE(RunProcess({"chattr", "+i", fs + "/dind/e/d/immutable"}).exit_code == 0);
+  c.options.root = fs;
+  GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
+  RunProcess({"chattr", "-i", fs + "/dind/e/d/immutable"});
+  REQUIRE(r.done.size() == 1);
+  const GcEntryOutcome& d = r.done[0];
+  CHECK(d.reap.result == ReapResult::kError);
+  CHECK_FALSE(Exists(fs + "/dind/e/big"));
+  // The megabyte went; the immutable file and its directories stayed.
+  CHECK(d.freed >= (1u << 20));
+  CHECK(d.freed < d.bytes);
+  CHECK(r.freed_bytes == d.freed);
+  CHECK(r.deleted_entries == 0);
+  CHECK(r.result == "partial");
+  CHECK(r.ToJson()["done"][0]["freed_bytes"] == d.freed);
+  UnmountUnder(fs);
+}
+
 TEST_CASE("gc never deletes an entry with a mount in another mount namespace", "[gc][run][mount]") {
   Cache c;
   std::string busy = c.Entry("build-busy", 2 * kDay);
