@@ -26,6 +26,11 @@ TEST_CASE(
   CHECK(ResolveDisk(Fixture("sys"), 8, 1, &reason) == "sda");
   CHECK(ResolveDisk(Fixture("sys"), 8, 0, &reason) == "sda");
   CHECK(ResolveDisk(Fixture("sys"), 254, 0, &reason) == "dm-0");
+  // NVMe namespaces and virtio disks, each whole and as a partition.
+  CHECK(ResolveDisk(Fixture("sys"), 259, 0, &reason) == "nvme0n1");
+  CHECK(ResolveDisk(Fixture("sys"), 259, 2, &reason) == "nvme0n1");
+  CHECK(ResolveDisk(Fixture("sys"), 252, 16, &reason) == "vdb");
+  CHECK(ResolveDisk(Fixture("sys"), 252, 17, &reason) == "vdb");
   CHECK(ResolveDisk(Fixture("sys"), 0, 52, &reason).empty());
   CHECK(reason.find("overlay, tmpfs") != std::string::npos);
   CHECK(ResolveDisk(Fixture("sys"), 259, 3, &reason).empty());
@@ -56,6 +61,34 @@ TEST_CASE("diskstats computes await, utilisation and queue depth from deltas",
   CHECK(idle.read_await_seconds == 0);
   CHECK(idle.utilization_ratio == 0);
   CHECK_FALSE(ParseDiskstats("garbage\n", "sda"));
+}
+
+TEST_CASE("diskstats reads NVMe lines with flush fields and old 14-field lines",
+          "[diskstats]") {
+  const std::string one = testing::ReadFile(Fixture("proc/diskstats.1"));
+  const std::string two = testing::ReadFile(Fixture("proc/diskstats.2"));
+  // nvme0n1 (20 fields, Linux >= 5.5): 100 reads in 50 ms, 100 writes in
+  // 200 ms, busy 1 s, weighted 250 ms, over 10 s.
+  auto a = ParseDiskstats(one, "nvme0n1");
+  auto b = ParseDiskstats(two, "nvme0n1");
+  REQUIRE(a);
+  REQUIRE(b);
+  DeviceRates r = ComputeRates(*a, *b, 10);
+  CHECK(r.read_await_seconds == Approx(0.0005));
+  CHECK(r.write_await_seconds == Approx(0.002));
+  CHECK(r.utilization_ratio == Approx(0.1));
+  CHECK(r.queue_depth == Approx(0.025));
+  // vdb (14 fields, before Linux 4.18): 10 reads in 10 ms, no writes.
+  a = ParseDiskstats(one, "vdb");
+  b = ParseDiskstats(two, "vdb");
+  REQUIRE(a);
+  REQUIRE(b);
+  r = ComputeRates(*a, *b, 10);
+  CHECK(r.read_await_seconds == Approx(0.001));
+  CHECK(r.write_await_seconds == 0);
+  CHECK(r.utilization_ratio == Approx(0.0005));
+  // A name is matched whole: "vdb" is not "vdb1".
+  CHECK(ParseDiskstats(one, "vdb")->reads == 10);
 }
 
 TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
