@@ -168,5 +168,38 @@ TEST_CASE("Alertmanager gets POST /api/v2/alerts with basic auth, and 5xx is ret
   CHECK(testing::WaitUntil([&] { return m.Exited(); }, seconds(3)));
 }
 
+TEST_CASE("an HTTPS notifier trusts its ca_file, and without it refuses an unknown certificate",
+          "[alerts][notifier]") {
+  testing::TempDir dir;
+  testing::TlsFiles tls;
+  REQUIRE(testing::MakeSelfSignedCert(dir.path(), &tls) == "");
+  testing::HttpReceiver am(200, tls);
+  auto stats = std::make_shared<NotifierStats>();
+  HttpTargetConfig target;
+  target.url = am.Url("");
+  REQUIRE_THAT(target.url, Catch::StartsWith("https://"));
+
+  // The system's CA bundle does not know the receiver's certificate: the
+  // handshake fails, nothing is delivered, the failure is counted.
+  HttpNotifier untrusting(HttpNotifier::Kind::kAlertmanager, target, seconds(10), 4, stats);
+  untrusting.Enqueue(Batch(false));
+  REQUIRE(am.WaitForFailedHandshakes(1));
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "failure") >= 1; }));
+  untrusting.RequestStop();
+  CHECK(testing::WaitUntil([&] { return untrusting.Exited(); }, seconds(3)));
+  CHECK(am.requests().empty());
+
+  // With the certificate as its CA file, the alerts arrive over TLS.
+  target.ca_file = tls.cert;
+  HttpNotifier trusting(HttpNotifier::Kind::kAlertmanager, target, seconds(1), 4, stats);
+  trusting.Enqueue(Batch(false));
+  REQUIRE(am.WaitFor(1));
+  CHECK_THAT(am.requests()[0].head, Catch::StartsWith("POST /api/v2/alerts HTTP/1.1"));
+  CHECK(nlohmann::json::parse(am.requests()[0].body).size() == 2);
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "success") == 1; }));
+  trusting.RequestStop();
+  CHECK(testing::WaitUntil([&] { return trusting.Exited(); }, seconds(3)));
+}
+
 }  // namespace
 }  // namespace cachewarden
