@@ -2,6 +2,7 @@
 // the planned entries; the daemon exports the gc metrics.
 
 #include <csignal>
+#include <filesystem>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -127,6 +128,68 @@ TEST_CASE("the agent runs gc policies on their interval and exports gc metrics",
   int code = -1;
   CHECK(agent.process().WaitExit(std::chrono::seconds(10), &code));
   CHECK(code == 0);
+}
+
+// Files left under `dir` (not following symlinks).
+std::size_t CountFiles(const std::string& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    n += it->is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
+TEST_CASE("a reload or a shutdown cancels the agent's gc run part way", "[gc][e2e]") {
+  TempDir tmp;
+  std::string root = tmp / "cache";
+  const std::string entry = root + "/dind/build-old";
+  constexpr std::size_t kFiles = 3000;
+  for (int d = 0; d < 10; ++d) {
+    MakeDirs(entry + "/d" + std::to_string(d));
+    for (std::size_t f = 0; f < kFiles / 10; ++f) {
+      Touch(entry + "/d" + std::to_string(d) + "/f" + std::to_string(f));
+    }
+  }
+  // 50 unlinks a second: the whole entry would take a minute.
+  auto config = [&](bool dry_run) {
+    nlohmann::json policy = {{"name", "dind"},         {"path", "dind"},
+                             {"interval", "1s"},       {"max_delete_rate", 50},
+                             {"dry_run", dry_run},     {"skip_open", false},
+                             // Not by age: the part deleted makes the entry's
+                             // directories new.
+                             {"min_age", "0s"},        {"triggers", {{"always", true}}}};
+    return nlohmann::json{{"root", root}, {"gc", {{"policies", {policy}}}}}.dump();
+  };
+  AgentUnderTest agent(tmp.path(), config(false));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  REQUIRE(WaitUntil([&] { return CountFiles(entry) < kFiles - 5; }));
+
+  // SIGHUP: the run in progress belongs to the old config and is cancelled.
+  WriteFile(agent.config_path(), config(true));
+  agent.process().Signal(SIGHUP);
+  const std::string cancelled = R"(cachewarden_gc_runs_total{policy="dind",result="cancelled"})";
+  REQUIRE(WaitUntil([&] { return agent.Metric(cancelled) == 1; }));
+  const std::size_t left = CountFiles(entry);
+  CHECK(left > 0);
+  // The new config's dry runs delete nothing more.
+  REQUIRE(WaitUntil([&] {
+    return agent.Metric(R"(cachewarden_gc_runs_total{policy="dind",result="dry_run"})") >= 2;
+  }));
+  CHECK(CountFiles(entry) == left);
+
+  // Deleting again, then SIGTERM part way: the agent exits at once, 0.
+  WriteFile(agent.config_path(), config(false));
+  agent.process().Signal(SIGHUP);
+  REQUIRE(WaitUntil([&] { return CountFiles(entry) < left - 5; }));
+  agent.process().Signal(SIGTERM);
+  int code = -1;
+  CHECK(agent.process().WaitExit(std::chrono::seconds(3), &code));
+  CHECK(code == 0);
+  CHECK(CountFiles(entry) > 0);
+  CHECK_THAT(agent.Stderr(), Catch::Contains(R"("result":"cancelled")"));
 }
 
 }  // namespace
