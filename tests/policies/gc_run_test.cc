@@ -211,15 +211,11 @@ std::string FakeProcWithForeignMount(const Cache& c) {
 TEST_CASE("gc counts the bytes of an entry it could delete only in part", "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
-  // chattr +i needs a filesystem that supports it: an ext4 loop image.
-  std::string fs = c.tmp / "ext4";
-  MakeDirs(fs);
-  REQUIRE(MountExt4Loop(c.tmp / "image", fs, 16) == "");
-  MakeDirs(fs + "/dind/e/d");
-  Touch(fs + "/dind/e/d/immutable", "stays");
+  std::string why;
+  const std::string fs = Ext4WithImmutableFile(c.tmp.path(), "stays", &why);
+  REQUIRE(why == "");
   Touch(fs + "/dind/e/big", std::string(1 << 20, 'x'));
   AgeTree(fs + "/dind/e", 2 * kDay);
-  REQUIRE(RunProcess({"chattr", "+i", fs + "/dind/e/d/immutable"}).exit_code == 0);
   c.options.root = fs;
   GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
   RunProcess({"chattr", "-i", fs + "/dind/e/d/immutable"});

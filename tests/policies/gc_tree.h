@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/mounts.h"
 #include "tests/support/process.h"
 
 namespace cachewarden::testing {
@@ -67,6 +68,24 @@ inline void AgeTree(const std::string& p, int seconds_ago) {
     paths.push_back(it->path().string());
   }
   for (const auto& q : paths) Age(q, seconds_ago);
+}
+// Mounts a 16 MiB ext4 image under `tmp` (chattr +i needs a filesystem that
+// supports it) with an immutable file dind/e/d/immutable holding `content`.
+// Returns the mount point, or "" and why not in *why. Undo with
+// chattr -i and UnmountUnder.
+inline std::string Ext4WithImmutableFile(const std::string& tmp, const std::string& content,
+                                         std::string* why) {
+  const std::string fs = tmp + "/ext4";
+  MakeDirs(fs);
+  *why = MountExt4Loop(tmp + "/image", fs, 16);
+  if (!why->empty()) return "";
+  MakeDirs(fs + "/dind/e/d");
+  Touch(fs + "/dind/e/d/immutable", content);
+  if (RunProcess({"chattr", "+i", fs + "/dind/e/d/immutable"}).exit_code != 0) {
+    *why = "chattr +i failed";
+    return "";
+  }
+  return fs;
 }
 inline bool Exists(const std::string& p) {
   struct stat st;

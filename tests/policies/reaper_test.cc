@@ -310,15 +310,11 @@ TEST_CASE("reaper with unmount_stale detaches a tmpfs, then deletes the entry", 
 TEST_CASE("reaper counts EPERM on an immutable file and goes on", "[gc][reaper][mount]") {
   CW_REQUIRE_ROOT();
   Fixture f;
-  // chattr +i needs a filesystem that supports it: an ext4 loop image.
-  std::string fs = f.tmp / "ext4";
-  MakeDirs(fs);
-  REQUIRE(MountExt4Loop(f.tmp / "image", fs, 16) == "");
-  MakeDirs(fs + "/dind/e/d");
-  Touch(fs + "/dind/e/d/immutable");
+  std::string why;
+  const std::string fs = Ext4WithImmutableFile(f.tmp.path(), "x", &why);
+  REQUIRE(why == "");
   Touch(fs + "/dind/e/other");
   MakeDirs(fs + "/dind/e2/x");
-  REQUIRE(RunProcess({"chattr", "+i", fs + "/dind/e/d/immutable"}).exit_code == 0);
   Touch(fs + "/kept", "beside dind");
   auto before = TreeDigest(f.tmp.path(), {fs + "/dind/e", fs + "/dind/e2"});
   UniqueFd dind(OpenDirNoFollow(AT_FDCWD, (fs + "/dind").c_str()));
