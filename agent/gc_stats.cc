@@ -36,8 +36,9 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
                   {{"policy", name}, {"result", result}});
     }
     out.Counter("cachewarden_gc_freed_bytes_total",
-                "Bytes freed by garbage collection (measured size of deleted entries; "
-                "for a command, the growth of available space).",
+                "Bytes freed by garbage collection (measured size of deleted entries, "
+                "and what went of entries deleted in part; for a command, the growth of "
+                "available space).",
                 static_cast<double>(s.freed_bytes), {{"policy", name}});
     out.Counter("cachewarden_gc_deleted_entries_total", "Entries deleted by garbage collection.",
                 static_cast<double>(s.deleted_entries), {{"policy", name}});

@@ -38,8 +38,8 @@ struct GcEntryOutcome {
   Duration age{};
   ReapOutcome reap;
   // Bytes gone: all of `bytes` when the entry was deleted; for an entry
-  // deleted in part (errors, a mount, cancelled), `bytes` less what a second
-  // measurement finds left.
+  // deleted in part (errors, a mount), `bytes` less what a second measurement
+  // finds left. 0 for a cancelled one: the measuring is cancelled too.
   std::uint64_t freed = 0;
 };
 
