@@ -7,10 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -49,13 +52,17 @@ inline std::map<std::string, std::string> TreeDigest(const std::string& root,
 
 inline void MakeDirs(const std::string& p) { std::filesystem::create_directories(p); }
 inline void Touch(const std::string& p, const std::string& content = "x") { WriteFile(p, content); }
-// Sets mtime and atime of `p` (not following a symlink) to `seconds_ago`.
+// Sets mtime and atime of `p` (not following a symlink) to `seconds_ago`;
+// throws if it cannot (an immutable file, say), so no test runs on a tree
+// younger than it thinks.
 inline void Age(const std::string& p, int seconds_ago) {
   struct timespec t[2];
   clock_gettime(CLOCK_REALTIME, &t[0]);
   t[0].tv_sec -= seconds_ago;
   t[1] = t[0];
-  ::utimensat(AT_FDCWD, p.c_str(), t, AT_SYMLINK_NOFOLLOW);
+  if (::utimensat(AT_FDCWD, p.c_str(), t, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw std::runtime_error("cannot age " + p + ": " + std::strerror(errno));
+  }
 }
 // Ages everything under `p`, `p` included. Lists the whole tree first: a
 // directory read after its aging would get a new atime (relatime updates an

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "tests/support/process.h"
@@ -45,7 +46,7 @@ HttpReceiver::HttpReceiver(int status, const TlsFiles& tls) : status_(status) {
       ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 8) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
+    SSL_CTX_free(tls_ctx_);
     throw std::runtime_error("HttpReceiver: cannot listen on 127.0.0.1:0");
   }
   port_ = ntohs(addr.sin_port);
@@ -57,7 +58,7 @@ HttpReceiver::~HttpReceiver() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   thread_.join();
   ::close(listen_fd_);
-  SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
+  SSL_CTX_free(tls_ctx_);
 }
 
 std::string HttpReceiver::Url(const std::string& path) const {
@@ -65,8 +66,7 @@ std::string HttpReceiver::Url(const std::string& path) const {
          std::to_string(port_) + path;
 }
 
-bool HttpReceiver::Exchange(int fd, void* ssl_ptr, Request* r) {
-  auto* ssl = static_cast<SSL*>(ssl_ptr);
+bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
   std::string data;
   char buf[4096];
   std::size_t want = std::string::npos;
@@ -81,7 +81,9 @@ bool HttpReceiver::Exchange(int fd, void* ssl_ptr, Request* r) {
       std::size_t length = 0;
       for (const char* key : {"Content-Length: ", "content-length: "}) {
         const std::size_t at = r->head.find(key);
-        if (at != std::string::npos) length = std::strtoul(r->head.c_str() + at + 16, nullptr, 10);
+        if (at != std::string::npos) {
+          length = std::strtoul(r->head.c_str() + at + std::strlen(key), nullptr, 10);
+        }
       }
       want = end + 4 + length;
     }
@@ -106,7 +108,7 @@ void HttpReceiver::Serve() {
     SSL* ssl = nullptr;
     bool ok = true;
     if (tls_ctx_ != nullptr) {
-      ssl = SSL_new(static_cast<SSL_CTX*>(tls_ctx_));
+      ssl = SSL_new(tls_ctx_);
       ok = ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1;
       if (!ok) {
         std::lock_guard lock(mu_);

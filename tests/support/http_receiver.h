@@ -1,5 +1,7 @@
 #pragma once
 
+#include <openssl/types.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -45,7 +47,7 @@ class HttpReceiver {
  private:
   void Serve();
   // Reads one request from the connection and answers it; false if none came.
-  bool Exchange(int fd, void* ssl, Request* r);
+  bool Exchange(int fd, SSL* ssl, Request* r);
   int listen_fd_ = -1;
   int port_ = 0;
   int status_;
@@ -53,7 +55,7 @@ class HttpReceiver {
   std::condition_variable cv_;
   std::vector<Request> requests_;
   std::size_t failed_handshakes_ = 0;
-  void* tls_ctx_ = nullptr;  // SSL_CTX*, when serving HTTPS
+  SSL_CTX* tls_ctx_ = nullptr;  // when serving HTTPS
   std::thread thread_;
 };
 
