@@ -55,7 +55,8 @@ void AlertComponent::Configure(const Config& config) {
     auto colon = config.listen.rfind(':');
     base = config.bound_port > 0
                ? fmt::format("http://{}:{}", HostName(), config.bound_port)
-               : fmt::format("http://{}:{}", HostName(), config.listen.substr(colon + 1));
+               : fmt::format("http://{}:{}", HostName(),
+                             config.listen.substr(colon + 1));
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
   generator_url_ = base + "/status";

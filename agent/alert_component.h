@@ -61,7 +61,8 @@ class AlertComponent : public Component {
 
   std::shared_ptr<NotifierStats> stats_ = std::make_shared<NotifierStats>();
   std::vector<std::unique_ptr<HttpNotifier>> notifiers_;
-  std::vector<std::unique_ptr<HttpNotifier>> retiring_;  // stopping after a reload
+  std::vector<std::unique_ptr<HttpNotifier>>
+      retiring_;  // stopping after a reload
 };
 
 }  // namespace cachewarden

@@ -36,7 +36,8 @@ bool WriteAtomically(const std::string& path, const std::string& data,
     return false;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+    *error = fmt::format("cannot rename {} to {}: {}", tmp, path,
+                         std::strerror(errno));
     ::unlink(tmp.c_str());
     return false;
   }

@@ -10,11 +10,11 @@
 namespace cachewarden {
 
 // sysexits(3) codes used by the command line.
-constexpr int kExitUsage = 64;     // EX_USAGE: wrong command or option
-constexpr int kExitConfig = 78;    // EX_CONFIG: bad configuration
+constexpr int kExitUsage = 64;        // EX_USAGE: wrong command or option
+constexpr int kExitConfig = 78;       // EX_CONFIG: bad configuration
 constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: cannot listen
-constexpr int kExitSoftware = 70;  // EX_SOFTWARE: internal error
-constexpr int kExitIo = 74;        // EX_IOERR: cannot write output
+constexpr int kExitSoftware = 70;     // EX_SOFTWARE: internal error
+constexpr int kExitIo = 74;           // EX_IOERR: cannot write output
 
 // The parsed command line of one command: flags by name (without "--"),
 // positional arguments in order.

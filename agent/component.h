@@ -31,7 +31,8 @@ class Component : public OutputSource {
   // Called once, before the first snapshot.
   virtual void Start(uv_loop_t* loop, std::shared_ptr<const Config> config) = 0;
   // A new snapshot was published (after each probe run).
-  virtual void OnSnapshot(const std::shared_ptr<const Snapshot>& /*snapshot*/) {}
+  virtual void OnSnapshot(const std::shared_ptr<const Snapshot>& /*snapshot*/) {
+  }
   // Adds what the component knows to a snapshot about to be published, for
   // the alert rules (Snapshot::SetFact).
   virtual void AddFacts(Snapshot* /*snapshot*/) const {}

@@ -1,6 +1,5 @@
-#include "agent/component.h"
-
 #include "agent/alert_component.h"
+#include "agent/component.h"
 #include "agent/gc_component.h"
 
 namespace cachewarden {

@@ -34,7 +34,8 @@ constexpr auto kTwinRetry = milliseconds(50);
 
 std::int64_t SteadyMs() {
   return duration_cast<milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 class Daemon;
@@ -56,7 +57,8 @@ void OnTickCallback(uv_timer_t* t);
 class Daemon {
  public:
   Daemon(Config config, const DaemonOptions& options)
-      : options_(options), config_(std::make_shared<const Config>(std::move(config))) {}
+      : options_(options),
+        config_(std::make_shared<const Config>(std::move(config))) {}
 
   int Run();
 
@@ -213,7 +215,8 @@ void Daemon::OnDeadline(ProbeSlot* slot) {
   slot->worker->Cancel();
   slot->abandoned = true;
   RunOutcome out = TimeoutOutcome(spec, RealClock::Get().Now());
-  LogWarn("probe timed out", {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
+  LogWarn("probe timed out",
+          {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
   Publish(spec.name, out);
 }
 
@@ -225,8 +228,9 @@ void Daemon::OnDone(ProbeSlot* slot) {
   const auto& spec = slot->worker->spec();
   if (slot->abandoned) {
     slot->abandoned = false;
-    LogInfo("late result of a timed-out probe discarded",
-            {{"probe", spec.name}, {"took_seconds", ToSeconds(outcome->duration)}});
+    LogInfo(
+        "late result of a timed-out probe discarded",
+        {{"probe", spec.name}, {"took_seconds", ToSeconds(outcome->duration)}});
     return;
   }
   if (!outcome->status.ok()) {
@@ -258,7 +262,8 @@ void Daemon::UpdateReady() {
 void Daemon::Reload() {
   std::shared_ptr<const Config> next;
   try {
-    auto loaded = std::make_shared<Config>(LoadConfig(options_.config_file, options_.overrides));
+    auto loaded = std::make_shared<Config>(
+        LoadConfig(options_.config_file, options_.overrides));
     loaded->bound_port = config_->bound_port;  // the listener stays as it is
     next = std::move(loaded);
   } catch (const ConfigError& e) {
@@ -307,7 +312,9 @@ void Daemon::Shutdown(const char* why) {
   shutdown_started_ = SteadyMs();
   uv_timer_start(
       &shutdown_timer_,
-      [](uv_timer_t* t) { From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown(); },
+      [](uv_timer_t* t) {
+        From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown();
+      },
       0, TimerMs(kShutdownPoll));
 }
 
@@ -340,9 +347,13 @@ int Daemon::Run() {
     HttpServer::Handlers h;
     auto state = state_;
     h.metrics = [state] { return state->Metrics(); };
-    h.healthy = [this] { return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count(); };
+    h.healthy = [this] {
+      return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count();
+    };
     h.ready = [this] { return ready_.load(); };
-    h.status_json = [state] { return state->StatusJson(RealClock::Get().Now()); };
+    h.status_json = [state] {
+      return state->StatusJson(RealClock::Get().Now());
+    };
     http_ = std::make_unique<HttpServer>(config_->listen, std::move(h));
   } catch (const std::exception& e) {
     LogError("cannot start the HTTP endpoint", {{"error", e.what()}});
@@ -356,14 +367,16 @@ int Daemon::Run() {
     config_ = std::move(bound);
     state_->SetConfig(config_);
   }
-  LogInfo("listening", {{"listen", config_->listen},
-                        {"port", port},
-                        {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
-                        {"root", config_->root},
-                        {"config", config_->source}});
+  LogInfo("listening",
+          {{"listen", config_->listen},
+           {"port", port},
+           {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
+           {"root", config_->root},
+           {"config", config_->source}});
   if (options_.port_file) {
     std::string error;
-    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {
+    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port),
+                         &error)) {
       LogError("cannot write the port file", {{"error", error}});
     }
   }
@@ -372,19 +385,35 @@ int Daemon::Run() {
     uv_signal_init(&loop_, s);
     s->data = this;
   }
-  uv_signal_start(&sigterm_, [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGTERM"); }, SIGTERM);
-  uv_signal_start(&sigint_, [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGINT"); }, SIGINT);
-  uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
-    auto* d = From(reinterpret_cast<uv_handle_t*>(s));
-    if (!d->shutting_down_) d->Reload();
-  }, SIGHUP);
+  uv_signal_start(
+      &sigterm_,
+      [](uv_signal_t* s, int) {
+        From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGTERM");
+      },
+      SIGTERM);
+  uv_signal_start(
+      &sigint_,
+      [](uv_signal_t* s, int) {
+        From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGINT");
+      },
+      SIGINT);
+  uv_signal_start(
+      &sighup_,
+      [](uv_signal_t* s, int) {
+        auto* d = From(reinterpret_cast<uv_handle_t*>(s));
+        if (!d->shutting_down_) d->Reload();
+      },
+      SIGHUP);
   uv_timer_init(&loop_, &heartbeat_);
   heartbeat_.data = this;
-  uv_timer_start(&heartbeat_, [](uv_timer_t* t) {
-    auto* d = From(reinterpret_cast<uv_handle_t*>(t));
-    d->last_tick_ms_ = SteadyMs();
-    d->ReapRetired(false);
-  }, TimerMs(kHeartbeat), TimerMs(kHeartbeat));
+  uv_timer_start(
+      &heartbeat_,
+      [](uv_timer_t* t) {
+        auto* d = From(reinterpret_cast<uv_handle_t*>(t));
+        d->last_tick_ms_ = SteadyMs();
+        d->ReapRetired(false);
+      },
+      TimerMs(kHeartbeat), TimerMs(kHeartbeat));
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
 
@@ -411,8 +440,10 @@ int Daemon::Run() {
     std::_Exit(code);
   }
   if (http_stopper_.joinable()) {
-    auto remaining = kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
-    if (http_stopped_.get_future().wait_for(remaining) != std::future_status::ready) {
+    auto remaining =
+        kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
+    if (http_stopped_.get_future().wait_for(remaining) !=
+        std::future_status::ready) {
       LogInfo("stopped", {{"abandoned", "http"}});
       std::_Exit(code);
     }

@@ -36,10 +36,13 @@ void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
     uv_timer_init(loop_, &t->timer);
     t->timer.data = t;
     open_handles_++;
-    uv_timer_start(&t->timer, [](uv_timer_t* h) {
-      auto* pt = static_cast<PolicyTimer*>(h->data);
-      pt->self->OnTick(pt);
-    }, TimerMs(p.interval), TimerMs(p.interval));
+    uv_timer_start(
+        &t->timer,
+        [](uv_timer_t* h) {
+          auto* pt = static_cast<PolicyTimer*>(h->data);
+          pt->self->OnTick(pt);
+        },
+        TimerMs(p.interval), TimerMs(p.interval));
     timers_.push_back(t);
   }
   stats_.Declare(names);
@@ -69,8 +72,10 @@ void GcComponent::OnTick(PolicyTimer* t) {
   if (stopping_) return;
   if (running_) {
     stats_.RecordBusy(t->policy.name);
-    LogDebug("gc run still going; the policy waits its turn", {{"policy", t->policy.name}});
-    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end()) waiting_.push_back(t);
+    LogDebug("gc run still going; the policy waits its turn",
+             {{"policy", t->policy.name}});
+    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end())
+      waiting_.push_back(t);
     return;
   }
   StartRun(t);
@@ -106,13 +111,14 @@ void GcComponent::OnRunDone() {
   stats_.Record(*r);
   episodes_.Record(*r);
   if (r->result != "not_triggered") {
-    LogInfo("gc run finished", {{"policy", r->policy}, {"result", r->result},
+    LogInfo("gc run finished", {{"policy", r->policy},
+                                {"result", r->result},
                                 {"freed_bytes", r->freed_bytes},
                                 {"deleted_entries", r->deleted_entries}});
   }
   if (r->result == "freed_nothing") {
-    LogWarn("gc was triggered but freed nothing", {{"policy", r->policy},
-                                                   {"triggers", r->plan.triggers}});
+    LogWarn("gc was triggered but freed nothing",
+            {{"policy", r->policy}, {"triggers", r->plan.triggers}});
   }
   if (!stopping_ && !waiting_.empty()) {
     PolicyTimer* next = waiting_.front();
@@ -124,7 +130,8 @@ void GcComponent::OnRunDone() {
 }
 
 void GcComponent::Reload(std::shared_ptr<const Config> config) {
-  if (running_) run_->cancel = true;  // the run in progress follows the old config
+  if (running_)
+    run_->cancel = true;  // the run in progress follows the old config
   ApplyConfig(std::move(config));
 }
 
@@ -164,6 +171,8 @@ void GcComponent::AddFacts(Snapshot* snapshot) const {
   snapshot->SetFact(GcEpisodes::kFact, std::make_shared<GcEpisodes>(episodes_));
 }
 
-void GcComponent::AddStatus(nlohmann::json& status) const { status["gc"] = stats_.ToJson(); }
+void GcComponent::AddStatus(nlohmann::json& status) const {
+  status["gc"] = stats_.ToJson();
+}
 
 }  // namespace cachewarden

@@ -38,7 +38,9 @@ class GcComponent : public Component {
   void Reload(std::shared_ptr<const Config> config) override;
   void Stop(std::function<void()> done) override;
 
-  void ExportMetrics(MetricWriter& out) const override { stats_.ExportMetrics(out); }
+  void ExportMetrics(MetricWriter& out) const override {
+    stats_.ExportMetrics(out);
+  }
   void AddStatus(nlohmann::json& status) const override;
 
  private:

@@ -18,7 +18,9 @@ class ProviderCollectable : public prometheus::Collectable {
   explicit ProviderCollectable(
       std::function<std::vector<prometheus::MetricFamily>()> f)
       : f_(std::move(f)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override { return f_(); }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    return f_();
+  }
 
  private:
   std::function<std::vector<prometheus::MetricFamily>()> f_;
@@ -61,8 +63,10 @@ int BeginRequest(mg_connection* c) {
   }
   if (std::strcmp(uri, "/") == 0) {
     Reply(c, 200, "OK", "text/html",
-          "<html><body><h1>cachewarden</h1><ul><li><a href=\"/metrics\">/metrics</a>"
-          "<li><a href=\"/status\">/status</a><li><a href=\"/healthz\">/healthz</a>"
+          "<html><body><h1>cachewarden</h1><ul><li><a "
+          "href=\"/metrics\">/metrics</a>"
+          "<li><a href=\"/status\">/status</a><li><a "
+          "href=\"/healthz\">/healthz</a>"
           "<li><a href=\"/readyz\">/readyz</a></ul></body></html>\n");
     return 200;
   }
@@ -88,12 +92,14 @@ class HttpServer::Impl {
     callbacks.begin_request = &BeginRequest;
     try {
       exposer_ = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", CivetListenAddress(listen),
-                                   "num_threads", "4"},
+          std::vector<std::string>{"listening_ports",
+                                   CivetListenAddress(listen), "num_threads",
+                                   "4"},
           &callbacks);
     } catch (const std::exception& e) {
       Unregister();
-      throw std::runtime_error(fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
+      throw std::runtime_error(
+          fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
     }
     collectable_ = std::make_shared<ProviderCollectable>(handlers_.metrics);
     exposer_->RegisterCollectable(collectable_);

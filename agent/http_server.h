@@ -10,9 +10,9 @@
 namespace cachewarden {
 
 // The agent's one HTTP listener: /metrics (Prometheus text), /healthz,
-// /readyz and /status (JSON). Built on prometheus-cpp's Exposer; the non-metrics
-// paths are served from civetweb's begin_request hook, since prometheus-cpp
-// 1.0.1 has no API for other handlers.
+// /readyz and /status (JSON). Built on prometheus-cpp's Exposer; the
+// non-metrics paths are served from civetweb's begin_request hook, since
+// prometheus-cpp 1.0.1 has no API for other handlers.
 //
 // The providers are called on civetweb's worker threads and must be
 // thread-safe. Only one HttpServer may exist at a time (the hook has no user

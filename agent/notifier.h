@@ -1,13 +1,12 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,7 +74,9 @@ class HttpNotifier {
   void Enqueue(NotificationBatch batch);
   void RequestStop();
   bool Exited() const { return exited_.load(); }
-  const char* name() const { return kind_ == Kind::kAlertmanager ? "alertmanager" : "webhook"; }
+  const char* name() const {
+    return kind_ == Kind::kAlertmanager ? "alertmanager" : "webhook";
+  }
 
  private:
   void Run();

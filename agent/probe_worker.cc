@@ -94,7 +94,8 @@ bool ProbeWorker::Busy() const {
 
 bool ProbeWorker::Start(std::shared_ptr<const Snapshot> previous) {
   std::lock_guard lock(state_->mutex);
-  if (state_->job || state_->running || state_->outcome || state_->stop) return false;
+  if (state_->job || state_->running || state_->outcome || state_->stop)
+    return false;
   state_->cancel = false;
   state_->previous = std::move(previous);
   state_->job = true;
@@ -116,9 +117,8 @@ std::optional<RunOutcome> ProbeWorker::TakeOutcome() {
 
 bool ProbeWorker::WaitFor(Duration bound) {
   std::unique_lock lock(state_->mutex);
-  return state_->cv.wait_for(lock, bound, [&] {
-    return !state_->job && !state_->running;
-  });
+  return state_->cv.wait_for(lock, bound,
+                             [&] { return !state_->job && !state_->running; });
 }
 
 void ProbeWorker::Stop() {
@@ -150,7 +150,8 @@ ProbeContext ContextFor(const Config& config) {
 RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now) {
   RunOutcome out;
   out.status = Status::Error(
-      "timeout", fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
+      "timeout",
+      fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
   out.finished = now;
   out.duration = spec.timeout;
   return out;

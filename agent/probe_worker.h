@@ -38,7 +38,8 @@ struct RunOutcome {
 // back into the worker (uv_async_send, a condition variable notify).
 class ProbeWorker {
  public:
-  ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done);
+  ProbeWorker(ProbeSpec spec, ProbeContext context,
+              std::function<void()> on_done);
   // Stops the thread: joins it if it has exited, else detaches it (a run
   // stuck in a system call is abandoned). Wait with Exited() first.
   ~ProbeWorker();

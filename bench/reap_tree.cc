@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
   o.threads = argc > 3 ? std::atoi(argv[3]) : 2;
   auto start = std::chrono::steady_clock::now();
   ReapOutcome r = ReapEntry(dir.get(), argv[2], DevOf(sx), sx.stx_ino, o);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::printf("%s removed=%llu errors=%llu seconds=%.3f\n", ToString(r.result),
               static_cast<unsigned long long>(r.removed),
               static_cast<unsigned long long>(r.errors), s);

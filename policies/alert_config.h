@@ -51,7 +51,8 @@ struct AlertsConfig {
   // Base of each alert's generatorURL ("http://host:9479"); empty: derived
   // from the host name and the `listen` port.
   std::string external_url;
-  std::map<std::string, RuleConfig, std::less<>> rules;  // every rule in the table
+  std::map<std::string, RuleConfig, std::less<>>
+      rules;  // every rule in the table
   AlertmanagerConfig alertmanager;
   std::vector<HttpTargetConfig> webhooks;  // same backoff/queue as alertmanager
 

@@ -68,7 +68,8 @@ class AlertEngine {
 
   // One-shot mode (`check`): what fires right now, ignoring `for` and
   // keep_firing_for; only rules marked in_check. Highest severity per instance.
-  static std::vector<Alert> FiringNow(const Snapshot& snapshot, const AlertsConfig& config,
+  static std::vector<Alert> FiringNow(const Snapshot& snapshot,
+                                      const AlertsConfig& config,
                                       SystemTime now);
 
  private:

@@ -35,8 +35,9 @@ struct UsageInput {
 
 struct FillingUpInput {
   std::string path;
-  double free_percent = 100;           // avail / size, 0..100
-  double predicted_full_seconds = kNever;  // linear prediction; kNever if not filling
+  double free_percent = 100;  // avail / size, 0..100
+  double predicted_full_seconds =
+      kNever;  // linear prediction; kNever if not filling
   double fill_rate_bytes_per_second = 0;
 };
 

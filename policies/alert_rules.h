@@ -41,7 +41,8 @@ struct RuleParam {
 // returns true, or returns false when its input is unknown (the probe it reads
 // has no data), in which case the engine leaves the rule's alerts as they are.
 using RuleEval = bool (*)(const Snapshot& snapshot, SystemTime now,
-                          const RuleConfig& config, std::vector<Candidate>* out);
+                          const RuleConfig& config,
+                          std::vector<Candidate>* out);
 
 struct RuleDef {
   std::string_view name;  // the alertname label
@@ -60,33 +61,51 @@ const RuleDef* FindRule(std::string_view name);
 
 // ---- Extractors: the one place each rule reads the snapshot. nullopt: the
 // input is not known (no data yet, or the probe or fact it reads is absent).
-std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s, SystemTime now);
+std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s,
+                                                   SystemTime now);
 std::optional<UsageInput> ExtractDiskUsage(const Snapshot& s, SystemTime now);
 std::optional<UsageInput> ExtractInodeUsage(const Snapshot& s, SystemTime now);
-std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s, SystemTime now);
+std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s,
+                                               SystemTime now);
 // p99 of each op's samples within the rule's `window`.
 std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now,
                                            const RuleConfig& config);
-std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime now);
-std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now);
-std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime now);
-std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s, SystemTime now);
+std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s,
+                                                   SystemTime now);
+std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s,
+                                                 SystemTime now);
+std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s,
+                                               SystemTime now);
+std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s,
+                                                        SystemTime now);
 std::optional<GcInput> ExtractGc(const Snapshot& s, SystemTime now);
 std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s, SystemTime now);
 std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime now);
 
 // ---- Deciders: pure functions of the input and the rule's config.
-void DecideNotOnVolume(const NotOnVolumeInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideDiskAlmostFull(const UsageInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideInodesAlmostFull(const UsageInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideFillingUp(const FillingUpInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideLatency(const LatencyInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideStaleMounts(const StaleMountsInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideResourceBusy(const LogEventInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideLeftovers(const LeftoversInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideSnapshotterFallback(const FallbackInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideGcIneffective(const GcInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideIoErrors(const IoErrorsInput& in, const RuleConfig& c, std::vector<Candidate>* out);
-void DecideProbeFailing(const ProbesInput& in, const RuleConfig& c, std::vector<Candidate>* out);
+void DecideNotOnVolume(const NotOnVolumeInput& in, const RuleConfig& c,
+                       std::vector<Candidate>* out);
+void DecideDiskAlmostFull(const UsageInput& in, const RuleConfig& c,
+                          std::vector<Candidate>* out);
+void DecideInodesAlmostFull(const UsageInput& in, const RuleConfig& c,
+                            std::vector<Candidate>* out);
+void DecideFillingUp(const FillingUpInput& in, const RuleConfig& c,
+                     std::vector<Candidate>* out);
+void DecideLatency(const LatencyInput& in, const RuleConfig& c,
+                   std::vector<Candidate>* out);
+void DecideStaleMounts(const StaleMountsInput& in, const RuleConfig& c,
+                       std::vector<Candidate>* out);
+void DecideResourceBusy(const LogEventInput& in, const RuleConfig& c,
+                        std::vector<Candidate>* out);
+void DecideLeftovers(const LeftoversInput& in, const RuleConfig& c,
+                     std::vector<Candidate>* out);
+void DecideSnapshotterFallback(const FallbackInput& in, const RuleConfig& c,
+                               std::vector<Candidate>* out);
+void DecideGcIneffective(const GcInput& in, const RuleConfig& c,
+                         std::vector<Candidate>* out);
+void DecideIoErrors(const IoErrorsInput& in, const RuleConfig& c,
+                    std::vector<Candidate>* out);
+void DecideProbeFailing(const ProbesInput& in, const RuleConfig& c,
+                        std::vector<Candidate>* out);
 
 }  // namespace cachewarden

@@ -38,7 +38,8 @@ int Decode(int status) {
 
 }  // namespace
 
-CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration timeout,
+CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
+                                Duration timeout,
                                 const std::atomic<bool>* cancel) {
   CommandOutcome out;
   if (argv.empty()) {
@@ -108,7 +109,8 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
       ::kill(-pid, SIGTERM);
       kill_at = now + std::chrono::seconds(5);
     }
-    if (kill_at != Steady::time_point{} && now >= kill_at) ::kill(-pid, SIGKILL);
+    if (kill_at != Steady::time_point{} && now >= kill_at)
+      ::kill(-pid, SIGKILL);
     if (!eof) {
       struct pollfd p = {pipe_fds[0], POLLIN, 0};
       if (::poll(&p, 1, 50) > 0) {
@@ -116,8 +118,9 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
         if (n <= 0) {
           eof = true;
         } else if (out.output.size() < kMaxOutput) {
-          out.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n),
-                                                       kMaxOutput - out.output.size()));
+          out.output.append(
+              buf, std::min<std::size_t>(static_cast<std::size_t>(n),
+                                         kMaxOutput - out.output.size()));
         }
       }
     } else {
@@ -132,8 +135,9 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
     ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
     if (n <= 0) break;
     if (out.output.size() < kMaxOutput) {
-      out.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n),
-                                                   kMaxOutput - out.output.size()));
+      out.output.append(buf,
+                        std::min<std::size_t>(static_cast<std::size_t>(n),
+                                              kMaxOutput - out.output.size()));
     }
   }
   ::close(pipe_fds[0]);

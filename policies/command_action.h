@@ -22,7 +22,8 @@ struct CommandOutcome {
 // process group of its own, with a minimal environment (PATH, LANG=C.UTF-8,
 // HOME=/). After `timeout` (or once `cancel` is set) the group gets SIGTERM,
 // then SIGKILL 5 s later. Blocks the calling thread; never the loop's.
-CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration timeout,
+CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
+                                Duration timeout,
                                 const std::atomic<bool>* cancel);
 
 // The PATH the command runs with.

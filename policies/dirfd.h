@@ -42,7 +42,8 @@ int OpenDirNoFollow(int dir_fd, const char* name);
 // `root`: the root itself by its path (the operator's, trusted), then every
 // component of `rel` with OpenDirNoFollow, so that a symlink anywhere in `rel`
 // is refused (reason "symlink") instead of followed.
-Status OpenBeneath(const std::string& root, const std::string& rel, UniqueFd* out);
+Status OpenBeneath(const std::string& root, const std::string& rel,
+                   UniqueFd* out);
 
 struct DirName {
   std::string name;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,15 +11,14 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "policies/dirfd.h"
 #include "probes/dind_mounts.h"
 #include "probes/walker.h"
 
 namespace cachewarden {
-void MeasureGcEntry(int parent_fd, const std::string& name, const GcPolicy& policy,
-                    const std::atomic<bool>* cancel, GcEntry* out) {
+void MeasureGcEntry(int parent_fd, const std::string& name,
+                    const GcPolicy& policy, const std::atomic<bool>* cancel,
+                    GcEntry* out) {
   const GcAgeBy age_by = policy.age_by;
   *out = GcEntry{};
   out->name = name;
@@ -62,7 +62,8 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
     std::string rest = target.substr(prefix.size());
     auto slash = rest.find('/');
     std::string entry = rest.substr(0, slash);
-    if (auto del = entry.find(" (deleted)"); del != std::string::npos && slash == std::string::npos) {
+    if (auto del = entry.find(" (deleted)");
+        del != std::string::npos && slash == std::string::npos) {
       entry.resize(del);
     }
     if (!entry.empty()) held.insert(entry);
@@ -75,18 +76,22 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
     if (p.name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string base = proc_root + "/" + p.name;
     note(base + "/cwd");
-    UniqueFd fd_dir(::open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd fd_dir(
+        ::open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd_dir.valid() || ReadDirNames(fd_dir.get(), &fds) != 0) continue;
     for (const auto& f : fds) note(base + "/fd/" + f.name);
   }
   return held;
 }
 
-Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
-                          std::map<std::string, EntryMounts>* out, int* unreadable) {
+Status MountsUnderEntries(const std::string& proc_root,
+                          const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out,
+                          int* unreadable) {
   out->clear();
   DindMountScan scan;
-  Status s = ScanDindMounts(proc_root, policy_dirs, /*other_namespaces=*/true, &scan);
+  Status s =
+      ScanDindMounts(proc_root, policy_dirs, /*other_namespaces=*/true, &scan);
   if (!s.ok()) return s;
   if (unreadable != nullptr) *unreadable = scan.unreadable;
   for (const DindMount& m : scan.mounts) {
@@ -95,7 +100,8 @@ Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::s
     if (m.own_namespace) {
       e.own = true;
     } else if (e.foreign.empty()) {
-      e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype, m.pid, m.command);
+      e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype,
+                              m.pid, m.command);
     }
   }
   return Status::Ok();

@@ -19,8 +19,9 @@ namespace cachewarden {
 // MountsUnderEntries finds the rest). A failure is stored in out->error ("" on
 // success). Uses the policy's age_by, threads, low_priority and nice. Polls
 // `cancel`.
-void MeasureGcEntry(int parent_fd, const std::string& name, const GcPolicy& policy,
-                    const std::atomic<bool>* cancel, GcEntry* out);
+void MeasureGcEntry(int parent_fd, const std::string& name,
+                    const GcPolicy& policy, const std::atomic<bool>* cancel,
+                    GcEntry* out);
 
 // Names of the entries of the directory `policy_dir` (an absolute path) that
 // some process visible in `proc_root` holds open (an fd or its cwd below the
@@ -31,11 +32,13 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
 // The mounts at or under one entry of a policy directory, as the mount
 // namespaces visible in /proc see them.
 struct EntryMounts {
-  bool own = false;     // in the agent's own namespace (unmount_stale may detach it)
-  std::string foreign;  // one in another namespace, for people: "<mount point>
-                        // (<fstype>, pid <pid> <comm>)"; "" if none. rmdir of such a
-                        // mount point succeeds here and silently detaches it there
-                        // (Linux >= 3.18), so its entry must never be deleted.
+  bool own =
+      false;  // in the agent's own namespace (unmount_stale may detach it)
+  std::string
+      foreign;  // one in another namespace, for people: "<mount point>
+                // (<fstype>, pid <pid> <comm>)"; "" if none. rmdir of such a
+                // mount point succeeds here and silently detaches it there
+                // (Linux >= 3.18), so its entry must never be deleted.
 };
 
 // Looks for mounts at or under the entries of a policy directory in every
@@ -45,7 +48,9 @@ struct EntryMounts {
 // the cache under another path is not matched. Fails only if our own
 // mountinfo cannot be read; `*unreadable` counts other namespaces whose
 // mountinfo could not be read (their process exited, or no permission).
-Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
-                          std::map<std::string, EntryMounts>* out, int* unreadable);
+Status MountsUnderEntries(const std::string& proc_root,
+                          const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out,
+                          int* unreadable);
 
 }  // namespace cachewarden

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,14 +21,16 @@ namespace cachewarden {
 //   not_triggered  no trigger held
 //   freed          triggered; something freed, no errors
 //   freed_nothing  triggered, but nothing was freed (everything skipped,
-//                  failed, or the command freed no space): the state to alert on
+//                  failed, or the command freed no space): the state to alert
+//                  on
 //   partial        freed something, but some entries failed
 //   failed         the policy could not run (its directory refused, the
 //                  command failed or could not start)
 //   cancelled      stopped by shutdown or reload
 //   dry_run        the plan only
-inline constexpr const char* kGcResults[] = {"not_triggered", "freed", "freed_nothing",
-                                             "partial", "failed", "cancelled", "dry_run"};
+inline constexpr const char* kGcResults[] = {
+    "not_triggered", "freed",     "freed_nothing", "partial",
+    "failed",        "cancelled", "dry_run"};
 
 // What happened to one planned entry.
 struct GcEntryOutcome {
@@ -61,9 +62,9 @@ struct GcRunResult {
 };
 
 struct GcRunOptions {
-  std::string root;              // the cache directory
+  std::string root;  // the cache directory
   std::string proc_root = "/proc";
-  bool dry_run = false;          // or the policy's own dry_run
+  bool dry_run = false;  // or the policy's own dry_run
   const std::atomic<bool>* cancel = nullptr;
   const Clock* clock = &RealClock::Get();
 };

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,23 +16,34 @@ namespace cachewarden {
 struct GcEntry {
   std::string name;
   bool is_dir = true;
-  std::uint64_t dev = 0, ino = 0;  // of the entry itself: re-checked before deletion
-  std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
-  std::uint64_t inodes = 0;  // files, directories and links inside, itself included
-  SystemTime newest{};       // newest time (per age_by) in the entry's subtree
-  bool has_mount = false;    // a mount point at or under the entry, in any namespace
+  std::uint64_t dev = 0,
+                ino = 0;    // of the entry itself: re-checked before deletion
+  std::uint64_t bytes = 0;  // allocated bytes; hard links inside counted once
+  std::uint64_t inodes =
+      0;                // files, directories and links inside, itself included
+  SystemTime newest{};  // newest time (per age_by) in the entry's subtree
+  bool has_mount =
+      false;  // a mount point at or under the entry, in any namespace
   // A mount at or under the entry in another mount namespace, for people
   // ("" if none). Always skipped (`mount`), even with unmount_stale: the
   // agent detaches only mounts of its own namespace, and rmdir here would
   // silently detach that one there.
   std::string foreign_mount;
-  bool open = false;         // a visible process holds something inside open
-  std::string error;         // measuring failed (the entry is skipped), else ""
+  bool open = false;  // a visible process holds something inside open
+  std::string error;  // measuring failed (the entry is skipped), else ""
 };
 
 // Why an entry is not deleted although the policy was triggered. The fixed
 // label set of cachewarden_gc_skipped_entries_total.
-enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError };
+enum class SkipReason {
+  kNone,
+  kYoung,
+  kExcluded,
+  kMount,
+  kOpen,
+  kChanged,
+  kError
+};
 inline constexpr SkipReason kAllSkipReasons[] = {
     SkipReason::kYoung, SkipReason::kExcluded, SkipReason::kMount,
     SkipReason::kOpen,  SkipReason::kChanged,  SkipReason::kError};
@@ -59,12 +69,14 @@ struct GcPlanItem {
 struct GcPlan {
   std::string policy;
   bool triggered = false;
-  std::vector<std::string> triggers;  // which triggers hold, e.g. "used 91% > 85%"
-  std::uint64_t need_bytes = 0;       // to reach the low watermark(s)
+  std::vector<std::string>
+      triggers;                  // which triggers hold, e.g. "used 91% > 85%"
+  std::uint64_t need_bytes = 0;  // to reach the low watermark(s)
   std::uint64_t need_inodes = 0;
-  std::uint64_t planned_bytes = 0;    // sum over kDelete items
+  std::uint64_t planned_bytes = 0;  // sum over kDelete items
   std::size_t planned_entries = 0;
-  std::vector<GcPlanItem> items;      // in the policy's order: chosen ones first come first
+  std::vector<GcPlanItem>
+      items;  // in the policy's order: chosen ones first come first
 
   nlohmann::json ToJson() const;
 };

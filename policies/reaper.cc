@@ -2,19 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <algorithm>
 #include <mutex>
 #include <system_error>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "policies/dirfd.h"
 #include "probes/log.h"
@@ -28,7 +27,8 @@ using SteadyClock = std::chrono::steady_clock;
 // a second. Sleeps in short slices so that a cancel is seen promptly.
 class Throttle {
  public:
-  Throttle(double rate, const std::atomic<bool>* cancel) : rate_(rate), cancel_(cancel) {}
+  Throttle(double rate, const std::atomic<bool>* cancel)
+      : rate_(rate), cancel_(cancel) {}
   // Waits for the next slot. False when cancelled (before or while waiting):
   // the operation must then not be done.
   bool Acquire() {
@@ -64,21 +64,25 @@ class Throttle {
 struct Node {
   Node* parent = nullptr;
   std::string name;
-  UniqueFd fd;                     // opened when processed
-  std::atomic<int> pending{1};     // itself + children not yet finished
-  std::atomic<bool> failed{false}; // something below could not be removed
-  bool opened = false;             // false: vanished or not a directory
+  UniqueFd fd;                      // opened when processed
+  std::atomic<int> pending{1};      // itself + children not yet finished
+  std::atomic<bool> failed{false};  // something below could not be removed
+  bool opened = false;              // false: vanished or not a directory
 };
 
 class TreeRemover {
  public:
   TreeRemover(const ReapOptions& o, std::uint64_t dev, std::uint64_t mnt_id)
-      : options_(o), throttle_(o.max_delete_rate, o.cancel), dev_(dev), mnt_id_(mnt_id) {}
+      : options_(o),
+        throttle_(o.max_delete_rate, o.cancel),
+        dev_(dev),
+        mnt_id_(mnt_id) {}
 
   // Empties the directory open as `fd` (it is not removed itself).
   void Run(UniqueFd fd, const std::string& name) {
     std::vector<std::thread> helpers;
-    helpers.reserve(static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
+    helpers.reserve(
+        static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
     auto* root = new Node;
     root->name = name;
     root->fd = std::move(fd);
@@ -104,7 +108,9 @@ class TreeRemover {
   bool saw_mount() const { return saw_mount_; }
 
  private:
-  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  bool Cancelled() const {
+    return options_.cancel != nullptr && options_.cancel->load();
+  }
 
   void Push(Node* n) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -145,11 +151,13 @@ class TreeRemover {
 
   std::string PathOf(const Node* n, const std::string& leaf = {}) const {
     std::string p = leaf;
-    for (; n != nullptr; n = n->parent) p = p.empty() ? n->name : n->name + "/" + p;
+    for (; n != nullptr; n = n->parent)
+      p = p.empty() ? n->name : n->name + "/" + p;
     return p;
   }
 
-  void Error(const Node* n, const std::string& leaf, int err, const char* what) {
+  void Error(const Node* n, const std::string& leaf, int err,
+             const char* what) {
     std::lock_guard<std::mutex> lock(mutex_);
     outcome_.errors++;
     if (outcome_.first_errors.size() < 16) {
@@ -205,7 +213,8 @@ class TreeRemover {
     return false;
   }
 
-  void UnlinkName(Node* dir, const std::string& name, std::vector<Node*>* kids = nullptr) {
+  void UnlinkName(Node* dir, const std::string& name,
+                  std::vector<Node*>* kids = nullptr) {
     if (!throttle_.Acquire()) {  // cancelled
       dir->failed = true;
       return;
@@ -216,7 +225,8 @@ class TreeRemover {
     }
     int err = errno;
     if (err == ENOENT) return;
-    if (err == EISDIR && kids != nullptr) {  // became a directory since it was listed
+    if (err == EISDIR &&
+        kids != nullptr) {  // became a directory since it was listed
       Child(dir, name, kids);
       return;
     }
@@ -257,7 +267,8 @@ class TreeRemover {
         unsigned char type = d.type;
         if (type == DT_UNKNOWN) {
           struct stat st;
-          if (::fstatat(n->fd.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (::fstatat(n->fd.get(), d.name.c_str(), &st,
+                        AT_SYMLINK_NOFOLLOW) != 0) {
             int err = errno;
             if (err == ENOENT) continue;  // vanished meanwhile
             Error(n, d.name, err, "stat");
@@ -296,7 +307,8 @@ class TreeRemover {
         n->fd.Reset();
         if (!throttle_.Acquire()) {  // cancelled
           parent->failed = true;
-        } else if (::unlinkat(parent->fd.get(), n->name.c_str(), AT_REMOVEDIR) == 0) {
+        } else if (::unlinkat(parent->fd.get(), n->name.c_str(),
+                              AT_REMOVEDIR) == 0) {
           Removed();
         } else if (int err = errno; err == ENOTDIR) {
           UnlinkName(parent, n->name);  // swapped for a link: remove the link
@@ -337,12 +349,18 @@ class TreeRemover {
 
 const char* ToString(ReapResult r) {
   switch (r) {
-    case ReapResult::kDeleted: return "deleted";
-    case ReapResult::kChanged: return "changed";
-    case ReapResult::kMount: return "mount";
-    case ReapResult::kError: return "error";
-    case ReapResult::kCancelled: return "cancelled";
-    case ReapResult::kVanished: return "vanished";
+    case ReapResult::kDeleted:
+      return "deleted";
+    case ReapResult::kChanged:
+      return "changed";
+    case ReapResult::kMount:
+      return "mount";
+    case ReapResult::kError:
+      return "error";
+    case ReapResult::kCancelled:
+      return "cancelled";
+    case ReapResult::kVanished:
+      return "vanished";
   }
   return "error";
 }

@@ -9,8 +9,9 @@ namespace cachewarden {
 
 // How to delete one entry.
 struct ReapOptions {
-  int threads = 2;             // threads working on the entry's directories
-  double max_delete_rate = 0;  // unlinks + rmdirs per second, over all threads; 0: no limit
+  int threads = 2;  // threads working on the entry's directories
+  double max_delete_rate =
+      0;  // unlinks + rmdirs per second, over all threads; 0: no limit
   // Detach (umount2 MNT_DETACH) mounts found under the entry, then delete
   // what is beneath. Off: a mount stops that branch (reported as "mount").
   bool unmount_stale = false;
@@ -35,8 +36,9 @@ const char* ToString(ReapResult r);
 
 struct ReapOutcome {
   ReapResult result = ReapResult::kDeleted;
-  std::uint64_t removed = 0;    // files, links and directories removed
-  std::uint64_t errors = 0;     // failed operations (each also in `first_errors` up to 16)
+  std::uint64_t removed = 0;  // files, links and directories removed
+  std::uint64_t errors =
+      0;  // failed operations (each also in `first_errors` up to 16)
   std::uint64_t unmounted = 0;  // mounts detached
   std::vector<ReapError> first_errors;
 };

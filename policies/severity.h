@@ -9,7 +9,8 @@ namespace cachewarden {
 // Monitoring-plugin order: the exit code of `check` is the value.
 enum class Severity { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
 
-std::string_view SeverityName(Severity s);  // "ok", "warning", "critical", "unknown"
+std::string_view SeverityName(
+    Severity s);  // "ok", "warning", "critical", "unknown"
 
 // One thing `check` tells a person: what is wrong, and what to do about it.
 struct Finding {

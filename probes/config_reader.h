@@ -1,8 +1,7 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -59,7 +58,8 @@ class ConfigReader {
   Duration Dur(std::string_view key, Duration def, Duration min, Duration max);
   SizeSpec Size(std::string_view key, SizeSpec def, bool allow_percent = true);
   // Object<string,string>, e.g. extra labels.
-  std::vector<std::pair<std::string, std::string>> StringMap(std::string_view key);
+  std::vector<std::pair<std::string, std::string>> StringMap(
+      std::string_view key);
 
   // A nested object; absent means empty (all defaults).
   ConfigReader Object(std::string_view key);
@@ -90,6 +90,7 @@ std::string ClosestMatch(std::string_view word,
 
 // Parses JSON text; syntax errors throw ConfigError naming `source`, line and
 // column.
-nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
+nlohmann::json ParseJsonText(const std::string& text,
+                             const std::string& source);
 
 }  // namespace cachewarden

@@ -14,7 +14,7 @@ namespace cachewarden {
 
 // One entry of a dind directory.
 struct DindEntryUsage {
-  std::string dir;   // the dind directory
+  std::string dir;  // the dind directory
   std::string name;
   bool is_cache = false;  // cache_*: kept by Earthly on purpose
   std::uint64_t bytes = 0;
@@ -29,7 +29,8 @@ struct DindEntryUsage {
 struct DindMountSeen {
   DindMount mount;
   Duration seen_for{};
-  bool stale = false;  // its entry is a leftover, or gone, or seen >= leftover_age
+  bool stale =
+      false;  // its entry is a leftover, or gone, or seen >= leftover_age
 };
 
 // Leftovers of docker-in-docker (entries not named cache_*) and the mounts

@@ -16,18 +16,18 @@ struct DindMount {
   int pid = 0;                 // a process in that namespace
   std::string command;         // its /proc/<pid>/comm
   int mount_id = 0;
-  std::string mount_point;     // as that namespace sees it
+  std::string mount_point;  // as that namespace sees it
   std::string fstype;
   std::string source;
-  std::string dind_dir;        // the dind directory it is under
-  std::string entry_id;        // the first component below dind_dir
+  std::string dind_dir;  // the dind directory it is under
+  std::string entry_id;  // the first component below dind_dir
 };
 
 struct DindMountScan {
   std::vector<DindMount> mounts;
-  std::size_t namespaces = 0;      // distinct mount namespaces looked at
+  std::size_t namespaces = 0;            // distinct mount namespaces looked at
   bool other_processes_visible = false;  // any pid outside our namespace
-  int unreadable = 0;              // namespaces whose mountinfo we could not read
+  int unreadable = 0;  // namespaces whose mountinfo we could not read
 };
 
 // Looks for mounts strictly under any of `dind_dirs` in our own mount
@@ -36,8 +36,8 @@ struct DindMountScan {
 // ns/mnt inode; the lowest pid names it). Fails only if our own mountinfo
 // cannot be read.
 Status ScanDindMounts(const std::string& proc_root,
-                      const std::vector<std::string>& dind_dirs, bool other_namespaces,
-                      DindMountScan* out);
+                      const std::vector<std::string>& dind_dirs,
+                      bool other_namespaces, DindMountScan* out);
 
 // The inode in a ns link target such as "mnt:[4026531840]"; 0 if malformed.
 std::uint64_t ParseNamespaceLink(const std::string& target);

@@ -96,8 +96,9 @@ class LatencyProbe : public Probe {
     // Left over if a run stopped between create and unlink: not timed.
     (void)unlinkat(dir_fd_, kMetaFile, 0);
     Time(kOpMetadata, &last, [&] {
-      int f = openat(dir_fd_, kMetaFile,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      int f =
+          openat(dir_fd_, kMetaFile,
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (f < 0) return false;
       close(f);
       return unlinkat(dir_fd_, kMetaFile, 0) == 0;
@@ -186,14 +187,15 @@ class LatencyProbe : public Probe {
     if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError("mkdir", dir_, errno);
     }
-    dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dir_fd_ =
+        open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir_fd_ < 0) {
       const int err = errno;
       struct stat st {};
       if (lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        return Status::Error("symlink",
-                             "is a symlink; the latency probe refuses to follow it",
-                             err, dir_);
+        return Status::Error(
+            "symlink", "is a symlink; the latency probe refuses to follow it",
+            err, dir_);
       }
       return PosixError("open", dir_, err);
     }
@@ -258,17 +260,20 @@ std::vector<double> LatencyBuckets() {
           50e-3, 100e-3, 250e-3, 500e-3, 1,    2.5,    5,    10};
 }
 
-std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since,
-                                     double q) {
+std::optional<double> WindowQuantile(const LatencyData& data, int op,
+                                     SystemTime since, double q) {
   std::vector<double> v;
   for (const auto& sample : data.window[op]) {
     if (sample.at > since) v.push_back(sample.seconds);
   }
   if (v.empty()) return std::nullopt;
-  // Nearest rank: the smallest value with at least q of the samples at or below it.
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  // Nearest rank: the smallest value with at least q of the samples at or below
+  // it.
+  const auto rank =
+      static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   const std::size_t i = std::min(v.size() - 1, rank == 0 ? 0 : rank - 1);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i),
+                   v.end());
   return v[i];
 }
 
@@ -280,7 +285,11 @@ nlohmann::json LatencyData::ToJson() const {
     if (median_seconds[op] >= 0) o["median_seconds"] = median_seconds[op];
     ops[LatencyOpName(op)] = std::move(o);
   }
-  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}, {"eio", eio}};
+  return {{"mode", mode},
+          {"warmup", warmup},
+          {"ops", ops},
+          {"errors", errors},
+          {"eio", eio}};
 }
 
 void LatencyData::ExportMetrics(MetricWriter& out) const {

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "probes/clock.h"
-
 #include "probes/config_reader.h"
 #include "probes/probe.h"
 
@@ -73,7 +72,7 @@ std::vector<double> LatencyBuckets();
 
 // The nearest-rank quantile q (0..1) of `op`'s samples taken after `since`;
 // nullopt when there are none.
-std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since,
-                                     double q);
+std::optional<double> WindowQuantile(const LatencyData& data, int op,
+                                     SystemTime since, double q);
 
 }  // namespace cachewarden

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string_view>
 
 namespace cachewarden {
@@ -16,9 +15,21 @@ void ConfigureLog(LogLevel level, LogFormat format);
 bool ParseLogLevel(std::string_view text, LogLevel* out);
 void Log(LogLevel level, std::string_view msg,
          const nlohmann::json& fields = nlohmann::json::object());
-inline void LogDebug(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) { Log(LogLevel::kDebug, m, f); }
-inline void LogInfo(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) { Log(LogLevel::kInfo, m, f); }
-inline void LogWarn(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) { Log(LogLevel::kWarn, m, f); }
-inline void LogError(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) { Log(LogLevel::kError, m, f); }
+inline void LogDebug(std::string_view m,
+                     const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kDebug, m, f);
+}
+inline void LogInfo(std::string_view m,
+                    const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kInfo, m, f);
+}
+inline void LogWarn(std::string_view m,
+                    const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kWarn, m, f);
+}
+inline void LogError(std::string_view m,
+                     const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kError, m, f);
+}
 
 }  // namespace cachewarden

@@ -45,8 +45,8 @@ struct LogFollowerStats {
   std::uint64_t rotations = 0;    // a new file at the path (rename or delete)
   std::uint64_t truncations = 0;  // the file shrank (copytruncate)
   std::uint64_t bytes_read = 0;
-  bool open = false;              // a file is open
-  bool missing = false;           // nothing at the path at the last poll
+  bool open = false;     // a file is open
+  bool missing = false;  // nothing at the path at the last poll
   LogLineFormat detected = LogLineFormat::kAuto;
 };
 
@@ -80,7 +80,8 @@ class LogFollower {
   // Reads the open file to EOF (or the budget); false when the budget ran out.
   bool Drain(std::size_t* budget, const std::function<void(LogLine&&)>& sink,
              Status* error);
-  void TakeBytes(std::string_view data, const std::function<void(LogLine&&)>& sink);
+  void TakeBytes(std::string_view data,
+                 const std::function<void(LogLine&&)>& sink);
   void EndPhysicalLine(const std::function<void(LogLine&&)>& sink);
   void Emit(Assembly& a, std::optional<SystemTime> time,
             const std::function<void(LogLine&&)>& sink);
@@ -91,9 +92,10 @@ class LogFollower {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;
-  char last_byte_ = 0;  // the byte at offset_-1, to notice a rewrite
-  bool polled_ = false;          // start_at_end applies to the first poll only
-  bool skip_to_newline_ = false; // started mid-line: drop up to the next newline
+  char last_byte_ = 0;   // the byte at offset_-1, to notice a rewrite
+  bool polled_ = false;  // start_at_end applies to the first poll only
+  bool skip_to_newline_ =
+      false;  // started mid-line: drop up to the next newline
   struct AssemblyDeleter {
     void operator()(Assembly* a) const;
   };

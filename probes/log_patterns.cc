@@ -21,7 +21,8 @@ bool Contains(std::string_view hay, std::string_view needle) {
 
 // `rm: can't remove 'P': ... resource busy` -> P.
 std::optional<std::string_view> BusyRmPath(std::string_view line) {
-  constexpr std::string_view kPrefixes[] = {"rm: can't remove '", "rm: cannot remove '"};
+  constexpr std::string_view kPrefixes[] = {"rm: can't remove '",
+                                            "rm: cannot remove '"};
   for (auto prefix : kPrefixes) {
     auto at = line.find(prefix);
     if (at == std::string_view::npos) continue;
@@ -48,12 +49,18 @@ std::optional<std::string> DindEntryId(std::string_view path) {
 
 std::string_view LogEventKindName(LogEventKind kind) {
   switch (kind) {
-    case LogEventKind::kDindBusy: return "dind_busy";
-    case LogEventKind::kSnapshotterFallback: return "snapshotter_fallback";
-    case LogEventKind::kDiskFull: return "disk_full";
-    case LogEventKind::kIoError: return "io_error";
-    case LogEventKind::kGcError: return "gc_error";
-    case LogEventKind::kBuildkitdStart: return "buildkitd_start";
+    case LogEventKind::kDindBusy:
+      return "dind_busy";
+    case LogEventKind::kSnapshotterFallback:
+      return "snapshotter_fallback";
+    case LogEventKind::kDiskFull:
+      return "disk_full";
+    case LogEventKind::kIoError:
+      return "io_error";
+    case LogEventKind::kGcError:
+      return "gc_error";
+    case LogEventKind::kBuildkitdStart:
+      return "buildkitd_start";
   }
   return "unknown";
 }
@@ -76,7 +83,8 @@ std::optional<LogMatch> MatchLogLine(std::string_view line) {
   if (ContainsNoCase(line, "input/output error")) {
     return LogMatch{LogEventKind::kIoError, {}, {}};
   }
-  if (Contains(line, "gc error:")) return LogMatch{LogEventKind::kGcError, {}, {}};
+  if (Contains(line, "gc error:"))
+    return LogMatch{LogEventKind::kGcError, {}, {}};
   if (Contains(line, "======== Buildkitd config ==========") ||
       Contains(line, "running server on ")) {
     return LogMatch{LogEventKind::kBuildkitdStart, {}, {}};
@@ -90,8 +98,11 @@ std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes) {
   std::size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                                   : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
     bool valid = len > 0 && i + len <= text.size();
     for (std::size_t k = 1; valid && k < len; ++k) {
       valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
@@ -103,7 +114,8 @@ std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes) {
     }
     if (valid && len == 4) {
       auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+      valid =
+          c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
     }
     std::string_view piece = valid ? text.substr(i, len) : "\xEF\xBF\xBD";
     if (out.size() + piece.size() > max_bytes) break;

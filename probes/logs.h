@@ -17,7 +17,7 @@ namespace cachewarden {
 // One recognised line.
 struct LogEvent {
   LogEventKind kind;
-  SystemTime time{};     // from the line (CRI or time="..."), else when read
+  SystemTime time{};  // from the line (CRI or time="..."), else when read
   std::string file;
   std::string line;      // valid UTF-8, at most 1 KiB
   std::string entry_id;  // dind entry (dind_busy only)

@@ -40,14 +40,16 @@ void MetricWriter::Gauge(std::string_view name, std::string_view help,
                          double value, MetricLabels labels) {
   auto m = NewMetric(labels);
   m.gauge.value = value;
-  Family(name, help, prometheus::MetricType::Gauge).metric.push_back(std::move(m));
+  Family(name, help, prometheus::MetricType::Gauge)
+      .metric.push_back(std::move(m));
 }
 
 void MetricWriter::Counter(std::string_view name, std::string_view help,
                            double value, MetricLabels labels) {
   auto m = NewMetric(labels);
   m.counter.value = value;
-  Family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
+  Family(name, help, prometheus::MetricType::Counter)
+      .metric.push_back(std::move(m));
 }
 
 void MetricWriter::Histogram(std::string_view name, std::string_view help,

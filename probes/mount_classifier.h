@@ -18,7 +18,7 @@ enum class MountKind {
   kDedicatedDevice,    // own block device, different major:minor from "/"
   kHostBind,           // a directory of the host disk, or the host's own root
   kTmpfs,
-  kNetwork,            // nfs, nfs4, cifs, smb3, ceph, glusterfs, 9p, ...
+  kNetwork,  // nfs, nfs4, cifs, smb3, ceph, glusterfs, 9p, ...
   kFuse,
   kUnknown,
 };

@@ -80,7 +80,9 @@ bool MountEntry::ReadOnly() const {
   return HasOption(options, "ro") || HasOption(super_options, "ro");
 }
 
-std::string MountEntry::Device() const { return fmt::format("{}:{}", major, minor); }
+std::string MountEntry::Device() const {
+  return fmt::format("{}:{}", major, minor);
+}
 
 std::string UnescapeMountField(std::string_view field) {
   std::string out;
@@ -175,7 +177,8 @@ const MountEntry* MountTable::Holder(std::string_view path) const {
   for (int depth = 0; depth < 4096; ++depth) {
     const MountEntry* best = nullptr;
     for (const auto& e : entries) {
-      if (&e == cur || e.parent != cur->id || !PathIsUnder(path, e.mount_point)) {
+      if (&e == cur || e.parent != cur->id ||
+          !PathIsUnder(path, e.mount_point)) {
         continue;
       }
       // Children of one parent that both hold `path` are nested; the one
@@ -189,7 +192,8 @@ const MountEntry* MountTable::Holder(std::string_view path) const {
   return cur;
 }
 
-Status ReadSmallFile(const std::string& file, std::string* out, std::size_t max_bytes) {
+Status ReadSmallFile(const std::string& file, std::string* out,
+                     std::size_t max_bytes) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError("open", file, errno);
   out->clear();
@@ -209,7 +213,8 @@ Status ReadSmallFile(const std::string& file, std::string* out, std::size_t max_
   return Status::Ok();
 }
 
-Status ReadMountInfo(const std::string& file, MountTable* out, std::size_t max_bytes) {
+Status ReadMountInfo(const std::string& file, MountTable* out,
+                     std::size_t max_bytes) {
   std::string text;
   Status s = ReadSmallFile(file, &text, max_bytes);
   if (!s.ok()) return s;

@@ -20,8 +20,8 @@ struct MountEntry {
   std::string mount_point;  // where, relative to the reading process's root
   std::string options;      // per-mount options ("rw,relatime")
   std::vector<std::string> optional_fields;  // "shared:1", "master:983", ...
-  std::string fstype;       // "ext4", "overlay", "fuse.sshfs"
-  std::string source;       // "/dev/nvme1n1", "overlay", "tmpfs"
+  std::string fstype;                        // "ext4", "overlay", "fuse.sshfs"
+  std::string source;  // "/dev/nvme1n1", "overlay", "tmpfs"
   std::string super_options;
 
   // "ro" among the per-mount or the superblock options.

@@ -40,10 +40,12 @@ std::vector<ProbeSpec> ReadProbeSpecs(ConfigReader& probes) {
     ProbeSpec spec;
     spec.name = std::string(entry.name);
     spec.enabled = section.Bool("enabled", entry.enabled_by_default);
-    spec.interval = section.Dur("interval", entry.default_interval,
-                                std::chrono::milliseconds(100), std::chrono::days(7));
-    spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
-                               std::chrono::milliseconds(10), std::chrono::days(1));
+    spec.interval =
+        section.Dur("interval", entry.default_interval,
+                    std::chrono::milliseconds(100), std::chrono::days(7));
+    spec.timeout =
+        section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
+                    std::chrono::milliseconds(10), std::chrono::days(1));
     auto probe = entry.make(section);
     section.Finish();
     if (spec.enabled) spec.probe = std::move(probe);

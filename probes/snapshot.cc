@@ -42,9 +42,10 @@ nlohmann::json Snapshot::ToJson(SystemTime now) const {
 
 void Snapshot::ExportMetrics(MetricWriter& out) const {
   for (const auto& [name, r] : results_) {
-    out.Gauge("cachewarden_probe_success",
-              "1 if the probe's latest run succeeded, 0 if it failed or timed out.",
-              r.status.ok() ? 1 : 0, {{"probe", name}});
+    out.Gauge(
+        "cachewarden_probe_success",
+        "1 if the probe's latest run succeeded, 0 if it failed or timed out.",
+        r.status.ok() ? 1 : 0, {{"probe", name}});
   }
   for (const auto& [name, r] : results_) {
     out.Gauge("cachewarden_probe_duration_seconds",

@@ -1,9 +1,8 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -38,10 +37,10 @@ class Fact {
 // The latest outcome of one probe.
 struct ProbeResult {
   std::string probe;
-  Status status;                // of the latest run
-  SystemTime finished{};        // when the latest run ended (or timed out)
-  Duration duration{};          // how long the latest run took
-  SystemTime last_success{};    // epoch if never
+  Status status;              // of the latest run
+  SystemTime finished{};      // when the latest run ended (or timed out)
+  Duration duration{};        // how long the latest run took
+  SystemTime last_success{};  // epoch if never
   int consecutive_failures = 0;
   // Data of the latest successful run (kept while later runs fail, so that
   // policies can see how old it is), null before the first success.

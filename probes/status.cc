@@ -27,9 +27,9 @@ Status PosixError(std::string_view context, std::string_view path, int err) {
   std::string reason = "io";
   if (err == ENOENT || err == ENOTDIR) reason = "missing";
   if (err == EACCES || err == EPERM) reason = "permission";
-  return Status::Error(reason,
-                       fmt::format("{} {}: {}", context, path, std::strerror(err)),
-                       err, std::string(path));
+  return Status::Error(
+      reason, fmt::format("{} {}: {}", context, path, std::strerror(err)), err,
+      std::string(path));
 }
 
 }  // namespace cachewarden

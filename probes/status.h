@@ -33,9 +33,10 @@ class Status {
   std::string path_;
 };
 
-// Status from a failed system call: `context` is what we were doing ("statvfs"),
-// `path` what we did it to. Reason is derived from the errno: "missing" for
-// ENOENT/ENOTDIR, "permission" for EACCES/EPERM, "io" for everything else.
+// Status from a failed system call: `context` is what we were doing
+// ("statvfs"), `path` what we did it to. Reason is derived from the errno:
+// "missing" for ENOENT/ENOTDIR, "permission" for EACCES/EPERM, "io" for
+// everything else.
 Status PosixError(std::string_view context, std::string_view path, int err);
 
 }  // namespace cachewarden

@@ -381,7 +381,8 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     std::vector<std::thread> threads;
     try {
       threads.reserve(static_cast<std::size_t>(options_.threads));
-      for (int i = 0; i < options_.threads; ++i) threads.emplace_back(run, true);
+      for (int i = 0; i < options_.threads; ++i)
+        threads.emplace_back(run, true);
     } catch (const std::exception&) {
       // A thread could not be started (std::system_error, bad_alloc): those
       // that did start finish the walk by themselves; with none, walk here.

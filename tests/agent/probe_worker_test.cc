@@ -1,7 +1,6 @@
 #include "agent/probe_worker.h"
 
 #include <catch2/catch.hpp>
-
 #include <condition_variable>
 #include <mutex>
 
@@ -22,7 +21,8 @@ struct TestData : ProbeData {
 class BlockingProbe : public Probe {
  public:
   std::string_view name() const override { return TestData::kProbe; }
-  Status Collect(const ProbeContext&, std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext&,
+                 std::shared_ptr<const ProbeData>* out) override {
     std::unique_lock lock(mutex_);
     in_flight_++;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
@@ -65,7 +65,8 @@ ProbeSpec Spec(std::shared_ptr<Probe> p) {
   return s;
 }
 
-TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") {
+TEST_CASE("a stuck probe never has more than one call outstanding",
+          "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
   ProbeWorker worker(Spec(probe), ProbeContext{}, nullptr);
   REQUIRE(worker.Start(nullptr));
@@ -84,8 +85,10 @@ TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") 
   REQUIRE(worker.WaitFor(std::chrono::seconds(10)));
 }
 
-TEST_CASE("a one-shot run reports a probe past its deadline as failed with reason timeout",
-          "[daemon]") {
+TEST_CASE(
+    "a one-shot run reports a probe past its deadline as failed with reason "
+    "timeout",
+    "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
   Config config;
   config.root = "/";
@@ -102,7 +105,8 @@ TEST_CASE("a one-shot run reports a probe past its deadline as failed with reaso
   probe->Release();  // the abandoned thread finishes and exits on its own
 }
 
-TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]") {
+TEST_CASE("a failed run keeps the last good data and counts failures",
+          "[daemon]") {
   Snapshot s;
   auto data = std::make_shared<TestData>();
   RunOutcome good;

@@ -1,15 +1,15 @@
 // The real Debian Prometheus scraping the real agent and evaluating
 // deploy/prometheus/cachewarden-rules.yml.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tests/support/agent.h"
 #include "tests/support/http.h"
 #include "tests/support/mounts.h"
-#include "tests/support/agent.h"
 #include "tests/support/peers.h"
 
 namespace cachewarden {
@@ -34,7 +34,8 @@ std::string PrometheusAlertState(int port, const std::string& alertname,
   return "";
 }
 
-TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache", "[e2e][prometheus]") {
+TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache",
+          "[e2e][prometheus]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::string cache = dir / "cache";
@@ -42,17 +43,22 @@ TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache", "
   REQUIRE(MountTmpfs(cache, "64m") == "");
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));  // about 97% used
 
-  AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
-      "probes": {{"volume": {{"interval": "200ms"}}}}}})", cache));
+  AgentUnderTest agent(dir.path(),
+                       fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
+      "probes": {{"volume": {{"interval": "200ms"}}}}}})",
+                                   cache));
   std::string why;
   REQUIRE(agent.Start(&why));
 
   // A test-only copy of the rules: every `for` shortened to 1s so the test
   // takes seconds, not minutes. The expressions are the shipped ones.
-  std::string rules = ReadFile(SourceDir() + "/deploy/prometheus/cachewarden-rules.yml");
-  rules = std::regex_replace(rules, std::regex(R"(\n(\s+)for: \S+)"), "\n$1for: 1s");
+  std::string rules =
+      ReadFile(SourceDir() + "/deploy/prometheus/cachewarden-rules.yml");
+  rules = std::regex_replace(rules, std::regex(R"(\n(\s+)for: \S+)"),
+                             "\n$1for: 1s");
   WriteFile(dir / "rules.yml", rules);
-  WriteFile(dir / "prometheus.yml", fmt::format(R"(global:
+  WriteFile(dir / "prometheus.yml",
+            fmt::format(R"(global:
   scrape_interval: 1s
   evaluation_interval: 1s
 rule_files:
@@ -61,7 +67,8 @@ scrape_configs:
   - job_name: cachewarden
     static_configs:
       - targets: ["127.0.0.1:{}"]
-)", dir / "rules.yml", agent.port()));
+)",
+                        dir / "rules.yml", agent.port()));
   std::filesystem::create_directories(dir / "prom/data");
   int port = FreeLoopbackPort();
   ChildProcess prometheus(
@@ -70,10 +77,15 @@ scrape_configs:
        fmt::format("--web.listen-address=127.0.0.1:{}", port)},
       dir / "prom");
   REQUIRE(WaitUntil([&] {
-    return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code == 200;
+    return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code ==
+           200;
   }));
-  bool fired = WaitUntil([&] { return PrometheusAlertState(port, "CacheDiskAlmostFull", "critical") == "firing"; },
-                       std::chrono::seconds(30));
+  bool fired = WaitUntil(
+      [&] {
+        return PrometheusAlertState(port, "CacheDiskAlmostFull", "critical") ==
+               "firing";
+      },
+      std::chrono::seconds(30));
   INFO(prometheus.Stderr());
   INFO(HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/alerts", port)).body);
   INFO(HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/targets", port)).body);

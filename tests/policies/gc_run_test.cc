@@ -7,10 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
-
-#include <catch2/catch.hpp>
 
 #include "policies/command_action.h"
 #include "tests/policies/gc_tree.h"
@@ -81,39 +80,48 @@ TEST_CASE("gc refuses a policy directory that is a symlink", "[gc][run]") {
     CHECK(r.result == "failed");
     CHECK(r.done.empty());
   }
-  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.reason() == "symlink");
+  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.reason() ==
+        "symlink");
   CHECK(TreeDigest(c.tmp.path()) == before);
 }
 
-TEST_CASE("gc deletes old per-build dind entries and keeps the rest", "[gc][run]") {
+TEST_CASE("gc deletes old per-build dind entries and keeps the rest",
+          "[gc][run]") {
   Cache c;
   c.Entry("build-old", 2 * kDay);
   c.Entry("build-older", 3 * kDay);
   c.Entry("build-young", 3600);
   c.Entry("cache_keep", 9 * kDay);
-  std::filesystem::create_directory_symlink(c.outside, c.root + "/dind/link-out");
-  std::set<std::string> chosen = {c.root + "/dind/build-old", c.root + "/dind/build-older"};
+  std::filesystem::create_directory_symlink(c.outside,
+                                            c.root + "/dind/link-out");
+  std::set<std::string> chosen = {c.root + "/dind/build-old",
+                                  c.root + "/dind/build-older"};
   auto before = TreeDigest(c.tmp.path(), chosen);
   GcPolicy p = DefaultDindPolicy();
   p.skip_open = false;
   c.options.dry_run = true;
   GcRunResult plan = RunGcPolicy(p, nullptr, c.options);
   CHECK(plan.result == "dry_run");
-  CHECK(Planned(plan.plan) == std::set<std::string>{"build-old", "build-older"});
-  CHECK(TreeDigest(c.tmp.path()).size() > before.size());  // nothing deleted yet
+  CHECK(Planned(plan.plan) ==
+        std::set<std::string>{"build-old", "build-older"});
+  CHECK(TreeDigest(c.tmp.path()).size() >
+        before.size());  // nothing deleted yet
   c.options.dry_run = false;
   GcRunResult r = RunGcPolicy(p, nullptr, c.options);
   CHECK(r.result == "freed");
   CHECK(Deleted(r) == Planned(plan.plan));
   CHECK(r.deleted_entries == 2);
   CHECK(r.freed_bytes > 0);
-  CHECK(r.skipped[SkipReason::kYoung] == 2);  // build-young and the fresh symlink
+  CHECK(r.skipped[SkipReason::kYoung] ==
+        2);  // build-young and the fresh symlink
   CHECK(r.skipped[SkipReason::kExcluded] == 1);
   CHECK(TreeDigest(c.tmp.path(), chosen) == before);
   CHECK(ReadFile(c.outside + "/d/precious") == "precious");
 }
 
-TEST_CASE("gc ages an entry by its newest mtime, ctime or atime, as age_by says", "[gc][run]") {
+TEST_CASE(
+    "gc ages an entry by its newest mtime, ctime or atime, as age_by says",
+    "[gc][run]") {
   Cache c;
   // Both written two days ago (mtime and atime), but their inodes changed
   // just now (utimensat sets ctime), as after a chown or a cp -a into the
@@ -124,7 +132,8 @@ TEST_CASE("gc ages an entry by its newest mtime, ctime or atime, as age_by says"
   clock_gettime(CLOCK_REALTIME, &t[0]);
   t[0].tv_sec -= 60;
   t[1].tv_nsec = UTIME_OMIT;  // mtime stays
-  REQUIRE(::utimensat(AT_FDCWD, (c.root + "/dind/read/sub/file").c_str(), t, 0) == 0);
+  REQUIRE(::utimensat(AT_FDCWD, (c.root + "/dind/read/sub/file").c_str(), t,
+                      0) == 0);
   GcPolicy p = Always();
   p.min_age = std::chrono::hours(1);
   c.options.dry_run = true;
@@ -139,7 +148,8 @@ TEST_CASE("gc ages an entry by its newest mtime, ctime or atime, as age_by says"
   CHECK(planned(GcAgeBy::kCtime).empty());
 }
 
-TEST_CASE("one gc run at a time per cache, also across processes", "[gc][run]") {
+TEST_CASE("one gc run at a time per cache, also across processes",
+          "[gc][run]") {
   Cache c;
   std::string e = c.Entry("build-old", 2 * kDay);
   // Another GC run (say `cachewarden gc` in a shell) holds the cache's lock.
@@ -160,7 +170,8 @@ TEST_CASE("one gc run at a time per cache, also across processes", "[gc][run]") 
   CHECK_FALSE(Exists(e));
 }
 
-TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked", "[gc][run][mount]") {
+TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked",
+          "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string e = c.Entry("build-mounted", 2 * kDay);
@@ -193,22 +204,25 @@ TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked", "[
 // <dind>/build-busy/merged.
 std::string FakeProcWithForeignMount(const Cache& c) {
   std::string proc = c.tmp / "proc";
-  auto add = [&](const std::string& pid, const std::string& ns, const std::string& comm,
-                 const std::string& mountinfo) {
+  auto add = [&](const std::string& pid, const std::string& ns,
+                 const std::string& comm, const std::string& mountinfo) {
     MakeDirs(proc + "/" + pid + "/ns");
-    std::filesystem::create_symlink("mnt:[" + ns + "]", proc + "/" + pid + "/ns/mnt");
+    std::filesystem::create_symlink("mnt:[" + ns + "]",
+                                    proc + "/" + pid + "/ns/mnt");
     WriteFile(proc + "/" + pid + "/comm", comm + "\n");
     WriteFile(proc + "/" + pid + "/mountinfo", mountinfo);
   };
   const std::string root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
   add("100", "111", "cachewarden", root);
   add("200", "222", "dockerd",
-      root + "5 1 0:50 / " + c.root + "/dind/build-busy/merged rw - overlay overlay rw\n");
+      root + "5 1 0:50 / " + c.root +
+          "/dind/build-busy/merged rw - overlay overlay rw\n");
   std::filesystem::create_directory_symlink("100", proc + "/self");
   return proc;
 }
 
-TEST_CASE("gc counts the bytes of an entry it could delete only in part", "[gc][run][mount]") {
+TEST_CASE("gc counts the bytes of an entry it could delete only in part",
+          "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string why;
@@ -234,7 +248,8 @@ TEST_CASE("gc counts the bytes of an entry it could delete only in part", "[gc][
   UnmountUnder(fs);
 }
 
-TEST_CASE("gc never deletes an entry with a mount in another mount namespace", "[gc][run][mount]") {
+TEST_CASE("gc never deletes an entry with a mount in another mount namespace",
+          "[gc][run][mount]") {
   Cache c;
   std::string busy = c.Entry("build-busy", 2 * kDay);
   MakeDirs(busy + "/merged");
@@ -266,8 +281,10 @@ TEST_CASE("gc never deletes an entry with a mount in another mount namespace", "
   CHECK(Exists(idle));
 }
 
-TEST_CASE("gc leaves a real mount of another mount namespace alone, even with unmount_stale",
-          "[gc][run][mount]") {
+TEST_CASE(
+    "gc leaves a real mount of another mount namespace alone, even with "
+    "unmount_stale",
+    "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string e = c.Entry("build-dind", 2 * kDay);
@@ -281,9 +298,10 @@ TEST_CASE("gc leaves a real mount of another mount namespace alone, even with un
   REQUIRE(pid >= 0);
   if (pid == 0) {
     char b = 0;
-    bool ok = ::unshare(CLONE_NEWNS) == 0 &&
-              ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-              ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
+    bool ok =
+        ::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
     b = ok ? 1 : 0;
     if (::write(ready[1], &b, 1) != 1) ::_exit(1);
     ::close(go[1]);
@@ -327,17 +345,23 @@ TEST_CASE("gc skips entries held open by a process", "[gc][run]") {
   CHECK_FALSE(Exists(e));
 }
 
-TEST_CASE("gc command action runs argv without a shell, records the exit code", "[gc][command]") {
-  CommandOutcome ok = RunCommandAction({"env"}, std::chrono::seconds(10), nullptr);
+TEST_CASE("gc command action runs argv without a shell, records the exit code",
+          "[gc][command]") {
+  CommandOutcome ok =
+      RunCommandAction({"env"}, std::chrono::seconds(10), nullptr);
   CHECK(ok.exit_code == 0);
-  CHECK(ok.output == std::string("PATH=") + kCommandPath + "\nLANG=C.UTF-8\nHOME=/\n");
-  CommandOutcome no_shell =
-      RunCommandAction({"echo", "$HOME; rm -rf /"}, std::chrono::seconds(10), nullptr);
+  CHECK(ok.output ==
+        std::string("PATH=") + kCommandPath + "\nLANG=C.UTF-8\nHOME=/\n");
+  CommandOutcome no_shell = RunCommandAction({"echo", "$HOME; rm -rf /"},
+                                             std::chrono::seconds(10), nullptr);
   CHECK(no_shell.output == "$HOME; rm -rf /\n");
-  CHECK(RunCommandAction({"false"}, std::chrono::seconds(10), nullptr).exit_code == 1);
-  CommandOutcome missing = RunCommandAction({"no-such-tool-xyz"}, std::chrono::seconds(1), nullptr);
+  CHECK(RunCommandAction({"false"}, std::chrono::seconds(10), nullptr)
+            .exit_code == 1);
+  CommandOutcome missing =
+      RunCommandAction({"no-such-tool-xyz"}, std::chrono::seconds(1), nullptr);
   CHECK_FALSE(missing.started);
-  CommandOutcome slow = RunCommandAction({"sleep", "30"}, std::chrono::seconds(1), nullptr);
+  CommandOutcome slow =
+      RunCommandAction({"sleep", "30"}, std::chrono::seconds(1), nullptr);
   CHECK(slow.timed_out);
   CHECK(slow.exit_code == 128 + SIGTERM);
 

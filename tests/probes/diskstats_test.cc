@@ -4,7 +4,6 @@
 #include <sys/sysmacros.h>
 
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <set>
 
@@ -127,10 +126,11 @@ TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
     CHECK(f.metric[0].label[0].name == "device");
     CHECK(f.metric[0].label[0].value == d->device);
   }
-  CHECK(names == std::set<std::string>{"cachewarden_device_read_await_seconds",
-                                       "cachewarden_device_write_await_seconds",
-                                       "cachewarden_device_io_utilization_ratio",
-                                       "cachewarden_device_io_queue_depth"});
+  CHECK(names ==
+        std::set<std::string>{"cachewarden_device_read_await_seconds",
+                              "cachewarden_device_write_await_seconds",
+                              "cachewarden_device_io_utilization_ratio",
+                              "cachewarden_device_io_queue_depth"});
 
   // tmpfs has no block device: said plainly, not a failure.
   testing::MakeDirs(tmp / "t");

@@ -47,7 +47,8 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
   for (int op = 0; op < kOpCount; ++op) {
     // Every recorded run is in the window the latency alert takes its p99 from.
     CHECK(d->window[op].size() == 5);
-    CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) > 0);
+    CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) >
+          0);
   }
   // The metrics: a histogram per op with buckets from 50 µs to 10 s, and
   // the latest latency per op.
@@ -64,7 +65,8 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
         CHECK(m.histogram.bucket[16].upper_bound == Approx(10));
       }
     }
-    if (f.name == "cachewarden_io_latency_last_seconds") lasts += static_cast<int>(f.metric.size());
+    if (f.name == "cachewarden_io_latency_last_seconds")
+      lasts += static_cast<int>(f.metric.size());
   }
   CHECK(histograms == kOpCount);
   CHECK(lasts == kOpCount);
@@ -158,8 +160,7 @@ TEST_CASE("latency probe refuses a symlinked .cachewarden directory",
   CHECK(S_ISLNK(st.st_mode));  // left alone
 }
 
-TEST_CASE("latency probe's metadata op survives a leftover file",
-          "[latency]") {
+TEST_CASE("latency probe's metadata op survives a leftover file", "[latency]") {
   testing::TempDir tmp;
   testing::MakeDirs(tmp / ".cachewarden");
   // As if a run had stopped between creating and unlinking it.

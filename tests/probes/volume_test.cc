@@ -102,8 +102,7 @@ TEST_CASE(
                     Catch::Contains("/probes/volume/growth_min_samples"));
 }
 
-TEST_CASE("volume ratios stay in [0, 1] when free exceeds total",
-          "[volume]") {
+TEST_CASE("volume ratios stay in [0, 1] when free exceeds total", "[volume]") {
   VolumeData v;  // as some network and FUSE filesystems report
   v.size_bytes = 1000;
   v.free_bytes = 2000;

@@ -350,14 +350,17 @@ TEST_CASE("walker fails only when the entry itself cannot be looked at",
   CHECK(s.reason() == "missing");
 }
 
-TEST_CASE("low priority puts a walker thread in the idle I/O class at its nice value",
-          "[walker]") {
+TEST_CASE(
+    "low priority puts a walker thread in the idle I/O class at its nice value",
+    "[walker]") {
   int io_class = -1, nice_value = -100;
   errno = 0;
-  const int caller_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const int caller_nice =
+      getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
   std::thread t([&] {
     LowerThreadPriority(std::max(caller_nice, 13));
-    // ioprio_get(IOPRIO_WHO_PROCESS, 0): the calling thread's; class in bits 13+.
+    // ioprio_get(IOPRIO_WHO_PROCESS, 0): the calling thread's; class in bits
+    // 13+.
     long prio = syscall(SYS_ioprio_get, 1, 0);
     io_class = prio < 0 ? -1 : static_cast<int>(prio >> 13);
     errno = 0;

@@ -19,9 +19,10 @@ std::string MakeSelfSignedCert(const std::string& dir, TlsFiles* out) {
   out->cert = dir + "/cert.pem";
   out->key = dir + "/key.pem";
   auto r = RunProcess({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-                       "/CN=cachewarden-test", "-addext", "subjectAltName=IP:127.0.0.1",
-                       "-keyout", out->key, "-out", out->cert});
+                       "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                       "-subj", "/CN=cachewarden-test", "-addext",
+                       "subjectAltName=IP:127.0.0.1", "-keyout", out->key,
+                       "-out", out->cert});
   return r.exit_code == 0 ? "" : "openssl req failed: " + r.err;
 }
 
@@ -30,9 +31,11 @@ HttpReceiver::HttpReceiver(int status, const TlsFiles& tls) : status_(status) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == nullptr ||
         SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) !=
+            1) {
       SSL_CTX_free(ctx);
-      throw std::runtime_error("HttpReceiver: cannot load " + tls.cert + " and " + tls.key);
+      throw std::runtime_error("HttpReceiver: cannot load " + tls.cert +
+                               " and " + tls.key);
     }
     tls_ctx_ = ctx;
   }
@@ -43,9 +46,11 @@ HttpReceiver::HttpReceiver(int status, const TlsFiles& tls) : status_(status) {
   addr.sin_port = 0;
   socklen_t len = sizeof addr;
   if (listen_fd_ < 0 ||
-      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) !=
+          0 ||
       ::listen(listen_fd_, 8) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) !=
+          0) {
     SSL_CTX_free(tls_ctx_);
     throw std::runtime_error("HttpReceiver: cannot listen on 127.0.0.1:0");
   }
@@ -62,8 +67,8 @@ HttpReceiver::~HttpReceiver() {
 }
 
 std::string HttpReceiver::Url(const std::string& path) const {
-  return std::string(tls_ctx_ != nullptr ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(port_) + path;
+  return std::string(tls_ctx_ != nullptr ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
@@ -71,7 +76,8 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
   char buf[4096];
   std::size_t want = std::string::npos;
   for (;;) {
-    const ssize_t n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf) : ::read(fd, buf, sizeof buf);
+    const ssize_t n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf)
+                                     : ::read(fd, buf, sizeof buf);
     if (n <= 0) break;
     data.append(buf, static_cast<std::size_t>(n));
     const std::size_t end = data.find("\r\n\r\n");
@@ -82,7 +88,8 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
       for (const char* key : {"Content-Length: ", "content-length: "}) {
         const std::size_t at = r->head.find(key);
         if (at != std::string::npos) {
-          length = std::strtoul(r->head.c_str() + at + std::strlen(key), nullptr, 10);
+          length = std::strtoul(r->head.c_str() + at + std::strlen(key),
+                                nullptr, 10);
         }
       }
       want = end + 4 + length;
@@ -91,8 +98,9 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
   }
   if (want == std::string::npos || data.size() < want) return false;
   r->body = data.substr(r->head.size() + 4, want - r->head.size() - 4);
-  const std::string reply = "HTTP/1.1 " + std::to_string(status_) +
-                            " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  const std::string reply =
+      "HTTP/1.1 " + std::to_string(status_) +
+      " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   if (ssl != nullptr) {
     SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
   } else {

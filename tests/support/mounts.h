@@ -16,7 +16,8 @@ std::string Mount(const std::string& type, const std::string& source,
 // A tmpfs of `size` ("64m") at `target`.
 std::string MountTmpfs(const std::string& target, const std::string& size);
 // An ext4 filesystem of `mib` MiB in `image`, loop-mounted at `target`.
-std::string MountExt4Loop(const std::string& image, const std::string& target, int mib);
+std::string MountExt4Loop(const std::string& image, const std::string& target,
+                          int mib);
 // Detaches every mount at or under `path` (deepest first).
 void UnmountUnder(const std::string& path);
 
@@ -24,11 +25,11 @@ void UnmountUnder(const std::string& path);
 
 // Catch2 v2 has no SKIP: say why, visibly, and leave the test case. In CI
 // (root) these tests run.
-#define CW_REQUIRE_ROOT()                                                   \
-  do {                                                                      \
-    if (!cachewarden::testing::IsRoot() ||                                  \
-        !cachewarden::testing::InPrivateMountNamespace()) {                 \
+#define CW_REQUIRE_ROOT()                                                     \
+  do {                                                                        \
+    if (!cachewarden::testing::IsRoot() ||                                    \
+        !cachewarden::testing::InPrivateMountNamespace()) {                   \
       WARN("SKIPPED: needs root and a private mount namespace (unshare -m)"); \
-      return;                                                               \
-    }                                                                       \
+      return;                                                                 \
+    }                                                                         \
   } while (0)

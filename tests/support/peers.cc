@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 namespace cachewarden::testing {
 
 int FreeLoopbackPort() {

@@ -16,8 +16,8 @@
 namespace cachewarden::testing {
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-            int out_fd, int err_fd) {
+pid_t Spawn(const std::vector<std::string>& argv,
+            const std::vector<std::string>& env, int out_fd, int err_fd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -114,9 +114,11 @@ void ChildProcess::Signal(int sig) const {
 
 bool ChildProcess::WaitExit(std::chrono::milliseconds timeout, int* exit_code) {
   if (reaped_) return true;
-  if (pid_ <= 0) return false;  // never started: waitpid(-1) would reap another child
+  if (pid_ <= 0)
+    return false;  // never started: waitpid(-1) would reap another child
   int status = 0;
-  bool ok = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+  bool ok = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
+                      timeout);
   if (ok) {
     reaped_ = true;
     if (exit_code) *exit_code = DecodeStatus(status);
@@ -137,7 +139,8 @@ bool ChildProcess::Running() {
 std::string ChildProcess::Stderr() const { return ReadFile(err_path_); }
 std::string ChildProcess::Stdout() const { return ReadFile(out_path_); }
 
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (condition()) return true;

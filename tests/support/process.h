@@ -18,9 +18,10 @@ struct ProcessResult {
 // Runs argv[0] (searched in PATH) to completion with stdin from /dev/null.
 // `env` entries ("K=V") are added to the environment. Kills it after
 // `timeout` (exit_code then -2).
-ProcessResult RunProcess(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env = {},
-                         std::chrono::milliseconds timeout = std::chrono::minutes(5));
+ProcessResult RunProcess(
+    const std::vector<std::string>& argv,
+    const std::vector<std::string>& env = {},
+    std::chrono::milliseconds timeout = std::chrono::minutes(5));
 
 // A long-running child (the agent under test): stdout/stderr go to files under
 // `log_dir` so they can be read while it runs. Killed (SIGKILL) on
@@ -59,7 +60,9 @@ class TempDir {
   TempDir();
   ~TempDir();
   const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+  std::string operator/(const std::string& rel) const {
+    return path_ + "/" + rel;
+  }
 
  private:
   std::string path_;
