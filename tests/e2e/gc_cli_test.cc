@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/policies/gc_tree.h"
 #include "tests/support/agent.h"
@@ -68,7 +69,19 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
   CHECK(Names(run, "done", "result", "deleted") == planned);
   for (const auto& n : planned) CHECK_FALSE(Exists(dind + "/" + n));
   CHECK(TreeDigest(tmp.path(), skip) == before);
-  CHECK(real.err.find("gc deleted an entry") != std::string::npos);
+  // Every deletion is logged with its policy, entry, bytes and age.
+  std::set<std::string> logged;
+  std::istringstream lines(real.err);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || j.value("msg", "") != "gc deleted an entry")
+      continue;
+    CHECK(j["policy"] == "dind");
+    CHECK(j["bytes"].get<std::uint64_t>() >= 4096);
+    CHECK(j["age_seconds"].get<std::int64_t>() >= 3 * 86400 - 60);
+    logged.insert(j["entry"].get<std::string>());
+  }
+  CHECK(logged == planned);
 
   auto text = RunProcess(
       {BinaryPath(), "gc", "--dry-run", "--config", config, "--root", root});
