@@ -1,6 +1,6 @@
 #include "agent/agent_state.h"
 
-#include "probes/json_text.h"
+#include "base/json_text.h"
 
 namespace cachewarden {
 

@@ -9,8 +9,8 @@
 
 #include "agent/component.h"
 #include "agent/config.h"
-#include "probes/clock.h"
-#include "probes/metric_writer.h"
+#include "base/clock.h"
+#include "base/metric_writer.h"
 #include "probes/snapshot.h"
 
 namespace cachewarden {

@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "probes/json_text.h"
-#include "probes/log.h"
+#include "base/json_text.h"
+#include "base/log.h"
 
 namespace cachewarden {
 namespace {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "agent/component.h"
-#include "agent/notifier.h"
-#include "policies/alert_engine.h"
+#include "actions/notifier.h"
+#include "policies/alerts/alert_engine.h"
 
 namespace cachewarden {
 

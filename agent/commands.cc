@@ -7,12 +7,12 @@
 #include <filesystem>
 
 #include "agent/agent_state.h"
-#include "agent/atomic_file.h"
+#include "fs/atomic_file.h"
 #include "agent/daemon.h"
 #include "agent/oneshot.h"
 #include "agent/report.h"
-#include "policies/assessment.h"
-#include "probes/json_text.h"
+#include "policies/alerts/assessment.h"
+#include "base/json_text.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "agent/config.h"
-#include "probes/metric_writer.h"
+#include "base/metric_writer.h"
 #include "probes/snapshot.h"
 
 namespace cachewarden {

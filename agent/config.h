@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "policies/alert_config.h"
-#include "policies/gc_config.h"
-#include "probes/log.h"
+#include "policies/alerts/alert_config.h"
+#include "policies/gc/gc_config.h"
+#include "base/log.h"
 #include "probes/registry.h"
 
 namespace cachewarden {

@@ -12,12 +12,12 @@
 #include <thread>
 
 #include "agent/agent_state.h"
-#include "agent/atomic_file.h"
+#include "fs/atomic_file.h"
 #include "agent/cli.h"
 #include "agent/component.h"
 #include "agent/http_server.h"
 #include "agent/probe_worker.h"
-#include "probes/log.h"
+#include "base/log.h"
 
 namespace cachewarden {
 namespace {

@@ -6,8 +6,8 @@
 
 #include "agent/commands.h"
 #include "agent/oneshot.h"
-#include "probes/json_text.h"
-#include "probes/units.h"
+#include "base/json_text.h"
+#include "base/units.h"
 
 namespace cachewarden {
 
@@ -56,7 +56,7 @@ std::string GcRunText(const GcRunResult& run) {
   if (run.command_exit_code) {
     out += fmt::format("  command exited {}\n", *run.command_exit_code);
   }
-  out += fmt::format("  result: {}", run.result);
+  out += fmt::format("  result: {}", ToString(run.result));
   if (run.dry_run && plan.triggered) out += " (nothing deleted)";
   if (!run.dry_run) {
     out += fmt::format(", freed {} in {} entries", HumanBytes(run.freed_bytes),
@@ -92,7 +92,8 @@ int GcCommand(const CommandLine& cl) {
   for (const GcPolicy* p : policies) {
     auto volume = snapshot->Get<VolumeData>();
     GcRunResult run = RunGcPolicy(*p, volume.get(), options);
-    if (run.result == "failed" || run.result == "partial") exit_code = 1;
+    if (run.result == GcResult::kFailed || run.result == GcResult::kPartial)
+      exit_code = 1;
     if (cl.Has("json")) {
       runs.push_back(run.ToJson());
     } else {

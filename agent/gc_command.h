@@ -3,7 +3,7 @@
 #include <string>
 
 #include "agent/cli.h"
-#include "policies/gc_run.h"
+#include "actions/gc_run.h"
 
 namespace cachewarden {
 

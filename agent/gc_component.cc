@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "probes/log.h"
+#include "base/log.h"
 
 namespace cachewarden {
 GcComponent::GcComponent() = default;
@@ -109,14 +109,14 @@ void GcComponent::OnRunDone() {
   if (!r) return;
   running_ = false;
   stats_.Record(*r);
-  episodes_.Record(*r);
-  if (r->result != "not_triggered") {
+  episodes_.Record({r->policy, r->result, r->freed_bytes, r->started, r->finished});
+  if (r->result != GcResult::kNotTriggered) {
     LogInfo("gc run finished", {{"policy", r->policy},
-                                {"result", r->result},
+                                {"result", ToString(r->result)},
                                 {"freed_bytes", r->freed_bytes},
                                 {"deleted_entries", r->deleted_entries}});
   }
-  if (r->result == "freed_nothing") {
+  if (r->result == GcResult::kFreedNothing) {
     LogWarn("gc was triggered but freed nothing",
             {{"policy", r->policy}, {"triggers", r->plan.triggers}});
   }

@@ -10,8 +10,8 @@
 
 #include "agent/component.h"
 #include "agent/gc_stats.h"
-#include "policies/gc_episodes.h"
-#include "policies/gc_run.h"
+#include "policies/gc/gc_episodes.h"
+#include "actions/gc_run.h"
 
 namespace cachewarden {
 

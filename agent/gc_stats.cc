@@ -29,12 +29,12 @@ void GcStats::RecordBusy(const std::string& policy) {
 void GcStats::ExportMetrics(MetricWriter& out) const {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, s] : policies_) {
-    for (const char* result : kGcResults) {
+    for (const auto& [result, label] : kGcResultNames) {
       auto it = s.runs.find(result);
       out.Counter("cachewarden_gc_runs_total",
                   "Garbage-collection runs by policy and result.",
                   it == s.runs.end() ? 0.0 : static_cast<double>(it->second),
-                  {{"policy", name}, {"result", result}});
+                  {{"policy", name}, {"result", std::string(label)}});
     }
     out.Counter(
         "cachewarden_gc_freed_bytes_total",
@@ -64,13 +64,13 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
       out.Gauge("cachewarden_gc_last_freed_bytes",
                 "Bytes freed by the policy's last run.",
                 static_cast<double>(s.last_freed), {{"policy", name}});
-      for (const char* result : kGcResults) {
+      for (const auto& [result, label] : kGcResultNames) {
         out.Gauge("cachewarden_gc_last_result",
                   "1 for the result of the policy's last run (freed_nothing: "
                   "triggered "
                   "but nothing freed), 0 for the others.",
                   s.last_result == result ? 1.0 : 0.0,
-                  {{"policy", name}, {"result", result}});
+                  {{"policy", name}, {"result", std::string(label)}});
       }
     }
     if (s.command_exit_code) {
@@ -87,10 +87,12 @@ nlohmann::json GcStats::ToJson() const {
   std::lock_guard<std::mutex> lock(mutex_);
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, s] : policies_) {
-    out[name] = {{"runs", s.runs},
+    nlohmann::json runs = nlohmann::json::object();
+    for (const auto& [result, n] : s.runs) runs[std::string(ToString(result))] = n;
+    out[name] = {{"runs", runs},
                  {"freed_bytes_total", s.freed_bytes},
                  {"deleted_entries_total", s.deleted_entries},
-                 {"last_result", s.last_result},
+                 {"last_result", s.last_result ? nlohmann::json(ToString(*s.last_result)) : nlohmann::json()},
                  {"last_run", s.last.is_null() ? nlohmann::json() : s.last}};
   }
   return {{"policies", out}};

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "policies/gc_run.h"
-#include "probes/metric_writer.h"
+#include "actions/gc_run.h"
+#include "base/metric_writer.h"
 
 namespace cachewarden {
 
@@ -30,14 +30,14 @@ class GcStats {
 
  private:
   struct PolicyStats {
-    std::map<std::string, std::uint64_t> runs;  // by result
+    std::map<GcResult, std::uint64_t> runs;
     std::uint64_t freed_bytes = 0;
     std::uint64_t deleted_entries = 0;
     std::map<SkipReason, std::uint64_t> skipped;
     std::uint64_t busy = 0;
     double last_run = 0;  // unix seconds, 0: never
     std::uint64_t last_freed = 0;
-    std::string last_result;
+    std::optional<GcResult> last_result;
     std::optional<int> command_exit_code;
     nlohmann::json last;  // the last run's plan and outcome
   };

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "agent/config.h"
-#include "policies/severity.h"
+#include "policies/alerts/severity.h"
 #include "probes/snapshot.h"
 
 namespace cachewarden {

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "agent/commands.h"
-#include "probes/json_text.h"
+#include "base/json_text.h"
 
 namespace cachewarden {
 namespace {

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "policies/dirfd.h"
-#include "policies/reaper.h"
+#include "fs/dirfd.h"
+#include "actions/reaper.h"
 
 int main(int argc, char** argv) {
   using namespace cachewarden;

@@ -8,7 +8,8 @@
 
 #include "probes/mounts.h"
 #include "probes/scan.h"
-#include "probes/walker.h"
+#include "fs/walker.h"
+#include "fs/dirfd.h"
 
 namespace cachewarden {
 namespace {

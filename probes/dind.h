@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "probes/config_reader.h"
-#include "probes/dind_mounts.h"
+#include "base/config_reader.h"
+#include "fs/mount_namespaces.h"
 #include "probes/probe.h"
 
 namespace cachewarden {

@@ -9,7 +9,8 @@
 #include <filesystem>
 #include <sstream>
 
-#include "probes/mountinfo.h"
+#include "fs/mountinfo.h"
+#include "fs/read_file.h"
 
 namespace cachewarden {
 namespace {

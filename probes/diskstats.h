@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 #include "probes/probe.h"
 
 namespace cachewarden {

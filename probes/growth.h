@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <deque>
 
-#include "probes/clock.h"
+#include "base/clock.h"
 
 namespace cachewarden {
 

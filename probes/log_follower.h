@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "probes/clock.h"
-#include "probes/status.h"
+#include "base/clock.h"
+#include "base/status.h"
 
 namespace cachewarden {
 

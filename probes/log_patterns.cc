@@ -92,37 +92,4 @@ std::optional<LogMatch> MatchLogLine(std::string_view line) {
   return std::nullopt;
 }
 
-std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    bool valid = len > 0 && i + len <= text.size();
-    for (std::size_t k = 1; valid && k < len; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid && len == 2) valid = c >= 0xC2;  // no overlong forms
-    if (valid && len == 3) {
-      auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (valid && len == 4) {
-      auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid =
-          c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    std::string_view piece = valid ? text.substr(i, len) : "\xEF\xBF\xBD";
-    if (out.size() + piece.size() > max_bytes) break;
-    out.append(piece);
-    i += valid ? len : 1;
-  }
-  return out;
-}
-
 }  // namespace cachewarden

@@ -40,8 +40,4 @@ struct LogMatch {
 // failure and matches nothing. Pure.
 std::optional<LogMatch> MatchLogLine(std::string_view line);
 
-// `text` cut to at most `max_bytes` on a character boundary, with invalid
-// UTF-8 replaced by U+FFFD, so that it can go into JSON.
-std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes);
-
 }  // namespace cachewarden

@@ -1,4 +1,5 @@
 #include "probes/logs.h"
+#include "base/text.h"
 
 #include <fmt/format.h>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 #include "probes/log_follower.h"
 #include "probes/log_patterns.h"
 #include "probes/probe.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "probes/mountinfo.h"
+#include "fs/mountinfo.h"
 
 namespace cachewarden {
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "probes/log_patterns.h"
+#include "base/text.h"
 
 namespace cachewarden {
 namespace {

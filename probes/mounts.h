@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 #include "probes/mount_classifier.h"
-#include "probes/mountinfo.h"
+#include "fs/mountinfo.h"
 #include "probes/probe.h"
 
 namespace cachewarden {

@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "probes/clock.h"
+#include "base/clock.h"
 #include "probes/snapshot.h"
-#include "probes/status.h"
+#include "base/status.h"
 
 namespace cachewarden {
 

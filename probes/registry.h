@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "probes/clock.h"
-#include "probes/config_reader.h"
+#include "base/clock.h"
+#include "base/config_reader.h"
 #include "probes/probe.h"
 
 namespace cachewarden {

@@ -1,4 +1,5 @@
 #include "probes/scan.h"
+#include "fs/dirfd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -205,26 +206,6 @@ class ScanProbe : public Probe {
 
 bool IsDindCacheEntry(std::string_view name) {
   return name.starts_with("cache_");
-}
-
-Status ListNames(int fd, const std::string& path,
-                 std::vector<std::string>* names) {
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return PosixError("dup", path, errno);
-  DIR* dir = fdopendir(copy);
-  if (dir == nullptr) {
-    int err = errno;
-    close(copy);
-    return PosixError("fdopendir", path, err);
-  }
-  rewinddir(dir);
-  while (const struct dirent* d = readdir(dir)) {
-    std::string_view n = d->d_name;
-    if (n != "." && n != "..") names->emplace_back(n);
-  }
-  closedir(dir);
-  std::sort(names->begin(), names->end());
-  return Status::Ok();
 }
 
 Status ScanCache(const std::string& root, const ScanOptions& options,

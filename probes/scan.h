@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 #include "probes/probe.h"
-#include "probes/walker.h"
+#include "fs/walker.h"
 
 namespace cachewarden {
 
@@ -90,11 +90,6 @@ nlohmann::json TotalsToJson(const EntryTotals& t, SystemTime now);
 // Reads the probe's own keys from its section; throws ConfigError.
 ScanOptions ReadScanOptions(ConfigReader& section);
 std::unique_ptr<Probe> NewScanProbe(ConfigReader& section);
-
-// Names in the directory `fd` (`path` for errors), sorted, without "." and
-// "..". Reads from the start through a duplicate of `fd`, which stays open.
-Status ListNames(int fd, const std::string& path,
-                 std::vector<std::string>* names);
 
 // The scan itself (also for the `scan` command): walks `root` on the calling
 // thread plus the walker's threads. Fails if the root cannot be opened or the

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "probes/clock.h"
-#include "probes/metric_writer.h"
-#include "probes/status.h"
+#include "base/clock.h"
+#include "base/metric_writer.h"
+#include "base/status.h"
 
 namespace cachewarden {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 #include "probes/growth.h"
 #include "probes/probe.h"
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "policies/alert_rules.h"
+#include "policies/alerts/alert_rules.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {

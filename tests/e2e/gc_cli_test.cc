@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/policies/gc_tree.h"
+#include "tests/support/gc_tree.h"
 #include "tests/support/agent.h"
 #include "tests/support/http.h"
 #include "tests/support/process.h"

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "tests/support/process.h"
+#include "base/text.h"
 
 namespace cachewarden {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "probes/config_reader.h"
+#include "base/config_reader.h"
 
 namespace cachewarden::testing {
 

@@ -10,8 +10,9 @@
 #include <cstring>
 #include <vector>
 
-#include "probes/mountinfo.h"
+#include "fs/mountinfo.h"
 #include "tests/support/process.h"
+#include "base/text.h"
 
 namespace cachewarden::testing {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "probes/clock.h"
+#include "base/clock.h"
 #include "probes/snapshot.h"
 
 namespace cachewarden::testing {

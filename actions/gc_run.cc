@@ -1,0 +1,371 @@
+#include "actions/gc_run.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "actions/command.h"
+#include "fs/dirfd.h"
+#include "probes/gc_entries.h"
+#include "base/log.h"
+
+namespace cachewarden {
+namespace {
+
+bool Cancelled(const GcRunOptions& o) {
+  return o.cancel != nullptr && o.cancel->load();
+}
+
+// One GC run at a time per cache, also between the agent and a `cachewarden
+// gc` from a shell: an exclusive flock on the cache root directory itself
+// (no file is created), held while the run deletes or runs its command.
+Status LockGc(const std::string& root, UniqueFd* lock) {
+  lock->Reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (lock->get() < 0) return PosixError("open", root, errno);
+  if (::flock(lock->get(), LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+  const int err = errno;
+  if (err != EWOULDBLOCK) return PosixError("flock", root, err);
+  return Status::Error(
+      "busy",
+      "another GC run (the agent's, or a `cachewarden gc`) is running on this "
+      "cache; this one waits for the next interval",
+      err, root);
+}
+
+// The cache root as /proc's links and mount tables name it (resolved), and
+// as configured.
+std::vector<std::string> RootSpellings(const GcRunOptions& o) {
+  std::string configured = o.root;
+  while (configured.size() > 1 && configured.back() == '/')
+    configured.pop_back();
+  char resolved[PATH_MAX];
+  std::vector<std::string> out = {::realpath(configured.c_str(), resolved) !=
+                                          nullptr
+                                      ? std::string(resolved)
+                                      : configured};
+  if (configured != out[0]) out.push_back(configured);
+  return out;
+}
+
+// Mounts at or under the policy directory's entries, in every mount
+// namespace visible in proc_root.
+Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
+                       std::map<std::string, EntryMounts>* out) {
+  std::vector<std::string> dirs;
+  for (const auto& root : RootSpellings(o))
+    dirs.push_back(root + "/" + policy.path);
+  int unreadable = 0;
+  Status s = MountsUnderEntries(o.proc_root, dirs, out, &unreadable);
+  if (!s.ok()) {
+    return Status::Error(
+        "mounts", "cannot look for mounts under the entries: " + s.ToString(),
+        s.error_number());
+  }
+  if (unreadable > 0) {
+    LogWarn("gc could not read the mount table of some mount namespaces",
+            {{"policy", policy.name}, {"namespaces", unreadable}});
+  }
+  return Status::Ok();
+}
+
+EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy,
+                                     const std::atomic<bool>* cancel) {
+  EntryMeasureOptions m;
+  m.age_by = policy.age_by;
+  m.walk.threads = policy.threads;
+  m.walk.low_priority = policy.low_priority;
+  m.walk.nice = policy.nice;
+  m.walk.cancel = cancel;
+  return m;
+}
+
+// Measures every entry of the policy directory. For the delete action, also
+// looks for mounts under them in every mount namespace: the walker sees
+// only our own (by device), and rmdir of a mount point of another namespace
+// succeeds and silently detaches it there.
+Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
+                  std::vector<GcEntry>* entries) {
+  std::vector<DirName> names;
+  if (int err = ReadDirNames(dir_fd, &names); err != 0) {
+    return PosixError("list", o.root + "/" + policy.path, err);
+  }
+  std::set<std::string> held;
+  if (policy.skip_open && !names.empty()) {
+    // /proc's links name resolved paths: compare with the resolved root.
+    held =
+        EntriesHeldOpen(o.proc_root, RootSpellings(o)[0] + "/" + policy.path);
+  }
+  std::map<std::string, EntryMounts> mounts;
+  if (policy.action == GcAction::kDelete && !names.empty()) {
+    if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) return s;
+  }
+  for (const auto& d : names) {
+    if (Cancelled(o))
+      return Status::Error("cancelled", "cancelled while measuring");
+    GcEntry e;
+    if (GcNameIncluded(policy, d.name)) {
+      MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
+      e.open = held.contains(d.name);
+      if (auto it = mounts.find(d.name); it != mounts.end()) {
+        e.has_mount = true;
+        e.foreign_mount = it->second.foreign;
+      }
+    } else {
+      e.name = d.name;  // excluded: not worth a walk
+    }
+    entries->push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+// Looks again, just before deleting `name`, for a mount that appeared in
+// another namespace since planning. "" if the entry may go; else why not,
+// with *reap filled in.
+std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o,
+                          const std::string& name, ReapOutcome* reap) {
+  std::map<std::string, EntryMounts> mounts;
+  if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) {
+    reap->result = ReapResult::kError;
+    reap->errors = 1;
+    reap->first_errors.push_back(
+        {name, s.error_number() != 0 ? s.error_number() : EIO, "mounts"});
+    return s.ToString();
+  }
+  auto it = mounts.find(name);
+  if (it == mounts.end() || it->second.foreign.empty()) return "";
+  reap->result = ReapResult::kMount;
+  return ForeignMountReason(it->second.foreign);
+}
+
+void CountReap(const ReapOutcome& r, GcRunResult* out) {
+  switch (r.result) {
+    case ReapResult::kChanged:
+      out->skipped[SkipReason::kChanged]++;
+      break;
+    case ReapResult::kMount:
+      out->skipped[SkipReason::kMount]++;
+      break;
+    case ReapResult::kError:
+      out->skipped[SkipReason::kError]++;
+      break;
+    default:
+      break;
+  }
+}
+
+// What deleting part of `entry` freed: its size before less what is left
+// (measured again, only when something was removed). 0 when the measuring is
+// cancelled too: a shutdown does not wait for it.
+std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry,
+                          const GcPolicy& policy, const ReapOutcome& reap,
+                          const std::atomic<bool>* cancel) {
+  if (reap.removed == 0) return 0;
+  GcEntry rest;
+  MeasureGcEntry(dir_fd, entry.name, MeasureOptionsOf(policy, cancel), &rest);
+  if (!rest.error.empty() || rest.dev != entry.dev || rest.ino != entry.ino)
+    return 0;
+  return entry.bytes > rest.bytes ? entry.bytes - rest.bytes : 0;
+}
+
+void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
+                GcRunResult* out) {
+  ReapOptions ro;
+  ro.threads = policy.threads;
+  ro.max_delete_rate = policy.max_delete_rate;
+  ro.unmount_stale = policy.unmount_stale;
+  ro.cancel = o.cancel;
+  bool errors = false;
+  bool in_part = false;  // an entry was deleted in part
+  for (const GcPlanItem& item : out->plan.items) {
+    if (item.decision != GcDecision::kDelete) continue;
+    if (Cancelled(o)) break;
+    GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age, {}};
+    std::string refused = MountAppeared(policy, o, item.entry.name, &done.reap);
+    if (refused.empty()) {
+      done.reap = ReapEntry(dir_fd, item.entry.name, item.entry.dev,
+                            item.entry.ino, ro);
+    }
+    nlohmann::json fields = {
+        {"policy", policy.name},
+        {"entry", item.entry.name},
+        {"bytes", item.entry.bytes},
+        {"age_seconds", static_cast<std::int64_t>(ToSeconds(item.age))},
+        {"result", ToString(done.reap.result)},
+        {"removed", done.reap.removed}};
+    if (done.reap.result == ReapResult::kDeleted) {
+      done.freed = item.entry.bytes;
+      out->freed_bytes += done.freed;
+      out->deleted_entries++;
+      LogInfo("gc deleted an entry", fields);
+    } else {
+      done.freed = FreedInPart(dir_fd, item.entry, policy, done.reap, o.cancel);
+      out->freed_bytes += done.freed;
+      in_part = in_part || done.freed > 0;
+      fields["freed_bytes"] = done.freed;
+      if (done.reap.errors > 0) {
+        errors = true;
+        nlohmann::json errs = nlohmann::json::array();
+        for (const auto& e : done.reap.first_errors) {
+          errs.push_back({{"path", e.path},
+                          {"op", e.what},
+                          {"error", std::strerror(e.error)}});
+        }
+        fields["errors"] = done.reap.errors;
+        fields["first_errors"] = errs;
+      }
+      if (!refused.empty()) fields["reason"] = refused;
+      LogWarn("gc did not delete an entry", fields);
+    }
+    CountReap(done.reap, out);
+    out->done.push_back(std::move(done));
+  }
+  if (Cancelled(o)) {
+    out->result = GcResult::kCancelled;
+  } else if (out->deleted_entries == 0 && errors && out->freed_bytes == 0) {
+    out->result = GcResult::kFailed;  // entries were chosen, and every one failed
+    out->status =
+        Status::Error("error", "no chosen entry could be deleted; see the log");
+  } else if (out->deleted_entries == 0 && out->freed_bytes == 0) {
+    out->result = GcResult::kFreedNothing;
+  } else {
+    out->result = errors || in_part ? GcResult::kPartial : GcResult::kFreed;
+  }
+}
+
+void RunCommand(const GcPolicy& policy, const GcRunOptions& o,
+                GcRunResult* out) {
+  VolumeData before, after;
+  bool have_before = StatVolume(o.root, &before).ok();
+  LogInfo("gc runs a command",
+          {{"policy", policy.name}, {"argv", policy.command}});
+  CommandOutcome c =
+      RunCommandAction(policy.command, policy.command_timeout, o.cancel);
+  out->command_exit_code = c.exit_code;
+  out->command_output = c.output;
+  if (have_before && StatVolume(o.root, &after).ok() &&
+      after.avail_bytes > before.avail_bytes) {
+    out->freed_bytes = after.avail_bytes - before.avail_bytes;
+  }
+  LogInfo("gc command finished", {{"policy", policy.name},
+                                  {"exit_code", c.exit_code},
+                                  {"timed_out", c.timed_out},
+                                  {"freed_bytes", out->freed_bytes},
+                                  {"error", c.error}});
+  if (c.cancelled) {
+    out->result = GcResult::kCancelled;
+  } else if (!c.started || c.exit_code != 0) {
+    out->result = GcResult::kFailed;
+    out->status = Status::Error(
+        c.timed_out ? "timeout" : "command",
+        !c.error.empty() ? c.error : fmt::format("exit code {}", c.exit_code));
+  } else {
+    out->result = out->freed_bytes > 0 ? GcResult::kFreed : GcResult::kFreedNothing;
+  }
+}
+
+}  // namespace
+
+GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
+                        const GcRunOptions& o) {
+  GcRunResult out;
+  out.policy = policy.name;
+  out.dry_run = o.dry_run || policy.dry_run;
+  out.started = o.clock->Now();
+  VolumeData own_volume;
+  if (volume == nullptr && StatVolume(o.root, &own_volume).ok())
+    volume = &own_volume;
+
+  std::vector<GcEntry> entries;
+  UniqueFd dir;
+  if (!policy.path.empty()) {
+    Status s = OpenBeneath(o.root, policy.path, &dir);
+    if (!s.ok() && s.error_number() != ENOENT) {
+      out.status = s;
+      out.result = GcResult::kFailed;
+      LogWarn("gc policy cannot run",
+              {{"policy", policy.name}, {"error", s.ToString()}});
+      out.finished = o.clock->Now();
+      return out;
+    }
+    if (s.ok()) out.status = MeasureAll(policy, o, dir.get(), &entries);
+    if (!out.status.ok()) {
+      out.result = Cancelled(o) ? GcResult::kCancelled : GcResult::kFailed;
+      out.finished = o.clock->Now();
+      return out;
+    }
+  }
+  out.plan = PlanGc(policy, entries, volume, o.clock->Now());
+  if (out.plan.triggered) {
+    for (const auto& item : out.plan.items) {
+      if (item.decision == GcDecision::kSkip) out.skipped[item.skip]++;
+    }
+  }
+  if (!out.plan.triggered) {
+    out.result = GcResult::kNotTriggered;
+  } else if (out.dry_run) {
+    out.result = GcResult::kDryRun;
+  } else {
+    UniqueFd lock;
+    if (Status s = LockGc(o.root, &lock); !s.ok()) {
+      out.status = s;
+      out.result = GcResult::kFailed;
+      LogWarn("gc policy cannot run",
+              {{"policy", policy.name}, {"error", s.ToString()}});
+    } else if (policy.action == GcAction::kCommand) {
+      RunCommand(policy, o, &out);
+    } else {
+      RunDeletes(policy, o, dir.get(), &out);
+    }
+  }
+  out.finished = o.clock->Now();
+  return out;
+}
+
+nlohmann::json GcRunResult::ToJson() const {
+  nlohmann::json done_json = nlohmann::json::array();
+  for (const auto& d : done) {
+    nlohmann::json errs = nlohmann::json::array();
+    for (const auto& e : d.reap.first_errors) {
+      errs.push_back({{"path", e.path},
+                      {"op", e.what},
+                      {"error", std::strerror(e.error)}});
+    }
+    done_json.push_back({{"entry", d.name},
+                         {"bytes", d.bytes},
+                         {"freed_bytes", d.freed},
+                         {"result", ToString(d.reap.result)},
+                         {"removed", d.reap.removed},
+                         {"unmounted", d.reap.unmounted},
+                         {"errors", d.reap.errors},
+                         {"first_errors", errs}});
+  }
+  nlohmann::json skipped_json = nlohmann::json::object();
+  for (const auto& [reason, n] : skipped) skipped_json[ToString(reason)] = n;
+  nlohmann::json j = {{"policy", policy},
+                      {"result", ToString(result)},
+                      {"dry_run", dry_run},
+                      {"plan", plan.ToJson()},
+                      {"done", done_json},
+                      {"freed_bytes", freed_bytes},
+                      {"deleted_entries", deleted_entries},
+                      {"skipped", skipped_json},
+                      {"started", ToUnixSeconds(started)},
+                      {"duration_seconds", ToSeconds(finished - started)}};
+  if (!status.ok()) j["error"] = status.ToString();
+  if (command_exit_code) {
+    j["command_exit_code"] = *command_exit_code;
+    j["command_output"] = command_output;
+  }
+  return j;
+}
+
+}  // namespace cachewarden

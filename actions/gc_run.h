@@ -1,0 +1,67 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policies/gc/gc_config.h"
+#include "policies/gc/gc_result.h"
+#include "policies/gc/gc_select.h"
+#include "actions/reaper.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "probes/volume.h"
+
+namespace cachewarden {
+
+// What happened to one planned entry.
+struct GcEntryOutcome {
+  std::string name;
+  std::uint64_t bytes = 0;  // measured before deletion
+  Duration age{};
+  ReapOutcome reap;
+  // Bytes gone: all of `bytes` when the entry was deleted; for an entry
+  // deleted in part (errors, a mount), `bytes` less what a second measurement
+  // finds left. 0 for a cancelled one: the measuring is cancelled too.
+  std::uint64_t freed = 0;
+};
+
+struct GcRunResult {
+  std::string policy;
+  GcResult result = GcResult::kNotTriggered;
+  Status status;       // why the policy failed, when it did
+  bool dry_run = false;
+  GcPlan plan;
+  std::vector<GcEntryOutcome> done;  // the executed plan items, in order
+  std::uint64_t freed_bytes = 0;
+  std::uint64_t deleted_entries = 0;
+  std::map<SkipReason, std::uint64_t> skipped;  // counted only when triggered
+  std::optional<int> command_exit_code;
+  std::string command_output;
+  SystemTime started{}, finished{};
+
+  nlohmann::json ToJson() const;
+};
+
+struct GcRunOptions {
+  std::string root;  // the cache directory
+  std::string proc_root = "/proc";
+  bool dry_run = false;  // or the policy's own dry_run
+  const std::atomic<bool>* cancel = nullptr;
+  const Clock* clock = &RealClock::Get();
+};
+
+// One run of one policy: opens the policy directory beneath the root
+// (refusing symlinks), measures its entries, plans with PlanGc, and unless
+// dry-running, deletes exactly the planned entries with the reaper (each
+// re-checked by dev/ino), or runs the command. `volume` may be null: it is
+// then read with statvfs. Every deletion is logged. Blocks: call it on a
+// thread of its own.
+GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
+                        const GcRunOptions& options);
+
+}  // namespace cachewarden

@@ -1,0 +1,465 @@
+#include "actions/reaper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "fs/dirfd.h"
+#include "base/log.h"
+
+namespace cachewarden {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// A token bucket shared by the threads of one reap: at most `rate` operations
+// a second. Sleeps in short slices so that a cancel is seen promptly.
+class Throttle {
+ public:
+  Throttle(double rate, const std::atomic<bool>* cancel)
+      : rate_(rate), cancel_(cancel) {}
+  // Waits for the next slot. False when cancelled (before or while waiting):
+  // the operation must then not be done.
+  bool Acquire() {
+    if (Cancelled()) return false;
+    if (rate_ <= 0) return true;
+    SteadyClock::time_point at;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto now = SteadyClock::now();
+      if (next_ < now) next_ = now;
+      at = next_;
+      next_ += std::chrono::duration_cast<SteadyClock::duration>(
+          std::chrono::duration<double>(1.0 / rate_));
+    }
+    while (SteadyClock::now() < at && !Cancelled()) {
+      std::this_thread::sleep_for(std::min<SteadyClock::duration>(
+          at - SteadyClock::now(), std::chrono::milliseconds(50)));
+    }
+    return !Cancelled();
+  }
+
+ private:
+  bool Cancelled() const { return cancel_ != nullptr && cancel_->load(); }
+
+  double rate_;
+  const std::atomic<bool>* cancel_;
+  std::mutex mutex_;
+  SteadyClock::time_point next_{};
+};
+
+// A directory being emptied. Lives until its last child is done; then it is
+// removed from its parent (by name, relative to the parent's fd).
+struct Node {
+  Node* parent = nullptr;
+  std::string name;
+  UniqueFd fd;                      // opened when processed
+  std::atomic<int> pending{1};      // itself + children not yet finished
+  std::atomic<bool> failed{false};  // something below could not be removed
+  bool opened = false;              // false: vanished or not a directory
+};
+
+class TreeRemover {
+ public:
+  TreeRemover(const ReapOptions& o, std::uint64_t dev, std::uint64_t mnt_id)
+      : options_(o),
+        throttle_(o.max_delete_rate, o.cancel),
+        dev_(dev),
+        mnt_id_(mnt_id) {}
+
+  // Empties the directory open as `fd` (it is not removed itself).
+  void Run(UniqueFd fd, const std::string& name) {
+    std::vector<std::thread> helpers;
+    helpers.reserve(
+        static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
+    auto* root = new Node;
+    root->name = name;
+    root->fd = std::move(fd);
+    root->opened = true;
+    root_ = root;
+    Push(root);
+    for (int i = 1; i < options_.threads; ++i) {
+      try {
+        helpers.emplace_back([this] { Work(); });
+      } catch (const std::system_error& e) {
+        // Out of threads: go on with those started (this one always works).
+        LogWarn("gc could not start a deletion thread, goes on with fewer",
+                {{"threads", helpers.size() + 1}, {"error", e.what()}});
+        break;
+      }
+    }
+    Work();
+    for (auto& t : helpers) t.join();
+  }
+
+  bool root_failed() const { return root_failed_; }
+  ReapOutcome& outcome() { return outcome_; }
+  bool saw_mount() const { return saw_mount_; }
+
+ private:
+  bool Cancelled() const {
+    return options_.cancel != nullptr && options_.cancel->load();
+  }
+
+  void Push(Node* n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(n);
+    cv_.notify_one();
+  }
+
+  void Work() {
+    for (;;) {
+      Node* n;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        idle_++;
+        cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+        idle_--;
+        if (queue_.empty()) return;
+        n = queue_.back();  // depth first: keeps few directories open
+        queue_.pop_back();
+      }
+      // A thread keeps one child of the directory it emptied for itself: a
+      // deep chain runs on one thread without a hand-off per level.
+      while (n != nullptr) n = Process(n);
+    }
+  }
+
+  // Shares `kids` with idle threads, keeping the last for the caller.
+  Node* Share(std::vector<Node*>& kids) {
+    if (kids.empty()) return nullptr;
+    Node* mine = kids.back();
+    kids.pop_back();
+    if (!kids.empty()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.insert(queue_.end(), kids.begin(), kids.end());
+      if (idle_ > 0) cv_.notify_all();
+    }
+    return mine;
+  }
+
+  std::string PathOf(const Node* n, const std::string& leaf = {}) const {
+    std::string p = leaf;
+    for (; n != nullptr; n = n->parent)
+      p = p.empty() ? n->name : n->name + "/" + p;
+    return p;
+  }
+
+  void Error(const Node* n, const std::string& leaf, int err,
+             const char* what) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outcome_.errors++;
+    if (outcome_.first_errors.size() < 16) {
+      outcome_.first_errors.push_back({PathOf(n, leaf), err, what});
+    }
+  }
+
+  void Removed() { removed_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Opens `n` below its parent; a mount is detached or refused here.
+  bool Open(Node* n) {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      n->fd.Reset(OpenDirNoFollow(n->parent->fd.get(), n->name.c_str()));
+      if (!n->fd.valid()) {
+        int err = errno;
+        if (err == ENOENT) return false;  // vanished: nothing to do
+        if (err == ELOOP || err == ENOTDIR) {
+          // Not a directory (any more): unlink the name itself, never follow.
+          UnlinkName(n->parent, n->name);
+          return false;
+        }
+        Error(n->parent, n->name, err, "open");
+        n->parent->failed = true;
+        return false;
+      }
+      struct statx sx;
+      if (int err = StatxNoFollow(n->fd.get(), "", &sx); err != 0) {
+        Error(n->parent, n->name, err, "stat");
+        n->parent->failed = true;
+        return false;
+      }
+      if (DevOf(sx) == dev_ && sx.stx_mnt_id == mnt_id_) return true;
+      if (!options_.unmount_stale) {
+        saw_mount_ = true;
+        Error(n->parent, n->name, EXDEV, "mount");
+        n->parent->failed = true;
+        return false;
+      }
+      // Detach the mount through the fd we hold: no path is resolved again.
+      std::string self = fmt::format("/proc/self/fd/{}", n->fd.get());
+      if (::umount2(self.c_str(), MNT_DETACH) != 0) {
+        int err = errno;
+        saw_mount_ = true;
+        Error(n->parent, n->name, err, "umount");
+        n->parent->failed = true;
+        return false;
+      }
+      LogInfo("gc detached a mount inside an entry", {{"path", PathOf(n)}});
+      outcome_unmounted_.fetch_add(1);
+    }
+    Error(n->parent, n->name, ELOOP, "umount");
+    n->parent->failed = true;
+    return false;
+  }
+
+  void UnlinkName(Node* dir, const std::string& name,
+                  std::vector<Node*>* kids = nullptr) {
+    if (!throttle_.Acquire()) {  // cancelled
+      dir->failed = true;
+      return;
+    }
+    if (::unlinkat(dir->fd.get(), name.c_str(), 0) == 0) {
+      Removed();
+      return;
+    }
+    int err = errno;
+    if (err == ENOENT) return;
+    if (err == EISDIR &&
+        kids != nullptr) {  // became a directory since it was listed
+      Child(dir, name, kids);
+      return;
+    }
+    Error(dir, name, err, "unlink");
+    dir->failed = true;
+  }
+
+  void Child(Node* dir, const std::string& name, std::vector<Node*>* kids) {
+    auto* c = new Node;
+    c->parent = dir;
+    c->name = name;
+    dir->pending.fetch_add(1);
+    kids->push_back(c);
+  }
+
+  // Empties `n` and returns one of its subdirectories for the caller to do
+  // next (the others are queued), or null.
+  Node* Process(Node* n) {
+    std::vector<Node*> kids;
+    if (n->parent != nullptr) {
+      if (Cancelled()) {
+        n->failed = true;
+      } else {
+        n->opened = Open(n);
+      }
+    }
+    if (n->opened) {
+      std::vector<DirName> names;
+      if (int err = ReadDirNames(n->fd.get(), &names); err != 0) {
+        Error(n, "", err, "read");
+        n->failed = true;
+      }
+      for (const auto& d : names) {
+        if (Cancelled()) {
+          n->failed = true;
+          break;
+        }
+        unsigned char type = d.type;
+        if (type == DT_UNKNOWN) {
+          struct stat st;
+          if (::fstatat(n->fd.get(), d.name.c_str(), &st,
+                        AT_SYMLINK_NOFOLLOW) != 0) {
+            int err = errno;
+            if (err == ENOENT) continue;  // vanished meanwhile
+            Error(n, d.name, err, "stat");
+            n->failed = true;
+            continue;
+          }
+          type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_DIR) {
+          Child(n, d.name, &kids);
+        } else {
+          UnlinkName(n, d.name, &kids);
+        }
+      }
+    }
+    Node* next = Share(kids);
+    Finish(n);
+    return next;
+  }
+
+  void Finish(Node* n) {
+    while (n != nullptr && n->pending.fetch_sub(1) == 1) {
+      Node* parent = n->parent;
+      if (parent == nullptr) {  // the entry itself: its caller removes it
+        root_failed_ = n->failed.load() || Cancelled();
+        n->fd.Reset();
+        delete n;
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      if (n->failed) {
+        parent->failed = true;
+      } else if (n->opened) {
+        n->fd.Reset();
+        if (!throttle_.Acquire()) {  // cancelled
+          parent->failed = true;
+        } else if (::unlinkat(parent->fd.get(), n->name.c_str(),
+                              AT_REMOVEDIR) == 0) {
+          Removed();
+        } else if (int err = errno; err == ENOTDIR) {
+          UnlinkName(parent, n->name);  // swapped for a link: remove the link
+        } else if (err != ENOENT) {
+          Error(parent, n->name, err, "rmdir");
+          parent->failed = true;
+        }
+      }
+      delete n;
+      n = parent;
+    }
+  }
+
+ public:
+  void Collect() {
+    outcome_.removed += removed_.load();
+    outcome_.unmounted += outcome_unmounted_.load();
+  }
+
+ private:
+  const ReapOptions& options_;
+  Throttle throttle_;
+  const std::uint64_t dev_, mnt_id_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Node*> queue_;
+  bool done_ = false;
+  int idle_ = 0;
+  Node* root_ = nullptr;
+  bool root_failed_ = false;
+  std::atomic<bool> saw_mount_{false};
+  std::atomic<std::uint64_t> removed_{0};
+  std::atomic<std::uint64_t> outcome_unmounted_{0};
+  ReapOutcome outcome_;
+};
+
+}  // namespace
+
+const char* ToString(ReapResult r) {
+  switch (r) {
+    case ReapResult::kDeleted:
+      return "deleted";
+    case ReapResult::kChanged:
+      return "changed";
+    case ReapResult::kMount:
+      return "mount";
+    case ReapResult::kError:
+      return "error";
+    case ReapResult::kCancelled:
+      return "cancelled";
+    case ReapResult::kVanished:
+      return "vanished";
+  }
+  return "error";
+}
+
+ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
+                      std::uint64_t ino, const ReapOptions& options) {
+  ReapOutcome out;
+  struct statx parent_sx, sx;
+  if (int err = StatxNoFollow(parent_fd, "", &parent_sx); err != 0) {
+    out.result = ReapResult::kError;
+    out.errors = 1;
+    out.first_errors.push_back({".", err, "stat"});
+    return out;
+  }
+  if (int err = StatxNoFollow(parent_fd, name.c_str(), &sx); err != 0) {
+    out.result = err == ENOENT ? ReapResult::kVanished : ReapResult::kError;
+    if (err != ENOENT) {
+      out.errors = 1;
+      out.first_errors.push_back({name, err, "stat"});
+    }
+    return out;
+  }
+  if (DevOf(sx) != dev || sx.stx_ino != ino) {
+    out.result = ReapResult::kChanged;
+    return out;
+  }
+  if (!S_ISDIR(sx.stx_mode)) {
+    // A file or a symlink as the entry: the name goes, nothing is followed.
+    if (options.cancel != nullptr && options.cancel->load()) {
+      out.result = ReapResult::kCancelled;
+    } else if (::unlinkat(parent_fd, name.c_str(), 0) == 0) {
+      out.removed = 1;
+    } else if (int err = errno; err == ENOENT) {
+      out.result = ReapResult::kVanished;
+    } else {
+      out.result = ReapResult::kError;
+      out.errors = 1;
+      out.first_errors.push_back({name, err, "unlink"});
+    }
+    return out;
+  }
+
+  UniqueFd fd(OpenDirNoFollow(parent_fd, name.c_str()));
+  struct statx opened;
+  if (!fd.valid() || StatxNoFollow(fd.get(), "", &opened) != 0 ||
+      DevOf(opened) != dev || opened.stx_ino != ino) {
+    // Replaced between the stat and the open (or made a symlink): untouched.
+    out.result = ReapResult::kChanged;
+    return out;
+  }
+  if (opened.stx_mnt_id != parent_sx.stx_mnt_id) {
+    // The entry is itself a mount point: only detached, then the directory
+    // beneath (a new identity) is emptied, when asked to.
+    if (!options.unmount_stale) {
+      out.result = ReapResult::kMount;
+      return out;
+    }
+    std::string self = fmt::format("/proc/self/fd/{}", fd.get());
+    if (::umount2(self.c_str(), MNT_DETACH) != 0) {
+      int err = errno;
+      out.result = ReapResult::kMount;
+      out.errors = 1;
+      out.first_errors.push_back({name, err, "umount"});
+      return out;
+    }
+    LogInfo("gc detached a mount at an entry", {{"entry", name}});
+    out.unmounted++;
+    fd.Reset(OpenDirNoFollow(parent_fd, name.c_str()));
+    if (!fd.valid() || StatxNoFollow(fd.get(), "", &opened) != 0 ||
+        opened.stx_mnt_id != parent_sx.stx_mnt_id) {
+      out.result = ReapResult::kMount;
+      return out;
+    }
+  }
+
+  TreeRemover remover(options, DevOf(opened), opened.stx_mnt_id);
+  remover.Run(std::move(fd), name);
+  remover.Collect();
+  ReapOutcome& r = remover.outcome();
+  r.unmounted += out.unmounted;
+  bool cancelled = options.cancel != nullptr && options.cancel->load();
+  if (!remover.root_failed()) {
+    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) == 0) {
+      r.removed++;
+    } else if (int err = errno; err != ENOENT) {
+      r.errors++;
+      r.first_errors.push_back({name, err, "rmdir"});
+    }
+  }
+  if (r.errors == 0 && !remover.root_failed()) {
+    r.result = ReapResult::kDeleted;
+  } else if (cancelled) {
+    r.result = ReapResult::kCancelled;
+  } else if (remover.saw_mount()) {
+    r.result = ReapResult::kMount;
+  } else {
+    r.result = ReapResult::kError;
+  }
+  return std::move(r);
+}
+
+}  // namespace cachewarden

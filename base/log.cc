@@ -1,0 +1,78 @@
+#include "base/log.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include "base/clock.h"
+#include "base/json_text.h"
+
+namespace cachewarden {
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::kInfo};
+std::atomic<LogFormat> g_format{LogFormat::kJson};
+std::mutex g_write_mutex;
+
+constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
+
+std::string Timestamp() { return Rfc3339(std::chrono::system_clock::now()); }
+
+void WriteAll(const std::string& line) {
+  std::lock_guard lock(g_write_mutex);
+  std::size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void ConfigureLog(LogLevel level, LogFormat format) {
+  g_level = level;
+  g_format = format;
+}
+
+bool ParseLogLevel(std::string_view text, LogLevel* out) {
+  for (std::size_t i = 0; i < std::size(kLevelNames); ++i) {
+    if (text == kLevelNames[i]) {
+      *out = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
+  if (level < g_level.load()) return;
+  auto name = kLevelNames[static_cast<int>(level)];
+  std::string line;
+  if (g_format.load() == LogFormat::kJson) {
+    nlohmann::json j;
+    j["ts"] = Timestamp();
+    j["level"] = name;
+    j["msg"] = msg;
+    if (fields.is_object()) {
+      for (const auto& [k, v] : fields.items()) j[k] = v;
+    }
+    line = DumpJson(j) + "\n";
+  } else {
+    line = fmt::format("{} {:<5} {}", Timestamp(), name, msg);
+    if (fields.is_object()) {
+      for (const auto& [k, v] : fields.items()) {
+        line += fmt::format(" {}={}", k,
+                            v.is_string() ? v.get<std::string>() : DumpJson(v));
+      }
+    }
+    line += "\n";
+  }
+  WriteAll(line);
+}
+
+}  // namespace cachewarden

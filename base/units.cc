@@ -1,0 +1,181 @@
+#include "base/units.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+namespace cachewarden {
+namespace {
+
+// Reads a non-negative decimal number from the front of `text`.
+std::optional<double> TakeNumber(std::string_view& text) {
+  std::size_t n = 0;
+  bool dot = false;
+  while (n < text.size() &&
+         ((text[n] >= '0' && text[n] <= '9') || (text[n] == '.' && !dot))) {
+    dot = dot || text[n] == '.';
+    ++n;
+  }
+  if (n == 0 || text.substr(0, n) == ".") return std::nullopt;
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + n, v);
+  if (ec != std::errc() || ptr != text.data() + n) return std::nullopt;
+  text.remove_prefix(n);
+  return v;
+}
+
+std::string_view TakeUnit(std::string_view& text) {
+  std::size_t n = 0;
+  while (n < text.size() &&
+         ((text[n] >= 'a' && text[n] <= 'z') ||
+          (text[n] >= 'A' && text[n] <= 'Z') || text[n] == '%')) {
+    ++n;
+  }
+  auto unit = text.substr(0, n);
+  text.remove_prefix(n);
+  return unit;
+}
+
+constexpr std::pair<std::string_view, double> kDurationUnits[] = {
+    {"ms", 1e-3}, {"s", 1},     {"m", 60},
+    {"h", 3600},  {"d", 86400}, {"w", 604800}};
+
+constexpr std::pair<std::string_view, double> kSizeUnits[] = {
+    {"B", 1},           {"KB", 1e3},           {"MB", 1e6},
+    {"GB", 1e9},        {"TB", 1e12},          {"KiB", 1024.0},
+    {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+
+constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
+
+}  // namespace
+
+std::optional<Duration> ParseDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double seconds = 0;
+  while (!text.empty()) {
+    auto number = TakeNumber(text);
+    if (!number) return std::nullopt;
+    auto unit = TakeUnit(text);
+    bool found = false;
+    for (const auto& [name, scale] : kDurationUnits) {
+      if (unit == name) {
+        seconds += *number * scale;
+        found = true;
+      }
+    }
+    if (!found) return std::nullopt;
+  }
+  if (seconds > 1e9) return std::nullopt;
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(seconds));
+}
+
+std::string FormatDuration(Duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms == 0) return "0s";
+  if (ms % 1000 != 0) return fmt::format("{}ms", ms);
+  std::int64_t s = ms / 1000;
+  std::string out;
+  constexpr std::pair<const char*, std::int64_t> kParts[] = {
+      {"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}};
+  for (const auto& [unit, size] : kParts) {
+    if (s >= size) {
+      out += fmt::format("{}{}", s / size, unit);
+      s %= size;
+    }
+  }
+  return out;
+}
+
+std::uint64_t SizeSpec::Resolve(std::uint64_t total) const {
+  if (!percent) return static_cast<std::uint64_t>(value);
+  return static_cast<std::uint64_t>(
+      std::llround(static_cast<double>(total) * value / 100.0));
+}
+
+std::string SizeSpec::ToString() const {
+  if (percent) return fmt::format("{}%", value);
+  auto b = static_cast<std::uint64_t>(value);
+  constexpr std::pair<const char*, std::uint64_t> kExact[] = {
+      {"TiB", 1ULL << 40},
+      {"GiB", 1ULL << 30},
+      {"MiB", 1ULL << 20},
+      {"KiB", 1ULL << 10}};
+  for (const auto& [unit, size] : kExact) {
+    if (b >= size && b % size == 0) return fmt::format("{}{}", b / size, unit);
+  }
+  return fmt::format("{}B", b);
+}
+
+std::optional<SizeSpec> ParseSize(std::string_view text) {
+  auto number = TakeNumber(text);
+  if (!number) return std::nullopt;
+  auto unit = TakeUnit(text);
+  if (!text.empty()) return std::nullopt;
+  if (unit == "%") {
+    if (*number > 100) return std::nullopt;
+    return SizeSpec::Percent(*number);
+  }
+  if (unit.empty()) {
+    if (*number != 0) return std::nullopt;  // only "0" may go without a unit
+    return SizeSpec::Bytes(0);
+  }
+  for (const auto& [name, scale] : kSizeUnits) {
+    if (unit != name) continue;
+    const double bytes = std::floor(*number * scale);
+    // Beyond any filesystem; also keeps casts to uint64_t defined.
+    if (!(bytes <= kMaxSizeBytes)) return std::nullopt;
+    return SizeSpec{false, bytes};
+  }
+  return std::nullopt;
+}
+
+std::string HumanAge(Duration d) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (secs <= 0) return "0s";
+  if (secs >= 86400) {
+    secs -= secs % 3600;
+  } else if (secs >= 3600) {
+    secs -= secs % 60;
+  }
+  return FormatDuration(std::chrono::seconds(secs));
+}
+
+std::string HumanAgeSeconds(double seconds) {
+  if (!(seconds > 0)) return "0s";
+  return HumanAge(std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(std::min(seconds, 1e12))));
+}
+
+std::string ShowName(std::string_view name) {
+  bool plain = !name.empty();
+  for (unsigned char c : name) {
+    if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') plain = false;
+  }
+  if (plain) return std::string(name);
+  std::string out = "\"";
+  for (unsigned char c : name) {
+    if (c < ' ' || c >= 0x7f || c == '"' || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string HumanBytes(double bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int i = 0;
+  while (bytes >= 1024 && i < 5) {
+    bytes /= 1024;
+    ++i;
+  }
+  if (i == 0) return fmt::format("{:.0f} B", bytes);
+  return fmt::format("{:.1f} {}", bytes, kUnits[i]);
+}
+
+}  // namespace cachewarden

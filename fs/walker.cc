@@ -1,0 +1,404 @@
+#include "fs/walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+namespace cachewarden {
+namespace {
+
+constexpr unsigned kStatxMask = STATX_TYPE | STATX_MODE | STATX_NLINK |
+                                STATX_INO | STATX_SIZE | STATX_BLOCKS |
+                                STATX_MTIME | STATX_CTIME | STATX_ATIME;
+constexpr int kStatxFlags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT;
+constexpr std::size_t kDirentBuffer = 64 * 1024;
+
+SystemTime ToTime(const struct statx_timestamp& t) {
+  return ToSystemTime(t.tv_sec, t.tv_nsec);
+}
+
+void CountSkip(int err, SkipCounts* s) {
+  if (err == ENOENT || err == ENOTDIR || err == ESTALE) {
+    ++s->vanished;
+  } else if (err == EACCES || err == EPERM) {
+    ++s->permission;
+  } else {
+    ++s->error;
+  }
+}
+
+std::string JoinPath(const std::string& dir, const char* name) {
+  std::string p;
+  p.reserve(dir.size() + 1 + std::strlen(name));
+  p += dir;
+  p += '/';
+  p += name;
+  return p;
+}
+
+// An open directory that queued subdirectories still refer to. The fd closes
+// when the last of them has been opened.
+struct DirRef {
+  DirRef(int f, std::string p, bool owned)
+      : fd(f), path(std::move(p)), owns(owned) {}
+  ~DirRef() {
+    if (owns && fd >= 0) close(fd);
+  }
+  int fd;
+  std::string path;  // relative to the Measure call's parent directory
+  bool owns;
+};
+
+struct WorkItem {
+  std::shared_ptr<DirRef> parent;
+  std::string name;
+  dev_t dev;
+  ino_t ino;
+};
+
+bool LargerFile(const LargeFile& a, const LargeFile& b) {
+  return a.allocated_bytes > b.allocated_bytes;
+}
+
+// (dev, ino) pairs of multiply-linked files already counted; sharded so that
+// workers rarely wait on each other.
+class HardLinkSet {
+ public:
+  // True if (dev, ino) was not in the set yet.
+  bool Insert(dev_t dev, ino_t ino) {
+    const std::uint64_t key =
+        static_cast<std::uint64_t>(ino) * 0x9E3779B97F4A7C15ULL ^ dev;
+    Shard& s = shards_[key % shards_.size()];
+    std::lock_guard lock(s.mu);
+    return s.seen.insert(Key{dev, ino}).second;
+  }
+
+ private:
+  struct Key {
+    dev_t dev;
+    ino_t ino;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<std::uint64_t>()(k.ino) ^
+             (std::hash<std::uint64_t>()(k.dev) << 1);
+    }
+  };
+  struct Shard {
+    std::mutex mu;
+    std::unordered_set<Key, KeyHash> seen;
+  };
+  std::array<Shard, 16> shards_;
+};
+
+}  // namespace
+
+void SkipCounts::Add(const SkipCounts& o) {
+  vanished += o.vanished;
+  permission += o.permission;
+  error += o.error;
+}
+
+void EntryTotals::Add(const EntryTotals& o) {
+  if (o.inodes > 0) {
+    if (inodes == 0) {
+      newest_mtime = o.newest_mtime;
+      oldest_mtime = o.oldest_mtime;
+      newest_ctime = o.newest_ctime;
+      newest_atime = o.newest_atime;
+    } else {
+      newest_mtime = std::max(newest_mtime, o.newest_mtime);
+      oldest_mtime = std::min(oldest_mtime, o.oldest_mtime);
+      newest_ctime = std::max(newest_ctime, o.newest_ctime);
+      newest_atime = std::max(newest_atime, o.newest_atime);
+    }
+  }
+  allocated_bytes += o.allocated_bytes;
+  apparent_bytes += o.apparent_bytes;
+  inodes += o.inodes;
+  mount_points += o.mount_points;
+  skipped.Add(o.skipped);
+}
+
+void LowerThreadPriority(int nice) {
+  constexpr int kWhoProcess = 1;  // IOPRIO_WHO_PROCESS; 0 = the calling thread
+  constexpr int kClassIdle = 3;   // IOPRIO_CLASS_IDLE
+  constexpr int kClassShift = 13;
+  (void)syscall(SYS_ioprio_set, kWhoProcess, 0, kClassIdle << kClassShift);
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+}
+
+struct Walker::State {
+  HardLinkSet links;
+  std::vector<LargeFile> top;  // largest first
+  std::vector<std::string> mount_paths;
+
+  // One Measure call.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<WorkItem> stack;
+  int active = 0;
+  bool stop = false;
+  bool cancelled = false;
+  dev_t root_dev = 0;
+  EntryTotals result;
+};
+
+namespace {
+
+// One worker's view: its own totals and top list, merged at the end.
+class WalkWorker {
+ public:
+  WalkWorker(const WalkOptions& o, HardLinkSet* links, dev_t root_dev)
+      : options_(o), links_(links), root_dev_(root_dev) {}
+
+  // Counts the entry; true if it is a directory to enter. `check_mount_attr`
+  // is false only for a walk root given by path (it may be a volume's root).
+  bool Account(const struct statx& st, const std::string& dir, const char* name,
+               bool check_mount_attr) {
+    const dev_t dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+    const bool mount_root =
+        check_mount_attr &&
+        (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+        (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    if (dev != root_dev_ || mount_root) {
+      ++totals.mount_points;
+      if (mount_paths.size() < options_.max_mount_paths) {
+        mount_paths.push_back(dir.empty() ? std::string(name)
+                                          : JoinPath(dir, name));
+      }
+      return false;
+    }
+    const bool is_dir = S_ISDIR(st.stx_mode);
+    if (!is_dir && st.stx_nlink > 1 && !links_->Insert(dev, st.stx_ino))
+      return false;
+    const std::uint64_t allocated = st.stx_blocks * 512;
+    const SystemTime mtime = ToTime(st.stx_mtime);
+    if (totals.inodes == 0) {
+      totals.newest_mtime = totals.oldest_mtime = mtime;
+      totals.newest_ctime = ToTime(st.stx_ctime);
+      totals.newest_atime = ToTime(st.stx_atime);
+    } else {
+      totals.newest_mtime = std::max(totals.newest_mtime, mtime);
+      totals.oldest_mtime = std::min(totals.oldest_mtime, mtime);
+      totals.newest_ctime = std::max(totals.newest_ctime, ToTime(st.stx_ctime));
+      totals.newest_atime = std::max(totals.newest_atime, ToTime(st.stx_atime));
+    }
+    ++totals.inodes;
+    totals.allocated_bytes += allocated;
+    totals.apparent_bytes += st.stx_size;
+    if (S_ISREG(st.stx_mode)) OfferLargeFile(dir, name, allocated, st.stx_size);
+    return is_dir;
+  }
+
+  // Opens the directory of `item` and accounts each of its entries; queues
+  // subdirectories through `flush` after every batch so other workers can
+  // start on them while this one continues.
+  template <typename Flush>
+  void ReadDir(WorkItem item, const Flush& flush) {
+    const std::string path =
+        item.parent->path.empty()
+            ? item.name
+            : JoinPath(item.parent->path, item.name.c_str());
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
+    int fd = openat(item.parent->fd, item.name.c_str(), flags);
+    if (fd < 0 && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
+      fd = openat(item.parent->fd, item.name.c_str(), flags & ~O_NOATIME);
+    }
+    if (fd < 0) {
+      CountSkip(errno, &totals.skipped);
+      return;
+    }
+    item.parent.reset();
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || st.st_dev != item.dev || st.st_ino != item.ino) {
+      ++totals.skipped.vanished;  // replaced between statx and open
+      close(fd);
+      return;
+    }
+    auto dir = std::make_shared<DirRef>(fd, path, true);
+    if (buffer_.empty()) buffer_.resize(kDirentBuffer);
+    std::vector<WorkItem> subdirs;
+    for (;;) {
+      const ssize_t n = getdents64(fd, buffer_.data(), buffer_.size());
+      if (n < 0) {
+        CountSkip(errno, &totals.skipped);
+        break;
+      }
+      if (n == 0) break;
+      for (ssize_t off = 0; off < n;) {
+        const auto* d =
+            reinterpret_cast<const struct dirent64*>(buffer_.data() + off);
+        off += d->d_reclen;
+        const char* name = d->d_name;
+        if (name[0] == '.' &&
+            (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+          continue;
+        struct statx sx {};
+        if (statx(fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
+          CountSkip(errno, &totals.skipped);
+          continue;
+        }
+        if (Account(sx, path, name, true)) {
+          subdirs.push_back({dir, name,
+                             makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                             static_cast<ino_t>(sx.stx_ino)});
+        }
+      }
+      if (!subdirs.empty()) {
+        flush(&subdirs);
+        subdirs.clear();
+      }
+    }
+  }
+
+  EntryTotals totals;
+  std::vector<LargeFile> top;  // min-heap by allocated bytes
+  std::vector<std::string> mount_paths;
+
+ private:
+  void OfferLargeFile(const std::string& dir, const char* name,
+                      std::uint64_t allocated, std::uint64_t apparent) {
+    const std::size_t n = options_.top_files;
+    if (n == 0) return;
+    if (top.size() >= n && allocated <= top.front().allocated_bytes) return;
+    top.push_back({dir.empty() ? std::string(name) : JoinPath(dir, name),
+                   allocated, apparent});
+    std::push_heap(top.begin(), top.end(), LargerFile);
+    if (top.size() > n) {
+      std::pop_heap(top.begin(), top.end(), LargerFile);
+      top.pop_back();
+    }
+  }
+
+  const WalkOptions& options_;
+  HardLinkSet* links_;
+  dev_t root_dev_;
+  std::vector<char> buffer_;
+};
+
+}  // namespace
+
+Walker::Walker(WalkOptions options)
+    : options_(options), state_(std::make_unique<State>()) {
+  if (options_.threads < 1) options_.threads = 1;
+}
+
+Walker::~Walker() = default;
+
+std::vector<LargeFile> Walker::LargestFiles() const { return state_->top; }
+
+const std::vector<std::string>& Walker::MountPointPaths() const {
+  return state_->mount_paths;
+}
+
+Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
+                       const std::string& path_prefix) {
+  State& s = *state_;
+  struct statx sx {};
+  if (statx(parent_fd, name.c_str(), kStatxFlags, kStatxMask, &sx) != 0) {
+    return PosixError("statx", name, errno);
+  }
+  const bool by_path = parent_fd == AT_FDCWD;
+  s.root_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  if (!by_path) {
+    struct stat pst {};
+    if (fstat(parent_fd, &pst) != 0) return PosixError("fstat", name, errno);
+    s.root_dev = pst.st_dev;
+  }
+  s.stack.clear();
+  s.active = 0;
+  s.stop = false;
+  s.cancelled = false;
+  s.result = EntryTotals();
+
+  // The entry itself is accounted on the calling thread.
+  WalkWorker first(options_, &s.links, s.root_dev);
+  if (first.Account(sx, path_prefix, name.c_str(), !by_path)) {
+    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix, false),
+                       name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                       static_cast<ino_t>(sx.stx_ino)});
+  }
+  auto merge = [&](WalkWorker& w) {
+    s.result.Add(w.totals);
+    for (auto& m : w.mount_paths) {
+      if (s.mount_paths.size() < options_.max_mount_paths)
+        s.mount_paths.push_back(m);
+    }
+    s.top.insert(s.top.end(), w.top.begin(), w.top.end());
+    std::sort(s.top.begin(), s.top.end(), LargerFile);
+    if (s.top.size() > options_.top_files) s.top.resize(options_.top_files);
+  };
+  merge(first);
+
+  // `own_thread`: a worker started here, whose priority may be lowered (never
+  // the caller's thread).
+  auto run = [&](bool own_thread) {
+    if (own_thread && options_.low_priority) LowerThreadPriority(options_.nice);
+    WalkWorker w(options_, &s.links, s.root_dev);
+    auto flush = [&](std::vector<WorkItem>* items) {
+      std::lock_guard lock(s.mu);
+      for (auto& i : *items) s.stack.push_back(std::move(i));
+      s.cv.notify_all();
+    };
+    std::unique_lock lock(s.mu);
+    for (;;) {
+      s.cv.wait(lock,
+                [&] { return s.stop || !s.stack.empty() || s.active == 0; });
+      if (s.stop || s.stack.empty()) break;
+      if (options_.cancel != nullptr && options_.cancel->load()) {
+        s.stop = s.cancelled = true;
+        s.cv.notify_all();
+        break;
+      }
+      WorkItem item = std::move(s.stack.back());
+      s.stack.pop_back();
+      ++s.active;
+      lock.unlock();
+      w.ReadDir(std::move(item), flush);
+      lock.lock();
+      if (--s.active == 0 && s.stack.empty()) s.cv.notify_all();
+    }
+    s.stack.clear();  // releases queued fds once stopped
+    merge(w);
+  };
+  if (!s.stack.empty()) {
+    std::vector<std::thread> threads;
+    try {
+      threads.reserve(static_cast<std::size_t>(options_.threads));
+      for (int i = 0; i < options_.threads; ++i)
+        threads.emplace_back(run, true);
+    } catch (const std::exception&) {
+      // A thread could not be started (std::system_error, bad_alloc): those
+      // that did start finish the walk by themselves; with none, walk here.
+    }
+    for (auto& t : threads) t.join();
+    if (threads.empty()) run(false);
+  }
+  if (s.cancelled) return Status::Error("cancelled", "walk cancelled", 0, name);
+  *out = s.result;
+  return Status::Ok();
+}
+
+Status MeasureEntry(int parent_fd, const std::string& name,
+                    const WalkOptions& options, EntryTotals* out) {
+  Walker walker(options);
+  return walker.Measure(parent_fd, name, out);
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,147 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace cachewarden {
+
+// The filesystem walker: one piece of code for the scan probe (what fills the
+// cache) and the GC reaper (how big and how old is this candidate).
+//
+// How it walks (the rules of `du -x`, plus safety):
+// - directory file descriptors only: every entry is reached with
+//   openat(parent_fd, name, O_NOFOLLOW|O_DIRECTORY) / statx(parent_fd, name,
+//   AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT), never through a path string, so a
+//   symlink swapped into the tree mid-walk is never followed;
+// - symlinks count as themselves (their own st_blocks and st_size);
+// - an explicit work list (no recursion): depth is limited by nothing but
+//   open fds (an fd is held only by directories whose subdirectories are still
+//   queued; a chain 10,000 deep holds a handful);
+// - parallel over subtrees with at most WalkOptions::threads threads;
+// - never crosses into another filesystem: an entry whose st_dev differs from
+//   the walk's root, or that statx marks as a mount root (a bind mount of the
+//   same filesystem), is a mount point: reported, neither entered nor counted
+//   (as `du -x` does for other devices);
+// - a non-directory with nlink > 1 is counted once per (dev, ino) for the
+//   lifetime of the Walker (across Measure calls, as `du` does across its
+//   arguments);
+// - entries that vanish, change type or deny access mid-walk are skipped and
+//   counted in SkipCounts, never fatal. Only failing to look at the entry
+//   asked for (the argument of Measure) is an error.
+// - memory is bounded: totals are aggregated on the fly; only the top-N
+//   largest files and the first few mount points are kept, never the tree.
+//
+// Units: allocated bytes are st_blocks * 512 (what `du -B1` reports); apparent
+// bytes are st_size summed over every counted entry, directories included
+// (what `du -b` reports).
+
+// Why entries were skipped.
+struct SkipCounts {
+  std::uint64_t vanished = 0;    // ENOENT/ENOTDIR, or replaced by another inode
+  std::uint64_t permission = 0;  // EACCES/EPERM
+  std::uint64_t error = 0;       // any other errno (EIO, EMFILE, ...)
+  std::uint64_t Total() const { return vanished + permission + error; }
+  void Add(const SkipCounts& o);
+};
+
+// What one entry (a file, or a directory and everything under it on the same
+// filesystem) adds up to. A plain value.
+struct EntryTotals {
+  std::uint64_t allocated_bytes = 0;  // st_blocks * 512
+  std::uint64_t apparent_bytes = 0;   // st_size
+  std::uint64_t inodes = 0;           // entries counted (hard links once)
+  // Extremes over every counted entry, the measured entry itself included.
+  // The epoch (SystemTime{}) when nothing was counted.
+  SystemTime newest_mtime{};
+  SystemTime oldest_mtime{};
+  SystemTime newest_ctime{};
+  SystemTime newest_atime{};
+  // Mount points found at or below the entry (not entered, not counted). The
+  // GC reaper must not delete an entry with a mount inside: that is exactly
+  // the "Device or resource busy" failure.
+  std::uint64_t mount_points = 0;
+  SkipCounts skipped;
+
+  bool has_mount_inside() const { return mount_points > 0; }
+  // Adds `o` (sums, min/max of times).
+  void Add(const EntryTotals& o);
+};
+
+struct WalkOptions {
+  // Worker threads for one Measure call (>= 1). The calling thread only waits,
+  // unless no thread can be started: then it walks by itself.
+  int threads = 2;
+  // Run the workers in the idle I/O class (ioprio_set) and at `nice`. Applies
+  // to the walker's own threads only, never to the caller's thread.
+  bool low_priority = false;
+  int nice = 10;
+  // How many of the largest regular files (by allocated bytes) to remember,
+  // with their paths; 0 keeps none.
+  std::size_t top_files = 0;
+  // How many mount point paths to remember (all are counted).
+  std::size_t max_mount_paths = 16;
+  // Polled between directories: when set, Measure stops and returns a
+  // "cancelled" error. May be null. Not owned.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// A file remembered by the top-N list; `path` is relative to the directory
+// that held the entry given to Measure, e.g. "buildkit/metadata_v2.db".
+struct LargeFile {
+  std::string path;
+  std::uint64_t allocated_bytes = 0;
+  std::uint64_t apparent_bytes = 0;
+};
+
+// Measures entries; remembers hard links it has counted, the largest files and
+// the mount points it met, across calls. One Measure call at a time (not
+// thread-safe); each call runs its own short-lived worker threads.
+class Walker {
+ public:
+  explicit Walker(WalkOptions options);
+  ~Walker();
+  Walker(const Walker&) = delete;
+  Walker& operator=(const Walker&) = delete;
+
+  // Measures the entry `name` of the open directory `parent_fd` (AT_FDCWD
+  // with a path works too, e.g. for the scan root). The filesystem of
+  // reference is the parent's (for AT_FDCWD: the entry's own), so an entry
+  // that is itself a mount point yields mount_points == 1 and nothing else.
+  // Fails only if the entry itself cannot be looked at ("missing",
+  // "permission", "io") or the walk was cancelled ("cancelled"); *out is then
+  // unspecified. Paths remembered (largest files, mount points) are
+  // `path_prefix`/name/..., or name/... when the prefix is empty.
+  Status Measure(int parent_fd, const std::string& name, EntryTotals* out,
+                 const std::string& path_prefix = "");
+
+  // Largest regular files met so far (all calls), largest first, at most
+  // WalkOptions::top_files.
+  std::vector<LargeFile> LargestFiles() const;
+  // Paths of the first WalkOptions::max_mount_paths mount points met.
+  const std::vector<std::string>& MountPointPaths() const;
+
+ private:
+  struct State;
+  WalkOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+// For the GC reaper: the totals of ONE candidate entry (parent directory fd,
+// name), with a fresh hard-link set: allocated and apparent bytes, inodes,
+// newest mtime/ctime/atime in the subtree, and whether a mount point lies at
+// or inside it (EntryTotals::has_mount_inside). Same rules and errors as
+// Walker::Measure.
+Status MeasureEntry(int parent_fd, const std::string& name,
+                    const WalkOptions& options, EntryTotals* out);
+
+// Puts the calling thread in the idle I/O class and at `nice` (both
+// best-effort: failures are ignored). Used by the walker's threads.
+void LowerThreadPriority(int nice);
+
+}  // namespace cachewarden

@@ -1,0 +1,41 @@
+#include "policies/alerts/severity.h"
+
+namespace cachewarden {
+
+std::string_view SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kOk:
+      return "ok";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kCritical:
+      return "critical";
+    case Severity::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+int SeverityRank(Severity s) {
+  switch (s) {
+    case Severity::kOk:
+      return 0;
+    case Severity::kWarning:
+      return 1;
+    case Severity::kUnknown:
+      return 2;
+    case Severity::kCritical:
+      return 3;
+  }
+  return 2;
+}
+
+Severity Worst(const std::vector<Finding>& findings) {
+  Severity worst = Severity::kOk;
+  for (const auto& f : findings) {
+    if (SeverityRank(f.severity) > SeverityRank(worst)) worst = f.severity;
+  }
+  return worst;
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,209 @@
+#include "policies/gc/gc_config.h"
+
+#include "fs/dirfd.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <limits>
+#include <set>
+
+namespace cachewarden {
+namespace {
+
+constexpr Duration kNever = std::chrono::hours(24 * 365 * 100);
+
+std::optional<SizeSpec> OptionalSize(ConfigReader& r, std::string_view key,
+                                     bool percent_only) {
+  if (!r.Has(key)) {
+    r.Unset(key);
+    return std::nullopt;
+  }
+  SizeSpec s = r.Size(key, SizeSpec{});
+  if (percent_only && !s.percent)
+    r.Fail(key, "expected a percentage like \"90%\"");
+  if (s.percent && (s.value < 0 || s.value > 100)) {
+    r.Fail(key, "expected a percentage from 0% to 100%");
+  }
+  return s;
+}
+
+GcTriggers ReadTriggers(ConfigReader& t) {
+  GcTriggers g;
+  g.used_above = OptionalSize(t, "used_above", false);
+  g.until_below = OptionalSize(t, "until_below", false);
+  g.free_below = OptionalSize(t, "free_below", false);
+  g.inodes_used_above = OptionalSize(t, "inodes_used_above", true);
+  g.inodes_until_below = OptionalSize(t, "inodes_until_below", true);
+  g.total_above = OptionalSize(t, "total_above", false);
+  if (t.Has("older_than")) {
+    g.older_than = t.Dur("older_than", {}, std::chrono::seconds(0), kNever);
+  } else {
+    t.Unset("older_than");
+  }
+  g.always = t.Bool("always", false);
+  if (g.until_below && !g.used_above) {
+    t.Fail("until_below",
+           "needs used_above (it is the low mark of used_above)");
+  }
+  if (g.inodes_until_below && !g.inodes_used_above) {
+    t.Fail("inodes_until_below", "needs inodes_used_above");
+  }
+  if (g.used_above && g.until_below &&
+      g.used_above->percent == g.until_below->percent &&
+      g.until_below->value > g.used_above->value) {
+    t.Fail("until_below", "must not be above used_above");
+  }
+  if (g.inodes_used_above && g.inodes_until_below &&
+      g.inodes_until_below->value > g.inodes_used_above->value) {
+    t.Fail("inodes_until_below", "must not be above inodes_used_above");
+  }
+  if (!g.until_below) g.until_below = g.used_above;
+  if (!g.inodes_until_below) g.inodes_until_below = g.inodes_used_above;
+  t.Finish();
+  return g;
+}
+
+bool HasAnyTrigger(const GcTriggers& t) {
+  return t.used_above || t.free_below || t.inodes_used_above || t.total_above ||
+         t.older_than || t.always;
+}
+
+GcPolicy ReadPolicy(ConfigReader& p) {
+  GcPolicy g;
+  g.name = p.String("name", "");
+  if (g.name.empty()) p.Fail("name", "a policy needs a name");
+  for (char c : g.name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+          c == '.')) {
+      p.Fail("name",
+             "use letters, digits, '_', '-' and '.' only (it becomes a metric "
+             "label)");
+    }
+  }
+  std::string action = p.String("action", "delete", {"delete", "command"});
+  g.action = action == "delete" ? GcAction::kDelete : GcAction::kCommand;
+  g.path = p.String("path", "");
+  if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand);
+      !why.empty()) {
+    p.Fail("path", why);
+  }
+  if (g.action == GcAction::kDelete &&
+      (g.path == "buildkit" || g.path.starts_with("buildkit/"))) {
+    p.Fail("path",
+           "a delete policy must not reach under buildkit/: BuildKit's records "
+           "are pruned "
+           "through BuildKit (\"action\": \"command\" with buildctl prune), "
+           "never by "
+           "deleting its files behind a running buildkitd");
+  }
+  g.include = p.StringList("include", {"*"});
+  g.exclude = p.StringList("exclude", {});
+  ConfigReader t = p.Object("triggers");
+  g.triggers = ReadTriggers(t);
+  if (!HasAnyTrigger(g.triggers)) {
+    p.Fail("triggers",
+           "a policy needs at least one trigger (used_above, free_below, "
+           "inodes_used_above, total_above, older_than or always)");
+  }
+  if (g.path.empty() && (g.triggers.total_above || g.triggers.older_than)) {
+    p.Fail("triggers",
+           "total_above and older_than measure entries: they need a path");
+  }
+  g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
+  std::string age_by = p.String("age_by", "mtime", {"mtime", "ctime", "atime"});
+  g.age_by = age_by == "mtime"   ? GcAgeBy::kMtime
+             : age_by == "ctime" ? GcAgeBy::kCtime
+                                 : GcAgeBy::kAtime;
+  g.unmount_stale = p.Bool("unmount_stale", false);
+  // On by default where builds keep files open: the dind directories.
+  g.skip_open =
+      p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
+  g.max_entries =
+      p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
+  SizeSpec max_bytes = p.Size("max_bytes", SizeSpec::Bytes(0), false);
+  g.max_bytes = static_cast<std::uint64_t>(max_bytes.value);
+  std::string order =
+      p.String("order", "oldest_first", {"oldest_first", "largest_first"});
+  g.order =
+      order == "oldest_first" ? GcOrder::kOldestFirst : GcOrder::kLargestFirst;
+  g.command = p.StringList("command", {});
+  g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5),
+                            std::chrono::seconds(1), std::chrono::hours(24));
+  if (g.action == GcAction::kCommand &&
+      (g.command.empty() || g.command[0].empty())) {
+    p.Fail("command",
+           "the command action needs an argv list, e.g. [\"buildctl\", "
+           "\"prune\"]");
+  }
+  if (g.action == GcAction::kDelete && !g.command.empty()) {
+    p.Fail("command", "only used with \"action\": \"command\"");
+  }
+  g.interval = p.Dur("interval", std::chrono::minutes(1),
+                     std::chrono::seconds(1), std::chrono::hours(24 * 7));
+  g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
+  g.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
+  g.low_priority = p.Bool("low_priority", true);
+  g.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
+  g.dry_run = p.Bool("dry_run", false);
+  p.Finish();
+  return g;
+}
+
+}  // namespace
+
+std::string CheckPolicyPath(const std::string& path, bool allow_empty) {
+  if (path.empty())
+    return allow_empty ? ""
+                       : "a delete policy needs a path under the cache root, "
+                         "e.g. \"dind\"";
+  return CheckRelativePath(path);
+}
+
+GcPolicy DefaultDindPolicy() {
+  GcPolicy p;
+  p.name = "dind";
+  p.path = "dind";
+  p.exclude = {"cache_*"};
+  p.min_age = std::chrono::hours(6);
+  p.skip_open = true;
+  p.triggers.older_than = std::chrono::hours(24);
+  p.triggers.used_above = SizeSpec::Percent(85);
+  p.triggers.until_below = SizeSpec::Percent(80);
+  return p;
+}
+
+GcConfig ReadGcConfig(ConfigReader& gc) {
+  GcConfig c;
+  c.enabled = gc.Bool("enabled", true);
+  bool present = false;
+  auto list = gc.ObjectList("policies", &present);
+  if (!present) {
+    c.policies.push_back(DefaultDindPolicy());
+  } else {
+    std::set<std::string> names;
+    for (auto& p : list) {
+      c.policies.push_back(ReadPolicy(p));
+      if (!names.insert(c.policies.back().name).second) {
+        p.Fail("name", fmt::format("duplicate policy name \"{}\"",
+                                   c.policies.back().name));
+      }
+    }
+  }
+  gc.Finish();
+  return c;
+}
+
+const char* ToString(GcOrder o) {
+  return o == GcOrder::kOldestFirst ? "oldest_first" : "largest_first";
+}
+const char* ToString(GcAgeBy a) {
+  return a == GcAgeBy::kMtime   ? "mtime"
+         : a == GcAgeBy::kCtime ? "ctime"
+                                : "atime";
+}
+const char* ToString(GcAction a) {
+  return a == GcAction::kDelete ? "delete" : "command";
+}
+
+}  // namespace cachewarden

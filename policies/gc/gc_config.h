@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/config_reader.h"
+#include "base/units.h"
+#include "probes/gc_entries.h"
+
+namespace cachewarden {
+
+// When a policy acts. Any trigger that holds makes the policy run; the
+// watermark triggers also say how much to free (down to their low mark).
+struct GcTriggers {
+  // Volume bytes used (df's used / (used + avail)) above this: free until used
+  // is below `until_below` (defaults to `used_above`).
+  std::optional<SizeSpec> used_above;
+  std::optional<SizeSpec> until_below;
+  // Bytes available below this: free until available is at least this.
+  std::optional<SizeSpec> free_below;
+  // Inodes used above this percentage: free until below `inodes_until_below`.
+  std::optional<SizeSpec> inodes_used_above;
+  std::optional<SizeSpec> inodes_until_below;
+  // The policy's own entries (after include/exclude) together above this:
+  // free until they are at most this. A percentage is of the volume.
+  std::optional<SizeSpec> total_above;
+  // Every entry older than this is chosen (tmpfiles style), whatever the
+  // watermarks say.
+  std::optional<Duration> older_than;
+  // Every eligible entry is chosen.
+  bool always = false;
+};
+
+enum class GcOrder { kOldestFirst, kLargestFirst };
+enum class GcAction { kDelete, kCommand };
+
+// One garbage-collection policy: what to look at, when to act, what never to
+// touch, in which order, and what to do. Validated when read: a policy is
+// usable as is.
+struct GcPolicy {
+  std::string name;
+  // Relative to the cache root; no "..", no empty or "." components. Its
+  // immediate children are the candidate entries. May be empty only for the
+  // command action.
+  std::string path;
+  std::vector<std::string> include{"*"};  // fnmatch globs on entry names
+  std::vector<std::string> exclude;
+  GcTriggers triggers;
+  Duration min_age = std::chrono::hours(1);
+  GcAgeBy age_by = GcAgeBy::kMtime;
+  bool unmount_stale = false;
+  bool skip_open = false;
+  std::int64_t max_entries = 0;  // per run; 0: no cap
+  std::uint64_t max_bytes = 0;   // per run; 0: no cap
+  GcOrder order = GcOrder::kOldestFirst;
+  GcAction action = GcAction::kDelete;
+  std::vector<std::string> command;  // argv, for kCommand; run without a shell
+  Duration command_timeout = std::chrono::minutes(5);
+  Duration interval = std::chrono::minutes(1);
+  double max_delete_rate = 0;  // entries (files + dirs) per second; 0: no limit
+  int threads = 2;             // deletion threads per entry
+  // The measuring walker's threads: idle I/O class and this nice value.
+  bool low_priority = true;
+  int nice = 10;
+  bool dry_run = false;
+};
+
+// Settings of the `gc` section.
+struct GcConfig {
+  bool enabled = true;  // the daemon runs policies on their intervals
+  std::vector<GcPolicy> policies;
+};
+
+// The policy used when the config names none: dind leftovers (entries not
+// named cache_*), at least 6 h old, not held open, mounts left alone; chosen
+// when older than 24 h or while the volume is above 85% used, until 80%.
+GcPolicy DefaultDindPolicy();
+
+// Checks a policy path's spelling; "" if fine, else why not.
+std::string CheckPolicyPath(const std::string& path, bool allow_empty);
+
+// Reads the `gc` section; throws ConfigError.
+GcConfig ReadGcConfig(ConfigReader& gc);
+
+const char* ToString(GcOrder o);
+const char* ToString(GcAgeBy a);
+const char* ToString(GcAction a);
+
+}  // namespace cachewarden

@@ -1,0 +1,78 @@
+#include "base/units.h"
+
+#include <catch2/catch.hpp>
+
+#include "base/json_text.h"
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_CASE("durations parse with units and sums", "[config]") {
+  CHECK(ParseDuration("500ms") == milliseconds(500));
+  CHECK(ParseDuration("90s") == seconds(90));
+  CHECK(ParseDuration("15m") == seconds(900));
+  CHECK(ParseDuration("7d") == seconds(7 * 86400));
+  CHECK(ParseDuration("1h30m") == seconds(5400));
+  CHECK(ParseDuration("1.5s") == milliseconds(1500));
+  CHECK_FALSE(ParseDuration("5"));
+  CHECK_FALSE(ParseDuration("5 s"));
+  CHECK_FALSE(ParseDuration("-5s"));
+  CHECK_FALSE(ParseDuration("5y"));
+  CHECK_FALSE(ParseDuration(""));
+}
+
+TEST_CASE("durations format back to their shortest spelling", "[config]") {
+  CHECK(FormatDuration(seconds(90)) == "1m30s");
+  CHECK(FormatDuration(seconds(21600)) == "6h");
+  CHECK(FormatDuration(milliseconds(500)) == "500ms");
+  CHECK(FormatDuration(seconds(0)) == "0s");
+}
+
+TEST_CASE("sizes parse as bytes or a percentage", "[config]") {
+  CHECK(ParseSize("512MiB")->value == 512.0 * 1024 * 1024);
+  CHECK(ParseSize("50GB")->value == 50e9);
+  CHECK(ParseSize("80%")->percent);
+  CHECK(ParseSize("80%")->Resolve(1000) == 800);
+  CHECK(ParseSize("0")->value == 0);
+  CHECK_FALSE(ParseSize("12"));
+  CHECK_FALSE(ParseSize("101%"));
+  CHECK_FALSE(ParseSize("5 GB"));
+  CHECK_FALSE(ParseSize("5XB"));
+  // At most 2^62 bytes: larger values would not fit a uint64_t cast.
+  CHECK(ParseSize("4194304TiB")->value == 4611686018427387904.0);
+  CHECK_FALSE(ParseSize("4194305TiB"));
+  CHECK_FALSE(ParseSize("100000000000000000000000B"));
+  CHECK_FALSE(ParseSize(std::string(400, '9') + "TB"));
+  CHECK(SizeSpec::Bytes(64ULL << 20).ToString() == "64MiB");
+}
+
+TEST_CASE("ages for people have at most two units", "[units]") {
+  using std::chrono::seconds;
+  CHECK(HumanAge(seconds(42)) == "42s");
+  CHECK(HumanAge(seconds(5 * 3600 + 12 * 60 + 9)) == "5h12m");
+  CHECK(HumanAge(seconds(2 * 86400 + 3 * 3600 + 59)) == "2d3h");
+  CHECK(HumanAge(seconds(-5)) == "0s");
+  CHECK(HumanAgeSeconds(90.4) == "1m30s");
+  CHECK(HumanAgeSeconds(-1) == "0s");
+}
+
+TEST_CASE("names for a terminal cannot forge lines", "[units]") {
+  CHECK(ShowName("build-1") == "build-1");
+  CHECK(ShowName("a b") == "\"a b\"");
+  CHECK(ShowName("x\nDELETED /etc") == "\"x\\x0aDELETED /etc\"");
+  CHECK(ShowName("\xff\xfe") == "\"\\xff\\xfe\"");
+  CHECK(ShowName("-rf") == "-rf");
+  CHECK(ShowName("") == "\"\"");
+}
+
+TEST_CASE("JSON with invalid UTF-8 in a string is still printed", "[units]") {
+  nlohmann::json j = {{"entry", std::string("bad\xff")}};
+  CHECK(DumpJson(j) == "{\"entry\":\"bad\xef\xbf\xbd\"}");
+  CHECK(LabelsJson({{"op", "read"}}) == nlohmann::json{{"op", "read"}});
+}
+
+}  // namespace
+}  // namespace cachewarden

@@ -1,0 +1,137 @@
+#include "policies/gc/gc_config.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/config_errors.h"
+
+namespace cachewarden {
+namespace {
+
+GcConfig Read(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text);
+  nlohmann::json effective;
+  ConfigReader r(&j, "/gc", &effective);
+  return ReadGcConfig(r);
+}
+
+std::string ErrorOf(const std::string& text) {
+  return testing::ConfigErrorOf([&] { Read(text); });
+}
+
+TEST_CASE("gc config without policies gives the default dind policy",
+          "[gc][config]") {
+  GcConfig c = Read("{}");
+  REQUIRE(c.policies.size() == 1);
+  const GcPolicy& p = c.policies[0];
+  CHECK(p.name == "dind");
+  CHECK(p.path == "dind");
+  CHECK(p.exclude == std::vector<std::string>{"cache_*"});
+  CHECK(p.min_age == std::chrono::hours(6));
+  CHECK(p.skip_open);
+  CHECK_FALSE(p.unmount_stale);
+  CHECK(p.action == GcAction::kDelete);
+  CHECK(*p.triggers.older_than == std::chrono::hours(24));
+  CHECK(*p.triggers.used_above == SizeSpec::Percent(85));
+  CHECK(*p.triggers.until_below == SizeSpec::Percent(80));
+}
+
+TEST_CASE("gc config reads a full policy", "[gc][config]") {
+  GcConfig c =
+      Read(R"({"policies": [{"name": "big", "path": "dind/x", "include": ["b*"],
+      "exclude": ["keep"], "triggers": {"free_below": "10GiB", "total_above": "50%",
+      "inodes_used_above": "90%", "always": false}, "min_age": "30m", "age_by": "ctime",
+      "unmount_stale": true, "skip_open": true, "max_entries": 3, "max_bytes": "1GiB",
+      "order": "largest_first", "interval": "5m", "max_delete_rate": 500, "threads": 4,
+      "dry_run": true},
+      {"name": "prune", "action": "command", "command": ["buildctl", "prune"],
+       "command_timeout": "2m", "triggers": {"used_above": "90%", "until_below": "70%"}}]})");
+  REQUIRE(c.policies.size() == 2);
+  const GcPolicy& p = c.policies[0];
+  CHECK(p.order == GcOrder::kLargestFirst);
+  CHECK(p.age_by == GcAgeBy::kCtime);
+  CHECK(p.max_bytes == 1073741824ULL);
+  CHECK(*p.triggers.inodes_until_below == SizeSpec::Percent(90));
+  CHECK(p.threads == 4);
+  CHECK(c.policies[1].command == std::vector<std::string>{"buildctl", "prune"});
+  CHECK_FALSE(c.policies[1].skip_open);
+  // skip_open is on by default for a policy on the dind directories.
+  GcConfig d = Read(
+      R"({"policies": [{"name": "a", "path": "dind", "triggers": {"always": true}},
+      {"name": "b", "path": "dind/x", "triggers": {"always": true}},
+      {"name": "c", "path": "other", "triggers": {"always": true}},
+      {"name": "e", "path": "dind", "skip_open": false, "triggers": {"always": true}}]})");
+  CHECK(d.policies[0].skip_open);
+  CHECK(d.policies[1].skip_open);
+  CHECK_FALSE(d.policies[2].skip_open);
+  CHECK_FALSE(d.policies[3].skip_open);
+  CHECK(c.policies[1].path.empty());
+}
+
+TEST_CASE("gc config refuses paths that escape or are odd", "[gc][config]") {
+  for (const char* path :
+       {"/abs", "../up", "dind/../..", "a//b", "a/", ".", "a/./b", ""}) {
+    INFO(path);
+    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") +
+                       path + R"(", "triggers": {"always": true}}]})";
+    CHECK(ErrorOf(text).find("/gc/policies/0/path") == 0);
+  }
+}
+
+TEST_CASE("gc config refuses a delete policy under buildkit/", "[gc][config]") {
+  for (const char* path : {"buildkit", "buildkit/runc-overlayfs/snapshots"}) {
+    INFO(path);
+    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") +
+                       path + R"(", "triggers": {"always": true}}]})";
+    std::string error = ErrorOf(text);
+    CHECK(error.find("/gc/policies/0/path") == 0);
+    CHECK(error.find("buildctl prune") != std::string::npos);
+  }
+  // A directory merely named like it, and a command policy, are fine.
+  CHECK(Read(R"({"policies": [{"name": "p", "path": "buildkit-old",
+      "triggers": {"always": true}}]})")
+            .policies.size() == 1);
+  CHECK(
+      Read(
+          R"({"policies": [{"name": "p", "action": "command", "path": "buildkit",
+      "command": ["buildctl", "prune"], "triggers": {"always": true}}]})")
+          .policies.size() == 1);
+}
+
+TEST_CASE("gc config is strict about keys, triggers and commands",
+          "[gc][config]") {
+  CHECK(
+      ErrorOf(
+          R"({"policies": [{"name": "p", "path": "d", "triggers": {"always": true},
+      "min_aeg": "1h"}]})")
+          .find("did you mean \"min_age\"") != std::string::npos);
+  CHECK(
+      ErrorOf(
+          R"({"policies": [{"name": "p", "path": "d", "triggers": {"used_abve": "80%"}}]})")
+          .find("did you mean \"used_above\"") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "triggers": {}}]})")
+            .find("at least one trigger") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d",
+      "triggers": {"used_above": "80%", "until_below": "90%"}}]})")
+            .find("until_below") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "p", "action": "command",
+      "triggers": {"always": true}}]})")
+            .find("/gc/policies/0/command") == 0);
+  CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "command": ["x"],
+      "triggers": {"always": true}}]})")
+            .find("/gc/policies/0/command") == 0);
+  CHECK(
+      ErrorOf(
+          R"({"policies": [{"name": "a b", "path": "d", "triggers": {"always": true}}]})")
+          .find("/gc/policies/0/name") == 0);
+  CHECK(
+      ErrorOf(
+          R"({"policies": [{"name": "a", "path": "d", "triggers": {"always": true}},
+      {"name": "a", "path": "e", "triggers": {"always": true}}]})")
+          .find("duplicate") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "a", "path": "d",
+      "triggers": {"inodes_used_above": "5GiB"}}]})")
+            .find("percentage") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace cachewarden
