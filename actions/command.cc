@@ -38,8 +38,7 @@ int Decode(int status) {
 
 }  // namespace
 
-CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
-                                Duration timeout,
+CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration timeout,
                                 const std::atomic<bool>* cancel) {
   CommandOutcome out;
   if (argv.empty()) {
@@ -51,8 +50,7 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
     out.error = "\"" + argv[0] + "\" not found in " + kCommandPath;
     return out;
   }
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls.
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -109,8 +107,7 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
       ::kill(-pid, SIGTERM);
       kill_at = now + std::chrono::seconds(5);
     }
-    if (kill_at != Steady::time_point{} && now >= kill_at)
-      ::kill(-pid, SIGKILL);
+    if (kill_at != Steady::time_point{} && now >= kill_at) ::kill(-pid, SIGKILL);
     if (!eof) {
       struct pollfd p = {pipe_fds[0], POLLIN, 0};
       if (::poll(&p, 1, 50) > 0) {
@@ -118,26 +115,24 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
         if (n <= 0) {
           eof = true;
         } else if (out.output.size() < kMaxOutput) {
-          out.output.append(
-              buf, std::min<std::size_t>(static_cast<std::size_t>(n),
-                                         kMaxOutput - out.output.size()));
+          out.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n),
+                                                       kMaxOutput - out.output.size()));
         }
       }
     } else {
       ::poll(nullptr, 0, 20);
     }
   }
-  // What the child wrote just before exiting is still in the pipe. Drain it,
-  // but not for ever: a grandchild may hold the pipe open.
+  // What the child wrote just before exiting is still in the pipe. Drain it, but not for ever: a
+  // grandchild may hold the pipe open.
   for (int i = 0; i < 20 && !eof; ++i) {
     struct pollfd p = {pipe_fds[0], POLLIN, 0};
     if (::poll(&p, 1, 10) <= 0) break;
     ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
     if (n <= 0) break;
     if (out.output.size() < kMaxOutput) {
-      out.output.append(buf,
-                        std::min<std::size_t>(static_cast<std::size_t>(n),
-                                              kMaxOutput - out.output.size()));
+      out.output.append(
+          buf, std::min<std::size_t>(static_cast<std::size_t>(n), kMaxOutput - out.output.size()));
     }
   }
   ::close(pipe_fds[0]);

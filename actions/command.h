@@ -17,13 +17,11 @@ struct CommandOutcome {
   std::string error;       // why it did not start
 };
 
-// Runs `argv` (argv[0] absolute, or searched in the minimal PATH) without a
-// shell: fork + execve, stdin from /dev/null, every other fd closed, in a
-// process group of its own, with a minimal environment (PATH, LANG=C.UTF-8,
-// HOME=/). After `timeout` (or once `cancel` is set) the group gets SIGTERM,
-// then SIGKILL 5 s later. Blocks the calling thread; never the loop's.
-CommandOutcome RunCommandAction(const std::vector<std::string>& argv,
-                                Duration timeout,
+// Runs `argv` (argv[0] absolute, or searched in the minimal PATH) without a shell: fork + execve,
+// stdin from /dev/null, every other fd closed, in a process group of its own, with a minimal
+// environment (PATH, LANG=C.UTF-8, HOME=/). After `timeout` (or once `cancel` is set) the group
+// gets SIGTERM, then SIGKILL 5 s later. Blocks the calling thread; never the loop's.
+CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration timeout,
                                 const std::atomic<bool>* cancel);
 
 // The PATH the command runs with.

@@ -14,61 +14,51 @@
 #include <vector>
 
 #include "actions/command.h"
+#include "base/log.h"
 #include "fs/dirfd.h"
 #include "probes/gc_entries.h"
-#include "base/log.h"
 
 namespace cachewarden {
 namespace {
 
-bool Cancelled(const GcRunOptions& o) {
-  return o.cancel != nullptr && o.cancel->load();
-}
+bool Cancelled(const GcRunOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
 
-// One GC run at a time per cache, also between the agent and a `cachewarden
-// gc` from a shell: an exclusive flock on the cache root directory itself
-// (no file is created), held while the run deletes or runs its command.
+// One GC run at a time per cache, also between the agent and a `cachewarden gc` from a shell: an
+// exclusive flock on the cache root directory itself (no file is created), held while the run
+// deletes or runs its command.
 Status LockGc(const std::string& root, UniqueFd* lock) {
   lock->Reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (lock->get() < 0) return PosixError("open", root, errno);
   if (::flock(lock->get(), LOCK_EX | LOCK_NB) == 0) return Status::Ok();
   const int err = errno;
   if (err != EWOULDBLOCK) return PosixError("flock", root, err);
-  return Status::Error(
-      "busy",
-      "another GC run (the agent's, or a `cachewarden gc`) is running on this "
-      "cache; this one waits for the next interval",
-      err, root);
+  return Status::Error("busy",
+                       "another GC run (the agent's, or a `cachewarden gc`) is running on this "
+                       "cache; this one waits for the next interval",
+                       err, root);
 }
 
-// The cache root as /proc's links and mount tables name it (resolved), and
-// as configured.
+// The cache root as /proc's links and mount tables name it (resolved), and as configured.
 std::vector<std::string> RootSpellings(const GcRunOptions& o) {
   std::string configured = o.root;
-  while (configured.size() > 1 && configured.back() == '/')
-    configured.pop_back();
+  while (configured.size() > 1 && configured.back() == '/') configured.pop_back();
   char resolved[PATH_MAX];
-  std::vector<std::string> out = {::realpath(configured.c_str(), resolved) !=
-                                          nullptr
-                                      ? std::string(resolved)
-                                      : configured};
+  std::vector<std::string> out = {
+      ::realpath(configured.c_str(), resolved) != nullptr ? std::string(resolved) : configured};
   if (configured != out[0]) out.push_back(configured);
   return out;
 }
 
-// Mounts at or under the policy directory's entries, in every mount
-// namespace visible in proc_root.
+// Mounts at or under the policy directory's entries, in every mount namespace visible in proc_root.
 Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
                        std::map<std::string, EntryMounts>* out) {
   std::vector<std::string> dirs;
-  for (const auto& root : RootSpellings(o))
-    dirs.push_back(root + "/" + policy.path);
+  for (const auto& root : RootSpellings(o)) dirs.push_back(root + "/" + policy.path);
   int unreadable = 0;
   Status s = MountsUnderEntries(o.proc_root, dirs, out, &unreadable);
   if (!s.ok()) {
-    return Status::Error(
-        "mounts", "cannot look for mounts under the entries: " + s.ToString(),
-        s.error_number());
+    return Status::Error("mounts", "cannot look for mounts under the entries: " + s.ToString(),
+                         s.error_number());
   }
   if (unreadable > 0) {
     LogWarn("gc could not read the mount table of some mount namespaces",
@@ -77,8 +67,7 @@ Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
   return Status::Ok();
 }
 
-EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy,
-                                     const std::atomic<bool>* cancel) {
+EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy, const std::atomic<bool>* cancel) {
   EntryMeasureOptions m;
   m.age_by = policy.age_by;
   m.walk.threads = policy.threads;
@@ -88,10 +77,9 @@ EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy,
   return m;
 }
 
-// Measures every entry of the policy directory. For the delete action, also
-// looks for mounts under them in every mount namespace: the walker sees
-// only our own (by device), and rmdir of a mount point of another namespace
-// succeeds and silently detaches it there.
+// Measures every entry of the policy directory. For the delete action, also looks for mounts under
+// them in every mount namespace: the walker sees only our own (by device), and rmdir of a mount
+// point of another namespace succeeds and silently detaches it there.
 Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
                   std::vector<GcEntry>* entries) {
   std::vector<DirName> names;
@@ -101,16 +89,14 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   std::set<std::string> held;
   if (policy.skip_open && !names.empty()) {
     // /proc's links name resolved paths: compare with the resolved root.
-    held =
-        EntriesHeldOpen(o.proc_root, RootSpellings(o)[0] + "/" + policy.path);
+    held = EntriesHeldOpen(o.proc_root, RootSpellings(o)[0] + "/" + policy.path);
   }
   std::map<std::string, EntryMounts> mounts;
   if (policy.action == GcAction::kDelete && !names.empty()) {
     if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) return s;
   }
   for (const auto& d : names) {
-    if (Cancelled(o))
-      return Status::Error("cancelled", "cancelled while measuring");
+    if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
     GcEntry e;
     if (GcNameIncluded(policy, d.name)) {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
@@ -127,17 +113,15 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   return Status::Ok();
 }
 
-// Looks again, just before deleting `name`, for a mount that appeared in
-// another namespace since planning. "" if the entry may go; else why not,
-// with *reap filled in.
-std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o,
-                          const std::string& name, ReapOutcome* reap) {
+// Looks again, just before deleting `name`, for a mount that appeared in another namespace since
+// planning. "" if the entry may go; else why not, with *reap filled in.
+std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o, const std::string& name,
+                          ReapOutcome* reap) {
   std::map<std::string, EntryMounts> mounts;
   if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) {
     reap->result = ReapResult::kError;
     reap->errors = 1;
-    reap->first_errors.push_back(
-        {name, s.error_number() != 0 ? s.error_number() : EIO, "mounts"});
+    reap->first_errors.push_back({name, s.error_number() != 0 ? s.error_number() : EIO, "mounts"});
     return s.ToString();
   }
   auto it = mounts.find(name);
@@ -162,22 +146,18 @@ void CountReap(const ReapOutcome& r, GcRunResult* out) {
   }
 }
 
-// What deleting part of `entry` freed: its size before less what is left
-// (measured again, only when something was removed). 0 when the measuring is
-// cancelled too: a shutdown does not wait for it.
-std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry,
-                          const GcPolicy& policy, const ReapOutcome& reap,
-                          const std::atomic<bool>* cancel) {
+// What deleting part of `entry` freed: its size before less what is left (measured again, only when
+// something was removed). 0 when the measuring is cancelled too: a shutdown does not wait for it.
+std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry, const GcPolicy& policy,
+                          const ReapOutcome& reap, const std::atomic<bool>* cancel) {
   if (reap.removed == 0) return 0;
   GcEntry rest;
   MeasureGcEntry(dir_fd, entry.name, MeasureOptionsOf(policy, cancel), &rest);
-  if (!rest.error.empty() || rest.dev != entry.dev || rest.ino != entry.ino)
-    return 0;
+  if (!rest.error.empty() || rest.dev != entry.dev || rest.ino != entry.ino) return 0;
   return entry.bytes > rest.bytes ? entry.bytes - rest.bytes : 0;
 }
 
-void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
-                GcRunResult* out) {
+void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRunResult* out) {
   ReapOptions ro;
   ro.threads = policy.threads;
   ro.max_delete_rate = policy.max_delete_rate;
@@ -191,16 +171,14 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age, {}};
     std::string refused = MountAppeared(policy, o, item.entry.name, &done.reap);
     if (refused.empty()) {
-      done.reap = ReapEntry(dir_fd, item.entry.name, item.entry.dev,
-                            item.entry.ino, ro);
+      done.reap = ReapEntry(dir_fd, item.entry.name, item.entry.dev, item.entry.ino, ro);
     }
-    nlohmann::json fields = {
-        {"policy", policy.name},
-        {"entry", item.entry.name},
-        {"bytes", item.entry.bytes},
-        {"age_seconds", static_cast<std::int64_t>(ToSeconds(item.age))},
-        {"result", ToString(done.reap.result)},
-        {"removed", done.reap.removed}};
+    nlohmann::json fields = {{"policy", policy.name},
+                             {"entry", item.entry.name},
+                             {"bytes", item.entry.bytes},
+                             {"age_seconds", static_cast<std::int64_t>(ToSeconds(item.age))},
+                             {"result", ToString(done.reap.result)},
+                             {"removed", done.reap.removed}};
     if (done.reap.result == ReapResult::kDeleted) {
       done.freed = item.entry.bytes;
       out->freed_bytes += done.freed;
@@ -215,9 +193,7 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
         errors = true;
         nlohmann::json errs = nlohmann::json::array();
         for (const auto& e : done.reap.first_errors) {
-          errs.push_back({{"path", e.path},
-                          {"op", e.what},
-                          {"error", std::strerror(e.error)}});
+          errs.push_back({{"path", e.path}, {"op", e.what}, {"error", std::strerror(e.error)}});
         }
         fields["errors"] = done.reap.errors;
         fields["first_errors"] = errs;
@@ -232,8 +208,7 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     out->result = GcResult::kCancelled;
   } else if (out->deleted_entries == 0 && errors && out->freed_bytes == 0) {
     out->result = GcResult::kFailed;  // entries were chosen, and every one failed
-    out->status =
-        Status::Error("error", "no chosen entry could be deleted; see the log");
+    out->status = Status::Error("error", "no chosen entry could be deleted; see the log");
   } else if (out->deleted_entries == 0 && out->freed_bytes == 0) {
     out->result = GcResult::kFreedNothing;
   } else {
@@ -241,18 +216,14 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   }
 }
 
-void RunCommand(const GcPolicy& policy, const GcRunOptions& o,
-                GcRunResult* out) {
+void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out) {
   VolumeData before, after;
   bool have_before = StatVolume(o.root, &before).ok();
-  LogInfo("gc runs a command",
-          {{"policy", policy.name}, {"argv", policy.command}});
-  CommandOutcome c =
-      RunCommandAction(policy.command, policy.command_timeout, o.cancel);
+  LogInfo("gc runs a command", {{"policy", policy.name}, {"argv", policy.command}});
+  CommandOutcome c = RunCommandAction(policy.command, policy.command_timeout, o.cancel);
   out->command_exit_code = c.exit_code;
   out->command_output = c.output;
-  if (have_before && StatVolume(o.root, &after).ok() &&
-      after.avail_bytes > before.avail_bytes) {
+  if (have_before && StatVolume(o.root, &after).ok() && after.avail_bytes > before.avail_bytes) {
     out->freed_bytes = after.avail_bytes - before.avail_bytes;
   }
   LogInfo("gc command finished", {{"policy", policy.name},
@@ -264,9 +235,9 @@ void RunCommand(const GcPolicy& policy, const GcRunOptions& o,
     out->result = GcResult::kCancelled;
   } else if (!c.started || c.exit_code != 0) {
     out->result = GcResult::kFailed;
-    out->status = Status::Error(
-        c.timed_out ? "timeout" : "command",
-        !c.error.empty() ? c.error : fmt::format("exit code {}", c.exit_code));
+    out->status =
+        Status::Error(c.timed_out ? "timeout" : "command",
+                      !c.error.empty() ? c.error : fmt::format("exit code {}", c.exit_code));
   } else {
     out->result = out->freed_bytes > 0 ? GcResult::kFreed : GcResult::kFreedNothing;
   }
@@ -274,15 +245,13 @@ void RunCommand(const GcPolicy& policy, const GcRunOptions& o,
 
 }  // namespace
 
-GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
-                        const GcRunOptions& o) {
+GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const GcRunOptions& o) {
   GcRunResult out;
   out.policy = policy.name;
   out.dry_run = o.dry_run || policy.dry_run;
   out.started = o.clock->Now();
   VolumeData own_volume;
-  if (volume == nullptr && StatVolume(o.root, &own_volume).ok())
-    volume = &own_volume;
+  if (volume == nullptr && StatVolume(o.root, &own_volume).ok()) volume = &own_volume;
 
   std::vector<GcEntry> entries;
   UniqueFd dir;
@@ -291,8 +260,7 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
     if (!s.ok() && s.error_number() != ENOENT) {
       out.status = s;
       out.result = GcResult::kFailed;
-      LogWarn("gc policy cannot run",
-              {{"policy", policy.name}, {"error", s.ToString()}});
+      LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", s.ToString()}});
       out.finished = o.clock->Now();
       return out;
     }
@@ -318,8 +286,7 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
     if (Status s = LockGc(o.root, &lock); !s.ok()) {
       out.status = s;
       out.result = GcResult::kFailed;
-      LogWarn("gc policy cannot run",
-              {{"policy", policy.name}, {"error", s.ToString()}});
+      LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", s.ToString()}});
     } else if (policy.action == GcAction::kCommand) {
       RunCommand(policy, o, &out);
     } else {
@@ -335,9 +302,7 @@ nlohmann::json GcRunResult::ToJson() const {
   for (const auto& d : done) {
     nlohmann::json errs = nlohmann::json::array();
     for (const auto& e : d.reap.first_errors) {
-      errs.push_back({{"path", e.path},
-                      {"op", e.what},
-                      {"error", std::strerror(e.error)}});
+      errs.push_back({{"path", e.path}, {"op", e.what}, {"error", std::strerror(e.error)}});
     }
     done_json.push_back({{"entry", d.name},
                          {"bytes", d.bytes},

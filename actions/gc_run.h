@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "policies/gc/gc_config.h"
-#include "policies/gc/gc_result.h"
-#include "policies/gc/gc_select.h"
 #include "actions/reaper.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "policies/gc/gc_config.h"
+#include "policies/gc/gc_result.h"
+#include "policies/gc/gc_select.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -24,16 +24,16 @@ struct GcEntryOutcome {
   std::uint64_t bytes = 0;  // measured before deletion
   Duration age{};
   ReapOutcome reap;
-  // Bytes gone: all of `bytes` when the entry was deleted; for an entry
-  // deleted in part (errors, a mount), `bytes` less what a second measurement
-  // finds left. 0 for a cancelled one: the measuring is cancelled too.
+  // Bytes gone: all of `bytes` when the entry was deleted; for an entry deleted in part (errors, a
+  // mount), `bytes` less what a second measurement finds left. 0 for a cancelled one: the measuring
+  // is cancelled too.
   std::uint64_t freed = 0;
 };
 
 struct GcRunResult {
   std::string policy;
   GcResult result = GcResult::kNotTriggered;
-  Status status;       // why the policy failed, when it did
+  Status status;  // why the policy failed, when it did
   bool dry_run = false;
   GcPlan plan;
   std::vector<GcEntryOutcome> done;  // the executed plan items, in order
@@ -55,12 +55,10 @@ struct GcRunOptions {
   const Clock* clock = &RealClock::Get();
 };
 
-// One run of one policy: opens the policy directory beneath the root
-// (refusing symlinks), measures its entries, plans with PlanGc, and unless
-// dry-running, deletes exactly the planned entries with the reaper (each
-// re-checked by dev/ino), or runs the command. `volume` may be null: it is
-// then read with statvfs. Every deletion is logged. Blocks: call it on a
-// thread of its own.
+// One run of one policy: opens the policy directory beneath the root (refusing symlinks), measures
+// its entries, plans with PlanGc, and unless dry-running, deletes exactly the planned entries with
+// the reaper (each re-checked by dev/ino), or runs the command. `volume` may be null: it is then
+// read with statvfs. Every deletion is logged. Blocks: call it on a thread of its own.
 GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
                         const GcRunOptions& options);
 

@@ -25,9 +25,7 @@ nlohmann::json AlertJson(const OutgoingAlert& a) {
           {"generatorURL", a.generator_url}};
 }
 
-std::size_t Discard(char*, std::size_t size, std::size_t n, void*) {
-  return size * n;
-}
+std::size_t Discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
 
 int AbortOnStop(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<std::atomic<bool>*>(stop)->load() ? 1 : 0;
@@ -60,11 +58,10 @@ nlohmann::json WebhookPayload(const NotificationBatch& batch) {
     nlohmann::json c = nlohmann::json::object();
     if (batch.alerts.empty()) return c;
     for (const auto& [k, v] : batch.alerts[0].*member) {
-      bool shared = std::all_of(
-          batch.alerts.begin(), batch.alerts.end(), [&](const auto& a) {
-            return std::find(((a).*member).begin(), ((a).*member).end(),
-                             std::pair{k, v}) != ((a).*member).end();
-          });
+      bool shared = std::all_of(batch.alerts.begin(), batch.alerts.end(), [&](const auto& a) {
+        return std::find(((a).*member).begin(), ((a).*member).end(), std::pair{k, v}) !=
+               ((a).*member).end();
+      });
       if (shared) c[k] = v;
     }
     return c;
@@ -77,13 +74,11 @@ nlohmann::json WebhookPayload(const NotificationBatch& batch) {
           {"groupLabels", nlohmann::json::object()},
           {"commonLabels", common(&OutgoingAlert::labels)},
           {"commonAnnotations", common(&OutgoingAlert::annotations)},
-          {"externalURL",
-           batch.alerts.empty() ? "" : batch.alerts[0].generator_url},
+          {"externalURL", batch.alerts.empty() ? "" : batch.alerts[0].generator_url},
           {"alerts", std::move(alerts)}};
 }
 
-void NotifierStats::Count(const std::string& notifier,
-                          const std::string& result) {
+void NotifierStats::Count(const std::string& notifier, const std::string& result) {
   std::lock_guard lock(mutex_);
   counts_[{notifier, result}] += 1;
 }
@@ -94,8 +89,7 @@ void NotifierStats::Latency(const std::string& notifier, double seconds) {
   it->second.Observe(seconds);
 }
 
-double NotifierStats::Get(const std::string& notifier,
-                          const std::string& result) const {
+double NotifierStats::Get(const std::string& notifier, const std::string& result) const {
   std::lock_guard lock(mutex_);
   auto it = counts_.find({notifier, result});
   return it == counts_.end() ? 0 : it->second;
@@ -105,19 +99,17 @@ void NotifierStats::Export(MetricWriter& out) const {
   std::lock_guard lock(mutex_);
   for (const auto& [key, n] : counts_) {
     out.Counter("cachewarden_notifications_total",
-                "Alert notifications by notifier and result (success, failure, "
-                "dropped).",
-                n, {{"notifier", key.first}, {"result", key.second}});
+                "Alert notifications by notifier and result (success, failure, dropped).", n,
+                {{"notifier", key.first}, {"result", key.second}});
   }
   for (const auto& [notifier, h] : latency_) {
     out.Histogram("cachewarden_notification_latency_seconds",
-                  "How long each notification request took, successful or not.",
-                  h, {{"notifier", notifier}});
+                  "How long each notification request took, successful or not.", h,
+                  {{"notifier", notifier}});
   }
 }
 
-HttpNotifier::HttpNotifier(Kind kind, HttpTargetConfig target,
-                           Duration max_backoff, int queue_size,
+HttpNotifier::HttpNotifier(Kind kind, HttpTargetConfig target, Duration max_backoff, int queue_size,
                            std::shared_ptr<NotifierStats> stats)
     : kind_(kind),
       target_(std::move(target)),
@@ -172,21 +164,18 @@ void HttpNotifier::Run() {
     NotificationBatch batch = queue_.front();
     lock.unlock();
     std::string body =
-        DumpJson(kind_ == Kind::kAlertmanager ? AlertmanagerPayload(batch)
-                                              : WebhookPayload(batch));
+        DumpJson(kind_ == Kind::kAlertmanager ? AlertmanagerPayload(batch) : WebhookPayload(batch));
     auto start = std::chrono::steady_clock::now();
     std::string error;
     bool ok = Send(body, &error);
-    stats_->Latency(name(), std::chrono::duration<double>(
-                                std::chrono::steady_clock::now() - start)
-                                .count());
+    stats_->Latency(
+        name(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     lock.lock();
     if (stop_) break;
     stats_->Count(name(), ok ? "success" : "failure");
     if (ok) {
       queue_.pop_front();
-      if (backoff > Duration::zero())
-        LogInfo("notifier recovered", {{"url", target_.url}});
+      if (backoff > Duration::zero()) LogInfo("notifier recovered", {{"url", target_.url}});
       backoff = Duration::zero();
     } else {
       Duration first = std::chrono::milliseconds(500);
@@ -207,11 +196,8 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
     *error = "curl_easy_init failed";
     return false;
   }
-  std::string url = kind_ == Kind::kAlertmanager
-                        ? target_.url + "/api/v2/alerts"
-                        : target_.url;
-  curl_slist* headers =
-      curl_slist_append(nullptr, "Content-Type: application/json");
+  std::string url = kind_ == Kind::kAlertmanager ? target_.url + "/api/v2/alerts" : target_.url;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   std::string auth;
   if (!target_.bearer_token.empty()) {
     auth = "Authorization: Bearer " + target_.bearer_token;
@@ -224,8 +210,7 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
   curl_easy_setopt(
       curl, CURLOPT_TIMEOUT_MS,
       static_cast<long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(target_.timeout)
-              .count()));
+          std::chrono::duration_cast<std::chrono::milliseconds>(target_.timeout).count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -236,8 +221,7 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, target_.basic_username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, target_.basic_password.c_str());
   }
-  if (!target_.ca_file.empty())
-    curl_easy_setopt(curl, CURLOPT_CAINFO, target_.ca_file.c_str());
+  if (!target_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, target_.ca_file.c_str());
   CURLcode rc = curl_easy_perform(curl);
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "policies/alerts/alert_config.h"
 #include "base/clock.h"
 #include "base/metric_writer.h"
+#include "policies/alerts/alert_config.h"
 
 namespace cachewarden {
 
@@ -27,8 +27,8 @@ struct OutgoingAlert {
   std::string generator_url;
 };
 
-// Everything to tell a notifier at one moment: every firing alert and every
-// recently resolved one. A batch supersedes the ones before it.
+// Everything to tell a notifier at one moment: every firing alert and every recently resolved one.
+// A batch supersedes the ones before it.
 struct NotificationBatch {
   std::vector<OutgoingAlert> alerts;
   bool changed = false;  // an alert changed state (webhooks send only these)
@@ -54,19 +54,17 @@ class NotifierStats {
   std::map<std::string, HistogramValue> latency_;
 };
 
-// Sends batches to one HTTP destination (an Alertmanager or a webhook) from a
-// thread of its own, so the loop never waits on the network. The queue is
-// bounded: when full, the oldest batch is dropped (counted as
-// result="dropped"). A failed send is retried with exponential backoff from
-// 500 ms, capped at `max_backoff`; a newer batch replaces one being retried.
-// Enqueue and RequestStop may be called from any thread; the destructor
-// joins the thread (call RequestStop and wait for Exited() first to keep it
-// short: an in-flight request is aborted within about a second).
+// Sends batches to one HTTP destination (an Alertmanager or a webhook) from a thread of its own, so
+// the loop never waits on the network. The queue is bounded: when full, the oldest batch is dropped
+// (counted as result="dropped"). A failed send is retried with exponential backoff from 500 ms,
+// capped at `max_backoff`; a newer batch replaces one being retried. Enqueue and RequestStop may be
+// called from any thread; the destructor joins the thread (call RequestStop and wait for Exited()
+// first to keep it short: an in-flight request is aborted within about a second).
 class HttpNotifier {
  public:
   enum class Kind { kAlertmanager, kWebhook };
-  HttpNotifier(Kind kind, HttpTargetConfig target, Duration max_backoff,
-               int queue_size, std::shared_ptr<NotifierStats> stats);
+  HttpNotifier(Kind kind, HttpTargetConfig target, Duration max_backoff, int queue_size,
+               std::shared_ptr<NotifierStats> stats);
   ~HttpNotifier();
   HttpNotifier(const HttpNotifier&) = delete;
   HttpNotifier& operator=(const HttpNotifier&) = delete;
@@ -74,9 +72,7 @@ class HttpNotifier {
   void Enqueue(NotificationBatch batch);
   void RequestStop();
   bool Exited() const { return exited_.load(); }
-  const char* name() const {
-    return kind_ == Kind::kAlertmanager ? "alertmanager" : "webhook";
-  }
+  const char* name() const { return kind_ == Kind::kAlertmanager ? "alertmanager" : "webhook"; }
 
  private:
   void Run();

@@ -15,20 +15,19 @@
 #include <system_error>
 #include <thread>
 
-#include "fs/dirfd.h"
 #include "base/log.h"
+#include "fs/dirfd.h"
 
 namespace cachewarden {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// A token bucket shared by the threads of one reap: at most `rate` operations
-// a second. Sleeps in short slices so that a cancel is seen promptly.
+// A token bucket shared by the threads of one reap: at most `rate` operations a second. Sleeps in
+// short slices so that a cancel is seen promptly.
 class Throttle {
  public:
-  Throttle(double rate, const std::atomic<bool>* cancel)
-      : rate_(rate), cancel_(cancel) {}
+  Throttle(double rate, const std::atomic<bool>* cancel) : rate_(rate), cancel_(cancel) {}
   // Waits for the next slot. False when cancelled (before or while waiting):
   // the operation must then not be done.
   bool Acquire() {
@@ -44,8 +43,8 @@ class Throttle {
           std::chrono::duration<double>(1.0 / rate_));
     }
     while (SteadyClock::now() < at && !Cancelled()) {
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(
-          at - SteadyClock::now(), std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(
+          std::min<SteadyClock::duration>(at - SteadyClock::now(), std::chrono::milliseconds(50)));
     }
     return !Cancelled();
   }
@@ -59,8 +58,8 @@ class Throttle {
   SteadyClock::time_point next_{};
 };
 
-// A directory being emptied. Lives until its last child is done; then it is
-// removed from its parent (by name, relative to the parent's fd).
+// A directory being emptied. Lives until its last child is done; then it is removed from its parent
+// (by name, relative to the parent's fd).
 struct Node {
   Node* parent = nullptr;
   std::string name;
@@ -73,16 +72,12 @@ struct Node {
 class TreeRemover {
  public:
   TreeRemover(const ReapOptions& o, std::uint64_t dev, std::uint64_t mnt_id)
-      : options_(o),
-        throttle_(o.max_delete_rate, o.cancel),
-        dev_(dev),
-        mnt_id_(mnt_id) {}
+      : options_(o), throttle_(o.max_delete_rate, o.cancel), dev_(dev), mnt_id_(mnt_id) {}
 
   // Empties the directory open as `fd` (it is not removed itself).
   void Run(UniqueFd fd, const std::string& name) {
     std::vector<std::thread> helpers;
-    helpers.reserve(
-        static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
+    helpers.reserve(static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
     auto* root = new Node;
     root->name = name;
     root->fd = std::move(fd);
@@ -108,9 +103,7 @@ class TreeRemover {
   bool saw_mount() const { return saw_mount_; }
 
  private:
-  bool Cancelled() const {
-    return options_.cancel != nullptr && options_.cancel->load();
-  }
+  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
 
   void Push(Node* n) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -130,8 +123,8 @@ class TreeRemover {
         n = queue_.back();  // depth first: keeps few directories open
         queue_.pop_back();
       }
-      // A thread keeps one child of the directory it emptied for itself: a
-      // deep chain runs on one thread without a hand-off per level.
+      // A thread keeps one child of the directory it emptied for itself: a deep chain runs on one
+      // thread without a hand-off per level.
       while (n != nullptr) n = Process(n);
     }
   }
@@ -151,13 +144,11 @@ class TreeRemover {
 
   std::string PathOf(const Node* n, const std::string& leaf = {}) const {
     std::string p = leaf;
-    for (; n != nullptr; n = n->parent)
-      p = p.empty() ? n->name : n->name + "/" + p;
+    for (; n != nullptr; n = n->parent) p = p.empty() ? n->name : n->name + "/" + p;
     return p;
   }
 
-  void Error(const Node* n, const std::string& leaf, int err,
-             const char* what) {
+  void Error(const Node* n, const std::string& leaf, int err, const char* what) {
     std::lock_guard<std::mutex> lock(mutex_);
     outcome_.errors++;
     if (outcome_.first_errors.size() < 16) {
@@ -213,8 +204,7 @@ class TreeRemover {
     return false;
   }
 
-  void UnlinkName(Node* dir, const std::string& name,
-                  std::vector<Node*>* kids = nullptr) {
+  void UnlinkName(Node* dir, const std::string& name, std::vector<Node*>* kids = nullptr) {
     if (!throttle_.Acquire()) {  // cancelled
       dir->failed = true;
       return;
@@ -225,8 +215,7 @@ class TreeRemover {
     }
     int err = errno;
     if (err == ENOENT) return;
-    if (err == EISDIR &&
-        kids != nullptr) {  // became a directory since it was listed
+    if (err == EISDIR && kids != nullptr) {  // became a directory since it was listed
       Child(dir, name, kids);
       return;
     }
@@ -242,8 +231,8 @@ class TreeRemover {
     kids->push_back(c);
   }
 
-  // Empties `n` and returns one of its subdirectories for the caller to do
-  // next (the others are queued), or null.
+  // Empties `n` and returns one of its subdirectories for the caller to do next (the others are
+  // queued), or null.
   Node* Process(Node* n) {
     std::vector<Node*> kids;
     if (n->parent != nullptr) {
@@ -267,8 +256,7 @@ class TreeRemover {
         unsigned char type = d.type;
         if (type == DT_UNKNOWN) {
           struct stat st;
-          if (::fstatat(n->fd.get(), d.name.c_str(), &st,
-                        AT_SYMLINK_NOFOLLOW) != 0) {
+          if (::fstatat(n->fd.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             int err = errno;
             if (err == ENOENT) continue;  // vanished meanwhile
             Error(n, d.name, err, "stat");
@@ -307,8 +295,7 @@ class TreeRemover {
         n->fd.Reset();
         if (!throttle_.Acquire()) {  // cancelled
           parent->failed = true;
-        } else if (::unlinkat(parent->fd.get(), n->name.c_str(),
-                              AT_REMOVEDIR) == 0) {
+        } else if (::unlinkat(parent->fd.get(), n->name.c_str(), AT_REMOVEDIR) == 0) {
           Removed();
         } else if (int err = errno; err == ENOTDIR) {
           UnlinkName(parent, n->name);  // swapped for a link: remove the link
@@ -365,8 +352,8 @@ const char* ToString(ReapResult r) {
   return "error";
 }
 
-ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
-                      std::uint64_t ino, const ReapOptions& options) {
+ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev, std::uint64_t ino,
+                      const ReapOptions& options) {
   ReapOutcome out;
   struct statx parent_sx, sx;
   if (int err = StatxNoFollow(parent_fd, "", &parent_sx); err != 0) {
@@ -405,15 +392,15 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
 
   UniqueFd fd(OpenDirNoFollow(parent_fd, name.c_str()));
   struct statx opened;
-  if (!fd.valid() || StatxNoFollow(fd.get(), "", &opened) != 0 ||
-      DevOf(opened) != dev || opened.stx_ino != ino) {
+  if (!fd.valid() || StatxNoFollow(fd.get(), "", &opened) != 0 || DevOf(opened) != dev ||
+      opened.stx_ino != ino) {
     // Replaced between the stat and the open (or made a symlink): untouched.
     out.result = ReapResult::kChanged;
     return out;
   }
   if (opened.stx_mnt_id != parent_sx.stx_mnt_id) {
-    // The entry is itself a mount point: only detached, then the directory
-    // beneath (a new identity) is emptied, when asked to.
+    // The entry is itself a mount point: only detached, then the directory beneath (a new identity)
+    // is emptied, when asked to.
     if (!options.unmount_stale) {
       out.result = ReapResult::kMount;
       return out;

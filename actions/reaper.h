@@ -9,11 +9,10 @@ namespace cachewarden {
 
 // How to delete one entry.
 struct ReapOptions {
-  int threads = 2;  // threads working on the entry's directories
-  double max_delete_rate =
-      0;  // unlinks + rmdirs per second, over all threads; 0: no limit
-  // Detach (umount2 MNT_DETACH) mounts found under the entry, then delete
-  // what is beneath. Off: a mount stops that branch (reported as "mount").
+  int threads = 2;             // threads working on the entry's directories
+  double max_delete_rate = 0;  // unlinks + rmdirs per second, over all threads; 0: no limit
+  // Detach (umount2 MNT_DETACH) mounts found under the entry, then delete what is beneath. Off: a
+  // mount stops that branch (reported as "mount").
   bool unmount_stale = false;
   const std::atomic<bool>* cancel = nullptr;  // polled before every unlink
 };
@@ -36,28 +35,25 @@ const char* ToString(ReapResult r);
 
 struct ReapOutcome {
   ReapResult result = ReapResult::kDeleted;
-  std::uint64_t removed = 0;  // files, links and directories removed
-  std::uint64_t errors =
-      0;  // failed operations (each also in `first_errors` up to 16)
+  std::uint64_t removed = 0;    // files, links and directories removed
+  std::uint64_t errors = 0;     // failed operations (each also in `first_errors` up to 16)
   std::uint64_t unmounted = 0;  // mounts detached
   std::vector<ReapError> first_errors;
 };
 
-// Deletes the entry `name` of the directory `parent_fd`, if it still is the
-// file (`dev`, `ino`) that was planned.
+// Deletes the entry `name` of the directory `parent_fd`, if it still is the file (`dev`, `ino`)
+// that was planned.
 //
-// Safety: only directory fds and names are used, never a path string. Every
-// directory is opened with openat(O_NOFOLLOW|O_DIRECTORY) relative to its
-// parent's fd and emptied through that fd, so a directory swapped for a
-// symlink at any moment is unlinked as a link and its target never touched
-// (CVE-2018-6954). A directory on another mount (statx mount id or device)
-// is never entered. Hard links are unlinked (the name goes; other names of
-// the inode and their content stay). `parent_fd` itself is never removed.
+// Safety: only directory fds and names are used, never a path string. Every directory is opened
+// with openat(O_NOFOLLOW|O_DIRECTORY) relative to its parent's fd and emptied through that fd, so a
+// directory swapped for a symlink at any moment is unlinked as a link and its target never touched
+// (CVE-2018-6954). A directory on another mount (statx mount id or device) is never entered. Hard
+// links are unlinked (the name goes; other names of the inode and their content stay). `parent_fd`
+// itself is never removed.
 //
-// Per-operation errors are counted and never stop the rest. Blocks the
-// calling thread (which also works) and uses threads-1 more. Thread-safe:
-// independent calls may run concurrently.
-ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
-                      std::uint64_t ino, const ReapOptions& options);
+// Per-operation errors are counted and never stop the rest. Blocks the calling thread (which also
+// works) and uses threads-1 more. Thread-safe: independent calls may run concurrently.
+ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev, std::uint64_t ino,
+                      const ReapOptions& options);
 
 }  // namespace cachewarden

@@ -9,8 +9,8 @@ const char* Revision() { return CACHEWARDEN_REVISION; }
 
 void ExportBuildInfo(MetricWriter& out) {
   out.Gauge("cachewarden_build_info",
-            "Always 1; the labels say which build of cachewarden is running.",
-            1, {{"version", Version()}, {"revision", Revision()}});
+            "Always 1; the labels say which build of cachewarden is running.", 1,
+            {{"version", Version()}, {"revision", Revision()}});
 }
 
 void AgentState::Publish(std::shared_ptr<const Snapshot> snapshot) {
@@ -59,12 +59,10 @@ std::vector<prometheus::MetricFamily> AgentState::Metrics() const {
   MetricWriter w;
   ExportBuildInfo(w);
   w.Gauge("cachewarden_config_last_reload_successful",
-          "1 if the last configuration load or reload succeeded, 0 if it was "
-          "rejected.",
+          "1 if the last configuration load or reload succeeded, 0 if it was rejected.",
           ok ? 1 : 0);
   w.Gauge("cachewarden_config_last_reload_success_timestamp_seconds",
-          "When the configuration was last loaded successfully.",
-          ToUnixSeconds(success));
+          "When the configuration was last loaded successfully.", ToUnixSeconds(success));
   snap->ExportMetrics(w);
   for (const auto& source : sources) source->ExportMetrics(w);
   return w.Take();

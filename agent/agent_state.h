@@ -15,9 +15,8 @@
 
 namespace cachewarden {
 
-// What the outputs (/metrics, /status, textfile, check) read: the latest
-// snapshot plus the agent's own facts. Published by the loop thread, read by
-// HTTP threads. Thread-safe.
+// What the outputs (/metrics, /status, textfile, check) read: the latest snapshot plus the agent's
+// own facts. Published by the loop thread, read by HTTP threads. Thread-safe.
 class AgentState {
  public:
   void Publish(std::shared_ptr<const Snapshot> snapshot);

@@ -26,9 +26,8 @@ AlertComponent::~AlertComponent() = default;
 
 MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
   MetricLabels out = {{"instance", HostName()}};
-  for (auto [label, env] :
-       {std::pair{"pod", "POD_NAME"}, std::pair{"namespace", "POD_NAMESPACE"},
-        std::pair{"node", "NODE_NAME"}}) {
+  for (auto [label, env] : {std::pair{"pod", "POD_NAME"}, std::pair{"namespace", "POD_NAMESPACE"},
+                            std::pair{"node", "NODE_NAME"}}) {
     const char* v = std::getenv(env);
     if (v != nullptr && *v != '\0') out.emplace_back(label, v);
   }
@@ -42,8 +41,8 @@ MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
 void AlertComponent::Configure(const Config& config) {
   std::lock_guard lock(mutex_);
   config_ = config.alerts;
-  Duration retention = std::max<Duration>(
-      std::chrono::minutes(15), config_.alertmanager.resolve_resend_for);
+  Duration retention =
+      std::max<Duration>(std::chrono::minutes(15), config_.alertmanager.resolve_resend_for);
   if (engine_ == nullptr) {
     engine_ = std::make_unique<AlertEngine>(config_, retention);
   } else {
@@ -55,8 +54,7 @@ void AlertComponent::Configure(const Config& config) {
     auto colon = config.listen.rfind(':');
     base = config.bound_port > 0
                ? fmt::format("http://{}:{}", HostName(), config.bound_port)
-               : fmt::format("http://{}:{}", HostName(),
-                             config.listen.substr(colon + 1));
+               : fmt::format("http://{}:{}", HostName(), config.listen.substr(colon + 1));
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
   generator_url_ = base + "/status";
@@ -67,20 +65,17 @@ void AlertComponent::Configure(const Config& config) {
   notifiers_.clear();
   const auto& am = config_.alertmanager;
   for (const auto& t : am.targets) {
-    notifiers_.push_back(
-        std::make_unique<HttpNotifier>(HttpNotifier::Kind::kAlertmanager, t,
-                                       am.max_backoff, am.queue_size, stats_));
+    notifiers_.push_back(std::make_unique<HttpNotifier>(HttpNotifier::Kind::kAlertmanager, t,
+                                                        am.max_backoff, am.queue_size, stats_));
   }
   for (const auto& t : config_.webhooks) {
-    notifiers_.push_back(
-        std::make_unique<HttpNotifier>(HttpNotifier::Kind::kWebhook, t,
-                                       am.max_backoff, am.queue_size, stats_));
+    notifiers_.push_back(std::make_unique<HttpNotifier>(HttpNotifier::Kind::kWebhook, t,
+                                                        am.max_backoff, am.queue_size, stats_));
   }
 }
 
 void AlertComponent::StartTimer() {
-  Duration every = std::min(config_.evaluation_interval,
-                            config_.alertmanager.resend_interval);
+  Duration every = std::min(config_.evaluation_interval, config_.alertmanager.resend_interval);
   uv_timer_start(
       &timer_,
       [](uv_timer_t* t) {
@@ -91,8 +86,7 @@ void AlertComponent::StartTimer() {
       TimerMs(every), TimerMs(every));
 }
 
-void AlertComponent::Start(uv_loop_t* loop,
-                           std::shared_ptr<const Config> config) {
+void AlertComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
   loop_ = loop;
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -100,8 +94,7 @@ void AlertComponent::Start(uv_loop_t* loop,
   StartTimer();
 }
 
-void AlertComponent::OnSnapshot(
-    const std::shared_ptr<const Snapshot>& snapshot) {
+void AlertComponent::OnSnapshot(const std::shared_ptr<const Snapshot>& snapshot) {
   snapshot_ = snapshot;
   Evaluate();
 }
@@ -128,10 +121,9 @@ void AlertComponent::Evaluate() {
                                {"value", a.value},
                                {"summary", a.summary}};
       for (const auto& [k, v] : a.labels) fields[k] = v;
-      Log(a.state == AlertState::kFiring ? LogLevel::kWarn : LogLevel::kInfo,
-          "alert state changed", fields);
-      changed = changed || a.state == AlertState::kFiring ||
-                a.state == AlertState::kResolved ||
+      Log(a.state == AlertState::kFiring ? LogLevel::kWarn : LogLevel::kInfo, "alert state changed",
+          fields);
+      changed = changed || a.state == AlertState::kFiring || a.state == AlertState::kResolved ||
                 c.from == AlertState::kFiring;
     }
   }
@@ -147,8 +139,7 @@ void AlertComponent::Notify(bool changed, SystemTime now) {
   {
     std::lock_guard lock(mutex_);
     // A firing alert lapses in Alertmanager unless re-sent before endsAt.
-    const Duration valid_for =
-        4 * std::max(am.resend_interval, config_.evaluation_interval);
+    const Duration valid_for = 4 * std::max(am.resend_interval, config_.evaluation_interval);
     for (const auto& [key, a] : engine_->alerts()) {
       const bool resolved = a.state == AlertState::kResolved;
       if (a.state != AlertState::kFiring &&
@@ -157,8 +148,7 @@ void AlertComponent::Notify(bool changed, SystemTime now) {
       }
       OutgoingAlert out;
       out.labels = a.AllLabels();
-      out.labels.insert(out.labels.end(), common_labels_.begin(),
-                        common_labels_.end());
+      out.labels.insert(out.labels.end(), common_labels_.begin(), common_labels_.end());
       out.annotations = {{"summary", a.summary},
                          {"description", a.description},
                          {"value", fmt::format("{:g}", a.value)}};
@@ -211,18 +201,14 @@ void AlertComponent::ExportMetrics(MetricWriter& out) const {
       for (Severity sev : def.severities) {
         bool any = false;
         for (const auto& [key, a] : engine_->alerts()) {
-          any = any ||
-                (a.name == def.name && a.severity == sev && a.state == want);
+          any = any || (a.name == def.name && a.severity == sev && a.state == want);
         }
         out.Gauge(
             firing ? "cachewarden_alert_firing" : "cachewarden_alert_pending",
-            firing ? "1 if the alert is firing, 0 if not; present for every "
-                     "enabled rule."
-                   : "1 if the alert's condition holds but not yet for its "
-                     "`for`, 0 if not.",
+            firing ? "1 if the alert is firing, 0 if not; present for every enabled rule."
+                   : "1 if the alert's condition holds but not yet for its `for`, 0 if not.",
             any ? 1 : 0,
-            {{"alertname", std::string(def.name)},
-             {"severity", std::string(SeverityName(sev))}});
+            {{"alertname", std::string(def.name)}, {"severity", std::string(SeverityName(sev))}});
       }
     }
   }
@@ -230,13 +216,12 @@ void AlertComponent::ExportMetrics(MetricWriter& out) const {
   for (const auto& [key, a] : engine_->alerts()) {
     if (a.state != AlertState::kFiring) continue;
     auto it = since.find(a.name);
-    if (it == since.end() || a.firing_since < it->second)
-      since[a.name] = a.firing_since;
+    if (it == since.end() || a.firing_since < it->second) since[a.name] = a.firing_since;
   }
   for (const auto& [name, t] : since) {
     out.Gauge("cachewarden_alert_firing_since_timestamp_seconds",
-              "When the alert (its earliest firing instance) started firing.",
-              ToUnixSeconds(t), {{"alertname", name}});
+              "When the alert (its earliest firing instance) started firing.", ToUnixSeconds(t),
+              {{"alertname", name}});
   }
   stats_->Export(out);
 }
@@ -254,10 +239,8 @@ void AlertComponent::AddStatus(nlohmann::json& status) const {
                           {"summary", a.summary},
                           {"description", a.description},
                           {"active_since", Rfc3339(a.active_since)}};
-      if (a.state != AlertState::kPending)
-        j["firing_since"] = Rfc3339(a.firing_since);
-      if (a.state == AlertState::kResolved)
-        j["resolved_at"] = Rfc3339(a.resolved_at);
+      if (a.state != AlertState::kPending) j["firing_since"] = Rfc3339(a.firing_since);
+      if (a.state == AlertState::kResolved) j["resolved_at"] = Rfc3339(a.resolved_at);
       list.push_back(std::move(j));
     }
   }

@@ -7,17 +7,16 @@
 #include <string>
 #include <vector>
 
-#include "agent/component.h"
 #include "actions/notifier.h"
+#include "agent/component.h"
 #include "policies/alerts/alert_engine.h"
 
 namespace cachewarden {
 
 // The daemon's alerting: evaluates the rules on every snapshot and on a timer
-// (`alerts.evaluation_interval`), logs one line per state change, exports
-// cachewarden_alert_* metrics and the alerts in /status, and hands every
-// firing and recently resolved alert to the notifiers, which send from
-// threads of their own. Loop-thread methods as in Component; the
+// (`alerts.evaluation_interval`), logs one line per state change, exports cachewarden_alert_*
+// metrics and the alerts in /status, and hands every firing and recently resolved alert to the
+// notifiers, which send from threads of their own. Loop-thread methods as in Component; the
 // OutputSource methods are thread-safe.
 class AlertComponent : public Component {
  public:
@@ -33,9 +32,8 @@ class AlertComponent : public Component {
   void ExportMetrics(MetricWriter& out) const override;
   void AddStatus(nlohmann::json& status) const override;
 
-  // The labels every outgoing alert carries besides its own: instance, and
-  // pod/namespace/node from POD_NAME/POD_NAMESPACE/NODE_NAME when set, then
-  // external_labels.
+  // The labels every outgoing alert carries besides its own: instance, and pod/namespace/node from
+  // POD_NAME/POD_NAMESPACE/NODE_NAME when set, then external_labels.
   static MetricLabels CommonLabels(const AlertsConfig& config);
 
  private:
@@ -61,8 +59,7 @@ class AlertComponent : public Component {
 
   std::shared_ptr<NotifierStats> stats_ = std::make_shared<NotifierStats>();
   std::vector<std::unique_ptr<HttpNotifier>> notifiers_;
-  std::vector<std::unique_ptr<HttpNotifier>>
-      retiring_;  // stopping after a reload
+  std::vector<std::unique_ptr<HttpNotifier>> retiring_;  // stopping after a reload
 };
 
 }  // namespace cachewarden

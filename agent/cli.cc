@@ -19,64 +19,43 @@ const std::vector<CommandSpec>& Commands() {
       return o;
     };
     return std::vector<CommandSpec>{
-        {"run", "",
-         "run the agent: probes on timers, HTTP endpoint, reload on SIGHUP",
-         "Runs until SIGTERM or SIGINT. Serves /metrics, /healthz, /readyz and "
-         "/status.\n"
-         "SIGHUP reloads the config; a bad config is rejected and the old one "
-         "keeps running.",
+        {"run", "", "run the agent: probes on timers, HTTP endpoint, reload on SIGHUP",
+         "Runs until SIGTERM or SIGINT. Serves /metrics, /healthz, /readyz and /status.\nSIGHUP "
+         "reloads the config; a bad config is rejected and the old one keeps running.",
          with_config(
-             {{"listen", "ADDR",
-               "HTTP listener, e.g. :9479 or 127.0.0.1:0 (overrides `listen`)"},
-              {"port-file", "FILE",
-               "write the bound port to FILE once listening"}}),
+             {{"listen", "ADDR", "HTTP listener, e.g. :9479 or 127.0.0.1:0 (overrides `listen`)"},
+              {"port-file", "FILE", "write the bound port to FILE once listening"}}),
          0, &RunCommand},
         {"check", "",
-         "run every probe once and report; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 "
-         "UNKNOWN",
+         "run every probe once and report; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
          "For cron and monitoring systems (the monitoring-plugin convention).",
-         with_config({{"json", "", "print the report as JSON"}}), 0,
-         &CheckCommand},
+         with_config({{"json", "", "print the report as JSON"}}), 0, &CheckCommand},
         {"textfile", "",
-         "run every probe once and write the metrics for node_exporter's "
-         "textfile collector",
-         "Writes FILE atomically: a temporary file in the same directory, then "
-         "rename.",
-         with_config(
-             {{"out", "FILE", "where to write the metrics (required)"}}),
-         0, &TextfileCommand},
-        {"config", "check [FILE] | print",
-         "validate a config file, or print the effective config",
-         "`config check [FILE]` exits 0 if FILE (or --config, or "
-         "$CACHEWARDEN_CONFIG) is valid, 78 if not.\n"
-         "`config print` prints the effective config as JSON with every "
-         "default filled in.",
+         "run every probe once and write the metrics for node_exporter's textfile collector",
+         "Writes FILE atomically: a temporary file in the same directory, then rename.",
+         with_config({{"out", "FILE", "where to write the metrics (required)"}}), 0,
+         &TextfileCommand},
+        {"config", "check [FILE] | print", "validate a config file, or print the effective config",
+         "`config check [FILE]` exits 0 if FILE (or --config, or $CACHEWARDEN_CONFIG) is valid, 78 "
+         "if not.\n`config print` prints the effective config as JSON with every default filled "
+         "in.",
          ConfigOptions(), 2, &ConfigCommand},
-        {"scan", "",
-         "walk the cache once and show what fills it, largest first",
-         "Like a one-screen ncdu: groups (buildkit, dind, other), largest "
-         "entries, dind\n"
-         "entries (cache_* or per-build), largest files. Never follows "
-         "symlinks, never\n"
+        {"scan", "", "walk the cache once and show what fills it, largest first",
+         "Like a one-screen ncdu: groups (buildkit, dind, other), largest entries, dind\nentries "
+         "(cache_* or per-build), largest files. Never follows symlinks, never\n"
          "enters another filesystem, counts hard links once (as `du -sx`).",
          with_config(
-             {{"top", "N",
-               "how many largest entries and files to show (default: "
-               "probes.scan.top)"},
-              {"json", "",
-               "print the scan as JSON (the scan probe's /status data)"}}),
+             {{"top", "N", "how many largest entries and files to show (default: probes.scan.top)"},
+              {"json", "", "print the scan as JSON (the scan probe's /status data)"}}),
          0, &ScanCommand},
-        {"gc", "",
-         "run the garbage-collection policies once and report what they did",
-         "Prints each policy's plan (every entry, its size and age, and why it "
-         "is deleted,\n"
-         "skipped or kept), then what happened. --dry-run prints the plan "
-         "only: a real run\n"
+        {"gc", "", "run the garbage-collection policies once and report what they did",
+         "Prints each policy's plan (every entry, its size and age, and why it is "
+         "deleted,\nskipped or kept), then what happened. --dry-run prints the plan only: a real "
+         "run\n"
          "on the same state deletes exactly the planned entries.",
-         with_config(
-             {{"dry-run", "", "plan only; delete nothing, run no command"},
-              {"policy", "NAME", "run only the policy NAME"},
-              {"json", "", "print the plans and results as JSON"}}),
+         with_config({{"dry-run", "", "plan only; delete nothing, run no command"},
+                      {"policy", "NAME", "run only the policy NAME"},
+                      {"json", "", "print the plans and results as JSON"}}),
          0, &GcCommand},
         {"version", "", "print the version", "", {}, 0, &VersionCommand},
     };
@@ -86,20 +65,17 @@ const std::vector<CommandSpec>& Commands() {
 
 void PrintUsage(std::FILE* out) {
   fmt::print(out, "usage: cachewarden <command> [options]\n\ncommands:\n");
-  for (const auto& c : Commands())
-    fmt::print(out, "  {:<10} {}\n", c.name, c.summary);
-  fmt::print(out,
-             "\nRun `cachewarden <command> --help` for a command's options.\n");
+  for (const auto& c : Commands()) fmt::print(out, "  {:<10} {}\n", c.name, c.summary);
+  fmt::print(out, "\nRun `cachewarden <command> --help` for a command's options.\n");
 }
 
 void PrintCommandHelp(const CommandSpec& c) {
-  fmt::print("usage: cachewarden {}{}{} [options]\n\n{}\n", c.name,
-             c.args.empty() ? "" : " ", c.args, c.summary);
+  fmt::print("usage: cachewarden {}{}{} [options]\n\n{}\n", c.name, c.args.empty() ? "" : " ",
+             c.args, c.summary);
   if (!c.description.empty()) fmt::print("\n{}\n", c.description);
   fmt::print("\noptions:\n");
   for (const auto& o : c.options) {
-    std::string flag =
-        fmt::format("--{}{}{}", o.name, o.value.empty() ? "" : " ", o.value);
+    std::string flag = fmt::format("--{}{}{}", o.name, o.value.empty() ? "" : " ", o.value);
     fmt::print("  {:<22} {}\n", flag, o.help);
   }
   fmt::print("  {:<22} {}\n", "--help", "show this help");
@@ -120,14 +96,12 @@ std::optional<std::string> CommandLine::Get(std::string_view flag) const {
 }
 
 std::vector<OptionSpec> ConfigOptions() {
-  return {{"config", "FILE",
-           "config file (JSON); default $CACHEWARDEN_CONFIG, else built-in "
-           "defaults"},
-          {"root", "DIR",
-           "the cache directory (overrides `root`; default $EARTHLY_TMP_DIR or "
-           "/tmp/earthly)"},
-          {"log-level", "LEVEL", "debug, info, warn or error"},
-          {"log-format", "FORMAT", "json (default) or text"}};
+  return {
+      {"config", "FILE", "config file (JSON); default $CACHEWARDEN_CONFIG, else built-in defaults"},
+      {"root", "DIR",
+       "the cache directory (overrides `root`; default $EARTHLY_TMP_DIR or /tmp/earthly)"},
+      {"log-level", "LEVEL", "debug, info, warn or error"},
+      {"log-format", "FORMAT", "json (default) or text"}};
 }
 
 int RunCli(int argc, char** argv) {
@@ -142,8 +116,7 @@ int RunCli(int argc, char** argv) {
   for (const auto& c : Commands()) {
     if (c.name == name) spec = &c;
   }
-  if (spec == nullptr)
-    return UsageError(fmt::format("unknown command \"{}\"", name));
+  if (spec == nullptr) return UsageError(fmt::format("unknown command \"{}\"", name));
 
   CommandLine cl;
   cl.command = std::string(name);
@@ -168,15 +141,13 @@ int RunCli(int argc, char** argv) {
         return UsageError(fmt::format("{}: unknown option --{}", name, flag));
       }
       if (opt->value.empty()) {
-        if (inline_value)
-          return UsageError(fmt::format("{}: --{} takes no value", name, flag));
+        if (inline_value) return UsageError(fmt::format("{}: --{} takes no value", name, flag));
         cl.options[flag] = "";
       } else if (inline_value) {
         cl.options[flag] = *inline_value;
       } else {
         if (i + 1 >= argc) {
-          return UsageError(fmt::format("{}: --{} needs a value ({})", name,
-                                        flag, opt->value));
+          return UsageError(fmt::format("{}: --{} needs a value ({})", name, flag, opt->value));
         }
         cl.options[flag] = argv[++i];
       }
@@ -185,8 +156,7 @@ int RunCli(int argc, char** argv) {
     cl.args.emplace_back(arg);
   }
   if (cl.args.size() > spec->max_args) {
-    return UsageError(
-        fmt::format("{}: unexpected argument \"{}\"", name, cl.args.back()));
+    return UsageError(fmt::format("{}: unexpected argument \"{}\"", name, cl.args.back()));
   }
   return spec->handler(cl);
 }

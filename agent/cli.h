@@ -16,8 +16,8 @@ constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: cannot listen
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE: internal error
 constexpr int kExitIo = 74;           // EX_IOERR: cannot write output
 
-// The parsed command line of one command: flags by name (without "--"),
-// positional arguments in order.
+// The parsed command line of one command: flags by name (without "--"), positional arguments in
+// order.
 struct CommandLine {
   std::string command;
   std::map<std::string, std::string, std::less<>> options;

@@ -7,12 +7,12 @@
 #include <filesystem>
 
 #include "agent/agent_state.h"
-#include "fs/atomic_file.h"
 #include "agent/daemon.h"
 #include "agent/oneshot.h"
 #include "agent/report.h"
-#include "policies/alerts/assessment.h"
 #include "base/json_text.h"
+#include "fs/atomic_file.h"
+#include "policies/alerts/assessment.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {
@@ -57,8 +57,7 @@ int CheckCommand(const CommandLine& cl) {
   auto findings = Assess(*snapshot, config->alerts);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
-    fmt::print("{}\n",
-               DumpJson(CheckReportJson(*config, *snapshot, findings), 2));
+    fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings), 2));
   } else {
     fmt::print("{}", CheckReportText(*config, findings));
   }
@@ -89,8 +88,7 @@ int TextfileCommand(const CommandLine& cl) {
 
 int ConfigCommand(const CommandLine& cl) {
   if (cl.args.empty()) {
-    fmt::print(stderr,
-               "cachewarden: config: expected `check [FILE]` or `print`\n");
+    fmt::print(stderr, "cachewarden: config: expected `check [FILE]` or `print`\n");
     return kExitUsage;
   }
   const std::string& sub = cl.args[0];
@@ -104,9 +102,7 @@ int ConfigCommand(const CommandLine& cl) {
   }
   if (sub == "print") {
     if (cl.args.size() > 1) {
-      fmt::print(stderr,
-                 "cachewarden: config print: unexpected argument \"{}\"\n",
-                 cl.args[1]);
+      fmt::print(stderr, "cachewarden: config print: unexpected argument \"{}\"\n", cl.args[1]);
       return kExitUsage;
     }
     auto config = LoadConfigForCommand(cl);
@@ -114,9 +110,7 @@ int ConfigCommand(const CommandLine& cl) {
     fmt::print("{}\n", DumpJson(config->effective, 2));
     return 0;
   }
-  fmt::print(stderr,
-             "cachewarden: config: unknown subcommand \"{}\"; expected check "
-             "or print\n",
+  fmt::print(stderr, "cachewarden: config: unknown subcommand \"{}\"; expected check or print\n",
              sub);
   return kExitUsage;
 }

@@ -12,8 +12,8 @@ int TextfileCommand(const CommandLine& cl);
 int ConfigCommand(const CommandLine& cl);
 int VersionCommand(const CommandLine& cl);
 
-// Loads the config named by --config (or the environment) with the command
-// line's overrides; on error prints it and returns nullopt (exit 78).
+// Loads the config named by --config (or the environment) with the command line's overrides; on
+// error prints it and returns nullopt (exit 78).
 std::optional<Config> LoadConfigForCommand(const CommandLine& cl);
 ConfigOverrides OverridesFrom(const CommandLine& cl);
 

@@ -20,34 +20,28 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.root = top.String("root", DefaultRoot());
   if (overrides.root) c.root = *overrides.root, c.effective["root"] = c.root;
   if (c.root.empty() || c.root[0] != '/') {
-    top.Fail("root",
-             fmt::format("expected an absolute path, got \"{}\"", c.root));
+    top.Fail("root", fmt::format("expected an absolute path, got \"{}\"", c.root));
   }
   c.listen = top.String("listen", ":9479");
-  if (overrides.listen)
-    c.listen = *overrides.listen, c.effective["listen"] = c.listen;
+  if (overrides.listen) c.listen = *overrides.listen, c.effective["listen"] = c.listen;
   if (c.listen.find(':') == std::string::npos) {
-    top.Fail("listen",
-             fmt::format("expected host:port or :port, got \"{}\"", c.listen));
+    top.Fail("listen", fmt::format("expected host:port or :port, got \"{}\"", c.listen));
   }
   c.proc_root = top.String("proc_root", "/proc");
   c.sys_root = top.String("sys_root", "/sys");
 
   ConfigReader log = top.Object("log");
-  std::string level =
-      log.String("level", "info", {"debug", "info", "warn", "error"});
+  std::string level = log.String("level", "info", {"debug", "info", "warn", "error"});
   std::string format = log.String("format", "json", {"json", "text"});
   log.Finish();
   if (overrides.log_level) level = *overrides.log_level;
   if (overrides.log_format) format = *overrides.log_format;
   if (!ParseLogLevel(level, &c.log_level)) {
-    throw ConfigError(
-        "--log-level",
-        fmt::format("expected debug, info, warn or error, got \"{}\"", level));
+    throw ConfigError("--log-level",
+                      fmt::format("expected debug, info, warn or error, got \"{}\"", level));
   }
   if (format != "json" && format != "text") {
-    throw ConfigError("--log-format",
-                      fmt::format("expected json or text, got \"{}\"", format));
+    throw ConfigError("--log-format", fmt::format("expected json or text, got \"{}\"", format));
   }
   c.log_format = format == "json" ? LogFormat::kJson : LogFormat::kText;
   c.effective["log"] = {{"level", level}, {"format", format}};
@@ -88,8 +82,7 @@ Config LoadConfigText(const std::string& text, const std::string& source,
   }
 }
 
-Config LoadConfig(const std::optional<std::string>& file,
-                  const ConfigOverrides& overrides) {
+Config LoadConfig(const std::optional<std::string>& file, const ConfigOverrides& overrides) {
   std::optional<std::string> path = file;
   if (!path) {
     const char* env = std::getenv("CACHEWARDEN_CONFIG");
@@ -98,8 +91,8 @@ Config LoadConfig(const std::optional<std::string>& file,
   if (!path) return Build(nullptr, "built-in defaults", overrides);
   std::ifstream in(*path, std::ios::binary);
   if (!in) {
-    throw ConfigError("", fmt::format("{}: cannot read config file: {}", *path,
-                                      std::strerror(errno)));
+    throw ConfigError("",
+                      fmt::format("{}: cannot read config file: {}", *path, std::strerror(errno)));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();

@@ -12,12 +12,12 @@
 #include <thread>
 
 #include "agent/agent_state.h"
-#include "fs/atomic_file.h"
 #include "agent/cli.h"
 #include "agent/component.h"
 #include "agent/http_server.h"
 #include "agent/probe_worker.h"
 #include "base/log.h"
+#include "fs/atomic_file.h"
 
 namespace cachewarden {
 namespace {
@@ -33,9 +33,7 @@ constexpr auto kHttpStopBound = milliseconds(1300);  // from the signal on
 constexpr auto kTwinRetry = milliseconds(50);
 
 std::int64_t SteadyMs() {
-  return duration_cast<milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 class Daemon;
@@ -57,8 +55,7 @@ void OnTickCallback(uv_timer_t* t);
 class Daemon {
  public:
   Daemon(Config config, const DaemonOptions& options)
-      : options_(options),
-        config_(std::make_shared<const Config>(std::move(config))) {}
+      : options_(options), config_(std::make_shared<const Config>(std::move(config))) {}
 
   int Run();
 
@@ -96,10 +93,9 @@ class Daemon {
   std::list<std::unique_ptr<ProbeSlot>> retired_;
   std::vector<std::shared_ptr<Component>> components_;
 
-  // civetweb takes up to two seconds to stop (its listener polls with that
-  // timeout). It stops on a thread of its own while the loop winds down; if it
-  // is still not done by then, the process exits without waiting for it, so
-  // that shutdown stays within two seconds.
+  // civetweb takes up to two seconds to stop (its listener polls with that timeout). It stops on a
+  // thread of its own while the loop winds down; if it is still not done by then, the process exits
+  // without waiting for it, so that shutdown stays within two seconds.
   std::unique_ptr<HttpServer> http_;
   std::thread http_stopper_;
   std::promise<void> http_stopped_;
@@ -133,8 +129,8 @@ void Daemon::StartProbes() {
     s->tick.data = s->deadline.data = s->done.data = s;
     s->open_handles = 3;
     uv_async_t* done = &s->done;
-    s->worker = std::make_unique<ProbeWorker>(spec, ContextFor(*config_),
-                                              [done] { uv_async_send(done); });
+    s->worker =
+        std::make_unique<ProbeWorker>(spec, ContextFor(*config_), [done] { uv_async_send(done); });
     uv_timer_start(&s->tick, &OnTickCallback, 0, TimerMs(spec.interval));
     slots_.push_back(std::move(slot));
   }
@@ -154,8 +150,8 @@ void Daemon::RetireProbes() {
   slots_.clear();
 }
 
-// Frees retired slots whose handles are closed and whose thread has exited;
-// with `force`, abandons threads still stuck in a probe.
+// Frees retired slots whose handles are closed and whose thread has exited; with `force`, abandons
+// threads still stuck in a probe.
 void Daemon::ReapRetired(bool force) {
   for (auto it = retired_.begin(); it != retired_.end();) {
     ProbeSlot* s = it->get();
@@ -175,11 +171,9 @@ void Daemon::OnTick(ProbeSlot* slot) {
   if (shutting_down_ || slot->retired) return;
   const auto& spec = slot->worker->spec();
   if (RetiredTwinRunning(spec.name)) {
-    // After a reload the old instance of this probe may still be in
-    // Collect(): two must never run at once (the latency probe's file, a
-    // second walk). Try again shortly.
-    uv_timer_start(&slot->tick, &OnTickCallback, TimerMs(kTwinRetry),
-                   TimerMs(spec.interval));
+    // After a reload the old instance of this probe may still be in Collect(): two must never run
+    // at once (the latency probe's file, a second walk). Try again shortly.
+    uv_timer_start(&slot->tick, &OnTickCallback, TimerMs(kTwinRetry), TimerMs(spec.interval));
     return;
   }
   if (slot->worker->Busy()) {
@@ -215,8 +209,7 @@ void Daemon::OnDeadline(ProbeSlot* slot) {
   slot->worker->Cancel();
   slot->abandoned = true;
   RunOutcome out = TimeoutOutcome(spec, RealClock::Get().Now());
-  LogWarn("probe timed out",
-          {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
+  LogWarn("probe timed out", {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
   Publish(spec.name, out);
 }
 
@@ -228,9 +221,8 @@ void Daemon::OnDone(ProbeSlot* slot) {
   const auto& spec = slot->worker->spec();
   if (slot->abandoned) {
     slot->abandoned = false;
-    LogInfo(
-        "late result of a timed-out probe discarded",
-        {{"probe", spec.name}, {"took_seconds", ToSeconds(outcome->duration)}});
+    LogInfo("late result of a timed-out probe discarded",
+            {{"probe", spec.name}, {"took_seconds", ToSeconds(outcome->duration)}});
     return;
   }
   if (!outcome->status.ok()) {
@@ -262,14 +254,12 @@ void Daemon::UpdateReady() {
 void Daemon::Reload() {
   std::shared_ptr<const Config> next;
   try {
-    auto loaded = std::make_shared<Config>(
-        LoadConfig(options_.config_file, options_.overrides));
+    auto loaded = std::make_shared<Config>(LoadConfig(options_.config_file, options_.overrides));
     loaded->bound_port = config_->bound_port;  // the listener stays as it is
     next = std::move(loaded);
   } catch (const ConfigError& e) {
     state_->RecordReload(false, RealClock::Get().Now());
-    LogError("config reload rejected; the previous config stays in force",
-             {{"error", e.what()}});
+    LogError("config reload rejected; the previous config stays in force", {{"error", e.what()}});
     return;
   }
   if (next->listen != config_->listen) {
@@ -281,8 +271,7 @@ void Daemon::Reload() {
   state_->SetConfig(config_);
   state_->RecordReload(true, RealClock::Get().Now());
   RetireProbes();
-  // Results of probes that are no longer enabled go; the rest stay until
-  // their next run.
+  // Results of probes that are no longer enabled go; the rest stay until their next run.
   auto trimmed = std::make_shared<Snapshot>();
   for (const auto& [name, r] : snapshot_->results()) {
     const ProbeSpec* spec = config_->FindProbe(name);
@@ -312,10 +301,8 @@ void Daemon::Shutdown(const char* why) {
   shutdown_started_ = SteadyMs();
   uv_timer_start(
       &shutdown_timer_,
-      [](uv_timer_t* t) {
-        From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown();
-      },
-      0, TimerMs(kShutdownPoll));
+      [](uv_timer_t* t) { From(reinterpret_cast<uv_handle_t*>(t))->PollShutdown(); }, 0,
+      TimerMs(kShutdownPoll));
 }
 
 void Daemon::PollShutdown() {
@@ -347,13 +334,9 @@ int Daemon::Run() {
     HttpServer::Handlers h;
     auto state = state_;
     h.metrics = [state] { return state->Metrics(); };
-    h.healthy = [this] {
-      return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count();
-    };
+    h.healthy = [this] { return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count(); };
     h.ready = [this] { return ready_.load(); };
-    h.status_json = [state] {
-      return state->StatusJson(RealClock::Get().Now());
-    };
+    h.status_json = [state] { return state->StatusJson(RealClock::Get().Now()); };
     http_ = std::make_unique<HttpServer>(config_->listen, std::move(h));
   } catch (const std::exception& e) {
     LogError("cannot start the HTTP endpoint", {{"error", e.what()}});
@@ -367,16 +350,14 @@ int Daemon::Run() {
     config_ = std::move(bound);
     state_->SetConfig(config_);
   }
-  LogInfo("listening",
-          {{"listen", config_->listen},
-           {"port", port},
-           {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
-           {"root", config_->root},
-           {"config", config_->source}});
+  LogInfo("listening", {{"listen", config_->listen},
+                        {"port", port},
+                        {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
+                        {"root", config_->root},
+                        {"config", config_->source}});
   if (options_.port_file) {
     std::string error;
-    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port),
-                         &error)) {
+    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {
       LogError("cannot write the port file", {{"error", error}});
     }
   }
@@ -387,15 +368,11 @@ int Daemon::Run() {
   }
   uv_signal_start(
       &sigterm_,
-      [](uv_signal_t* s, int) {
-        From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGTERM");
-      },
+      [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGTERM"); },
       SIGTERM);
   uv_signal_start(
       &sigint_,
-      [](uv_signal_t* s, int) {
-        From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGINT");
-      },
+      [](uv_signal_t* s, int) { From(reinterpret_cast<uv_handle_t*>(s))->Shutdown("SIGINT"); },
       SIGINT);
   uv_signal_start(
       &sighup_,
@@ -432,18 +409,16 @@ int Daemon::Run() {
   }
   ReapRetired(true);
   int code = rc == 0 ? 0 : kExitSoftware;
-  // A component that did not stop within the bound (a notifier inside curl)
-  // or an HTTP server still stopping is abandoned, not waited for: the
-  // process exits now, so that shutdown stays within two seconds.
+  // A component that did not stop within the bound (a notifier inside curl) or an HTTP server still
+  // stopping is abandoned, not waited for: the process exits now, so that shutdown stays within two
+  // seconds.
   if (components_running_ > 0) {
     LogInfo("stopped", {{"abandoned", "components"}});
     std::_Exit(code);
   }
   if (http_stopper_.joinable()) {
-    auto remaining =
-        kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
-    if (http_stopped_.get_future().wait_for(remaining) !=
-        std::future_status::ready) {
+    auto remaining = kHttpStopBound - milliseconds(SteadyMs() - shutdown_started_);
+    if (http_stopped_.get_future().wait_for(remaining) != std::future_status::ready) {
       LogInfo("stopped", {{"abandoned", "http"}});
       std::_Exit(code);
     }

@@ -14,18 +14,14 @@ namespace cachewarden {
 std::string GcRunText(const GcRunResult& run) {
   std::string out;
   const GcPlan& plan = run.plan;
-  out += fmt::format(
-      "policy {}: {}\n", run.policy,
-      plan.triggered
-          ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
-          : std::string("no trigger holds"));
-  if (plan.need_bytes > 0)
-    out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
-  if (plan.need_inodes > 0)
-    out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
+  out += fmt::format("policy {}: {}\n", run.policy,
+                     plan.triggered
+                         ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
+                         : std::string("no trigger holds"));
+  if (plan.need_bytes > 0) out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
+  if (plan.need_inodes > 0) out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
   if (!plan.items.empty()) {
-    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "AGE",
-                       "ENTRY  (why)");
+    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "AGE", "ENTRY  (why)");
   }
   for (const auto& i : plan.items) {
     std::string decision = i.decision == GcDecision::kSkip
@@ -33,24 +29,21 @@ std::string GcRunText(const GcRunResult& run) {
                                : ToString(i.decision);
     bool measured = i.skip != SkipReason::kExcluded;
     out += fmt::format("  {:<14} {:>10} {:>8}  {}  ({})\n", decision,
-                       measured ? HumanBytes(i.entry.bytes) : "-",
-                       measured ? HumanAge(i.age) : "-", ShowName(i.entry.name),
-                       i.why);
+                       measured ? HumanBytes(i.entry.bytes) : "-", measured ? HumanAge(i.age) : "-",
+                       ShowName(i.entry.name), i.why);
   }
   out += fmt::format("  planned: {} entries, {}\n", plan.planned_entries,
                      HumanBytes(plan.planned_bytes));
   for (const auto& d : run.done) {
-    out += fmt::format("  {:<9} {}  {}", ToString(d.reap.result),
-                       ShowName(d.name), HumanBytes(d.bytes));
-    if (d.reap.unmounted > 0)
-      out += fmt::format(", {} mounts detached", d.reap.unmounted);
+    out += fmt::format("  {:<9} {}  {}", ToString(d.reap.result), ShowName(d.name),
+                       HumanBytes(d.bytes));
+    if (d.reap.unmounted > 0) out += fmt::format(", {} mounts detached", d.reap.unmounted);
     if (d.reap.errors > 0) out += fmt::format(", {} errors", d.reap.errors);
     if (d.reap.result != ReapResult::kDeleted && d.freed > 0)
       out += fmt::format(", {} freed in part", HumanBytes(d.freed));
     out += "\n";
     for (const auto& e : d.reap.first_errors) {
-      out += fmt::format("    {} {}: {}\n", e.what, ShowName(e.path),
-                         std::strerror(e.error));
+      out += fmt::format("    {} {}: {}\n", e.what, ShowName(e.path), std::strerror(e.error));
     }
   }
   if (run.command_exit_code) {
@@ -59,8 +52,8 @@ std::string GcRunText(const GcRunResult& run) {
   out += fmt::format("  result: {}", ToString(run.result));
   if (run.dry_run && plan.triggered) out += " (nothing deleted)";
   if (!run.dry_run) {
-    out += fmt::format(", freed {} in {} entries", HumanBytes(run.freed_bytes),
-                       run.deleted_entries);
+    out +=
+        fmt::format(", freed {} in {} entries", HumanBytes(run.freed_bytes), run.deleted_entries);
   }
   if (!run.status.ok()) out += fmt::format(" ({})", run.status.ToString());
   return out + "\n";
@@ -77,9 +70,8 @@ int GcCommand(const CommandLine& cl) {
   if (wanted && policies.empty()) {
     std::vector<std::string> names;
     for (const auto& p : config->gc.policies) names.push_back(p.name);
-    fmt::print(stderr,
-               "cachewarden: gc: no policy named \"{}\" (policies: {})\n",
-               *wanted, fmt::join(names, ", "));
+    fmt::print(stderr, "cachewarden: gc: no policy named \"{}\" (policies: {})\n", *wanted,
+               fmt::join(names, ", "));
     return kExitUsage;
   }
   auto snapshot = CollectOnce(*config);
@@ -92,8 +84,7 @@ int GcCommand(const CommandLine& cl) {
   for (const GcPolicy* p : policies) {
     auto volume = snapshot->Get<VolumeData>();
     GcRunResult run = RunGcPolicy(*p, volume.get(), options);
-    if (run.result == GcResult::kFailed || run.result == GcResult::kPartial)
-      exit_code = 1;
+    if (run.result == GcResult::kFailed || run.result == GcResult::kPartial) exit_code = 1;
     if (cl.Has("json")) {
       runs.push_back(run.ToJson());
     } else {
@@ -101,8 +92,7 @@ int GcCommand(const CommandLine& cl) {
     }
   }
   if (cl.Has("json")) {
-    nlohmann::json doc = {
-        {"root", config->root}, {"dry_run", options.dry_run}, {"runs", runs}};
+    nlohmann::json doc = {{"root", config->root}, {"dry_run", options.dry_run}, {"runs", runs}};
     fmt::print("{}\n", DumpJson(doc, 2));
   }
   return exit_code;

@@ -2,16 +2,15 @@
 
 #include <string>
 
-#include "agent/cli.h"
 #include "actions/gc_run.h"
+#include "agent/cli.h"
 
 namespace cachewarden {
 
-// `cachewarden gc [--dry-run] [--policy NAME] [--json]`: runs the probes once,
-// then each policy (or the one named) once, in config order, exactly as the
-// daemon would; prints each plan (entry, size, age, decision and why) and then
-// what happened. Exit 0; 1 if a policy failed or an entry could not be
-// deleted; 64 for an unknown policy; 78 for a bad config.
+// `cachewarden gc [--dry-run] [--policy NAME] [--json]`: runs the probes once, then each policy (or
+// the one named) once, in config order, exactly as the daemon would; prints each plan (entry, size,
+// age, decision and why) and then what happened. Exit 0; 1 if a policy failed or an entry could not
+// be deleted; 64 for an unknown policy; 78 for a bad config.
 int GcCommand(const CommandLine& cl);
 
 // The text report of one run, for people.

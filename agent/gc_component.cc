@@ -14,9 +14,8 @@ GcComponent::~GcComponent() {
 
 void GcComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
   loop_ = loop;
-  uv_async_init(loop_, &done_async_, [](uv_async_t* a) {
-    static_cast<GcComponent*>(a->data)->OnRunDone();
-  });
+  uv_async_init(loop_, &done_async_,
+                [](uv_async_t* a) { static_cast<GcComponent*>(a->data)->OnRunDone(); });
   done_async_.data = this;
   open_handles_++;
   ApplyConfig(std::move(config));
@@ -72,10 +71,8 @@ void GcComponent::OnTick(PolicyTimer* t) {
   if (stopping_) return;
   if (running_) {
     stats_.RecordBusy(t->policy.name);
-    LogDebug("gc run still going; the policy waits its turn",
-             {{"policy", t->policy.name}});
-    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end())
-      waiting_.push_back(t);
+    LogDebug("gc run still going; the policy waits its turn", {{"policy", t->policy.name}});
+    if (std::find(waiting_.begin(), waiting_.end(), t) == waiting_.end()) waiting_.push_back(t);
     return;
   }
   StartRun(t);
@@ -130,8 +127,7 @@ void GcComponent::OnRunDone() {
 }
 
 void GcComponent::Reload(std::shared_ptr<const Config> config) {
-  if (running_)
-    run_->cancel = true;  // the run in progress follows the old config
+  if (running_) run_->cancel = true;  // the run in progress follows the old config
   ApplyConfig(std::move(config));
 }
 
@@ -139,8 +135,8 @@ void GcComponent::Stop(std::function<void()> done) {
   stopping_ = true;
   on_stopped_ = std::move(done);
   if (run_) {
-    // A run still going is cancelled and cut off from the loop: it ends on
-    // its own, and nothing waits for it.
+    // A run still going is cancelled and cut off from the loop: it ends on its own, and nothing
+    // waits for it.
     std::lock_guard<std::mutex> lock(run_->mutex);
     run_->cancel = true;
     run_->notify = nullptr;
@@ -171,8 +167,6 @@ void GcComponent::AddFacts(Snapshot* snapshot) const {
   snapshot->SetFact(GcEpisodes::kFact, std::make_shared<GcEpisodes>(episodes_));
 }
 
-void GcComponent::AddStatus(nlohmann::json& status) const {
-  status["gc"] = stats_.ToJson();
-}
+void GcComponent::AddStatus(nlohmann::json& status) const { status["gc"] = stats_.ToJson(); }
 
 }  // namespace cachewarden

@@ -8,24 +8,22 @@
 #include <mutex>
 #include <optional>
 
+#include "actions/gc_run.h"
 #include "agent/component.h"
 #include "agent/gc_stats.h"
 #include "policies/gc/gc_episodes.h"
-#include "actions/gc_run.h"
 
 namespace cachewarden {
 
-// The daemon's garbage collector: one libuv timer per policy (its interval);
-// a tick starts RunGcPolicy on a thread of the component's own, unless a run
-// (of any policy) is still going: one GC run at a time, never on the loop; the
-// policy then waits its turn and runs as soon as the current run ends.
-// Reload and Stop cancel the running one (the reaper polls the flag before
-// every unlink). Results feed GcStats, shown in /metrics and /status ("gc").
+// The daemon's garbage collector: one libuv timer per policy (its interval); a tick starts
+// RunGcPolicy on a thread of the component's own, unless a run (of any policy) is still going: one
+// GC run at a time, never on the loop; the policy then waits its turn and runs as soon as the
+// current run ends. Reload and Stop cancel the running one (the reaper polls the flag before every
+// unlink). Results feed GcStats, shown in /metrics and /status ("gc").
 //
-// The run's thread is detached and owns its state jointly with the
-// component: after Stop() it can no longer reach the loop, so a run that is
-// slow to notice the cancel flag never touches a closed handle and never
-// holds up shutdown.
+// The run's thread is detached and owns its state jointly with the component: after Stop() it can
+// no longer reach the loop, so a run that is slow to notice the cancel flag never touches a closed
+// handle and never holds up shutdown.
 class GcComponent : public Component {
  public:
   GcComponent();
@@ -38,9 +36,7 @@ class GcComponent : public Component {
   void Reload(std::shared_ptr<const Config> config) override;
   void Stop(std::function<void()> done) override;
 
-  void ExportMetrics(MetricWriter& out) const override {
-    stats_.ExportMetrics(out);
-  }
+  void ExportMetrics(MetricWriter& out) const override { stats_.ExportMetrics(out); }
   void AddStatus(nlohmann::json& status) const override;
 
  private:
@@ -61,8 +57,8 @@ class GcComponent : public Component {
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::list<PolicyTimer*> timers_;
-  // Policies whose tick came while another run was going: they run next, in
-  // tick order, so that one policy's runs cannot starve another's.
+  // Policies whose tick came while another run was going: they run next, in tick order, so that one
+  // policy's runs cannot starve another's.
   std::list<PolicyTimer*> waiting_;
   int open_handles_ = 0;
   // What one run shares with its thread.

@@ -31,20 +31,15 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
   for (const auto& [name, s] : policies_) {
     for (const auto& [result, label] : kGcResultNames) {
       auto it = s.runs.find(result);
-      out.Counter("cachewarden_gc_runs_total",
-                  "Garbage-collection runs by policy and result.",
+      out.Counter("cachewarden_gc_runs_total", "Garbage-collection runs by policy and result.",
                   it == s.runs.end() ? 0.0 : static_cast<double>(it->second),
                   {{"policy", name}, {"result", std::string(label)}});
     }
-    out.Counter(
-        "cachewarden_gc_freed_bytes_total",
-        "Bytes freed by garbage collection (measured size of deleted entries, "
-        "and what went of entries deleted in part; for a command, the growth "
-        "of "
-        "available space).",
-        static_cast<double>(s.freed_bytes), {{"policy", name}});
-    out.Counter("cachewarden_gc_deleted_entries_total",
-                "Entries deleted by garbage collection.",
+    out.Counter("cachewarden_gc_freed_bytes_total",
+                "Bytes freed by garbage collection (measured size of deleted entries, and what "
+                "went of entries deleted in part; for a command, the growth of available space).",
+                static_cast<double>(s.freed_bytes), {{"policy", name}});
+    out.Counter("cachewarden_gc_deleted_entries_total", "Entries deleted by garbage collection.",
                 static_cast<double>(s.deleted_entries), {{"policy", name}});
     for (SkipReason r : kAllSkipReasons) {
       auto it = s.skipped.find(r);
@@ -54,21 +49,17 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
                   {{"policy", name}, {"reason", ToString(r)}});
     }
     out.Counter("cachewarden_gc_busy_skips_total",
-                "Policy ticks that found a GC run still going (the policy ran "
-                "after it).",
+                "Policy ticks that found a GC run still going (the policy ran after it).",
                 static_cast<double>(s.busy), {{"policy", name}});
     if (s.last_run > 0) {
-      out.Gauge("cachewarden_gc_last_run_timestamp_seconds",
-                "When the policy's last run ended.", s.last_run,
-                {{"policy", name}});
-      out.Gauge("cachewarden_gc_last_freed_bytes",
-                "Bytes freed by the policy's last run.",
+      out.Gauge("cachewarden_gc_last_run_timestamp_seconds", "When the policy's last run ended.",
+                s.last_run, {{"policy", name}});
+      out.Gauge("cachewarden_gc_last_freed_bytes", "Bytes freed by the policy's last run.",
                 static_cast<double>(s.last_freed), {{"policy", name}});
       for (const auto& [result, label] : kGcResultNames) {
         out.Gauge("cachewarden_gc_last_result",
-                  "1 for the result of the policy's last run (freed_nothing: "
-                  "triggered "
-                  "but nothing freed), 0 for the others.",
+                  "1 for the result of the policy's last run (freed_nothing: triggered but nothing "
+                  "freed), 0 for the others.",
                   s.last_result == result ? 1.0 : 0.0,
                   {{"policy", name}, {"result", std::string(label)}});
       }
@@ -76,8 +67,7 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
     if (s.command_exit_code) {
       out.Gauge(
           "cachewarden_gc_command_exit_code",
-          "Exit code of the policy's last command (128+N: killed by signal N; "
-          "-1: did not start).",
+          "Exit code of the policy's last command (128+N: killed by signal N; -1: did not start).",
           *s.command_exit_code, {{"policy", name}});
     }
   }
@@ -92,7 +82,8 @@ nlohmann::json GcStats::ToJson() const {
     out[name] = {{"runs", runs},
                  {"freed_bytes_total", s.freed_bytes},
                  {"deleted_entries_total", s.deleted_entries},
-                 {"last_result", s.last_result ? nlohmann::json(ToString(*s.last_result)) : nlohmann::json()},
+                 {"last_result",
+                  s.last_result ? nlohmann::json(ToString(*s.last_result)) : nlohmann::json()},
                  {"last_run", s.last.is_null() ? nlohmann::json() : s.last}};
   }
   return {{"policies", out}};

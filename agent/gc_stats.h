@@ -13,8 +13,8 @@
 namespace cachewarden {
 
 // The garbage collector's cumulative counters and last results, per policy:
-// what /metrics and /status show. Counters survive reloads (a policy keeps
-// its series while its name stays). Thread-safe.
+// what /metrics and /status show. Counters survive reloads (a policy keeps its series while its
+// name stays). Thread-safe.
 class GcStats {
  public:
   // Makes the policies' series exist (at zero) before their first run.

@@ -15,26 +15,23 @@ namespace {
 
 class ProviderCollectable : public prometheus::Collectable {
  public:
-  explicit ProviderCollectable(
-      std::function<std::vector<prometheus::MetricFamily>()> f)
+  explicit ProviderCollectable(std::function<std::vector<prometheus::MetricFamily>()> f)
       : f_(std::move(f)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    return f_();
-  }
+  std::vector<prometheus::MetricFamily> Collect() const override { return f_(); }
 
  private:
   std::function<std::vector<prometheus::MetricFamily>()> f_;
 };
 
-// Set before the server starts and cleared only after its threads have been
-// joined, so a request never sees it change under it: no lock while handling.
+// Set before the server starts and cleared only after its threads have been joined, so a request
+// never sees it change under it: no lock while handling.
 std::atomic<const HttpServer::Handlers*> g_handlers{nullptr};
 
 void Reply(mg_connection* c, int code, const char* reason, const char* type,
            const std::string& body) {
   mg_printf(c,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: "
+            "no-store\r\nConnection: close\r\n\r\n",
             code, reason, type, body.size());
   mg_write(c, body.data(), body.size());
 }
@@ -63,10 +60,8 @@ int BeginRequest(mg_connection* c) {
   }
   if (std::strcmp(uri, "/") == 0) {
     Reply(c, 200, "OK", "text/html",
-          "<html><body><h1>cachewarden</h1><ul><li><a "
-          "href=\"/metrics\">/metrics</a>"
-          "<li><a href=\"/status\">/status</a><li><a "
-          "href=\"/healthz\">/healthz</a>"
+          "<html><body><h1>cachewarden</h1><ul><li><a href=\"/metrics\">/metrics</a><li><a "
+          "href=\"/status\">/status</a><li><a href=\"/healthz\">/healthz</a>"
           "<li><a href=\"/readyz\">/readyz</a></ul></body></html>\n");
     return 200;
   }
@@ -82,8 +77,7 @@ std::string CivetListenAddress(const std::string& listen) {
 
 class HttpServer::Impl {
  public:
-  Impl(const std::string& listen, Handlers handlers)
-      : handlers_(std::move(handlers)) {
+  Impl(const std::string& listen, Handlers handlers) : handlers_(std::move(handlers)) {
     const HttpServer::Handlers* none = nullptr;
     if (!g_handlers.compare_exchange_strong(none, &handlers_)) {
       throw std::logic_error("one HttpServer at a time");
@@ -92,14 +86,12 @@ class HttpServer::Impl {
     callbacks.begin_request = &BeginRequest;
     try {
       exposer_ = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports",
-                                   CivetListenAddress(listen), "num_threads",
+          std::vector<std::string>{"listening_ports", CivetListenAddress(listen), "num_threads",
                                    "4"},
           &callbacks);
     } catch (const std::exception& e) {
       Unregister();
-      throw std::runtime_error(
-          fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
+      throw std::runtime_error(fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
     }
     collectable_ = std::make_shared<ProviderCollectable>(handlers_.metrics);
     exposer_->RegisterCollectable(collectable_);

@@ -9,14 +9,12 @@
 
 namespace cachewarden {
 
-// The agent's one HTTP listener: /metrics (Prometheus text), /healthz,
-// /readyz and /status (JSON). Built on prometheus-cpp's Exposer; the
-// non-metrics paths are served from civetweb's begin_request hook, since
-// prometheus-cpp 1.0.1 has no API for other handlers.
+// The agent's one HTTP listener: /metrics (Prometheus text), /healthz, /readyz and /status (JSON).
+// Built on prometheus-cpp's Exposer; the non-metrics paths are served from civetweb's begin_request
+// hook, since prometheus-cpp 1.0.1 has no API for other handlers.
 //
-// The providers are called on civetweb's worker threads and must be
-// thread-safe. Only one HttpServer may exist at a time (the hook has no user
-// pointer).
+// The providers are called on civetweb's worker threads and must be thread-safe. Only one
+// HttpServer may exist at a time (the hook has no user pointer).
 class HttpServer {
  public:
   struct Handlers {
@@ -26,8 +24,8 @@ class HttpServer {
     std::function<std::string()> status_json;
   };
 
-  // Binds `listen` (":9479", "127.0.0.1:0", "[::1]:9479"); throws
-  // std::runtime_error naming the address when it cannot.
+  // Binds `listen` (":9479", "127.0.0.1:0", "[::1]:9479"); throws std::runtime_error naming the
+  // address when it cannot.
   HttpServer(const std::string& listen, Handlers handlers);
   ~HttpServer();
 

@@ -28,8 +28,7 @@ struct ProbeWorker::State {
   }
 };
 
-ProbeWorker::ProbeWorker(ProbeSpec spec, ProbeContext context,
-                         std::function<void()> on_done)
+ProbeWorker::ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done)
     : spec_(std::move(spec)), state_(std::make_shared<State>()) {
   state_->probe = spec_.probe;
   state_->context = std::move(context);
@@ -43,8 +42,8 @@ ProbeWorker::~ProbeWorker() {
   {
     std::unique_lock lock(state_->mutex);
     if (!state_->exited) {
-      // Stuck in a system call: abandon it. The thread owns `state_` jointly
-      // and touches nothing else.
+      // Stuck in a system call: abandon it. The thread owns `state_` jointly and touches nothing
+      // else.
       thread_.detach();
       return;
     }
@@ -94,8 +93,7 @@ bool ProbeWorker::Busy() const {
 
 bool ProbeWorker::Start(std::shared_ptr<const Snapshot> previous) {
   std::lock_guard lock(state_->mutex);
-  if (state_->job || state_->running || state_->outcome || state_->stop)
-    return false;
+  if (state_->job || state_->running || state_->outcome || state_->stop) return false;
   state_->cancel = false;
   state_->previous = std::move(previous);
   state_->job = true;
@@ -117,8 +115,7 @@ std::optional<RunOutcome> ProbeWorker::TakeOutcome() {
 
 bool ProbeWorker::WaitFor(Duration bound) {
   std::unique_lock lock(state_->mutex);
-  return state_->cv.wait_for(lock, bound,
-                             [&] { return !state_->job && !state_->running; });
+  return state_->cv.wait_for(lock, bound, [&] { return !state_->job && !state_->running; });
 }
 
 void ProbeWorker::Stop() {
@@ -149,16 +146,14 @@ ProbeContext ContextFor(const Config& config) {
 
 RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now) {
   RunOutcome out;
-  out.status = Status::Error(
-      "timeout",
-      fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
+  out.status = Status::Error("timeout",
+                             fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
   out.finished = now;
   out.duration = spec.timeout;
   return out;
 }
 
-void ApplyOutcome(Snapshot* snapshot, const std::string& probe,
-                  const RunOutcome& outcome) {
+void ApplyOutcome(Snapshot* snapshot, const std::string& probe, const RunOutcome& outcome) {
   ProbeResult r;
   if (const ProbeResult* old = snapshot->Find(probe)) r = *old;
   r.probe = probe;

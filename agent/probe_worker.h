@@ -25,23 +25,21 @@ struct RunOutcome {
 
 // Runs one probe's Collect() on a thread of its own, one run at a time.
 //
-// Why a thread per probe and not libuv's shared pool: a probe stuck in a
-// system call (statfs on a hung NFS server) can neither be cancelled nor
-// abandoned there; it would hold a pool slot for ever and keep uv_loop_close
-// from returning 0. Here a stuck run occupies only its own probe's thread: the
-// next tick sees the probe busy and starts nothing (at most one stuck call per
-// probe), and at shutdown the thread is detached after a bound.
+// Why a thread per probe and not libuv's shared pool: a probe stuck in a system call (statfs on a
+// hung NFS server) can neither be cancelled nor abandoned there; it would hold a pool slot for ever
+// and keep uv_loop_close from returning 0. Here a stuck run occupies only its own probe's thread:
+// the next tick sees the probe busy and starts nothing (at most one stuck call per probe), and at
+// shutdown the thread is detached after a bound.
 //
-// Start/Cancel/TakeOutcome/Stop are called from one controlling thread (the
-// loop thread). `on_done` is called on the worker thread after each run, and
-// under the worker's lock; it must be thread-safe, cheap and must not call
-// back into the worker (uv_async_send, a condition variable notify).
+// Start/Cancel/TakeOutcome/Stop are called from one controlling thread (the loop thread). `on_done`
+// is called on the worker thread after each run, and under the worker's lock; it must be
+// thread-safe, cheap and must not call back into the worker (uv_async_send, a condition variable
+// notify).
 class ProbeWorker {
  public:
-  ProbeWorker(ProbeSpec spec, ProbeContext context,
-              std::function<void()> on_done);
-  // Stops the thread: joins it if it has exited, else detaches it (a run
-  // stuck in a system call is abandoned). Wait with Exited() first.
+  ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done);
+  // Stops the thread: joins it if it has exited, else detaches it (a run stuck in a system call is
+  // abandoned). Wait with Exited() first.
   ~ProbeWorker();
   ProbeWorker(const ProbeWorker&) = delete;
   ProbeWorker& operator=(const ProbeWorker&) = delete;
@@ -59,8 +57,8 @@ class ProbeWorker {
   std::optional<RunOutcome> TakeOutcome();
   // Waits up to `bound` for the current run to finish. For one-shot modes.
   bool WaitFor(Duration bound);
-  // Asks the thread to retire the probe and exit after the current run, and
-  // stops calling on_done. Non-blocking; Exited() tells when it is gone.
+  // Asks the thread to retire the probe and exit after the current run, and stops calling on_done.
+  // Non-blocking; Exited() tells when it is gone.
   void Stop();
   bool Exited() const;
   // Waits up to `bound` for the thread to exit after Stop().
@@ -81,9 +79,8 @@ ProbeContext ContextFor(const Config& config);
 // The outcome published for a run that passed its deadline at `now`.
 RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now);
 
-// Folds one run's outcome into the probe's result, keeping the last good data
-// and counting consecutive failures.
-void ApplyOutcome(Snapshot* snapshot, const std::string& probe,
-                  const RunOutcome& outcome);
+// Folds one run's outcome into the probe's result, keeping the last good data and counting
+// consecutive failures.
+void ApplyOutcome(Snapshot* snapshot, const std::string& probe, const RunOutcome& outcome);
 
 }  // namespace cachewarden

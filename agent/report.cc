@@ -10,27 +10,22 @@ namespace {
 
 std::string Upper(std::string_view s) {
   std::string out(s);
-  for (auto& c : out)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
 }  // namespace
 
-std::string CheckReportText(const Config& config,
-                            const std::vector<Finding>& findings) {
-  std::string out = fmt::format(
-      "cachewarden check: {}\ncache: {} (config: {})\n",
-      Upper(SeverityName(Worst(findings))), config.root, config.source);
+std::string CheckReportText(const Config& config, const std::vector<Finding>& findings) {
+  std::string out = fmt::format("cachewarden check: {}\ncache: {} (config: {})\n",
+                                Upper(SeverityName(Worst(findings))), config.root, config.source);
   std::vector<const Finding*> sorted;
   for (const auto& f : findings) sorted.push_back(&f);
-  std::stable_sort(
-      sorted.begin(), sorted.end(), [](const Finding* a, const Finding* b) {
-        return SeverityRank(a->severity) > SeverityRank(b->severity);
-      });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Finding* a, const Finding* b) {
+    return SeverityRank(a->severity) > SeverityRank(b->severity);
+  });
   for (const Finding* f : sorted) {
-    out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)),
-                       f->source, f->summary);
+    out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)), f->source, f->summary);
     if (!f->remedy.empty()) out += fmt::format("      fix: {}\n", f->remedy);
   }
   return out;

@@ -11,8 +11,7 @@
 namespace cachewarden {
 
 // `check`'s report for people: the verdict, then each finding with its fix.
-std::string CheckReportText(const Config& config,
-                            const std::vector<Finding>& findings);
+std::string CheckReportText(const Config& config, const std::vector<Finding>& findings);
 // `check --json`: {"status", "exit_code", "root", "findings", "probes"}.
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,
                                const std::vector<Finding>& findings);

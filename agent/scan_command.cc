@@ -11,38 +11,34 @@
 namespace cachewarden {
 namespace {
 
-void AppendTotalsRow(std::string* out, std::string_view label,
-                     const EntryTotals& t, SystemTime now) {
-  *out += fmt::format(
-      "  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", label,
-      HumanBytes(static_cast<double>(t.allocated_bytes)),
-      HumanBytes(static_cast<double>(t.apparent_bytes)), t.inodes,
-      t.inodes ? HumanAgeSeconds(AgeSeconds(t.newest_mtime, now)) : "-",
-      t.inodes ? HumanAgeSeconds(AgeSeconds(t.oldest_mtime, now)) : "-");
+void AppendTotalsRow(std::string* out, std::string_view label, const EntryTotals& t,
+                     SystemTime now) {
+  *out += fmt::format("  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", label,
+                      HumanBytes(static_cast<double>(t.allocated_bytes)),
+                      HumanBytes(static_cast<double>(t.apparent_bytes)), t.inodes,
+                      t.inodes ? HumanAgeSeconds(AgeSeconds(t.newest_mtime, now)) : "-",
+                      t.inodes ? HumanAgeSeconds(AgeSeconds(t.oldest_mtime, now)) : "-");
 }
 
 void AppendHeader(std::string* out, std::string_view title) {
-  *out +=
-      fmt::format("\n{}\n  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", title,
-                  "", "allocated", "apparent", "inodes", "newest", "oldest");
+  *out += fmt::format("\n{}\n  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", title, "", "allocated",
+                      "apparent", "inodes", "newest", "oldest");
 }
 
 }  // namespace
 
 std::string ScanReportText(const ScanData& d, std::size_t top) {
   const SystemTime now = d.scanned_at;
-  std::string out = fmt::format(
-      "{}: {} allocated, {} apparent, {} inodes (scanned in {:.2f}s)\n", d.root,
-      HumanBytes(static_cast<double>(d.total.allocated_bytes)),
-      HumanBytes(static_cast<double>(d.total.apparent_bytes)), d.total.inodes,
-      ToSeconds(d.duration));
+  std::string out = fmt::format("{}: {} allocated, {} apparent, {} inodes (scanned in {:.2f}s)\n",
+                                d.root, HumanBytes(static_cast<double>(d.total.allocated_bytes)),
+                                HumanBytes(static_cast<double>(d.total.apparent_bytes)),
+                                d.total.inodes, ToSeconds(d.duration));
   AppendHeader(&out, "groups:");
   for (const auto& g : d.groups) AppendTotalsRow(&out, g.name, g.totals, now);
   if (!d.largest.empty() && top > 0) {
     AppendHeader(&out, "largest entries:");
     for (std::size_t i = 0; i < d.largest.size() && i < top; ++i) {
-      AppendTotalsRow(&out, ShowName(d.largest[i].path), d.largest[i].totals,
-                      now);
+      AppendTotalsRow(&out, ShowName(d.largest[i].path), d.largest[i].totals, now);
     }
   }
   if (!d.dind_entries.empty()) {
@@ -51,38 +47,33 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
       ++n[e.is_cache];
       bytes[e.is_cache] += e.allocated_bytes;
     }
-    out += fmt::format("\ndind entries: {} cache_* ({}), {} per-build ({})\n",
-                       n[1], HumanBytes(static_cast<double>(bytes[1])), n[0],
+    out += fmt::format("\ndind entries: {} cache_* ({}), {} per-build ({})\n", n[1],
+                       HumanBytes(static_cast<double>(bytes[1])), n[0],
                        HumanBytes(static_cast<double>(bytes[0])));
     for (std::size_t i = 0; i < d.dind_entries.size() && i < top; ++i) {
       const auto& e = d.dind_entries[i];
-      out +=
-          fmt::format("  {:<40} {:>10}  {:<5}  idle {}{}\n", ShowName(e.name),
-                      HumanBytes(static_cast<double>(e.allocated_bytes)),
-                      e.is_cache ? "cache" : "build",
-                      HumanAgeSeconds(AgeSeconds(e.newest_mtime, now)),
-                      e.mount_points ? "  (mount inside)" : "");
+      out += fmt::format("  {:<40} {:>10}  {:<5}  idle {}{}\n", ShowName(e.name),
+                         HumanBytes(static_cast<double>(e.allocated_bytes)),
+                         e.is_cache ? "cache" : "build",
+                         HumanAgeSeconds(AgeSeconds(e.newest_mtime, now)),
+                         e.mount_points ? "  (mount inside)" : "");
     }
   }
   if (!d.largest_files.empty() && top > 0) {
     out += "\nlargest files:\n";
     for (std::size_t i = 0; i < d.largest_files.size() && i < top; ++i) {
-      out += fmt::format(
-          "  {:>10}  {}\n",
-          HumanBytes(static_cast<double>(d.largest_files[i].allocated_bytes)),
-          ShowName(d.largest_files[i].path));
+      out += fmt::format("  {:>10}  {}\n",
+                         HumanBytes(static_cast<double>(d.largest_files[i].allocated_bytes)),
+                         ShowName(d.largest_files[i].path));
     }
   }
   if (d.total.mount_points > 0) {
-    out += fmt::format("\nmount points inside, not entered or counted: {}\n",
-                       d.total.mount_points);
+    out += fmt::format("\nmount points inside, not entered or counted: {}\n", d.total.mount_points);
     for (const auto& m : d.mount_points) out += fmt::format("  {}\n", m);
   }
   if (d.skipped_total.Total() > 0) {
-    out +=
-        fmt::format("\nskipped: {} vanished, {} permission denied, {} errors\n",
-                    d.skipped_total.vanished, d.skipped_total.permission,
-                    d.skipped_total.error);
+    out += fmt::format("\nskipped: {} vanished, {} permission denied, {} errors\n",
+                       d.skipped_total.vanished, d.skipped_total.permission, d.skipped_total.error);
   }
   return out;
 }
@@ -106,8 +97,7 @@ int ScanCommand(const CommandLine& cl) {
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(top->data(), top->data() + top->size(), n);
     if (ec != std::errc() || ptr != top->data() + top->size() || n > 10'000) {
-      fmt::print(stderr,
-                 "cachewarden: scan: --top expects a number from 0 to 10000\n");
+      fmt::print(stderr, "cachewarden: scan: --top expects a number from 0 to 10000\n");
       return kExitUsage;
     }
     options.top = n;
@@ -115,8 +105,7 @@ int ScanCommand(const CommandLine& cl) {
   ScanData data;
   Status s = ScanCache(config->root, options, nullptr, RealClock::Get(), &data);
   if (!s.ok()) {
-    fmt::print(stderr, "cachewarden: scan {}: {}\n", config->root,
-               s.ToString());
+    fmt::print(stderr, "cachewarden: scan {}: {}\n", config->root, s.ToString());
     return kExitIo;
   }
   if (cl.Has("json")) {

@@ -13,25 +13,19 @@ const RealClock& RealClock::Get() {
 }
 
 std::string Rfc3339(SystemTime t) {
-  const auto ms =
-      std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch())
-          .count();
-  const auto secs =
-      static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const auto secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format(
-      "{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm,
-      static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000));
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm,
+                     static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000));
 }
 
 double ToUnixSeconds(SystemTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-double ToSeconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
-}
+double ToSeconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 std::uint64_t TimerMs(Duration d) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();

@@ -21,8 +21,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t up = row[j];
-      row[j] = std::min(
-          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diag = up;
     }
   }
@@ -31,8 +30,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string ClosestMatch(std::string_view word,
-                         const std::vector<std::string>& candidates) {
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
   for (const auto& c : candidates) {
@@ -45,13 +43,12 @@ std::string ClosestMatch(std::string_view word,
   return best;
 }
 
-nlohmann::json ParseJsonText(const std::string& text,
-                             const std::string& source) {
+nlohmann::json ParseJsonText(const std::string& text, const std::string& source) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    // Recompute line and column from the byte offset; nlohmann's message has
-    // them too, but buried after its own prefix.
+    // Recompute line and column from the byte offset; nlohmann's message has them too, but buried
+    // after its own prefix.
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
       if (text[i] == '\n') {
@@ -64,8 +61,8 @@ nlohmann::json ParseJsonText(const std::string& text,
     std::string what = e.what();
     auto pos = what.find("syntax error");
     if (pos == std::string::npos) pos = what.find("parse error");
-    throw ConfigError("", fmt::format("{}:{}:{}: invalid JSON: {}", source,
-                                      line, column, what.substr(pos)));
+    throw ConfigError(
+        "", fmt::format("{}:{}:{}: invalid JSON: {}", source, line, column, what.substr(pos)));
   }
 }
 
@@ -73,9 +70,8 @@ ConfigReader::ConfigReader(const nlohmann::json* object, std::string path,
                            nlohmann::json* effective)
     : object_(object), path_(std::move(path)), effective_(effective) {
   if (object_ != nullptr && !object_->is_object()) {
-    throw ConfigError(
-        path_.empty() ? "/" : path_,
-        fmt::format("expected an object, got {}", Describe(*object_)));
+    throw ConfigError(path_.empty() ? "/" : path_,
+                      fmt::format("expected an object, got {}", Describe(*object_)));
   }
   if (effective_ != nullptr && !effective_->is_object()) {
     *effective_ = nlohmann::json::object();
@@ -113,50 +109,43 @@ bool ConfigReader::Bool(std::string_view key, bool def) {
   const auto* v = Get(key);
   bool out = def;
   if (v != nullptr) {
-    if (!v->is_boolean())
-      Fail(key, fmt::format("expected true or false, got {}", Describe(*v)));
+    if (!v->is_boolean()) Fail(key, fmt::format("expected true or false, got {}", Describe(*v)));
     out = v->get<bool>();
   }
   if (effective_) (*effective_)[std::string(key)] = out;
   return out;
 }
 
-std::int64_t ConfigReader::Int(std::string_view key, std::int64_t def,
-                               std::int64_t min, std::int64_t max) {
+std::int64_t ConfigReader::Int(std::string_view key, std::int64_t def, std::int64_t min,
+                               std::int64_t max) {
   const auto* v = Get(key);
   std::int64_t out = def;
   if (v != nullptr) {
     if (!v->is_number_integer()) {
-      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min,
-                            max, Describe(*v)));
+      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, Describe(*v)));
     }
     out = v->get<std::int64_t>();
-    if (v->is_number_unsigned() &&
-        v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
       out = max + (max < INT64_MAX ? 1 : 0);
     }
     if (out < min || out > max) {
-      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min,
-                            max, v->dump()));
+      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, v->dump()));
     }
   }
   if (effective_) (*effective_)[std::string(key)] = out;
   return out;
 }
 
-double ConfigReader::Number(std::string_view key, double def, double min,
-                            double max) {
+double ConfigReader::Number(std::string_view key, double def, double min, double max) {
   const auto* v = Get(key);
   double out = def;
   if (v != nullptr) {
     if (!v->is_number()) {
-      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max,
-                            Describe(*v)));
+      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, Describe(*v)));
     }
     out = v->get<double>();
     if (out < min || out > max) {
-      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max,
-                            v->dump()));
+      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, v->dump()));
     }
   }
   if (effective_) (*effective_)[std::string(key)] = out;
@@ -168,13 +157,11 @@ std::string ConfigReader::String(std::string_view key, std::string_view def,
   const auto* v = Get(key);
   std::string out(def);
   if (v != nullptr) {
-    if (!v->is_string())
-      Fail(key, fmt::format("expected a string, got {}", Describe(*v)));
+    if (!v->is_string()) Fail(key, fmt::format("expected a string, got {}", Describe(*v)));
     out = v->get<std::string>();
-    if (!allowed.empty() &&
-        std::find(allowed.begin(), allowed.end(), out) == allowed.end()) {
-      Fail(key, fmt::format("expected one of \"{}\", got \"{}\"",
-                            fmt::join(allowed, "\", \""), out));
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), out) == allowed.end()) {
+      Fail(key,
+           fmt::format("expected one of \"{}\", got \"{}\"", fmt::join(allowed, "\", \""), out));
     }
   }
   if (effective_) (*effective_)[std::string(key)] = out;
@@ -183,19 +170,16 @@ std::string ConfigReader::String(std::string_view key, std::string_view def,
 
 std::string ConfigReader::Secret(std::string_view key) {
   std::string out = String(key, "");
-  if (effective_ && !out.empty())
-    (*effective_)[std::string(key)] = "<redacted>";
+  if (effective_ && !out.empty()) (*effective_)[std::string(key)] = "<redacted>";
   return out;
 }
 
-std::vector<std::string> ConfigReader::StringList(
-    std::string_view key, const std::vector<std::string>& def) {
+std::vector<std::string> ConfigReader::StringList(std::string_view key,
+                                                  const std::vector<std::string>& def) {
   const auto* v = Get(key);
   std::vector<std::string> out = def;
   if (v != nullptr) {
-    if (!v->is_array())
-      Fail(key,
-           fmt::format("expected a list of strings, got {}", Describe(*v)));
+    if (!v->is_array()) Fail(key, fmt::format("expected a list of strings, got {}", Describe(*v)));
     out.clear();
     for (std::size_t i = 0; i < v->size(); ++i) {
       if (!(*v)[i].is_string()) {
@@ -209,43 +193,36 @@ std::vector<std::string> ConfigReader::StringList(
   return out;
 }
 
-Duration ConfigReader::Dur(std::string_view key, Duration def, Duration min,
-                           Duration max) {
+Duration ConfigReader::Dur(std::string_view key, Duration def, Duration min, Duration max) {
   const auto* v = Get(key);
   Duration out = def;
   if (v != nullptr) {
     auto expected = fmt::format(
-        "expected a duration string from \"{}\" to \"{}\" like \"500ms\", "
-        "\"90s\", \"15m\", \"6h\", \"7d\"",
+        "expected a duration string from \"{}\" to \"{}\" like \"500ms\", \"90s\", \"15m\", "
+        "\"6h\", \"7d\"",
         FormatDuration(min), FormatDuration(max));
-    if (!v->is_string())
-      Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
+    if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
     auto parsed = ParseDuration(v->get<std::string>());
-    if (!parsed)
-      Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
+    if (!parsed) Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
     out = *parsed;
     if (out < min || out > max) {
-      Fail(key, fmt::format("{}, got \"{}\" (out of range)", expected,
-                            v->get<std::string>()));
+      Fail(key, fmt::format("{}, got \"{}\" (out of range)", expected, v->get<std::string>()));
     }
   }
   if (effective_) (*effective_)[std::string(key)] = FormatDuration(out);
   return out;
 }
 
-SizeSpec ConfigReader::Size(std::string_view key, SizeSpec def,
-                            bool allow_percent) {
+SizeSpec ConfigReader::Size(std::string_view key, SizeSpec def, bool allow_percent) {
   const auto* v = Get(key);
   SizeSpec out = def;
   if (v != nullptr) {
     auto expected =
         allow_percent
             ? std::string(
-                  "expected a size string like \"512MiB\", \"50GB\" or a "
-                  "percentage like \"80%\"")
+                  "expected a size string like \"512MiB\", \"50GB\" or a percentage like \"80%\"")
             : std::string("expected a size string like \"512MiB\" or \"50GB\"");
-    if (!v->is_string())
-      Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
+    if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
     auto parsed = ParseSize(v->get<std::string>());
     if (!parsed || (parsed->percent && !allow_percent)) {
       Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
@@ -256,14 +233,12 @@ SizeSpec ConfigReader::Size(std::string_view key, SizeSpec def,
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> ConfigReader::StringMap(
-    std::string_view key) {
+std::vector<std::pair<std::string, std::string>> ConfigReader::StringMap(std::string_view key) {
   const auto* v = Get(key);
   std::vector<std::pair<std::string, std::string>> out;
   if (v != nullptr) {
     if (!v->is_object())
-      Fail(key,
-           fmt::format("expected an object of strings, got {}", Describe(*v)));
+      Fail(key, fmt::format("expected an object of strings, got {}", Describe(*v)));
     for (const auto& [k, value] : v->items()) {
       if (!value.is_string()) {
         Fail(fmt::format("{}/{}", key, k),
@@ -287,20 +262,17 @@ ConfigReader ConfigReader::Object(std::string_view key) {
   return ConfigReader(v, PathOf(key), effective);
 }
 
-std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key,
-                                                   bool* present) {
+std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* present) {
   const auto* v = Get(key);
   *present = v != nullptr;
   std::vector<ConfigReader> out;
   if (v == nullptr) return out;
-  if (!v->is_array())
-    Fail(key, fmt::format("expected a list of objects, got {}", Describe(*v)));
+  if (!v->is_array()) Fail(key, fmt::format("expected a list of objects, got {}", Describe(*v)));
   nlohmann::json* effective = nullptr;
   if (effective_) {
     effective = &(*effective_)[std::string(key)];
     *effective = nlohmann::json::array();
-    for (std::size_t i = 0; i < v->size(); ++i)
-      effective->push_back(nlohmann::json::object());
+    for (std::size_t i = 0; i < v->size(); ++i) effective->push_back(nlohmann::json::object());
   }
   for (std::size_t i = 0; i < v->size(); ++i) {
     out.emplace_back(&(*v)[i], fmt::format("{}/{}", PathOf(key), i),
@@ -318,8 +290,7 @@ void ConfigReader::Finish() {
       std::vector<std::string> sorted = known_;
       std::sort(sorted.begin(), sorted.end());
       sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-      Fail(key, fmt::format("unknown key; known keys here: {}",
-                            fmt::join(sorted, ", ")));
+      Fail(key, fmt::format("unknown key; known keys here: {}", fmt::join(sorted, ", ")));
     }
     Fail(key, fmt::format("unknown key; did you mean \"{}\"?", suggestion));
   }

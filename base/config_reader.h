@@ -17,49 +17,43 @@ namespace cachewarden {
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(const std::string& path, const std::string& message)
-      : std::runtime_error(path.empty() ? message : path + ": " + message),
-        path_(path) {}
+      : std::runtime_error(path.empty() ? message : path + ": " + message), path_(path) {}
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
 };
 
-// Strict, typed reads from one JSON object of the config. Each read names a
-// key, its default and its allowed range; a wrong type or value throws
-// ConfigError naming the JSON path and what was expected. Finish() throws for
-// any key that was never read ("unknown key; did you mean ...?"). Every value
-// read, given or defaulted, is also written to `effective`, which is how
-// `config print` shows the whole effective config.
+// Strict, typed reads from one JSON object of the config. Each read names a key, its default and
+// its allowed range; a wrong type or value throws ConfigError naming the JSON path and what was
+// expected. Finish() throws for any key that was never read ("unknown key; did you mean ...?").
+// Every value read, given or defaulted, is also written to `effective`, which is how `config print`
+// shows the whole effective config.
 //
 // Used only while loading config (exceptions are fine there). Not thread-safe.
 class ConfigReader {
  public:
   // `object` may be null (the section is absent: every read gives the default).
-  ConfigReader(const nlohmann::json* object, std::string path,
-               nlohmann::json* effective);
+  ConfigReader(const nlohmann::json* object, std::string path, nlohmann::json* effective);
 
   // Whether `key` is given (null counts as not given).
   bool Has(std::string_view key) const;
-  // Marks an optional `key` with no default as known and shows it as null in
-  // the effective config (null reads back as "not set").
+  // Marks an optional `key` with no default as known and shows it as null in the effective config
+  // (null reads back as "not set").
   void Unset(std::string_view key);
   bool Bool(std::string_view key, bool def);
-  std::int64_t Int(std::string_view key, std::int64_t def, std::int64_t min,
-                   std::int64_t max);
+  std::int64_t Int(std::string_view key, std::int64_t def, std::int64_t min, std::int64_t max);
   double Number(std::string_view key, double def, double min, double max);
   // `allowed`, when not empty, lists the only values accepted.
   std::string String(std::string_view key, std::string_view def,
                      const std::vector<std::string>& allowed = {});
   // A string that must not be shown: `config print` says "<redacted>".
   std::string Secret(std::string_view key);
-  std::vector<std::string> StringList(std::string_view key,
-                                      const std::vector<std::string>& def);
+  std::vector<std::string> StringList(std::string_view key, const std::vector<std::string>& def);
   Duration Dur(std::string_view key, Duration def, Duration min, Duration max);
   SizeSpec Size(std::string_view key, SizeSpec def, bool allow_percent = true);
   // Object<string,string>, e.g. extra labels.
-  std::vector<std::pair<std::string, std::string>> StringMap(
-      std::string_view key);
+  std::vector<std::pair<std::string, std::string>> StringMap(std::string_view key);
 
   // A nested object; absent means empty (all defaults).
   ConfigReader Object(std::string_view key);
@@ -83,14 +77,11 @@ class ConfigReader {
   std::vector<std::string> known_;
 };
 
-// The closest of `candidates` to `word` by edit distance, or "" if none is
-// close enough to be a plausible typo.
-std::string ClosestMatch(std::string_view word,
-                         const std::vector<std::string>& candidates);
+// The closest of `candidates` to `word` by edit distance, or "" if none is close enough to be a
+// plausible typo.
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
-// Parses JSON text; syntax errors throw ConfigError naming `source`, line and
-// column.
-nlohmann::json ParseJsonText(const std::string& text,
-                             const std::string& source);
+// Parses JSON text; syntax errors throw ConfigError naming `source`, line and column.
+nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
 
 }  // namespace cachewarden

@@ -66,8 +66,7 @@ void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
     line = fmt::format("{} {:<5} {}", Timestamp(), name, msg);
     if (fields.is_object()) {
       for (const auto& [k, v] : fields.items()) {
-        line += fmt::format(" {}={}", k,
-                            v.is_string() ? v.get<std::string>() : DumpJson(v));
+        line += fmt::format(" {}={}", k, v.is_string() ? v.get<std::string>() : DumpJson(v));
       }
     }
     line += "\n";

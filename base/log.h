@@ -8,27 +8,23 @@ namespace cachewarden {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 enum class LogFormat { kJson, kText };
 
-// Process-wide logger writing to stderr: one JSON object per line
-// ({"ts","level","msg", fields...}) or, for people, one text line. Thread-safe;
-// a line is written with one write(2) so lines never interleave.
+// Process-wide logger writing to stderr: one JSON object per line ({"ts","level","msg", fields...})
+// or, for people, one text line. Thread-safe; a line is written with one write(2) so lines never
+// interleave.
 void ConfigureLog(LogLevel level, LogFormat format);
 bool ParseLogLevel(std::string_view text, LogLevel* out);
 void Log(LogLevel level, std::string_view msg,
          const nlohmann::json& fields = nlohmann::json::object());
-inline void LogDebug(std::string_view m,
-                     const nlohmann::json& f = nlohmann::json::object()) {
+inline void LogDebug(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   Log(LogLevel::kDebug, m, f);
 }
-inline void LogInfo(std::string_view m,
-                    const nlohmann::json& f = nlohmann::json::object()) {
+inline void LogInfo(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   Log(LogLevel::kInfo, m, f);
 }
-inline void LogWarn(std::string_view m,
-                    const nlohmann::json& f = nlohmann::json::object()) {
+inline void LogWarn(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   Log(LogLevel::kWarn, m, f);
 }
-inline void LogError(std::string_view m,
-                     const nlohmann::json& f = nlohmann::json::object()) {
+inline void LogError(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   Log(LogLevel::kError, m, f);
 }
 

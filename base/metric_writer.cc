@@ -26,8 +26,7 @@ std::uint64_t HistogramValue::Count() const {
   return n;
 }
 
-prometheus::MetricFamily& MetricWriter::Family(std::string_view name,
-                                               std::string_view help,
+prometheus::MetricFamily& MetricWriter::Family(std::string_view name, std::string_view help,
                                                prometheus::MetricType type) {
   auto it = index_.find(name);
   if (it != index_.end()) return families_[it->second];
@@ -36,20 +35,18 @@ prometheus::MetricFamily& MetricWriter::Family(std::string_view name,
   return families_.back();
 }
 
-void MetricWriter::Gauge(std::string_view name, std::string_view help,
-                         double value, MetricLabels labels) {
+void MetricWriter::Gauge(std::string_view name, std::string_view help, double value,
+                         MetricLabels labels) {
   auto m = NewMetric(labels);
   m.gauge.value = value;
-  Family(name, help, prometheus::MetricType::Gauge)
-      .metric.push_back(std::move(m));
+  Family(name, help, prometheus::MetricType::Gauge).metric.push_back(std::move(m));
 }
 
-void MetricWriter::Counter(std::string_view name, std::string_view help,
-                           double value, MetricLabels labels) {
+void MetricWriter::Counter(std::string_view name, std::string_view help, double value,
+                           MetricLabels labels) {
   auto m = NewMetric(labels);
   m.counter.value = value;
-  Family(name, help, prometheus::MetricType::Counter)
-      .metric.push_back(std::move(m));
+  Family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
 }
 
 void MetricWriter::Histogram(std::string_view name, std::string_view help,
@@ -61,12 +58,10 @@ void MetricWriter::Histogram(std::string_view name, std::string_view help,
     m.histogram.bucket.push_back({cumulative, value.bounds[i]});
   }
   cumulative += value.counts.back();
-  m.histogram.bucket.push_back(
-      {cumulative, std::numeric_limits<double>::infinity()});
+  m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
   m.histogram.sample_count = cumulative;
   m.histogram.sample_sum = value.sum;
-  Family(name, help, prometheus::MetricType::Histogram)
-      .metric.push_back(std::move(m));
+  Family(name, help, prometheus::MetricType::Histogram).metric.push_back(std::move(m));
 }
 
 std::vector<prometheus::MetricFamily> MetricWriter::Take() {

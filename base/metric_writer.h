@@ -13,10 +13,9 @@ namespace cachewarden {
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
-// Cumulative histogram state: `bounds` are the upper bounds (ascending, +Inf
-// implied); `counts[i]` is the number of observations <= bounds[i] (not
-// cumulative across buckets: the writer accumulates); counts.size() ==
-// bounds.size() + 1, the last one for +Inf.
+// Cumulative histogram state: `bounds` are the upper bounds (ascending, +Inf implied); `counts[i]`
+// is the number of observations <= bounds[i] (not cumulative across buckets: the writer
+// accumulates); counts.size() == bounds.size() + 1, the last one for +Inf.
 struct HistogramValue {
   std::vector<double> bounds;
   std::vector<std::uint64_t> counts;
@@ -27,17 +26,16 @@ struct HistogramValue {
       : bounds(std::move(b)), counts(bounds.size() + 1, 0) {}
 };
 
-// Builds Prometheus metric families from plain values, at scrape time or for
-// a textfile. Samples with the same name join one family; the first call for a
-// name fixes its help and type. Not thread-safe: one writer per collection.
+// Builds Prometheus metric families from plain values, at scrape time or for a textfile. Samples
+// with the same name join one family; the first call for a name fixes its help and type. Not
+// thread-safe: one writer per collection.
 class MetricWriter {
  public:
-  void Gauge(std::string_view name, std::string_view help, double value,
-             MetricLabels labels = {});
+  void Gauge(std::string_view name, std::string_view help, double value, MetricLabels labels = {});
   void Counter(std::string_view name, std::string_view help, double value,
                MetricLabels labels = {});
-  void Histogram(std::string_view name, std::string_view help,
-                 const HistogramValue& value, MetricLabels labels = {});
+  void Histogram(std::string_view name, std::string_view help, const HistogramValue& value,
+                 MetricLabels labels = {});
 
   // The families written so far, in first-written order; empties the writer.
   std::vector<prometheus::MetricFamily> Take();

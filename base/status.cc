@@ -7,8 +7,7 @@
 
 namespace cachewarden {
 
-Status Status::Error(std::string reason, std::string message, int err,
-                     std::string path) {
+Status Status::Error(std::string reason, std::string message, int err, std::string path) {
   Status s;
   s.failed_ = true;
   s.reason_ = std::move(reason);
@@ -27,9 +26,8 @@ Status PosixError(std::string_view context, std::string_view path, int err) {
   std::string reason = "io";
   if (err == ENOENT || err == ENOTDIR) reason = "missing";
   if (err == EACCES || err == EPERM) reason = "permission";
-  return Status::Error(
-      reason, fmt::format("{} {}: {}", context, path, std::strerror(err)), err,
-      std::string(path));
+  return Status::Error(reason, fmt::format("{} {}: {}", context, path, std::strerror(err)), err,
+                       std::string(path));
 }
 
 }  // namespace cachewarden

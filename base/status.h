@@ -5,16 +5,15 @@
 
 namespace cachewarden {
 
-// The result of an operation on the hot path (probes, walker, reaper): ok, or
-// an error with a short machine-readable reason ("timeout", "io", "missing"),
-// the errno that caused it (0 if none), the path involved and a message for
-// people. Cheap to copy; no exceptions. Thread-compatible like a plain value.
+// The result of an operation on the hot path (probes, walker, reaper): ok, or an error with a short
+// machine-readable reason ("timeout", "io", "missing"), the errno that caused it (0 if none), the
+// path involved and a message for people. Cheap to copy; no exceptions. Thread-compatible like a
+// plain value.
 class Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status Error(std::string reason, std::string message, int err = 0,
-                      std::string path = {});
+  static Status Error(std::string reason, std::string message, int err = 0, std::string path = {});
 
   bool ok() const { return !failed_; }
   const std::string& reason() const { return reason_; }
@@ -33,10 +32,9 @@ class Status {
   std::string path_;
 };
 
-// Status from a failed system call: `context` is what we were doing
-// ("statvfs"), `path` what we did it to. Reason is derived from the errno:
-// "missing" for ENOENT/ENOTDIR, "permission" for EACCES/EPERM, "io" for
-// everything else.
+// Status from a failed system call: `context` is what we were doing ("statvfs"), `path` what we did
+// it to. Reason is derived from the errno: "missing" for ENOENT/ENOTDIR, "permission" for
+// EACCES/EPERM, "io" for everything else.
 Status PosixError(std::string_view context, std::string_view path, int err);
 
 }  // namespace cachewarden

@@ -26,8 +26,7 @@ std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes) {
     }
     if (valid && len == 4) {
       auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid =
-          c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+      valid = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
     }
     std::string_view piece = valid ? text.substr(i, len) : "\xEF\xBF\xBD";
     if (out.size() + piece.size() > max_bytes) break;

@@ -14,8 +14,7 @@ namespace {
 std::optional<double> TakeNumber(std::string_view& text) {
   std::size_t n = 0;
   bool dot = false;
-  while (n < text.size() &&
-         ((text[n] >= '0' && text[n] <= '9') || (text[n] == '.' && !dot))) {
+  while (n < text.size() && ((text[n] >= '0' && text[n] <= '9') || (text[n] == '.' && !dot))) {
     dot = dot || text[n] == '.';
     ++n;
   }
@@ -29,9 +28,8 @@ std::optional<double> TakeNumber(std::string_view& text) {
 
 std::string_view TakeUnit(std::string_view& text) {
   std::size_t n = 0;
-  while (n < text.size() &&
-         ((text[n] >= 'a' && text[n] <= 'z') ||
-          (text[n] >= 'A' && text[n] <= 'Z') || text[n] == '%')) {
+  while (n < text.size() && ((text[n] >= 'a' && text[n] <= 'z') ||
+                             (text[n] >= 'A' && text[n] <= 'Z') || text[n] == '%')) {
     ++n;
   }
   auto unit = text.substr(0, n);
@@ -40,8 +38,7 @@ std::string_view TakeUnit(std::string_view& text) {
 }
 
 constexpr std::pair<std::string_view, double> kDurationUnits[] = {
-    {"ms", 1e-3}, {"s", 1},     {"m", 60},
-    {"h", 3600},  {"d", 86400}, {"w", 604800}};
+    {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
 
 constexpr std::pair<std::string_view, double> kSizeUnits[] = {
     {"B", 1},           {"KB", 1e3},           {"MB", 1e6},
@@ -69,8 +66,7 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     if (!found) return std::nullopt;
   }
   if (seconds > 1e9) return std::nullopt;
-  return std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(seconds));
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
 }
 
 std::string FormatDuration(Duration d) {
@@ -92,18 +88,14 @@ std::string FormatDuration(Duration d) {
 
 std::uint64_t SizeSpec::Resolve(std::uint64_t total) const {
   if (!percent) return static_cast<std::uint64_t>(value);
-  return static_cast<std::uint64_t>(
-      std::llround(static_cast<double>(total) * value / 100.0));
+  return static_cast<std::uint64_t>(std::llround(static_cast<double>(total) * value / 100.0));
 }
 
 std::string SizeSpec::ToString() const {
   if (percent) return fmt::format("{}%", value);
   auto b = static_cast<std::uint64_t>(value);
   constexpr std::pair<const char*, std::uint64_t> kExact[] = {
-      {"TiB", 1ULL << 40},
-      {"GiB", 1ULL << 30},
-      {"MiB", 1ULL << 20},
-      {"KiB", 1ULL << 10}};
+      {"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}};
   for (const auto& [unit, size] : kExact) {
     if (b >= size && b % size == 0) return fmt::format("{}{}", b / size, unit);
   }
@@ -146,8 +138,8 @@ std::string HumanAge(Duration d) {
 
 std::string HumanAgeSeconds(double seconds) {
   if (!(seconds > 0)) return "0s";
-  return HumanAge(std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(std::min(seconds, 1e12))));
+  return HumanAge(
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(std::min(seconds, 1e12))));
 }
 
 std::string ShowName(std::string_view name) {

@@ -1,6 +1,6 @@
-// bench/delete's driver: deletes DIR/NAME with the GC reaper, unthrottled,
-// exactly as a policy run does (ReapEntry with the entry's dev/ino), and
-// prints the wall time. Built by bench/delete against build/'s libraries.
+// bench/delete's driver: deletes DIR/NAME with the GC reaper, unthrottled, exactly as a policy run
+// does (ReapEntry with the entry's dev/ino), and prints the wall time. Built by bench/delete
+// against build/'s libraries.
 #include <fcntl.h>
 
 #include <chrono>
@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "fs/dirfd.h"
 #include "actions/reaper.h"
+#include "fs/dirfd.h"
 
 int main(int argc, char** argv) {
   using namespace cachewarden;
@@ -27,11 +27,9 @@ int main(int argc, char** argv) {
   o.threads = argc > 3 ? std::atoi(argv[3]) : 2;
   auto start = std::chrono::steady_clock::now();
   ReapOutcome r = ReapEntry(dir.get(), argv[2], DevOf(sx), sx.stx_ino, o);
-  double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%s removed=%llu errors=%llu seconds=%.3f\n", ToString(r.result),
-              static_cast<unsigned long long>(r.removed),
-              static_cast<unsigned long long>(r.errors), s);
+              static_cast<unsigned long long>(r.removed), static_cast<unsigned long long>(r.errors),
+              s);
   return r.result == ReapResult::kDeleted ? 0 : 1;
 }

@@ -10,8 +10,7 @@
 
 namespace cachewarden {
 
-bool WriteAtomically(const std::string& path, const std::string& data,
-                     std::string* error) {
+bool WriteAtomically(const std::string& path, const std::string& data, std::string* error) {
   std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -36,8 +35,7 @@ bool WriteAtomically(const std::string& path, const std::string& data,
     return false;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = fmt::format("cannot rename {} to {}: {}", tmp, path,
-                         std::strerror(errno));
+    *error = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
     ::unlink(tmp.c_str());
     return false;
   }

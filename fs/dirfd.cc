@@ -18,8 +18,7 @@ void UniqueFd::Reset(int fd) {
 int OpenDirNoFollow(int dir_fd, const char* name) {
   int fd;
   do {
-    fd =
-        ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   return fd;
 }
@@ -32,8 +31,7 @@ std::string CheckRelativePath(std::string_view path) {
     std::size_t end = path.find('/', start);
     if (end == std::string::npos) end = path.size();
     std::string_view part(path.data() + start, end - start);
-    if (part.empty())
-      return "must not have empty components (\"//\" or a trailing \"/\")";
+    if (part.empty()) return "must not have empty components (\"//\" or a trailing \"/\")";
     if (part == "..") return "must not contain \"..\"";
     if (part == ".") return "must not contain \".\" components";
     start = end + 1;
@@ -41,8 +39,7 @@ std::string CheckRelativePath(std::string_view path) {
   return "";
 }
 
-Status OpenBeneath(const std::string& root, const std::string& rel,
-                   UniqueFd* out) {
+Status OpenBeneath(const std::string& root, const std::string& rel, UniqueFd* out) {
   if (auto why = rel.empty() ? "" : CheckRelativePath(rel); !why.empty()) {
     return Status::Error("invalid", "policy path " + why, EINVAL, rel);
   }
@@ -62,9 +59,8 @@ Status OpenBeneath(const std::string& root, const std::string& rel,
         struct stat st;
         if (::fstatat(dir.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISLNK(st.st_mode)) {
-          return Status::Error(
-              "symlink", "refusing a policy path through a symlink: " + done,
-              ELOOP, done);
+          return Status::Error("symlink", "refusing a policy path through a symlink: " + done,
+                               ELOOP, done);
         }
       }
       return PosixError("open", done, err);
@@ -91,24 +87,19 @@ int ReadDirNames(int dir_fd, std::vector<DirName>* out) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
       off += d->d_reclen;
       const char* name = d->d_name;
-      if (name[0] == '.' &&
-          (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-        continue;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
       out->push_back({name, d->d_type});
     }
   }
 }
 
 int StatxNoFollow(int dir_fd, const char* name, struct statx* out) {
-  int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC |
-              (name[0] == '\0' ? AT_EMPTY_PATH : 0);
-  if (::statx(dir_fd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, out) != 0)
-    return errno;
+  int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (name[0] == '\0' ? AT_EMPTY_PATH : 0);
+  if (::statx(dir_fd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, out) != 0) return errno;
   return 0;
 }
 
-Status ListNames(int fd, const std::string& path,
-                 std::vector<std::string>* names) {
+Status ListNames(int fd, const std::string& path, std::vector<std::string>* names) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return PosixError("dup", path, errno);
   DIR* dir = fdopendir(copy);

@@ -8,9 +8,9 @@
 #include <climits>
 #include <map>
 
+#include "base/text.h"
 #include "fs/mountinfo.h"
 #include "fs/read_file.h"
-#include "base/text.h"
 
 namespace cachewarden {
 namespace {
@@ -27,13 +27,12 @@ std::string ReadLink(const std::string& path) {
 std::string Comm(const std::string& proc_dir) {
   std::string comm;
   if (!ReadSmallFile(proc_dir + "/comm", &comm, 64).ok()) return "";
-  while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\0'))
-    comm.pop_back();
+  while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\0')) comm.pop_back();
   return comm;
 }
 
-void Collect(const MountTable& table, const std::vector<std::string>& dirs,
-             const DindMount& proto, std::vector<DindMount>* out) {
+void Collect(const MountTable& table, const std::vector<std::string>& dirs, const DindMount& proto,
+             std::vector<DindMount>* out) {
   for (const auto& e : table.entries) {
     for (const auto& dir : dirs) {
       if (e.mount_point == dir || !PathIsUnder(e.mount_point, dir)) continue;
@@ -66,13 +65,11 @@ std::uint64_t ParseNamespaceLink(const std::string& target) {
   auto close = target.find(']', open == std::string::npos ? 0 : open);
   if (open == std::string::npos || close == std::string::npos) return 0;
   std::uint64_t v = 0;
-  auto [ptr, ec] =
-      std::from_chars(target.data() + open + 1, target.data() + close, v);
+  auto [ptr, ec] = std::from_chars(target.data() + open + 1, target.data() + close, v);
   return ec == std::errc() && ptr == target.data() + close ? v : 0;
 }
 
-Status ScanDindMounts(const std::string& proc_root,
-                      const std::vector<std::string>& dind_dirs,
+Status ScanDindMounts(const std::string& proc_root, const std::vector<std::string>& dind_dirs,
                       bool other_namespaces, DindMountScan* out) {
   *out = DindMountScan{};
   std::vector<std::string> dirs;
@@ -101,8 +98,7 @@ Status ScanDindMounts(const std::string& proc_root,
   while (struct dirent* ent = ::readdir(proc)) {
     int pid = 0;
     if (!IsPid(ent->d_name, &pid) || ++seen > kMaxProcesses) continue;
-    auto ns =
-        ParseNamespaceLink(ReadLink(proc_root + "/" + ent->d_name + "/ns/mnt"));
+    auto ns = ParseNamespaceLink(ReadLink(proc_root + "/" + ent->d_name + "/ns/mnt"));
     if (ns == 0 || ns == proto.mount_ns) continue;
     out->other_processes_visible = true;
     auto [it, fresh] = lowest_pid.emplace(ns, pid);

@@ -1,6 +1,4 @@
 #include "fs/mountinfo.h"
-#include "fs/read_file.h"
-#include "base/text.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,11 +7,14 @@
 #include <cerrno>
 #include <charconv>
 
+#include "base/text.h"
+#include "fs/read_file.h"
+
 namespace cachewarden {
 namespace {
 
-// Splits on single spaces; mountinfo never has empty fields (spaces in paths
-// are escaped), so an empty field marks a malformed line.
+// Splits on single spaces; mountinfo never has empty fields (spaces in paths are escaped), so an
+// empty field marks a malformed line.
 std::vector<std::string_view> SplitFields(std::string_view line) {
   std::vector<std::string_view> out;
   std::size_t start = 0;
@@ -51,8 +52,8 @@ bool ParseLine(std::string_view line, MountEntry* e) {
       !ParseNumber(f[2].substr(colon + 1), &e->minor)) {
     return false;
   }
-  // Mount points are absolute; roots usually are too, but nsfs roots read
-  // "net:[4026531992]", so the root is not checked.
+  // Mount points are absolute; roots usually are too, but nsfs roots read "net:[4026531992]", so
+  // the root is not checked.
   if (f[4][0] != '/') return false;
   e->root = UnescapeMountField(f[3]);
   e->mount_point = UnescapeMountField(f[4]);
@@ -82,9 +83,7 @@ bool MountEntry::ReadOnly() const {
   return HasOption(options, "ro") || HasOption(super_options, "ro");
 }
 
-std::string MountEntry::Device() const {
-  return fmt::format("{}:{}", major, minor);
-}
+std::string MountEntry::Device() const { return fmt::format("{}:{}", major, minor); }
 
 std::string UnescapeMountField(std::string_view field) {
   std::string out;
@@ -95,8 +94,7 @@ std::string UnescapeMountField(std::string_view field) {
       bool ok = oct.size() == 3;
       for (char c : oct) ok = ok && c >= '0' && c <= '7';
       if (ok) {
-        out += static_cast<char>(((oct[0] - '0') << 6) | ((oct[1] - '0') << 3) |
-                                 (oct[2] - '0'));
+        out += static_cast<char>(((oct[0] - '0') << 6) | ((oct[1] - '0') << 3) | (oct[2] - '0'));
         i += 3;
         continue;
       }
@@ -133,8 +131,8 @@ const MountEntry* MountTable::FindById(int id) const {
 }
 
 const MountEntry* MountTable::RootMount() const {
-  // The bottom root mount: at "/", with a parent outside the table (or
-  // itself). Failing that, the first mount at "/".
+  // The bottom root mount: at "/", with a parent outside the table (or itself). Failing that, the
+  // first mount at "/".
   const MountEntry* root = nullptr;
   for (const auto& e : entries) {
     if (e.mount_point != "/") continue;
@@ -172,13 +170,12 @@ const MountEntry* MountTable::Holder(std::string_view path) const {
   for (int depth = 0; depth < 4096; ++depth) {
     const MountEntry* best = nullptr;
     for (const auto& e : entries) {
-      if (&e == cur || e.parent != cur->id ||
-          !PathIsUnder(path, e.mount_point)) {
+      if (&e == cur || e.parent != cur->id || !PathIsUnder(path, e.mount_point)) {
         continue;
       }
-      // Children of one parent that both hold `path` are nested; the one
-      // mounted later (later in the file) is on top: at the same point it is
-      // stacked, at an enclosing point it hides the earlier, deeper one.
+      // Children of one parent that both hold `path` are nested; the one mounted later (later in
+      // the file) is on top: at the same point it is stacked, at an enclosing point it hides the
+      // earlier, deeper one.
       best = &e;
     }
     if (best == nullptr) return cur;
@@ -187,8 +184,7 @@ const MountEntry* MountTable::Holder(std::string_view path) const {
   return cur;
 }
 
-Status ReadMountInfo(const std::string& file, MountTable* out,
-                     std::size_t max_bytes) {
+Status ReadMountInfo(const std::string& file, MountTable* out, std::size_t max_bytes) {
   std::string text;
   Status s = ReadSmallFile(file, &text, max_bytes);
   if (!s.ok()) return s;

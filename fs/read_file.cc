@@ -8,8 +8,7 @@
 
 namespace cachewarden {
 
-Status ReadSmallFile(const std::string& file, std::string* out,
-                     std::size_t max_bytes) {
+Status ReadSmallFile(const std::string& file, std::string* out, std::size_t max_bytes) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError("open", file, errno);
   out->clear();

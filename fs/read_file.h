@@ -8,7 +8,6 @@
 namespace cachewarden {
 
 // Reads a whole small file (bounded), for /proc files; errno-based Status.
-Status ReadSmallFile(const std::string& file, std::string* out,
-                     std::size_t max_bytes);
+Status ReadSmallFile(const std::string& file, std::string* out, std::size_t max_bytes);
 
 }  // namespace cachewarden

@@ -21,15 +21,12 @@
 namespace cachewarden {
 namespace {
 
-constexpr unsigned kStatxMask = STATX_TYPE | STATX_MODE | STATX_NLINK |
-                                STATX_INO | STATX_SIZE | STATX_BLOCKS |
-                                STATX_MTIME | STATX_CTIME | STATX_ATIME;
+constexpr unsigned kStatxMask = STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_SIZE |
+                                STATX_BLOCKS | STATX_MTIME | STATX_CTIME | STATX_ATIME;
 constexpr int kStatxFlags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT;
 constexpr std::size_t kDirentBuffer = 64 * 1024;
 
-SystemTime ToTime(const struct statx_timestamp& t) {
-  return ToSystemTime(t.tv_sec, t.tv_nsec);
-}
+SystemTime ToTime(const struct statx_timestamp& t) { return ToSystemTime(t.tv_sec, t.tv_nsec); }
 
 void CountSkip(int err, SkipCounts* s) {
   if (err == ENOENT || err == ENOTDIR || err == ESTALE) {
@@ -50,11 +47,10 @@ std::string JoinPath(const std::string& dir, const char* name) {
   return p;
 }
 
-// An open directory that queued subdirectories still refer to. The fd closes
-// when the last of them has been opened.
+// An open directory that queued subdirectories still refer to. The fd closes when the last of them
+// has been opened.
 struct DirRef {
-  DirRef(int f, std::string p, bool owned)
-      : fd(f), path(std::move(p)), owns(owned) {}
+  DirRef(int f, std::string p, bool owned) : fd(f), path(std::move(p)), owns(owned) {}
   ~DirRef() {
     if (owns && fd >= 0) close(fd);
   }
@@ -74,14 +70,13 @@ bool LargerFile(const LargeFile& a, const LargeFile& b) {
   return a.allocated_bytes > b.allocated_bytes;
 }
 
-// (dev, ino) pairs of multiply-linked files already counted; sharded so that
-// workers rarely wait on each other.
+// (dev, ino) pairs of multiply-linked files already counted; sharded so that workers rarely wait on
+// each other.
 class HardLinkSet {
  public:
   // True if (dev, ino) was not in the set yet.
   bool Insert(dev_t dev, ino_t ino) {
-    const std::uint64_t key =
-        static_cast<std::uint64_t>(ino) * 0x9E3779B97F4A7C15ULL ^ dev;
+    const std::uint64_t key = static_cast<std::uint64_t>(ino) * 0x9E3779B97F4A7C15ULL ^ dev;
     Shard& s = shards_[key % shards_.size()];
     std::lock_guard lock(s.mu);
     return s.seen.insert(Key{dev, ino}).second;
@@ -95,8 +90,7 @@ class HardLinkSet {
   };
   struct KeyHash {
     std::size_t operator()(const Key& k) const {
-      return std::hash<std::uint64_t>()(k.ino) ^
-             (std::hash<std::uint64_t>()(k.dev) << 1);
+      return std::hash<std::uint64_t>()(k.ino) ^ (std::hash<std::uint64_t>()(k.dev) << 1);
     }
   };
   struct Shard {
@@ -167,26 +161,23 @@ class WalkWorker {
   WalkWorker(const WalkOptions& o, HardLinkSet* links, dev_t root_dev)
       : options_(o), links_(links), root_dev_(root_dev) {}
 
-  // Counts the entry; true if it is a directory to enter. `check_mount_attr`
-  // is false only for a walk root given by path (it may be a volume's root).
+  // Counts the entry; true if it is a directory to enter. `check_mount_attr` is false only for a
+  // walk root given by path (it may be a volume's root).
   bool Account(const struct statx& st, const std::string& dir, const char* name,
                bool check_mount_attr) {
     const dev_t dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-    const bool mount_root =
-        check_mount_attr &&
-        (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
-        (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    const bool mount_root = check_mount_attr &&
+                            (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+                            (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
     if (dev != root_dev_ || mount_root) {
       ++totals.mount_points;
       if (mount_paths.size() < options_.max_mount_paths) {
-        mount_paths.push_back(dir.empty() ? std::string(name)
-                                          : JoinPath(dir, name));
+        mount_paths.push_back(dir.empty() ? std::string(name) : JoinPath(dir, name));
       }
       return false;
     }
     const bool is_dir = S_ISDIR(st.stx_mode);
-    if (!is_dir && st.stx_nlink > 1 && !links_->Insert(dev, st.stx_ino))
-      return false;
+    if (!is_dir && st.stx_nlink > 1 && !links_->Insert(dev, st.stx_ino)) return false;
     const std::uint64_t allocated = st.stx_blocks * 512;
     const SystemTime mtime = ToTime(st.stx_mtime);
     if (totals.inodes == 0) {
@@ -206,15 +197,12 @@ class WalkWorker {
     return is_dir;
   }
 
-  // Opens the directory of `item` and accounts each of its entries; queues
-  // subdirectories through `flush` after every batch so other workers can
-  // start on them while this one continues.
+  // Opens the directory of `item` and accounts each of its entries; queues subdirectories through
+  // `flush` after every batch so other workers can start on them while this one continues.
   template <typename Flush>
   void ReadDir(WorkItem item, const Flush& flush) {
     const std::string path =
-        item.parent->path.empty()
-            ? item.name
-            : JoinPath(item.parent->path, item.name.c_str());
+        item.parent->path.empty() ? item.name : JoinPath(item.parent->path, item.name.c_str());
     int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
     int fd = openat(item.parent->fd, item.name.c_str(), flags);
     if (fd < 0 && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
@@ -242,21 +230,17 @@ class WalkWorker {
       }
       if (n == 0) break;
       for (ssize_t off = 0; off < n;) {
-        const auto* d =
-            reinterpret_cast<const struct dirent64*>(buffer_.data() + off);
+        const auto* d = reinterpret_cast<const struct dirent64*>(buffer_.data() + off);
         off += d->d_reclen;
         const char* name = d->d_name;
-        if (name[0] == '.' &&
-            (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
-          continue;
+        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
         struct statx sx {};
         if (statx(fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
           CountSkip(errno, &totals.skipped);
           continue;
         }
         if (Account(sx, path, name, true)) {
-          subdirs.push_back({dir, name,
-                             makedev(sx.stx_dev_major, sx.stx_dev_minor),
+          subdirs.push_back({dir, name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
                              static_cast<ino_t>(sx.stx_ino)});
         }
       }
@@ -272,13 +256,12 @@ class WalkWorker {
   std::vector<std::string> mount_paths;
 
  private:
-  void OfferLargeFile(const std::string& dir, const char* name,
-                      std::uint64_t allocated, std::uint64_t apparent) {
+  void OfferLargeFile(const std::string& dir, const char* name, std::uint64_t allocated,
+                      std::uint64_t apparent) {
     const std::size_t n = options_.top_files;
     if (n == 0) return;
     if (top.size() >= n && allocated <= top.front().allocated_bytes) return;
-    top.push_back({dir.empty() ? std::string(name) : JoinPath(dir, name),
-                   allocated, apparent});
+    top.push_back({dir.empty() ? std::string(name) : JoinPath(dir, name), allocated, apparent});
     std::push_heap(top.begin(), top.end(), LargerFile);
     if (top.size() > n) {
       std::pop_heap(top.begin(), top.end(), LargerFile);
@@ -294,8 +277,7 @@ class WalkWorker {
 
 }  // namespace
 
-Walker::Walker(WalkOptions options)
-    : options_(options), state_(std::make_unique<State>()) {
+Walker::Walker(WalkOptions options) : options_(options), state_(std::make_unique<State>()) {
   if (options_.threads < 1) options_.threads = 1;
 }
 
@@ -303,9 +285,7 @@ Walker::~Walker() = default;
 
 std::vector<LargeFile> Walker::LargestFiles() const { return state_->top; }
 
-const std::vector<std::string>& Walker::MountPointPaths() const {
-  return state_->mount_paths;
-}
+const std::vector<std::string>& Walker::MountPointPaths() const { return state_->mount_paths; }
 
 Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
                        const std::string& path_prefix) {
@@ -330,15 +310,14 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   // The entry itself is accounted on the calling thread.
   WalkWorker first(options_, &s.links, s.root_dev);
   if (first.Account(sx, path_prefix, name.c_str(), !by_path)) {
-    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix, false),
-                       name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
+    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix, false), name,
+                       makedev(sx.stx_dev_major, sx.stx_dev_minor),
                        static_cast<ino_t>(sx.stx_ino)});
   }
   auto merge = [&](WalkWorker& w) {
     s.result.Add(w.totals);
     for (auto& m : w.mount_paths) {
-      if (s.mount_paths.size() < options_.max_mount_paths)
-        s.mount_paths.push_back(m);
+      if (s.mount_paths.size() < options_.max_mount_paths) s.mount_paths.push_back(m);
     }
     s.top.insert(s.top.end(), w.top.begin(), w.top.end());
     std::sort(s.top.begin(), s.top.end(), LargerFile);
@@ -346,8 +325,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   };
   merge(first);
 
-  // `own_thread`: a worker started here, whose priority may be lowered (never
-  // the caller's thread).
+  // `own_thread`: a worker started here, whose priority may be lowered (never the caller's thread).
   auto run = [&](bool own_thread) {
     if (own_thread && options_.low_priority) LowerThreadPriority(options_.nice);
     WalkWorker w(options_, &s.links, s.root_dev);
@@ -358,8 +336,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     };
     std::unique_lock lock(s.mu);
     for (;;) {
-      s.cv.wait(lock,
-                [&] { return s.stop || !s.stack.empty() || s.active == 0; });
+      s.cv.wait(lock, [&] { return s.stop || !s.stack.empty() || s.active == 0; });
       if (s.stop || s.stack.empty()) break;
       if (options_.cancel != nullptr && options_.cancel->load()) {
         s.stop = s.cancelled = true;
@@ -381,11 +358,10 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     std::vector<std::thread> threads;
     try {
       threads.reserve(static_cast<std::size_t>(options_.threads));
-      for (int i = 0; i < options_.threads; ++i)
-        threads.emplace_back(run, true);
+      for (int i = 0; i < options_.threads; ++i) threads.emplace_back(run, true);
     } catch (const std::exception&) {
-      // A thread could not be started (std::system_error, bad_alloc): those
-      // that did start finish the walk by themselves; with none, walk here.
+      // A thread could not be started (std::system_error, bad_alloc): those that did start finish
+      // the walk by themselves; with none, walk here.
     }
     for (auto& t : threads) t.join();
     if (threads.empty()) run(false);
@@ -395,8 +371,8 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   return Status::Ok();
 }
 
-Status MeasureEntry(int parent_fd, const std::string& name,
-                    const WalkOptions& options, EntryTotals* out) {
+Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
+                    EntryTotals* out) {
   Walker walker(options);
   return walker.Measure(parent_fd, name, out);
 }

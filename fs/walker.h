@@ -11,8 +11,8 @@
 
 namespace cachewarden {
 
-// The filesystem walker: one piece of code for the scan probe (what fills the
-// cache) and the GC reaper (how big and how old is this candidate).
+// The filesystem walker: one piece of code for the scan probe (what fills the cache) and the GC
+// reaper (how big and how old is this candidate).
 //
 // How it walks (the rules of `du -x`, plus safety):
 // - directory file descriptors only: every entry is reached with
@@ -37,9 +37,8 @@ namespace cachewarden {
 // - memory is bounded: totals are aggregated on the fly; only the top-N
 //   largest files and the first few mount points are kept, never the tree.
 //
-// Units: allocated bytes are st_blocks * 512 (what `du -B1` reports); apparent
-// bytes are st_size summed over every counted entry, directories included
-// (what `du -b` reports).
+// Units: allocated bytes are st_blocks * 512 (what `du -B1` reports); apparent bytes are st_size
+// summed over every counted entry, directories included (what `du -b` reports).
 
 // Why entries were skipped.
 struct SkipCounts {
@@ -50,21 +49,20 @@ struct SkipCounts {
   void Add(const SkipCounts& o);
 };
 
-// What one entry (a file, or a directory and everything under it on the same
-// filesystem) adds up to. A plain value.
+// What one entry (a file, or a directory and everything under it on the same filesystem) adds up
+// to. A plain value.
 struct EntryTotals {
   std::uint64_t allocated_bytes = 0;  // st_blocks * 512
   std::uint64_t apparent_bytes = 0;   // st_size
   std::uint64_t inodes = 0;           // entries counted (hard links once)
-  // Extremes over every counted entry, the measured entry itself included.
-  // The epoch (SystemTime{}) when nothing was counted.
+  // Extremes over every counted entry, the measured entry itself included. The epoch (SystemTime{})
+  // when nothing was counted.
   SystemTime newest_mtime{};
   SystemTime oldest_mtime{};
   SystemTime newest_ctime{};
   SystemTime newest_atime{};
-  // Mount points found at or below the entry (not entered, not counted). The
-  // GC reaper must not delete an entry with a mount inside: that is exactly
-  // the "Device or resource busy" failure.
+  // Mount points found at or below the entry (not entered, not counted). The GC reaper must not
+  // delete an entry with a mount inside: that is exactly the "Device or resource busy" failure.
   std::uint64_t mount_points = 0;
   SkipCounts skipped;
 
@@ -74,34 +72,34 @@ struct EntryTotals {
 };
 
 struct WalkOptions {
-  // Worker threads for one Measure call (>= 1). The calling thread only waits,
-  // unless no thread can be started: then it walks by itself.
+  // Worker threads for one Measure call (>= 1). The calling thread only waits, unless no thread can
+  // be started: then it walks by itself.
   int threads = 2;
-  // Run the workers in the idle I/O class (ioprio_set) and at `nice`. Applies
-  // to the walker's own threads only, never to the caller's thread.
+  // Run the workers in the idle I/O class (ioprio_set) and at `nice`. Applies to the walker's own
+  // threads only, never to the caller's thread.
   bool low_priority = false;
   int nice = 10;
-  // How many of the largest regular files (by allocated bytes) to remember,
-  // with their paths; 0 keeps none.
+  // How many of the largest regular files (by allocated bytes) to remember, with their paths; 0
+  // keeps none.
   std::size_t top_files = 0;
   // How many mount point paths to remember (all are counted).
   std::size_t max_mount_paths = 16;
-  // Polled between directories: when set, Measure stops and returns a
-  // "cancelled" error. May be null. Not owned.
+  // Polled between directories: when set, Measure stops and returns a "cancelled" error. May be
+  // null. Not owned.
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// A file remembered by the top-N list; `path` is relative to the directory
-// that held the entry given to Measure, e.g. "buildkit/metadata_v2.db".
+// A file remembered by the top-N list; `path` is relative to the directory that held the entry
+// given to Measure, e.g. "buildkit/metadata_v2.db".
 struct LargeFile {
   std::string path;
   std::uint64_t allocated_bytes = 0;
   std::uint64_t apparent_bytes = 0;
 };
 
-// Measures entries; remembers hard links it has counted, the largest files and
-// the mount points it met, across calls. One Measure call at a time (not
-// thread-safe); each call runs its own short-lived worker threads.
+// Measures entries; remembers hard links it has counted, the largest files and the mount points it
+// met, across calls. One Measure call at a time (not thread-safe); each call runs its own
+// short-lived worker threads.
 class Walker {
  public:
   explicit Walker(WalkOptions options);
@@ -109,19 +107,16 @@ class Walker {
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
 
-  // Measures the entry `name` of the open directory `parent_fd` (AT_FDCWD
-  // with a path works too, e.g. for the scan root). The filesystem of
-  // reference is the parent's (for AT_FDCWD: the entry's own), so an entry
-  // that is itself a mount point yields mount_points == 1 and nothing else.
-  // Fails only if the entry itself cannot be looked at ("missing",
-  // "permission", "io") or the walk was cancelled ("cancelled"); *out is then
-  // unspecified. Paths remembered (largest files, mount points) are
-  // `path_prefix`/name/..., or name/... when the prefix is empty.
+  // Measures the entry `name` of the open directory `parent_fd` (AT_FDCWD with a path works too,
+  // e.g. for the scan root). The filesystem of reference is the parent's (for AT_FDCWD: the entry's
+  // own), so an entry that is itself a mount point yields mount_points == 1 and nothing else. Fails
+  // only if the entry itself cannot be looked at ("missing", "permission", "io") or the walk was
+  // cancelled ("cancelled"); *out is then unspecified. Paths remembered (largest files, mount
+  // points) are `path_prefix`/name/..., or name/... when the prefix is empty.
   Status Measure(int parent_fd, const std::string& name, EntryTotals* out,
                  const std::string& path_prefix = "");
 
-  // Largest regular files met so far (all calls), largest first, at most
-  // WalkOptions::top_files.
+  // Largest regular files met so far (all calls), largest first, at most WalkOptions::top_files.
   std::vector<LargeFile> LargestFiles() const;
   // Paths of the first WalkOptions::max_mount_paths mount points met.
   const std::vector<std::string>& MountPointPaths() const;
@@ -132,16 +127,15 @@ class Walker {
   std::unique_ptr<State> state_;
 };
 
-// For the GC reaper: the totals of ONE candidate entry (parent directory fd,
-// name), with a fresh hard-link set: allocated and apparent bytes, inodes,
-// newest mtime/ctime/atime in the subtree, and whether a mount point lies at
-// or inside it (EntryTotals::has_mount_inside). Same rules and errors as
-// Walker::Measure.
-Status MeasureEntry(int parent_fd, const std::string& name,
-                    const WalkOptions& options, EntryTotals* out);
+// For the GC reaper: the totals of ONE candidate entry (parent directory fd, name), with a fresh
+// hard-link set: allocated and apparent bytes, inodes, newest mtime/ctime/atime in the subtree, and
+// whether a mount point lies at or inside it (EntryTotals::has_mount_inside). Same rules and errors
+// as Walker::Measure.
+Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
+                    EntryTotals* out);
 
-// Puts the calling thread in the idle I/O class and at `nice` (both
-// best-effort: failures are ignored). Used by the walker's threads.
+// Puts the calling thread in the idle I/O class and at `nice` (both best-effort: failures are
+// ignored). Used by the walker's threads.
 void LowerThreadPriority(int nice);
 
 }  // namespace cachewarden

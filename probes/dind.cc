@@ -6,18 +6,17 @@
 #include <algorithm>
 #include <set>
 
+#include "fs/dirfd.h"
+#include "fs/walker.h"
 #include "probes/mounts.h"
 #include "probes/scan.h"
-#include "fs/walker.h"
-#include "fs/dirfd.h"
 
 namespace cachewarden {
 namespace {
 
 struct DindOptions {
-  std::vector<std::string> dirs;  // empty: <root>/dind
-  std::vector<std::string>
-      other_paths;  // dind paths as other namespaces see them
+  std::vector<std::string> dirs;         // empty: <root>/dind
+  std::vector<std::string> other_paths;  // dind paths as other namespaces see them
   Duration leftover_age{};
   bool other_namespaces = true;
   Duration scan_max_age{};  // use ScanData younger than this
@@ -30,8 +29,7 @@ class DindProbe : public Probe {
   explicit DindProbe(DindOptions o) : options_(std::move(o)) {}
   std::string_view name() const override { return DindData::kProbe; }
 
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<DindData>();
     data->leftover_age = options_.leftover_age;
     std::vector<std::string> dirs = options_.dirs;
@@ -42,14 +40,12 @@ class DindProbe : public Probe {
       data->dirs.push_back(ResolveCachePath(d, &existing));
       match.push_back(data->dirs.back());
     }
-    match.insert(match.end(), options_.other_paths.begin(),
-                 options_.other_paths.end());
+    match.insert(match.end(), options_.other_paths.begin(), options_.other_paths.end());
     // Partial sizes would make leftovers look smaller or absent.
     if (!MeasureEntries(ctx, data.get())) return Cancelled();
 
     DindMountScan scan;
-    Status s =
-        ScanDindMounts(ctx.proc_root, match, options_.other_namespaces, &scan);
+    Status s = ScanDindMounts(ctx.proc_root, match, options_.other_namespaces, &scan);
     if (!s.ok()) return s;
     data->namespaces = scan.namespaces;
     data->other_processes_visible = scan.other_processes_visible;
@@ -60,21 +56,19 @@ class DindProbe : public Probe {
   }
 
  private:
-  // The scan probe's entries when its latest walk is fresh and covers the one
-  // default dind directory, else a walk of each entry here, relative to the
-  // dind directory (an entry that is a mount point is counted as one, as the
-  // scan does). False if cancelled.
+  // The scan probe's entries when its latest walk is fresh and covers the one default dind
+  // directory, else a walk of each entry here, relative to the dind directory (an entry that is a
+  // mount point is counted as one, as the scan does). False if cancelled.
   bool MeasureEntries(const ProbeContext& ctx, DindData* data) {
     const SystemTime now = ctx.Now();
     auto scan = ctx.previous ? ctx.previous->Get<ScanData>() : nullptr;
-    if (scan != nullptr && options_.dirs.empty() &&
-        scan->root == ctx.cache_root &&
+    if (scan != nullptr && options_.dirs.empty() && scan->root == ctx.cache_root &&
         now - scan->scanned_at <= options_.scan_max_age) {
       data->sizes_from = "scan";
       for (const auto& s : scan->dind_entries) {
-        AddEntry(data, now,
-                 {data->dirs[0], s.name, s.is_cache, s.allocated_bytes,
-                  s.newest_mtime, true, false});
+        AddEntry(
+            data, now,
+            {data->dirs[0], s.name, s.is_cache, s.allocated_bytes, s.newest_mtime, true, false});
       }
       return true;
     }
@@ -84,8 +78,7 @@ class DindProbe : public Probe {
     walk.cancel = ctx.cancel;
     for (const auto& dir : data->dirs) {
       // Absent (no dind build yet) or not a directory: no entries.
-      const int fd =
-          open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) continue;
       std::vector<std::string> names;
       (void)ListNames(fd, dir, &names);
@@ -98,9 +91,9 @@ class DindProbe : public Probe {
           break;
         }
         if (!s.ok()) continue;  // gone meanwhile
-        AddEntry(data, now,
-                 {dir, name, IsDindCacheEntry(name), t.allocated_bytes,
-                  t.newest_mtime, true, false});
+        AddEntry(
+            data, now,
+            {dir, name, IsDindCacheEntry(name), t.allocated_bytes, t.newest_mtime, true, false});
       }
       close(fd);
       if (cancelled) return false;
@@ -119,8 +112,7 @@ class DindProbe : public Probe {
     data->entries.push_back(std::move(e));
   }
 
-  void TrackMounts(const ProbeContext& ctx, std::vector<DindMount> mounts,
-                   DindData* data) {
+  void TrackMounts(const ProbeContext& ctx, std::vector<DindMount> mounts, DindData* data) {
     const SystemTime now = ctx.Now();
     std::map<std::pair<std::uint64_t, int>, SystemTime> still;
     for (auto& m : mounts) {
@@ -150,9 +142,9 @@ class DindProbe : public Probe {
 }  // namespace
 
 std::size_t DindData::MountCount(bool own) const {
-  return static_cast<std::size_t>(std::count_if(
-      mounts.begin(), mounts.end(),
-      [own](const DindMountSeen& m) { return m.mount.own_namespace == own; }));
+  return static_cast<std::size_t>(
+      std::count_if(mounts.begin(), mounts.end(),
+                    [own](const DindMountSeen& m) { return m.mount.own_namespace == own; }));
 }
 
 nlohmann::json DindData::ToJson() const {
@@ -193,36 +185,29 @@ nlohmann::json DindData::ToJson() const {
 
 void DindData::ExportMetrics(MetricWriter& out) const {
   out.Gauge("cachewarden_dind_leftover_entries",
-            "dind entries not named cache_* and untouched for at least the "
-            "leftover age.",
+            "dind entries not named cache_* and untouched for at least the leftover age.",
             static_cast<double>(leftover_entries));
-  out.Gauge("cachewarden_dind_leftover_bytes",
-            "Bytes held by dind leftover entries.",
+  out.Gauge("cachewarden_dind_leftover_bytes", "Bytes held by dind leftover entries.",
             static_cast<double>(leftover_bytes));
   for (bool own : {true, false}) {
     out.Gauge("cachewarden_dind_mounts",
-              "Mounts under the dind directories, in our mount namespace (own) "
-              "or others.",
-              static_cast<double>(MountCount(own)),
-              {{"scope", own ? "own" : "other"}});
+              "Mounts under the dind directories, in our mount namespace (own) or others.",
+              static_cast<double>(MountCount(own)), {{"scope", own ? "own" : "other"}});
   }
   std::size_t stale = 0;
   for (const auto& m : mounts) stale += m.stale ? 1 : 0;
-  out.Gauge(
-      "cachewarden_dind_stale_mounts",
-      "Mounts under the dind directories that outlived their build (their "
-      "entry is a "
-      "leftover or gone, or they were seen for at least the leftover age).",
-      static_cast<double>(stale));
+  out.Gauge("cachewarden_dind_stale_mounts",
+            "Mounts under the dind directories that outlived their build (their entry is a "
+            "leftover or gone, or they were seen for at least the leftover age).",
+            static_cast<double>(stale));
 }
 
 std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
   DindOptions o;
   o.dirs = section.StringList("dirs", {});
-  o.other_paths =
-      section.StringList("other_namespace_paths",
-                         {"/tmp/earthly/dind", "/var/earthly/dind",
-                          "/tmp/earthbuild/dind", "/var/earthbuild/dind"});
+  o.other_paths = section.StringList(
+      "other_namespace_paths",
+      {"/tmp/earthly/dind", "/var/earthly/dind", "/tmp/earthbuild/dind", "/var/earthbuild/dind"});
   for (const auto* list : {&o.dirs, &o.other_paths}) {
     for (const auto& p : *list) {
       if (p.empty() || p[0] != '/') {
@@ -231,11 +216,11 @@ std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
       }
     }
   }
-  o.leftover_age = section.Dur("leftover_age", std::chrono::hours(1),
-                               Duration(0), std::chrono::days(365));
+  o.leftover_age =
+      section.Dur("leftover_age", std::chrono::hours(1), Duration(0), std::chrono::days(365));
   o.other_namespaces = section.Bool("other_namespaces", true);
-  o.scan_max_age = section.Dur("scan_max_age", std::chrono::minutes(15),
-                               Duration(0), std::chrono::days(1));
+  o.scan_max_age =
+      section.Dur("scan_max_age", std::chrono::minutes(15), Duration(0), std::chrono::days(1));
   return std::make_unique<DindProbe>(std::move(o));
 }
 

@@ -20,8 +20,8 @@ struct DindEntryUsage {
   std::uint64_t bytes = 0;
   SystemTime newest_mtime{};
   bool measured_fully = true;  // false: bytes and mtime are lower bounds
-  // Not cache_*, untouched for at least leftover_age; never when newest_mtime
-  // is unknown (the epoch: the entry is a mount point).
+  // Not cache_*, untouched for at least leftover_age; never when newest_mtime is unknown (the
+  // epoch: the entry is a mount point).
   bool leftover = false;
 };
 
@@ -29,12 +29,11 @@ struct DindEntryUsage {
 struct DindMountSeen {
   DindMount mount;
   Duration seen_for{};
-  bool stale =
-      false;  // its entry is a leftover, or gone, or seen >= leftover_age
+  bool stale = false;  // its entry is a leftover, or gone, or seen >= leftover_age
 };
 
-// Leftovers of docker-in-docker (entries not named cache_*) and the mounts
-// under the dind directories that keep `rm` from removing them.
+// Leftovers of docker-in-docker (entries not named cache_*) and the mounts under the dind
+// directories that keep `rm` from removing them.
 struct DindData : ProbeData {
   static constexpr std::string_view kProbe = "dind";
   std::vector<std::string> dirs;

@@ -18,21 +18,17 @@ namespace {
 // /proc/diskstats is about 100 bytes a device.
 constexpr std::size_t kMaxDiskstatsBytes = 4 << 20;
 
-double Delta(std::uint64_t a, std::uint64_t b) {
-  return b >= a ? static_cast<double>(b - a) : 0;
-}
+double Delta(std::uint64_t a, std::uint64_t b) { return b >= a ? static_cast<double>(b - a) : 0; }
 
 class DiskstatsProbe : public Probe {
  public:
   std::string_view name() const override { return DiskstatsData::kProbe; }
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     struct stat st {};
-    if (stat(ctx.cache_root.c_str(), &st) != 0)
-      return PosixError("stat", ctx.cache_root, errno);
+    if (stat(ctx.cache_root.c_str(), &st) != 0) return PosixError("stat", ctx.cache_root, errno);
     auto data = std::make_shared<DiskstatsData>();
-    data->device = ResolveDisk(ctx.sys_root, major(st.st_dev), minor(st.st_dev),
-                               &data->no_device_reason);
+    data->device =
+        ResolveDisk(ctx.sys_root, major(st.st_dev), minor(st.st_dev), &data->no_device_reason);
     if (!data->device.empty()) {
       const std::string path = ctx.proc_root + "/diskstats";
       std::string text;
@@ -40,8 +36,7 @@ class DiskstatsProbe : public Probe {
       if (!s.ok()) return s;
       auto counters = ParseDiskstats(text, data->device);
       if (!counters) {
-        return Status::Error(
-            "missing", "device " + data->device + " not in diskstats", 0, path);
+        return Status::Error("missing", "device " + data->device + " not in diskstats", 0, path);
       }
       // The interval on the steady clock: a wall-clock step is no interval.
       const auto now = std::chrono::steady_clock::now();
@@ -70,13 +65,12 @@ std::string ResolveDisk(const std::string& sys_root, unsigned maj, unsigned min,
   namespace fs = std::filesystem;
   if (maj == 0) {
     *reason =
-        "no block device: the cache is on an anonymous device (overlay, tmpfs, "
-        "network or "
-        "FUSE filesystem, btrfs subvolume)";
+        "no block device: the cache is on an anonymous device (overlay, tmpfs, network or FUSE "
+        "filesystem, btrfs subvolume)";
     return "";
   }
-  const fs::path link = fs::path(sys_root) / "dev/block" /
-                        (std::to_string(maj) + ":" + std::to_string(min));
+  const fs::path link =
+      fs::path(sys_root) / "dev/block" / (std::to_string(maj) + ":" + std::to_string(min));
   std::error_code ec;
   fs::path dev = fs::canonical(link, ec);
   if (ec) {
@@ -87,8 +81,7 @@ std::string ResolveDisk(const std::string& sys_root, unsigned maj, unsigned min,
   return dev.filename().string();
 }
 
-std::optional<DiskCounters> ParseDiskstats(const std::string& text,
-                                           const std::string& device) {
+std::optional<DiskCounters> ParseDiskstats(const std::string& text, const std::string& device) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -98,26 +91,21 @@ std::optional<DiskCounters> ParseDiskstats(const std::string& text,
     DiskCounters c;
     std::uint64_t merged = 0, sectors = 0, in_flight = 0;  // not used
     if (!(f >> maj >> min >> name) || name != device) continue;
-    if (f >> c.reads >> merged >> sectors >> c.read_ms >> c.writes >> merged >>
-        sectors >> c.write_ms >> in_flight >> c.io_ms >> c.weighted_ms) {
+    if (f >> c.reads >> merged >> sectors >> c.read_ms >> c.writes >> merged >> sectors >>
+        c.write_ms >> in_flight >> c.io_ms >> c.weighted_ms) {
       return c;
     }
   }
   return std::nullopt;
 }
 
-DeviceRates ComputeRates(const DiskCounters& a, const DiskCounters& b,
-                         double seconds) {
+DeviceRates ComputeRates(const DiskCounters& a, const DiskCounters& b, double seconds) {
   DeviceRates r;
-  const double reads = Delta(a.reads, b.reads),
-               writes = Delta(a.writes, b.writes);
-  if (reads > 0)
-    r.read_await_seconds = Delta(a.read_ms, b.read_ms) / reads / 1000;
-  if (writes > 0)
-    r.write_await_seconds = Delta(a.write_ms, b.write_ms) / writes / 1000;
+  const double reads = Delta(a.reads, b.reads), writes = Delta(a.writes, b.writes);
+  if (reads > 0) r.read_await_seconds = Delta(a.read_ms, b.read_ms) / reads / 1000;
+  if (writes > 0) r.write_await_seconds = Delta(a.write_ms, b.write_ms) / writes / 1000;
   if (seconds > 0) {
-    r.utilization_ratio =
-        std::min(1.0, Delta(a.io_ms, b.io_ms) / 1000 / seconds);
+    r.utilization_ratio = std::min(1.0, Delta(a.io_ms, b.io_ms) / 1000 / seconds);
     r.queue_depth = Delta(a.weighted_ms, b.weighted_ms) / 1000 / seconds;
   }
   return r;
@@ -139,20 +127,16 @@ void DiskstatsData::ExportMetrics(MetricWriter& out) const {
   if (!has_rates) return;
   const MetricLabels l = {{"device", device}};
   out.Gauge("cachewarden_device_read_await_seconds",
-            "Mean time per read completed on the cache's disk since the "
-            "previous run.",
+            "Mean time per read completed on the cache's disk since the previous run.",
             rates.read_await_seconds, l);
   out.Gauge("cachewarden_device_write_await_seconds",
-            "Mean time per write completed on the cache's disk since the "
-            "previous run.",
+            "Mean time per write completed on the cache's disk since the previous run.",
             rates.write_await_seconds, l);
-  out.Gauge(
-      "cachewarden_device_io_utilization_ratio",
-      "Fraction of time the cache's disk was busy since the previous run.",
-      rates.utilization_ratio, l);
+  out.Gauge("cachewarden_device_io_utilization_ratio",
+            "Fraction of time the cache's disk was busy since the previous run.",
+            rates.utilization_ratio, l);
   out.Gauge("cachewarden_device_io_queue_depth",
-            "Mean number of requests in flight on the cache's disk since the "
-            "previous run.",
+            "Mean number of requests in flight on the cache's disk since the previous run.",
             rates.queue_depth, l);
 }
 

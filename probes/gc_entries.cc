@@ -17,8 +17,8 @@
 
 namespace cachewarden {
 
-void MeasureGcEntry(int parent_fd, const std::string& name,
-                    const EntryMeasureOptions& options, GcEntry* out) {
+void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOptions& options,
+                    GcEntry* out) {
   const GcAgeBy age_by = options.age_by;
   *out = GcEntry{};
   out->name = name;
@@ -44,8 +44,7 @@ void MeasureGcEntry(int parent_fd, const std::string& name,
   out->has_mount = totals.has_mount_inside();
 }
 
-std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
-                                      const std::string& policy_dir) {
+std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir) {
   std::set<std::string> held;
   std::string prefix = policy_dir + "/";
   auto note = [&](const std::string& link) {
@@ -71,22 +70,18 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
     if (p.name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string base = proc_root + "/" + p.name;
     note(base + "/cwd");
-    UniqueFd fd_dir(
-        ::open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd fd_dir(::open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd_dir.valid() || ReadDirNames(fd_dir.get(), &fds) != 0) continue;
     for (const auto& f : fds) note(base + "/fd/" + f.name);
   }
   return held;
 }
 
-Status MountsUnderEntries(const std::string& proc_root,
-                          const std::vector<std::string>& policy_dirs,
-                          std::map<std::string, EntryMounts>* out,
-                          int* unreadable) {
+Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out, int* unreadable) {
   out->clear();
   DindMountScan scan;
-  Status s =
-      ScanDindMounts(proc_root, policy_dirs, /*other_namespaces=*/true, &scan);
+  Status s = ScanDindMounts(proc_root, policy_dirs, /*other_namespaces=*/true, &scan);
   if (!s.ok()) return s;
   if (unreadable != nullptr) *unreadable = scan.unreadable;
   for (const DindMount& m : scan.mounts) {
@@ -95,8 +90,7 @@ Status MountsUnderEntries(const std::string& proc_root,
     if (m.own_namespace) {
       e.own = true;
     } else if (e.foreign.empty()) {
-      e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype,
-                              m.pid, m.command);
+      e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype, m.pid, m.command);
     }
   }
   return Status::Ok();

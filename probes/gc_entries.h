@@ -14,73 +14,63 @@ namespace cachewarden {
 // Which of an entry's times makes its age.
 enum class GcAgeBy { kMtime, kCtime, kAtime };
 
-// One candidate entry (an immediate child of a policy's directory) as
-// measured just before planning.
+// One candidate entry (an immediate child of a policy's directory) as measured just before
+// planning.
 struct GcEntry {
   std::string name;
   bool is_dir = true;
-  std::uint64_t dev = 0,
-                ino = 0;    // of the entry itself: re-checked before deletion
-  std::uint64_t bytes = 0;  // allocated bytes; hard links inside counted once
-  std::uint64_t inodes =
-      0;                // files, directories and links inside, itself included
-  SystemTime newest{};  // newest time (per age_by) in the entry's subtree
-  bool has_mount =
-      false;  // a mount point at or under the entry, in any namespace
-  // A mount at or under the entry in another mount namespace, for people
-  // ("" if none). Always skipped (`mount`), even with unmount_stale: the
-  // agent detaches only mounts of its own namespace, and rmdir here would
-  // silently detach that one there.
+  // Of the entry itself: re-checked before deletion.
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
+  std::uint64_t inodes = 0;  // files, directories and links inside, itself included
+  SystemTime newest{};       // newest time (per age_by) in the entry's subtree
+  bool has_mount = false;    // a mount point at or under the entry, in any namespace
+  // A mount at or under the entry in another mount namespace, for people ("" if none). Always
+  // skipped (`mount`), even with unmount_stale: the agent detaches only mounts of its own
+  // namespace, and rmdir here would silently detach that one there.
   std::string foreign_mount;
   bool open = false;  // a visible process holds something inside open
   std::string error;  // measuring failed (the entry is skipped), else ""
 };
 
-// How GC measures an entry: which time is its age, and the walker's threads
-// and priority.
+// How GC measures an entry: which time is its age, and the walker's threads and priority.
 struct EntryMeasureOptions {
   GcAgeBy age_by = GcAgeBy::kMtime;
   WalkOptions walk;
 };
 
-// Measures the entry `name` of the directory `parent_fd` into *out with the
-// scan probe's walker (probes/walker.h: dirfd only, never follows symlinks,
-// never enters another mount, hard links once): its (dev, ino), allocated
-// bytes, inode count, the newest `age_by` time in its subtree, and whether a
-// mount point of the agent's namespace lies at or under it (another device;
-// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on
-// success). Polls options.walk.cancel.
-void MeasureGcEntry(int parent_fd, const std::string& name,
-                    const EntryMeasureOptions& options, GcEntry* out);
+// Measures the entry `name` of the directory `parent_fd` into *out with the scan probe's walker
+// (probes/walker.h: dirfd only, never follows symlinks, never enters another mount, hard links
+// once): its (dev, ino), allocated bytes, inode count, the newest `age_by` time in its subtree, and
+// whether a mount point of the agent's namespace lies at or under it (another device;
+// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on success). Polls
+// options.walk.cancel.
+void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOptions& options,
+                    GcEntry* out);
 
-// Names of the entries of the directory `policy_dir` (an absolute path) that
-// some process visible in `proc_root` holds open (an fd or its cwd below the
-// entry). Unreadable processes are passed over.
-std::set<std::string> EntriesHeldOpen(const std::string& proc_root,
-                                      const std::string& policy_dir);
+// Names of the entries of the directory `policy_dir` (an absolute path) that some process visible
+// in `proc_root` holds open (an fd or its cwd below the entry). Unreadable processes are passed
+// over.
+std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir);
 
-// The mounts at or under one entry of a policy directory, as the mount
-// namespaces visible in /proc see them.
+// The mounts at or under one entry of a policy directory, as the mount namespaces visible in /proc
+// see them.
 struct EntryMounts {
-  bool own =
-      false;  // in the agent's own namespace (unmount_stale may detach it)
+  bool own = false;  // in the agent's own namespace (unmount_stale may detach it)
   std::string
-      foreign;  // one in another namespace, for people: "<mount point>
-                // (<fstype>, pid <pid> <comm>)"; "" if none. rmdir of such a
-                // mount point succeeds here and silently detaches it there
-                // (Linux >= 3.18), so its entry must never be deleted.
+      foreign;  // one in another namespace, for people: "<mount point> (<fstype>, pid <pid>
+                // <comm>)"; "" if none. rmdir of such a mount point succeeds here and silently
+                // detaches it there (Linux >= 3.18), so its entry must never be deleted.
 };
 
-// Looks for mounts at or under the entries of a policy directory in every
-// mount namespace visible in `proc_root` (probes/dind_mounts.h), keyed by
-// entry name. `policy_dirs` are the spellings of that one directory to match
-// mount points against (resolved and as configured): a namespace that sees
-// the cache under another path is not matched. Fails only if our own
-// mountinfo cannot be read; `*unreadable` counts other namespaces whose
-// mountinfo could not be read (their process exited, or no permission).
-Status MountsUnderEntries(const std::string& proc_root,
-                          const std::vector<std::string>& policy_dirs,
-                          std::map<std::string, EntryMounts>* out,
-                          int* unreadable);
+// Looks for mounts at or under the entries of a policy directory in every mount namespace visible
+// in `proc_root` (probes/dind_mounts.h), keyed by entry name. `policy_dirs` are the spellings of
+// that one directory to match mount points against (resolved and as configured): a namespace that
+// sees the cache under another path is not matched. Fails only if our own mountinfo cannot be read;
+// `*unreadable` counts other namespaces whose mountinfo could not be read (their process exited, or
+// no permission).
+Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,
+                          std::map<std::string, EntryMounts>* out, int* unreadable);
 
 }  // namespace cachewarden

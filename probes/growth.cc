@@ -30,8 +30,7 @@ void GrowthWindow::Add(SystemTime at, double used) {
   // A clock that went backwards makes the old samples meaningless.
   if (!samples_.empty() && at < samples_.back().at) samples_.clear();
   samples_.push_back({at, used});
-  while (!samples_.empty() && samples_.front().at < at - window_)
-    samples_.pop_front();
+  while (!samples_.empty() && samples_.front().at < at - window_) samples_.pop_front();
   while (samples_.size() > max_samples_) samples_.pop_front();
 }
 
@@ -50,11 +49,9 @@ GrowthEstimate GrowthWindow::Estimate(double remaining, std::size_t min_samples,
     y.push_back(s.used);
   }
   e.rate_per_second = LeastSquaresSlope(x.data(), y.data(), x.size());
-  e.valid = e.samples >= min_samples && e.samples >= 2 &&
-            e.span_seconds >= ToSeconds(min_span);
-  e.seconds_to_full = e.rate_per_second > 0
-                          ? (remaining > 0 ? remaining / e.rate_per_second : 0)
-                          : std::numeric_limits<double>::infinity();
+  e.valid = e.samples >= min_samples && e.samples >= 2 && e.span_seconds >= ToSeconds(min_span);
+  e.seconds_to_full = e.rate_per_second > 0 ? (remaining > 0 ? remaining / e.rate_per_second : 0)
+                                            : std::numeric_limits<double>::infinity();
   return e;
 }
 

@@ -46,14 +46,12 @@ double Median(std::vector<double> v) {
 
 class LatencyProbe : public Probe {
  public:
-  explicit LatencyProbe(LatencyOptions o)
-      : options_(o), rng_(std::random_device{}()) {
+  explicit LatencyProbe(LatencyOptions o) : options_(o), rng_(std::random_device{}()) {
     blocks_ = std::max<std::uint64_t>(2, options_.working_set_bytes / kBlock);
     written_.assign(blocks_, false);
     for (auto& h : histograms_) h = HistogramValue(LatencyBuckets());
     void* p = nullptr;
-    if (posix_memalign(&p, kBlock, kBlock) == 0)
-      buffer_ = static_cast<char*>(p);
+    if (posix_memalign(&p, kBlock, kBlock) == 0) buffer_ = static_cast<char*>(p);
   }
   ~LatencyProbe() override {
     CloseFiles();
@@ -61,34 +59,28 @@ class LatencyProbe : public Probe {
   }
   std::string_view name() const override { return LatencyData::kProbe; }
 
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     if (buffer_ == nullptr) return Status::Error("io", "no aligned buffer");
     Status s = Open(ctx.cache_root);
     if (!s.ok()) return s;
     std::array<double, kOpCount> last;
     last.fill(-1);
     run_eio_ = false;
-    // The read comes first, after the interval's idle time, as ioping's
-    // does: straight after the write and fsync it would find the device
-    // path warm and report half the latency a build's first read sees.
-    // It reads a block written by an earlier run.
+    // The read comes first, after the interval's idle time, as ioping's does: straight after the
+    // write and fsync it would find the device path warm and report half the latency a build's
+    // first read sees. It reads a block written by an earlier run.
     if (!written_list_.empty()) {
-      const std::uint64_t rblock =
-          written_list_[std::uniform_int_distribution<std::size_t>(
-              0, written_list_.size() - 1)(rng_)];
+      const std::uint64_t rblock = written_list_[std::uniform_int_distribution<std::size_t>(
+          0, written_list_.size() - 1)(rng_)];
       Time(kOpRead, &last, [&] { return ReadBlock(rblock); });
     }
-    const std::uint64_t wblock =
-        std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
+    const std::uint64_t wblock = std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
     std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
     Time(kOpWrite, &last, [&] {
-      return pwrite(fd_, buffer_, kBlock,
-                    static_cast<off_t>(wblock * kBlock)) ==
+      return pwrite(fd_, buffer_, kBlock, static_cast<off_t>(wblock * kBlock)) ==
              static_cast<ssize_t>(kBlock);
     });
-    const bool synced =
-        Time(kOpFsync, &last, [&] { return fdatasync(fd_) == 0; });
+    const bool synced = Time(kOpFsync, &last, [&] { return fdatasync(fd_) == 0; });
     if (synced) {
       if (!written_[wblock]) written_list_.push_back(wblock);
       written_[wblock] = true;
@@ -97,8 +89,7 @@ class LatencyProbe : public Probe {
     (void)unlinkat(dir_fd_, kMetaFile, 0);
     Time(kOpMetadata, &last, [&] {
       int f =
-          openat(dir_fd_, kMetaFile,
-                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+          openat(dir_fd_, kMetaFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (f < 0) return false;
       close(f);
       return unlinkat(dir_fd_, kMetaFile, 0) == 0;
@@ -126,8 +117,7 @@ class LatencyProbe : public Probe {
     data->last_seconds = last;
     for (int op = 0; op < kOpCount; ++op) {
       data->histograms[op] = histograms_[op];
-      data->median_seconds[op] =
-          Median({recent_[op].begin(), recent_[op].end()});
+      data->median_seconds[op] = Median({recent_[op].begin(), recent_[op].end()});
       data->window[op].assign(window_[op].begin(), window_[op].end());
     }
     data->errors = errors_;
@@ -178,8 +168,8 @@ class LatencyProbe : public Probe {
     return pread(fd_, buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
   }
 
-  // Opens <root>/.cachewarden (never through a symlink) and the probe file
-  // in it; every later file operation is relative to that directory's fd.
+  // Opens <root>/.cachewarden (never through a symlink) and the probe file in it; every later file
+  // operation is relative to that directory's fd.
   Status Open(const std::string& root) {
     if (fd_ >= 0) return Status::Ok();
     CloseFiles();
@@ -187,22 +177,19 @@ class LatencyProbe : public Probe {
     if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError("mkdir", dir_, errno);
     }
-    dir_fd_ =
-        open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir_fd_ < 0) {
       const int err = errno;
       struct stat st {};
       if (lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        return Status::Error(
-            "symlink", "is a symlink; the latency probe refuses to follow it",
-            err, dir_);
+        return Status::Error("symlink", "is a symlink; the latency probe refuses to follow it", err,
+                             dir_);
       }
       return PosixError("open", dir_, err);
     }
     const std::string file = dir_ + "/" + kFile;
     // A fresh sparse file each start: only blocks this process wrote are read.
-    fd_ = openat(dir_fd_, kFile,
-                 O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd_ = openat(dir_fd_, kFile, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd_ < 0) {
       const int err = errno;
       CloseFiles();
@@ -214,8 +201,7 @@ class LatencyProbe : public Probe {
       return PosixError("ftruncate", file, err);
     }
     if (options_.direct) {
-      direct_fd_ =
-          openat(dir_fd_, kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+      direct_fd_ = openat(dir_fd_, kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
     }
     std::fill(written_.begin(), written_.end(), false);
     written_list_.clear();
@@ -250,8 +236,7 @@ class LatencyProbe : public Probe {
 }  // namespace
 
 const char* LatencyOpName(int op) {
-  static constexpr const char* kNames[] = {"read", "write", "fsync",
-                                           "metadata"};
+  static constexpr const char* kNames[] = {"read", "write", "fsync", "metadata"};
   return op >= 0 && op < kOpCount ? kNames[op] : "?";
 }
 
@@ -260,20 +245,16 @@ std::vector<double> LatencyBuckets() {
           50e-3, 100e-3, 250e-3, 500e-3, 1,    2.5,    5,    10};
 }
 
-std::optional<double> WindowQuantile(const LatencyData& data, int op,
-                                     SystemTime since, double q) {
+std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since, double q) {
   std::vector<double> v;
   for (const auto& sample : data.window[op]) {
     if (sample.at > since) v.push_back(sample.seconds);
   }
   if (v.empty()) return std::nullopt;
-  // Nearest rank: the smallest value with at least q of the samples at or below
-  // it.
-  const auto rank =
-      static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  // Nearest rank: the smallest value with at least q of the samples at or below it.
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   const std::size_t i = std::min(v.size() - 1, rank == 0 ? 0 : rank - 1);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i),
-                   v.end());
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
   return v[i];
 }
 
@@ -285,38 +266,29 @@ nlohmann::json LatencyData::ToJson() const {
     if (median_seconds[op] >= 0) o["median_seconds"] = median_seconds[op];
     ops[LatencyOpName(op)] = std::move(o);
   }
-  return {{"mode", mode},
-          {"warmup", warmup},
-          {"ops", ops},
-          {"errors", errors},
-          {"eio", eio}};
+  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}, {"eio", eio}};
 }
 
 void LatencyData::ExportMetrics(MetricWriter& out) const {
   for (int op = 0; op < kOpCount; ++op) {
     const MetricLabels labels = {{"op", LatencyOpName(op)}};
-    out.Histogram(
-        "cachewarden_io_latency_seconds",
-        "Latency of the probe's own I/O on the cache disk, by operation.",
-        histograms[op], labels);
+    out.Histogram("cachewarden_io_latency_seconds",
+                  "Latency of the probe's own I/O on the cache disk, by operation.", histograms[op],
+                  labels);
     if (last_seconds[op] >= 0) {
       out.Gauge("cachewarden_io_latency_last_seconds",
-                "Latency of the latest probe I/O, by operation.",
-                last_seconds[op], labels);
+                "Latency of the latest probe I/O, by operation.", last_seconds[op], labels);
     }
   }
   for (const char* m : {"direct", "fadvise"}) {
     out.Gauge("cachewarden_io_probe_mode",
-              "1 for the read mode in use: direct (O_DIRECT) or fadvise (page "
-              "cache dropped).",
+              "1 for the read mode in use: direct (O_DIRECT) or fadvise (page cache dropped).",
               mode == m ? 1 : 0, {{"mode", m}});
   }
   for (const char* cls : {"ENOSPC", "EIO", "EROFS", "EDQUOT", "other"}) {
     auto it = errors.find(cls);
-    out.Counter("cachewarden_io_probe_errors_total",
-                "Failed probe I/O operations by errno class.",
-                it == errors.end() ? 0 : static_cast<double>(it->second),
-                {{"errno", cls}});
+    out.Counter("cachewarden_io_probe_errors_total", "Failed probe I/O operations by errno class.",
+                it == errors.end() ? 0 : static_cast<double>(it->second), {{"errno", cls}});
   }
 }
 
@@ -326,14 +298,12 @@ std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options) {
 
 std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section) {
   LatencyOptions o;
-  SizeSpec ws =
-      section.Size("working_set", SizeSpec::Bytes(o.working_set_bytes), false);
+  SizeSpec ws = section.Size("working_set", SizeSpec::Bytes(o.working_set_bytes), false);
   // The probe keeps one bit per 4 KiB block of it.
   if (ws.value < 2 * kBlock || ws.value > kMaxWorkingSet)
     section.Fail("working_set", "expected a size from 8KiB to 64GiB");
   o.working_set_bytes = static_cast<std::uint64_t>(ws.value);
-  o.recent =
-      static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));
+  o.recent = static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));
   o.direct = section.Bool("direct_io", true);
   return MakeLatencyProbe(o);
 }

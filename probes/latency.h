@@ -14,31 +14,27 @@
 
 namespace cachewarden {
 
-// The `latency` probe: an active, ioping-like check of the cache's own disk.
-// Each run, in <root>/.cachewarden/: writes one 4 KiB block (op "write"),
-// fdatasync (op "fsync"), reads back a 4 KiB block written earlier, uncached
-// (op "read": O_DIRECT, or where the filesystem refuses it, as tmpfs does,
-// posix_fadvise(DONTNEED) then a plain read: mode "fadvise"), and creates and
-// unlinks a small file (op "metadata"). Blocks are spread over a sparse
-// working set (default 64 MiB) so repeated reads do not hit a device cache.
-// The first run after start is a warm-up and is not recorded. The probe file
-// is created once and removed by Retire(). A symlink at <root>/.cachewarden is
-// never followed: the run fails (reason "symlink").
+// The `latency` probe: an active, ioping-like check of the cache's own disk. Each run, in
+// <root>/.cachewarden/: writes one 4 KiB block (op "write"), fdatasync (op "fsync"), reads back a 4
+// KiB block written earlier, uncached (op "read": O_DIRECT, or where the filesystem refuses it, as
+// tmpfs does, posix_fadvise(DONTNEED) then a plain read: mode "fadvise"), and creates and unlinks a
+// small file (op "metadata"). Blocks are spread over a sparse working set (default 64 MiB) so
+// repeated reads do not hit a device cache. The first run after start is a warm-up and is not
+// recorded. The probe file is created once and removed by Retire(). A symlink at
+// <root>/.cachewarden is never followed: the run fails (reason "symlink").
 
 enum LatencyOp { kOpRead, kOpWrite, kOpFsync, kOpMetadata, kOpCount };
 const char* LatencyOpName(int op);
 
 struct LatencyData : ProbeData {
   static constexpr std::string_view kProbe = "latency";
-  std::string mode;     // "direct" or "fadvise"
-  bool warmup = false;  // this run was the warm-up: nothing recorded yet
-  std::array<double, kOpCount>
-      last_seconds{};  // -1 when the op failed or never ran
-  std::array<double, kOpCount>
-      median_seconds{};  // over recent runs, -1 if none
+  std::string mode;                               // "direct" or "fadvise"
+  bool warmup = false;                            // this run was the warm-up: nothing recorded yet
+  std::array<double, kOpCount> last_seconds{};    // -1 when the op failed or never ran
+  std::array<double, kOpCount> median_seconds{};  // over recent runs, -1 if none
   std::array<HistogramValue, kOpCount> histograms;  // cumulative since start
-  // Each op's recorded latencies of the last hour (at most kMaxWindowSamples),
-  // oldest first: what a percentile over a time window is taken from.
+  // Each op's recorded latencies of the last hour (at most kMaxWindowSamples), oldest first: what a
+  // percentile over a time window is taken from.
   struct Sample {
     SystemTime at;
     double seconds = 0;
@@ -47,8 +43,7 @@ struct LatencyData : ProbeData {
   static constexpr Duration kWindowKept = std::chrono::hours(1);
   std::array<std::vector<Sample>, kOpCount> window;
   bool eio = false;  // an operation of this run failed with EIO
-  // Cumulative errors by errno class ("ENOSPC", "EIO", "EROFS", "EDQUOT",
-  // "other").
+  // Cumulative errors by errno class ("ENOSPC", "EIO", "EROFS", "EDQUOT", "other").
   std::map<std::string, std::uint64_t> errors;
 
   nlohmann::json ToJson() const override;
@@ -58,9 +53,8 @@ struct LatencyData : ProbeData {
 struct LatencyOptions {
   std::uint64_t working_set_bytes = 64ull << 20;
   std::size_t recent = 60;  // runs the median is taken over
-  // Try O_DIRECT reads; false always drops the page cache instead (storage
-  // that accepts O_DIRECT but does not honour it). Since Linux 6.6 tmpfs
-  // accepts O_DIRECT too (a memory copy either way).
+  // Try O_DIRECT reads; false always drops the page cache instead (storage that accepts O_DIRECT
+  // but does not honour it). Since Linux 6.6 tmpfs accepts O_DIRECT too (a memory copy either way).
   bool direct = true;
 };
 
@@ -70,9 +64,8 @@ std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options);
 // The histogram buckets: 50 µs to 10 s.
 std::vector<double> LatencyBuckets();
 
-// The nearest-rank quantile q (0..1) of `op`'s samples taken after `since`;
-// nullopt when there are none.
-std::optional<double> WindowQuantile(const LatencyData& data, int op,
-                                     SystemTime since, double q);
+// The nearest-rank quantile q (0..1) of `op`'s samples taken after `since`; nullopt when there are
+// none.
+std::optional<double> WindowQuantile(const LatencyData& data, int op, SystemTime since, double q);
 
 }  // namespace cachewarden

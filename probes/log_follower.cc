@@ -55,9 +55,8 @@ std::optional<CriParts> ParseCri(std::string_view line) {
   auto s2 = line.find(' ', s1 + 1);
   if (s2 == std::string_view::npos) return std::nullopt;
   auto s3 = line.find(' ', s2 + 1);
-  std::string_view tag = s3 == std::string_view::npos
-                             ? line.substr(s2 + 1)
-                             : line.substr(s2 + 1, s3 - s2 - 1);
+  std::string_view tag =
+      s3 == std::string_view::npos ? line.substr(s2 + 1) : line.substr(s2 + 1, s3 - s2 - 1);
   CriParts p;
   p.time = ParseRfc3339(line.substr(0, s1));
   if (!p.time) return std::nullopt;
@@ -68,8 +67,7 @@ std::optional<CriParts> ParseCri(std::string_view line) {
   auto first = tag.substr(0, tag.find(':'));
   if (first != "P" && first != "F") return std::nullopt;
   p.partial = first == "P";
-  p.text =
-      s3 == std::string_view::npos ? std::string_view() : line.substr(s3 + 1);
+  p.text = s3 == std::string_view::npos ? std::string_view() : line.substr(s3 + 1);
   return p;
 }
 
@@ -77,8 +75,8 @@ std::optional<CriParts> ParseCri(std::string_view line) {
 
 std::optional<SystemTime> ParseRfc3339(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS
-  if (t.size() < 20 || t[4] != '-' || t[7] != '-' ||
-      (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':') {
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
+      t[13] != ':' || t[16] != ':') {
     return std::nullopt;
   }
   std::tm tm{};
@@ -88,8 +86,7 @@ std::optional<SystemTime> ParseRfc3339(std::string_view t) {
       !Digits(t.substr(14, 2), &min) || !Digits(t.substr(17, 2), &sec)) {
     return std::nullopt;
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-      sec > 60) {
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
     return std::nullopt;
   }
   tm.tm_year = year - 1900;
@@ -104,16 +101,14 @@ std::optional<SystemTime> ParseRfc3339(std::string_view t) {
     std::size_t start = ++i;
     while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
     if (i == start) return std::nullopt;
-    std::string_view frac =
-        t.substr(start, std::min<std::size_t>(i - start, 9));
+    std::string_view frac = t.substr(start, std::min<std::size_t>(i - start, 9));
     Digits(frac, &nanos);
     for (std::size_t k = frac.size(); k < 9; ++k) nanos *= 10;
   }
   long offset = 0;
   if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
     ++i;
-  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') &&
-             t[i + 3] == ':') {
+  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
     int oh = 0, om = 0;
     if (!Digits(t.substr(i + 1, 2), &oh) || !Digits(t.substr(i + 4, 2), &om)) {
       return std::nullopt;
@@ -126,8 +121,7 @@ std::optional<SystemTime> ParseRfc3339(std::string_view t) {
   if (i != t.size()) return std::nullopt;
   time_t secs = timegm(&tm) - offset;
   return SystemTime(std::chrono::seconds(secs)) +
-         std::chrono::duration_cast<SystemTime::duration>(
-             std::chrono::nanoseconds(nanos));
+         std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(nanos));
 }
 
 LogFollower::LogFollower(LogFollowerOptions options)
@@ -164,8 +158,7 @@ Status LogFollower::Open(bool at_end) {
   ino_ = st.st_ino;
   offset_ = at_end ? st.st_size : 0;
   last_byte_ = 0;
-  if (offset_ > 0 && ::pread(fd_, &last_byte_, 1, offset_ - 1) != 1)
-    offset_ = 0;
+  if (offset_ > 0 && ::pread(fd_, &last_byte_, 1, offset_ - 1) != 1) offset_ = 0;
   // Starting at the end of a line in progress: its head is not ours.
   skip_to_newline_ = offset_ > 0 && last_byte_ != '\n';
   stats_.open = true;
@@ -192,8 +185,7 @@ void LogFollower::EndPhysicalLine(const std::function<void(LogLine&&)>& sink) {
       raw.Reset();
       return;  // decide on the first line with something in it
     }
-    stats_.detected =
-        ParseCri(raw.text) ? LogLineFormat::kCri : LogLineFormat::kPlain;
+    stats_.detected = ParseCri(raw.text) ? LogLineFormat::kCri : LogLineFormat::kPlain;
   }
   if (stats_.detected == LogLineFormat::kCri) {
     if (auto p = ParseCri(raw.text)) {
@@ -212,10 +204,8 @@ void LogFollower::EndPhysicalLine(const std::function<void(LogLine&&)>& sink) {
   Emit(raw, std::nullopt, sink);
 }
 
-void LogFollower::TakeBytes(std::string_view data,
-                            const std::function<void(LogLine&&)>& sink) {
-  // Room for a CRI prefix besides the message; plain lines are cut to the
-  // bound when they end.
+void LogFollower::TakeBytes(std::string_view data, const std::function<void(LogLine&&)>& sink) {
+  // Room for a CRI prefix besides the message; plain lines are cut to the bound when they end.
   const std::size_t bound = options_.max_line_bytes + kCriPrefixRoom;
   while (!data.empty()) {
     auto nl = data.find('\n');
@@ -231,8 +221,7 @@ void LogFollower::TakeBytes(std::string_view data,
   }
 }
 
-bool LogFollower::Drain(std::size_t* budget,
-                        const std::function<void(LogLine&&)>& sink,
+bool LogFollower::Drain(std::size_t* budget, const std::function<void(LogLine&&)>& sink,
                         Status* error) {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
@@ -294,8 +283,8 @@ Status LogFollower::Poll(const std::function<void(LogLine&&)>& sink) {
   }
   stats_.missing = false;
   if (st.st_dev == dev_ && st.st_ino == ino_) return Status::Ok();
-  // A new file at the path: the old one is read to its end; its last line,
-  // if unterminated, is complete now.
+  // A new file at the path: the old one is read to its end; its last line, if unterminated, is
+  // complete now.
   if (physical_->active) EndPhysicalLine(sink);
   skip_to_newline_ = false;
   Close();

@@ -23,11 +23,11 @@ enum class LogLineFormat {
 struct LogFollowerOptions {
   std::string path;
   LogLineFormat format = LogLineFormat::kAuto;
-  // Where to start in a file that exists at the first poll. A file that
-  // appears later, or replaces a rotated one, is always read from its start.
+  // Where to start in a file that exists at the first poll. A file that appears later, or replaces
+  // a rotated one, is always read from its start.
   bool start_at_end = true;
-  // A message longer than this is cut to it (and counted); the rest of it is
-  // read and dropped, never buffered.
+  // A message longer than this is cut to it (and counted); the rest of it is read and dropped,
+  // never buffered.
   std::size_t max_line_bytes = 64 * 1024;
   // At most this much is read per Poll(); the rest waits for the next one.
   std::size_t max_read_bytes = 64 << 20;
@@ -50,15 +50,14 @@ struct LogFollowerStats {
   LogLineFormat detected = LogLineFormat::kAuto;
 };
 
-// Follows one log file across rotation by rename, copytruncate, deletion and
-// re-creation, and a file that does not exist yet, like `tail -F`: every line
-// is delivered once. Pure file reading driven by Poll(); no threads, no
-// inotify. Not thread-safe: one caller (the logs probe's worker thread).
+// Follows one log file across rotation by rename, copytruncate, deletion and re-creation, and a
+// file that does not exist yet, like `tail -F`: every line is delivered once. Pure file reading
+// driven by Poll(); no threads, no inotify. Not thread-safe: one caller (the logs probe's worker
+// thread).
 //
-// Known limit, shared with every poller: after a copytruncate, if the file has
-// grown past the old read offset again before the next poll, and the byte
-// before that offset happens to be a newline, the new lines before it are
-// missed.
+// Known limit, shared with every poller: after a copytruncate, if the file has grown past the old
+// read offset again before the next poll, and the byte before that offset happens to be a newline,
+// the new lines before it are missed.
 class LogFollower {
  public:
   explicit LogFollower(LogFollowerOptions options);
@@ -66,8 +65,8 @@ class LogFollower {
   LogFollower(const LogFollower&) = delete;
   LogFollower& operator=(const LogFollower&) = delete;
 
-  // Reads what was written since the last poll and calls `sink` for each
-  // complete message, in order. A missing file is not an error.
+  // Reads what was written since the last poll and calls `sink` for each complete message, in
+  // order. A missing file is not an error.
   Status Poll(const std::function<void(LogLine&&)>& sink);
 
   const LogFollowerStats& stats() const { return stats_; }
@@ -78,10 +77,8 @@ class LogFollower {
   Status Open(bool at_end);
   void Close();
   // Reads the open file to EOF (or the budget); false when the budget ran out.
-  bool Drain(std::size_t* budget, const std::function<void(LogLine&&)>& sink,
-             Status* error);
-  void TakeBytes(std::string_view data,
-                 const std::function<void(LogLine&&)>& sink);
+  bool Drain(std::size_t* budget, const std::function<void(LogLine&&)>& sink, Status* error);
+  void TakeBytes(std::string_view data, const std::function<void(LogLine&&)>& sink);
   void EndPhysicalLine(const std::function<void(LogLine&&)>& sink);
   void Emit(Assembly& a, std::optional<SystemTime> time,
             const std::function<void(LogLine&&)>& sink);
@@ -92,10 +89,9 @@ class LogFollower {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;
-  char last_byte_ = 0;   // the byte at offset_-1, to notice a rewrite
-  bool polled_ = false;  // start_at_end applies to the first poll only
-  bool skip_to_newline_ =
-      false;  // started mid-line: drop up to the next newline
+  char last_byte_ = 0;            // the byte at offset_-1, to notice a rewrite
+  bool polled_ = false;           // start_at_end applies to the first poll only
+  bool skip_to_newline_ = false;  // started mid-line: drop up to the next newline
   struct AssemblyDeleter {
     void operator()(Assembly* a) const;
   };

@@ -7,11 +7,10 @@ namespace cachewarden {
 namespace {
 
 bool ContainsNoCase(std::string_view hay, std::string_view needle) {
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                        [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  });
   return it != hay.end();
 }
 
@@ -21,8 +20,7 @@ bool Contains(std::string_view hay, std::string_view needle) {
 
 // `rm: can't remove 'P': ... resource busy` -> P.
 std::optional<std::string_view> BusyRmPath(std::string_view line) {
-  constexpr std::string_view kPrefixes[] = {"rm: can't remove '",
-                                            "rm: cannot remove '"};
+  constexpr std::string_view kPrefixes[] = {"rm: can't remove '", "rm: cannot remove '"};
   for (auto prefix : kPrefixes) {
     auto at = line.find(prefix);
     if (at == std::string_view::npos) continue;
@@ -67,14 +65,13 @@ std::string_view LogEventKindName(LogEventKind kind) {
 
 std::optional<LogMatch> MatchLogLine(std::string_view line) {
   if (auto path = BusyRmPath(line)) {
-    // The dind path may appear truncated or shell-quoted; the entry id is
-    // what a person needs, so an rm failure outside dind/ is not ours.
+    // The dind path may appear truncated or shell-quoted; the entry id is what a person needs, so
+    // an rm failure outside dind/ is not ours.
     if (auto id = DindEntryId(*path)) {
       return LogMatch{LogEventKind::kDindBusy, std::string(*path), *id};
     }
   }
-  if (Contains(line, "overlayfs is not available") ||
-      Contains(line, "not supported as upperdir")) {
+  if (Contains(line, "overlayfs is not available") || Contains(line, "not supported as upperdir")) {
     return LogMatch{LogEventKind::kSnapshotterFallback, {}, {}};
   }
   if (ContainsNoCase(line, "no space left on device")) {
@@ -83,8 +80,7 @@ std::optional<LogMatch> MatchLogLine(std::string_view line) {
   if (ContainsNoCase(line, "input/output error")) {
     return LogMatch{LogEventKind::kIoError, {}, {}};
   }
-  if (Contains(line, "gc error:"))
-    return LogMatch{LogEventKind::kGcError, {}, {}};
+  if (Contains(line, "gc error:")) return LogMatch{LogEventKind::kGcError, {}, {}};
   if (Contains(line, "======== Buildkitd config ==========") ||
       Contains(line, "running server on ")) {
     return LogMatch{LogEventKind::kBuildkitdStart, {}, {}};

@@ -8,8 +8,8 @@
 
 namespace cachewarden {
 
-// The fixed set of things we recognise in buildkitd's log (the label values
-// of cachewarden_log_events_total{kind}).
+// The fixed set of things we recognise in buildkitd's log (the label values of
+// cachewarden_log_events_total{kind}).
 enum class LogEventKind {
   kDindBusy,             // rm of a dind entry failed: "Resource busy"
   kSnapshotterFallback,  // overlayfs snapshotter unavailable: native copies
@@ -32,12 +32,11 @@ struct LogMatch {
   std::string entry_id;  // the dind entry under .../dind/ (dind_busy only)
 };
 
-// What a line says, or nullopt. At most one kind per line, in the order of
-// the enum. Matches busybox (`rm: can't remove '...': Resource busy`) and GNU
-// (`rm: cannot remove '...': Device or resource busy`) for any path with a
-// /dind/ component (/var/earthly/dind, /var/earthbuild/dind, the cache's own
-// dind/). `sh: write error: Resource busy` (cgroup setup) is not a dind
-// failure and matches nothing. Pure.
+// What a line says, or nullopt. At most one kind per line, in the order of the enum. Matches
+// busybox (`rm: can't remove '...': Resource busy`) and GNU (`rm: cannot remove '...': Device or
+// resource busy`) for any path with a /dind/ component (/var/earthly/dind, /var/earthbuild/dind,
+// the cache's own dind/). `sh: write error: Resource busy` (cgroup setup) is not a dind failure and
+// matches nothing. Pure.
 std::optional<LogMatch> MatchLogLine(std::string_view line);
 
 }  // namespace cachewarden

@@ -1,7 +1,8 @@
 #include "probes/logs.h"
-#include "base/text.h"
 
 #include <fmt/format.h>
+
+#include "base/text.h"
 
 namespace cachewarden {
 namespace {
@@ -9,9 +10,7 @@ namespace {
 constexpr std::size_t kMaxStoredLine = 1024;
 
 std::string_view FormatName(LogLineFormat f) {
-  return f == LogLineFormat::kCri     ? "cri"
-         : f == LogLineFormat::kPlain ? "plain"
-                                      : "auto";
+  return f == LogLineFormat::kCri ? "cri" : f == LogLineFormat::kPlain ? "plain" : "auto";
 }
 
 // logrus's `time="2024-01-10T13:30:15Z"`, as buildkitd writes it.
@@ -28,22 +27,18 @@ class LogsProbe : public Probe {
  public:
   LogsProbe(std::vector<LogFollowerOptions> files, std::size_t recent_events)
       : recent_limit_(recent_events) {
-    for (auto& f : files)
-      followers_.push_back(std::make_unique<LogFollower>(std::move(f)));
+    for (auto& f : files) followers_.push_back(std::make_unique<LogFollower>(std::move(f)));
   }
   std::string_view name() const override { return LogsData::kProbe; }
 
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<LogsData>();
     for (auto& follower : followers_) {
       // Lines read so far stay counted in this probe; the next run shows them.
-      if (ctx.Cancelled())
-        return Status::Error("cancelled", "logs run cancelled");
+      if (ctx.Cancelled()) return Status::Error("cancelled", "logs run cancelled");
       const std::string& file = follower->options().path;
       Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, line); });
-      data->files.push_back(
-          {file, follower->stats(), s.ok() ? "" : s.ToString()});
+      data->files.push_back({file, follower->stats(), s.ok() ? "" : s.ToString()});
     }
     data->counts = counts_;
     data->last_time = last_time_;
@@ -54,8 +49,7 @@ class LogsProbe : public Probe {
   }
 
  private:
-  void Take(const ProbeContext& ctx, const std::string& file,
-            const LogLine& line) {
+  void Take(const ProbeContext& ctx, const std::string& file, const LogLine& line) {
     auto match = MatchLogLine(line.text);
     if (!match) return;
     auto k = static_cast<std::size_t>(match->kind);
@@ -108,8 +102,7 @@ nlohmann::json LogsData::ToJson() const {
   }
   auto& counts_json = j["counts"] = nlohmann::json::object();
   for (auto kind : kAllLogEventKinds) {
-    counts_json[std::string(LogEventKindName(kind))] =
-        counts[static_cast<std::size_t>(kind)];
+    counts_json[std::string(LogEventKindName(kind))] = counts[static_cast<std::size_t>(kind)];
   }
   j["snapshotter_fallback"] = snapshotter_fallback;
   auto& ev = j["recent_events"] = nlohmann::json::array();
@@ -127,33 +120,27 @@ nlohmann::json LogsData::ToJson() const {
 
 void LogsData::ExportMetrics(MetricWriter& out) const {
   for (auto kind : kAllLogEventKinds) {
-    out.Counter(
-        "cachewarden_log_events_total",
-        "Lines of buildkitd's log recognised since the agent started, by kind.",
-        static_cast<double>(counts[static_cast<std::size_t>(kind)]),
-        {{"kind", std::string(LogEventKindName(kind))}});
+    out.Counter("cachewarden_log_events_total",
+                "Lines of buildkitd's log recognised since the agent started, by kind.",
+                static_cast<double>(counts[static_cast<std::size_t>(kind)]),
+                {{"kind", std::string(LogEventKindName(kind))}});
   }
   for (auto kind : kAllLogEventKinds) {
     auto t = last_time[static_cast<std::size_t>(kind)];
     if (t == SystemTime{}) continue;
     out.Gauge("cachewarden_log_last_event_timestamp_seconds",
-              "When the latest line of each kind was logged, in seconds since "
-              "the epoch.",
-              ToUnixSeconds(t),
-              {{"kind", std::string(LogEventKindName(kind))}});
+              "When the latest line of each kind was logged, in seconds since the epoch.",
+              ToUnixSeconds(t), {{"kind", std::string(LogEventKindName(kind))}});
   }
   out.Gauge("cachewarden_buildkit_snapshotter_fallback",
-            "1 if buildkitd logged that the overlayfs snapshotter is not "
-            "available (it copies "
+            "1 if buildkitd logged that the overlayfs snapshotter is not available (it copies "
             "every layer), until it restarts.",
             snapshotter_fallback ? 1 : 0);
 }
 
 std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
-  SizeSpec max_line =
-      section.Size("max_line_bytes", SizeSpec::Bytes(64 * 1024), false);
-  SizeSpec max_read =
-      section.Size("max_read_bytes", SizeSpec::Bytes(64 << 20), false);
+  SizeSpec max_line = section.Size("max_line_bytes", SizeSpec::Bytes(64 * 1024), false);
+  SizeSpec max_read = section.Size("max_read_bytes", SizeSpec::Bytes(64 << 20), false);
   auto recent = section.Int("recent_events", 20, 1, 1000);
   if (max_line.value < 256 || max_line.value > (64 << 20)) {
     section.Fail("max_line_bytes", "expected a size from 256B to 64MiB");
@@ -167,8 +154,7 @@ std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
     LogFollowerOptions o;
     o.path = f.String("path", "");
     if (o.path.empty() || o.path[0] != '/') {
-      f.Fail("path",
-             fmt::format("expected an absolute path, got \"{}\"", o.path));
+      f.Fail("path", fmt::format("expected an absolute path, got \"{}\"", o.path));
     }
     auto format = f.String("format", "auto", {"auto", "plain", "cri"});
     o.format = format == "cri"     ? LogLineFormat::kCri
@@ -180,8 +166,7 @@ std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
     f.Finish();
     files.push_back(std::move(o));
   }
-  return std::make_unique<LogsProbe>(std::move(files),
-                                     static_cast<std::size_t>(recent));
+  return std::make_unique<LogsProbe>(std::move(files), static_cast<std::size_t>(recent));
 }
 
 }  // namespace cachewarden

@@ -24,8 +24,8 @@ struct LogEvent {
   std::string path;      // the path rm could not remove (dind_busy only)
 };
 
-// What buildkitd's logs said since the agent started: cumulative counts per
-// kind, the last time of each, and the most recent events.
+// What buildkitd's logs said since the agent started: cumulative counts per kind, the last time of
+// each, and the most recent events.
 struct LogsData : ProbeData {
   static constexpr std::string_view kProbe = "logs";
   struct FileState {
@@ -40,12 +40,8 @@ struct LogsData : ProbeData {
   bool snapshotter_fallback = false;
   std::vector<LogEvent> recent;  // oldest first
 
-  std::uint64_t Count(LogEventKind kind) const {
-    return counts[static_cast<std::size_t>(kind)];
-  }
-  SystemTime LastTime(LogEventKind kind) const {
-    return last_time[static_cast<std::size_t>(kind)];
-  }
+  std::uint64_t Count(LogEventKind kind) const { return counts[static_cast<std::size_t>(kind)]; }
+  SystemTime LastTime(LogEventKind kind) const { return last_time[static_cast<std::size_t>(kind)]; }
   // The most recent event of `kind` still in `recent`, or null.
   const LogEvent* LastEvent(LogEventKind kind) const;
 

@@ -7,14 +7,14 @@
 namespace cachewarden {
 namespace {
 
-constexpr std::array<std::string_view, 3> kOverlayTypes = {
-    "overlay", "aufs", "fuse.fuse-overlayfs"};
+constexpr std::array<std::string_view, 3> kOverlayTypes = {"overlay", "aufs",
+                                                           "fuse.fuse-overlayfs"};
 constexpr std::array<std::string_view, 12> kNetworkTypes = {
     "nfs",       "nfs4",           "cifs", "smb3",   "smbfs",      "ceph",
     "glusterfs", "fuse.glusterfs", "9p",   "lustre", "fuse.sshfs", "afs"};
 // Filesystems that live on a block device (worth calling a dedicated device).
-constexpr std::array<std::string_view, 9> kDiskTypes = {
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "bcachefs", "jfs"};
+constexpr std::array<std::string_view, 9> kDiskTypes = {"ext2", "ext3", "ext4",     "xfs", "btrfs",
+                                                        "zfs",  "f2fs", "bcachefs", "jfs"};
 
 template <std::size_t N>
 bool OneOf(std::string_view v, const std::array<std::string_view, N>& set) {
@@ -57,8 +57,8 @@ bool IsDockerVolumeRoot(std::string_view root) {
   return false;
 }
 
-// A Kubernetes pod shows kubelet paths in the roots of its /etc/hosts and
-// similar binds, or the service-account mount.
+// A Kubernetes pod shows kubelet paths in the roots of its /etc/hosts and similar binds, or the
+// service-account mount.
 bool InKubernetesPod(const MountTable& table) {
   for (const auto& e : table.entries) {
     if (e.root.find("/kubelet/pods/") != std::string::npos) return true;
@@ -80,32 +80,25 @@ MountVerdict Verdict(MountKind kind, std::string reason) {
 MountVerdict FromTable(const MountTable& table, const MountEntry& m) {
   const std::string& t = m.fstype;
   if (OneOf(t, kOverlayTypes)) {
-    return Verdict(
-        MountKind::kContainerRoot,
-        m.mount_point == "/"
-            ? fmt::format("{} filesystem at / (a container's root)", t)
-            : fmt::format("{} filesystem at {} (an overlay, like a "
-                          "container's root)",
-                          t, m.mount_point));
+    return Verdict(MountKind::kContainerRoot,
+                   m.mount_point == "/"
+                       ? fmt::format("{} filesystem at / (a container's root)", t)
+                       : fmt::format("{} filesystem at {} (an overlay, like a container's root)", t,
+                                     m.mount_point));
   }
   if (t == "tmpfs" || t == "ramfs") {
     if (IsEmptyDirRoot(m.root) || InKubernetesPod(table)) {
-      return Verdict(
-          MountKind::kK8sEmptyDirMemory,
-          "tmpfs in a Kubernetes pod (emptyDir with medium: Memory)");
+      return Verdict(MountKind::kK8sEmptyDirMemory,
+                     "tmpfs in a Kubernetes pod (emptyDir with medium: Memory)");
     }
-    return Verdict(MountKind::kTmpfs,
-                   fmt::format("{} at {}", t, m.mount_point));
+    return Verdict(MountKind::kTmpfs, fmt::format("{} at {}", t, m.mount_point));
   }
   if (OneOf(t, kNetworkTypes)) {
-    return Verdict(MountKind::kNetwork,
-                   fmt::format("network filesystem {} from {}", t, m.source));
+    return Verdict(MountKind::kNetwork, fmt::format("network filesystem {} from {}", t, m.source));
   }
   if (IsEmptyDirRoot(m.root)) {
-    return Verdict(
-        MountKind::kK8sEmptyDir,
-        fmt::format("root {} is a Kubernetes emptyDir on the node's disk",
-                    m.root));
+    return Verdict(MountKind::kK8sEmptyDir,
+                   fmt::format("root {} is a Kubernetes emptyDir on the node's disk", m.root));
   }
   if (IsDockerVolumeRoot(m.root)) {
     return Verdict(MountKind::kDockerVolume,
@@ -117,25 +110,20 @@ MountVerdict FromTable(const MountTable& table, const MountEntry& m) {
   const MountEntry* root = table.RootMount();
   bool disk = OneOf(t, kDiskTypes) || m.source.starts_with("/dev/");
   if (disk && m.mount_point == "/") {
-    return Verdict(
-        MountKind::kHostBind,
-        fmt::format("the host's root filesystem ({} on {})", t, m.source));
+    return Verdict(MountKind::kHostBind,
+                   fmt::format("the host's root filesystem ({} on {})", t, m.source));
   }
-  bool same_device =
-      root != nullptr && root->major == m.major && root->minor == m.minor;
+  bool same_device = root != nullptr && root->major == m.major && root->minor == m.minor;
   if (disk && m.root == "/" && !same_device) {
-    return Verdict(
-        MountKind::kDedicatedDevice,
-        fmt::format("its own device {} ({}, {}), not the root's {}", m.source,
-                    t, m.Device(), root ? root->Device() : "unknown"));
+    return Verdict(MountKind::kDedicatedDevice,
+                   fmt::format("its own device {} ({}, {}), not the root's {}", m.source, t,
+                               m.Device(), root ? root->Device() : "unknown"));
   }
   if (disk) {
     return Verdict(MountKind::kHostBind,
-                   fmt::format("directory {} of {} bound at {}", m.root,
-                               m.source, m.mount_point));
+                   fmt::format("directory {} of {} bound at {}", m.root, m.source, m.mount_point));
   }
-  return Verdict(MountKind::kUnknown,
-                 fmt::format("{} from {} at {}", t, m.source, m.mount_point));
+  return Verdict(MountKind::kUnknown, fmt::format("{} from {} at {}", t, m.source, m.mount_point));
 }
 
 }  // namespace
@@ -167,8 +155,8 @@ std::string_view MountKindName(MountKind kind) {
 }
 
 bool IsVolumeKind(MountKind kind) {
-  return kind == MountKind::kDockerVolume ||
-         kind == MountKind::kDedicatedDevice || kind == MountKind::kHostBind;
+  return kind == MountKind::kDockerVolume || kind == MountKind::kDedicatedDevice ||
+         kind == MountKind::kHostBind;
 }
 
 MountVerdict ClassifyMount(const MountTable& table, const MountEntry& holder,
@@ -176,21 +164,18 @@ MountVerdict ClassifyMount(const MountTable& table, const MountEntry& holder,
   MountVerdict v = FromTable(table, holder);
   v.readonly = holder.ReadOnly();
   if (!f_type) return v;
-  // The kernel's word wins over a table that may be stale or from another
-  // namespace: an overlay or tmpfs by magic is one, whatever the table says.
+  // The kernel's word wins over a table that may be stale or from another namespace: an overlay or
+  // tmpfs by magic is one, whatever the table says.
   if (*f_type == kOverlayfsMagic && v.kind != MountKind::kContainerRoot) {
     v.statfs_agrees = false;
     v.kind = MountKind::kContainerRoot;
-    v.reason = fmt::format("statfs says overlayfs although mountinfo says {}",
-                           holder.fstype);
+    v.reason = fmt::format("statfs says overlayfs although mountinfo says {}", holder.fstype);
   } else if (*f_type == kTmpfsMagic && v.kind != MountKind::kTmpfs &&
              v.kind != MountKind::kK8sEmptyDirMemory) {
     v.statfs_agrees = false;
     v.kind = MountKind::kTmpfs;
-    v.reason = fmt::format("statfs says tmpfs although mountinfo says {}",
-                           holder.fstype);
-  } else if (*f_type != kOverlayfsMagic &&
-             v.kind == MountKind::kContainerRoot &&
+    v.reason = fmt::format("statfs says tmpfs although mountinfo says {}", holder.fstype);
+  } else if (*f_type != kOverlayfsMagic && v.kind == MountKind::kContainerRoot &&
              holder.fstype == "overlay") {
     v.statfs_agrees = false;
     v.reason += fmt::format(" (but statfs f_type is {:#x})", *f_type);

@@ -25,8 +25,7 @@ enum class MountKind {
 
 // "container_root", "docker_volume", ... (the label values of mount_info).
 std::string_view MountKindName(MountKind kind);
-// docker_volume, dedicated_device and host_bind: real disk that outlives the
-// container.
+// docker_volume, dedicated_device and host_bind: real disk that outlives the container.
 bool IsVolumeKind(MountKind kind);
 
 // statfs f_type magic numbers we cross-check against (linux/magic.h).
@@ -38,15 +37,14 @@ struct MountVerdict {
   bool readonly = false;
   // Why this kind, in a few words ("root ends in /volumes/x/_data").
   std::string reason;
-  // False when statfs f_type contradicts the mountinfo fstype (e.g. the table
-  // says ext4 but the kernel says overlay); the verdict then follows statfs.
+  // False when statfs f_type contradicts the mountinfo fstype (e.g. the table says ext4 but the
+  // kernel says overlay); the verdict then follows statfs.
   bool statfs_agrees = true;
 };
 
-// Classifies `holder`, the mount that holds the cache, within `table`, the
-// mountinfo it came from (used to find the root's device and whether we are
-// in a Kubernetes pod). `f_type` is statfs's answer for the cache path, if
-// known. Pure.
+// Classifies `holder`, the mount that holds the cache, within `table`, the mountinfo it came from
+// (used to find the root's device and whether we are in a Kubernetes pod). `f_type` is statfs's
+// answer for the cache path, if known. Pure.
 MountVerdict ClassifyMount(const MountTable& table, const MountEntry& holder,
                            std::optional<std::uint64_t> f_type);
 

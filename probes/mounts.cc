@@ -7,8 +7,8 @@
 #include <climits>
 #include <cstdlib>
 
-#include "probes/log_patterns.h"
 #include "base/text.h"
+#include "probes/log_patterns.h"
 
 namespace cachewarden {
 namespace {
@@ -18,8 +18,7 @@ constexpr std::size_t kMaxLabelBytes = 4096;
 class MountsProbe : public Probe {
  public:
   std::string_view name() const override { return MountsData::kProbe; }
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<MountsData>();
     Status s = CollectMounts(ctx, data.get());
     if (!s.ok()) return s;
@@ -100,22 +99,17 @@ nlohmann::json MountsData::ToJson() const {
 }
 
 void MountsData::ExportMetrics(MetricWriter& out) const {
-  out.Gauge(
-      "cachewarden_mount_info",
-      "The mount that holds the cache: kind, fstype, source and mount point; "
-      "always 1.",
-      1,
-      {{"kind", std::string(MountKindName(verdict.kind))},
-       // Raw bytes from mountinfo; the exposition must be UTF-8.
-       {"fstype", SanitizeUtf8(holder.fstype, kMaxLabelBytes)},
-       {"source", SanitizeUtf8(holder.source, kMaxLabelBytes)},
-       {"mount_point", SanitizeUtf8(holder.mount_point, kMaxLabelBytes)}});
+  out.Gauge("cachewarden_mount_info",
+            "The mount that holds the cache: kind, fstype, source and mount point; always 1.", 1,
+            {{"kind", std::string(MountKindName(verdict.kind))},
+             // Raw bytes from mountinfo; the exposition must be UTF-8.
+             {"fstype", SanitizeUtf8(holder.fstype, kMaxLabelBytes)},
+             {"source", SanitizeUtf8(holder.source, kMaxLabelBytes)},
+             {"mount_point", SanitizeUtf8(holder.mount_point, kMaxLabelBytes)}});
   out.Gauge("cachewarden_mount_is_volume",
-            "1 if the cache is on a real volume (Docker volume, dedicated "
-            "device or host bind).",
+            "1 if the cache is on a real volume (Docker volume, dedicated device or host bind).",
             is_volume() ? 1 : 0);
-  out.Gauge("cachewarden_mount_readonly",
-            "1 if the mount that holds the cache is read-only.",
+  out.Gauge("cachewarden_mount_readonly", "1 if the mount that holds the cache is read-only.",
             verdict.readonly ? 1 : 0);
 }
 

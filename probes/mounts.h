@@ -6,14 +6,14 @@
 #include <string>
 
 #include "base/config_reader.h"
-#include "probes/mount_classifier.h"
 #include "fs/mountinfo.h"
+#include "probes/mount_classifier.h"
 #include "probes/probe.h"
 
 namespace cachewarden {
 
-// What holds the cache: the mount found in <proc>/self/mountinfo for the
-// cache root's real path, and its classification.
+// What holds the cache: the mount found in <proc>/self/mountinfo for the cache root's real path,
+// and its classification.
 struct MountsData : ProbeData {
   static constexpr std::string_view kProbe = "mounts";
   std::string cache_root;     // as configured
@@ -31,9 +31,8 @@ struct MountsData : ProbeData {
 
 std::unique_ptr<Probe> NewMountsProbe(ConfigReader& section);
 
-// The real path of `path`, or, when it does not exist yet, the real path of
-// its deepest existing ancestor with the rest appended. `existing` receives
-// that ancestor (the path statfs can look at).
+// The real path of `path`, or, when it does not exist yet, the real path of its deepest existing
+// ancestor with the rest appended. `existing` receives that ancestor (the path statfs can look at).
 std::string ResolveCachePath(const std::string& path, std::string* existing);
 
 // One collection, for the probe and for tests.

@@ -20,8 +20,7 @@ using std::chrono::seconds;
 constexpr ProbeEntry kProbes[] = {
     {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
     {"scan", true, minutes(5), minutes(4), &NewScanProbe},
-    // After scan: one-shot modes run probes in this order, and dind reuses
-    // scan's per-entry data.
+    // After scan: one-shot modes run probes in this order, and dind reuses scan's per-entry data.
     {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
     {"dind", true, minutes(1), seconds(30), &NewDindProbe},
     {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
@@ -40,12 +39,10 @@ std::vector<ProbeSpec> ReadProbeSpecs(ConfigReader& probes) {
     ProbeSpec spec;
     spec.name = std::string(entry.name);
     spec.enabled = section.Bool("enabled", entry.enabled_by_default);
-    spec.interval =
-        section.Dur("interval", entry.default_interval,
-                    std::chrono::milliseconds(100), std::chrono::days(7));
-    spec.timeout =
-        section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
-                    std::chrono::milliseconds(10), std::chrono::days(1));
+    spec.interval = section.Dur("interval", entry.default_interval, std::chrono::milliseconds(100),
+                                std::chrono::days(7));
+    spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
+                               std::chrono::milliseconds(10), std::chrono::days(1));
     auto probe = entry.make(section);
     section.Finish();
     if (spec.enabled) spec.probe = std::move(probe);

@@ -19,8 +19,7 @@ struct ProbeEntry {
   Duration default_interval;
   Duration default_timeout;
   // Reads the probe's own keys from its `probes.<name>` section (the generic
-  // enabled/interval/timeout are already read) and builds it. Throws
-  // ConfigError on bad settings.
+  // enabled/interval/timeout are already read) and builds it. Throws ConfigError on bad settings.
   std::unique_ptr<Probe> (*make)(ConfigReader& section);
 };
 
@@ -32,7 +31,7 @@ struct ProbeSpec {
   std::string name;
   bool enabled = true;
   Duration interval{};
-  Duration timeout{};  // a run longer than this is reported failed, "timeout"
+  Duration timeout{};            // a run longer than this is reported failed, "timeout"
   std::shared_ptr<Probe> probe;  // null when disabled
 };
 

@@ -1,5 +1,4 @@
 #include "probes/scan.h"
-#include "fs/dirfd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+
+#include "fs/dirfd.h"
 
 namespace cachewarden {
 namespace {
@@ -40,8 +41,7 @@ class ScanRun {
   Status Run(const std::string& root) {
     Fd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root_fd.get() < 0) return PosixError("open", root, errno);
-    for (const auto& [name, dir] : options_.groups)
-      out_->groups.push_back({name, {}});
+    for (const auto& [name, dir] : options_.groups) out_->groups.push_back({name, {}});
     out_->groups.push_back({"other", {}});
     // The root directory's own inode: `du -sx root` counts it.
     struct stat st {};
@@ -72,8 +72,7 @@ class ScanRun {
   }
 
  private:
-  static WalkOptions MakeWalkOptions(const ScanOptions& o,
-                                     const std::atomic<bool>* cancel) {
+  static WalkOptions MakeWalkOptions(const ScanOptions& o, const std::atomic<bool>* cancel) {
     WalkOptions w;
     w.threads = o.threads;
     w.low_priority = o.low_priority;
@@ -88,8 +87,7 @@ class ScanRun {
     t.inodes = 1;
     t.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
     t.apparent_bytes = static_cast<std::uint64_t>(st.st_size);
-    t.newest_mtime = t.oldest_mtime =
-        ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    t.newest_mtime = t.oldest_mtime = ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     t.newest_ctime = ToSystemTime(st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
     t.newest_atime = ToSystemTime(st.st_atim.tv_sec, st.st_atim.tv_nsec);
     return t;
@@ -110,9 +108,8 @@ class ScanRun {
   }
 
   // Measures parent/name as one unit of `group` and offers it to the top list.
-  Status MeasureUnit(int parent_fd, const std::string& name,
-                     const std::string& prefix, const std::string& group,
-                     EntryTotals* totals = nullptr) {
+  Status MeasureUnit(int parent_fd, const std::string& name, const std::string& prefix,
+                     const std::string& group, EntryTotals* totals = nullptr) {
     EntryTotals t;
     Status s = walker_.Measure(parent_fd, name, &t, prefix);
     if (!s.ok()) {
@@ -132,16 +129,14 @@ class ScanRun {
   }
 
   // A group's directory: its own inode, then each child as a unit.
-  Status MeasureGroupDir(int root_fd, const std::string& name,
-                         const std::string& group) {
-    Fd fd(openat(root_fd, name.c_str(),
-                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  Status MeasureGroupDir(int root_fd, const std::string& name, const std::string& group) {
+    Fd fd(openat(root_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {
     }, root_st{};
-    if (fd.get() < 0 || fstat(fd.get(), &st) != 0 ||
-        fstat(root_fd, &root_st) != 0 || st.st_dev != root_st.st_dev) {
-      // Not a directory, a symlink, vanished or another filesystem: the
-      // walker's rules decide how it counts.
+    if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || fstat(root_fd, &root_st) != 0 ||
+        st.st_dev != root_st.st_dev) {
+      // Not a directory, a symlink, vanished or another filesystem: the walker's rules decide how
+      // it counts.
       return MeasureUnit(root_fd, name, "", group);
     }
     Group(group).Add(InodeOnly(st));
@@ -159,9 +154,8 @@ class ScanRun {
       s = MeasureUnit(fd.get(), child, name, group, &t);
       if (!s.ok()) return s;
       if (dind && t.inodes + t.mount_points > 0) {
-        out_->dind_entries.push_back(
-            {child, IsDindCacheEntry(child), t.allocated_bytes,
-             t.apparent_bytes, t.inodes, t.newest_mtime, t.mount_points});
+        out_->dind_entries.push_back({child, IsDindCacheEntry(child), t.allocated_bytes,
+                                      t.apparent_bytes, t.inodes, t.newest_mtime, t.mount_points});
       }
     }
     return Status::Ok();
@@ -171,8 +165,7 @@ class ScanRun {
     auto& top = out_->largest;
     if (options_.top == 0) return;
     if (top.size() >= options_.top && !Larger(e, top.back())) return;
-    top.insert(std::upper_bound(top.begin(), top.end(), e, Larger),
-               std::move(e));
+    top.insert(std::upper_bound(top.begin(), top.end(), e, Larger), std::move(e));
     if (top.size() > options_.top) top.pop_back();
   }
 
@@ -185,11 +178,9 @@ class ScanProbe : public Probe {
  public:
   explicit ScanProbe(ScanOptions o) : options_(std::move(o)) {}
   std::string_view name() const override { return ScanData::kProbe; }
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<ScanData>();
-    Status s =
-        ScanCache(ctx.cache_root, options_, ctx.cancel, *ctx.clock, data.get());
+    Status s = ScanCache(ctx.cache_root, options_, ctx.cancel, *ctx.clock, data.get());
     if (!s.ok()) return s;
     skipped_.Add(data->skipped_total);
     data->skipped_total = skipped_;
@@ -204,13 +195,10 @@ class ScanProbe : public Probe {
 
 }  // namespace
 
-bool IsDindCacheEntry(std::string_view name) {
-  return name.starts_with("cache_");
-}
+bool IsDindCacheEntry(std::string_view name) { return name.starts_with("cache_"); }
 
 Status ScanCache(const std::string& root, const ScanOptions& options,
-                 const std::atomic<bool>* cancel, const Clock& clock,
-                 ScanData* out) {
+                 const std::atomic<bool>* cancel, const Clock& clock, ScanData* out) {
   const SystemTime start = clock.Now();
   out->root = root;
   ScanRun run(options, cancel, out);
@@ -226,19 +214,16 @@ ScanOptions ReadScanOptions(ConfigReader& section) {
   if (section.Has("groups")) {
     o.groups = section.StringMap("groups");
     for (const auto& [name, dir] : o.groups) {
-      if (name == "other")
-        section.Fail("groups", "\"other\" is reserved for the rest");
-      if (dir.empty() || dir == "." || dir == ".." ||
-          dir.find('/') != std::string::npos) {
-        section.Fail("groups/" + name,
-                     "expected a directory name directly under the root");
+      if (name == "other") section.Fail("groups", "\"other\" is reserved for the rest");
+      if (dir.empty() || dir == "." || dir == ".." || dir.find('/') != std::string::npos) {
+        section.Fail("groups/" + name, "expected a directory name directly under the root");
       }
     }
   }
   o.dind_group = section.String("dind_group", o.dind_group);
-  if (!o.dind_group.empty() &&
-      std::none_of(o.groups.begin(), o.groups.end(),
-                   [&](const auto& g) { return g.first == o.dind_group; })) {
+  if (!o.dind_group.empty() && std::none_of(o.groups.begin(), o.groups.end(), [&](const auto& g) {
+        return g.first == o.dind_group;
+      })) {
     section.Fail("dind_group", "names no group in \"groups\"");
   }
   o.top = static_cast<std::size_t>(section.Int("top", 20, 0, 10'000));

@@ -8,21 +8,21 @@
 #include <vector>
 
 #include "base/config_reader.h"
-#include "probes/probe.h"
 #include "fs/walker.h"
+#include "probes/probe.h"
 
 namespace cachewarden {
 
-// The `scan` probe: what fills the cache. One walk of the cache root (the
-// walker's rules: no symlinks followed, no other filesystem entered, hard
-// links once), broken down into groups and, for the dind group, per entry.
+// The `scan` probe: what fills the cache. One walk of the cache root (the walker's rules: no
+// symlinks followed, no other filesystem entered, hard links once), broken down into groups and,
+// for the dind group, per entry.
 
 // How to scan; read from `probes.scan` (see docs/config.md).
 struct ScanOptions {
-  // Group name -> a directory directly under the root. Everything else under
-  // the root (the root directory itself included) is the group "other".
-  std::vector<std::pair<std::string, std::string>> groups = {
-      {"buildkit", "buildkit"}, {"dind", "dind"}};
+  // Group name -> a directory directly under the root. Everything else under the root (the root
+  // directory itself included) is the group "other".
+  std::vector<std::pair<std::string, std::string>> groups = {{"buildkit", "buildkit"},
+                                                             {"dind", "dind"}};
   // The group whose entries are docker-in-docker data roots ("" for none).
   std::string dind_group = "dind";
   std::size_t top = 20;  // largest entries and largest files kept
@@ -31,25 +31,24 @@ struct ScanOptions {
   int nice = 10;
 };
 
-// One entry of the dind directory (a docker-in-docker data root). This list
-// is also the input of the `dind` probe (ctx.previous->Get<ScanData>()).
+// One entry of the dind directory (a docker-in-docker data root). This list is also the input of
+// the `dind` probe (ctx.previous->Get<ScanData>()).
 struct DindEntry {
-  std::string name;       // e.g. "cache_abc" or "9f3c..."
-  bool is_cache = false;  // name starts with "cache_": kept by Earthly
+  std::string name;                   // e.g. "cache_abc" or "9f3c..."
+  bool is_cache = false;              // name starts with "cache_": kept by Earthly
   std::uint64_t allocated_bytes = 0;  // st_blocks * 512 over the subtree
   std::uint64_t apparent_bytes = 0;
   std::uint64_t inodes = 0;
-  SystemTime newest_mtime{};  // newest mtime in the subtree: last activity
-  std::uint64_t mount_points =
-      0;  // mounts inside (not counted): "Resource busy"
+  SystemTime newest_mtime{};       // newest mtime in the subtree: last activity
+  std::uint64_t mount_points = 0;  // mounts inside (not counted): "Resource busy"
 };
 
-// Whether a dind directory entry is named cache_*: a data root Earthly keeps
-// on purpose (never a leftover).
+// Whether a dind directory entry is named cache_*: a data root Earthly keeps on purpose (never a
+// leftover).
 bool IsDindCacheEntry(std::string_view name);
 
-// A directory entry one or two levels below the root (a child of the root, or
-// of a group's directory), kept when it is among the `top` largest.
+// A directory entry one or two levels below the root (a child of the root, or of a group's
+// directory), kept when it is among the `top` largest.
 struct ScanEntry {
   std::string path;  // relative to the root, e.g. "buildkit/runc-overlayfs"
   std::string group;
@@ -66,9 +65,8 @@ struct ScanData : ProbeData {
   std::string root;
   SystemTime scanned_at{};  // when the walk ended; ages are relative to it
   Duration duration{};
-  EntryTotals total;  // the root as `du -sx` sees it
-  std::vector<ScanGroup>
-      groups;  // configured order, then "other"; sum == total
+  EntryTotals total;                      // the root as `du -sx` sees it
+  std::vector<ScanGroup> groups;          // configured order, then "other"; sum == total
   std::vector<DindEntry> dind_entries;    // every entry, largest first
   std::vector<ScanEntry> largest;         // at most `top`, largest first
   std::vector<LargeFile> largest_files;   // paths relative to the root
@@ -91,12 +89,10 @@ nlohmann::json TotalsToJson(const EntryTotals& t, SystemTime now);
 ScanOptions ReadScanOptions(ConfigReader& section);
 std::unique_ptr<Probe> NewScanProbe(ConfigReader& section);
 
-// The scan itself (also for the `scan` command): walks `root` on the calling
-// thread plus the walker's threads. Fails if the root cannot be opened or the
-// walk was cancelled through `cancel` (may be null). skipped_total gets this
-// run's skips only; the probe adds up runs.
+// The scan itself (also for the `scan` command): walks `root` on the calling thread plus the
+// walker's threads. Fails if the root cannot be opened or the walk was cancelled through `cancel`
+// (may be null). skipped_total gets this run's skips only; the probe adds up runs.
 Status ScanCache(const std::string& root, const ScanOptions& options,
-                 const std::atomic<bool>* cancel, const Clock& clock,
-                 ScanData* out);
+                 const std::atomic<bool>* cancel, const Clock& clock, ScanData* out);
 
 }  // namespace cachewarden

@@ -32,8 +32,7 @@ nlohmann::json ScanData::ToJson() const {
   j["duration_seconds"] = ToSeconds(duration);
   j["total"] = TotalsToJson(total, scanned_at);
   j["groups"] = nlohmann::json::object();
-  for (const auto& g : groups)
-    j["groups"][g.name] = TotalsToJson(g.totals, scanned_at);
+  for (const auto& g : groups) j["groups"][g.name] = TotalsToJson(g.totals, scanned_at);
   auto& dind = j["dind_entries"] = nlohmann::json::array();
   for (const auto& e : dind_entries) {
     dind.push_back({{"name", e.name},
@@ -67,28 +66,24 @@ nlohmann::json ScanData::ToJson() const {
 void ScanData::ExportMetrics(MetricWriter& out) const {
   for (const auto& g : groups) {
     const MetricLabels labels = {{"group", g.name}};
-    out.Gauge(
-        "cachewarden_cache_bytes",
-        "Bytes allocated under the cache root by group (st_blocks*512, as du); "
-        "groups sum to the root.",
-        static_cast<double>(g.totals.allocated_bytes), labels);
+    out.Gauge("cachewarden_cache_bytes",
+              "Bytes allocated under the cache root by group (st_blocks*512, as du); groups sum to "
+              "the root.",
+              static_cast<double>(g.totals.allocated_bytes), labels);
     out.Gauge("cachewarden_cache_apparent_bytes",
               "Apparent size (st_size) under the cache root by group.",
               static_cast<double>(g.totals.apparent_bytes), labels);
-    out.Gauge("cachewarden_cache_inodes",
-              "Inodes under the cache root by group.",
+    out.Gauge("cachewarden_cache_inodes", "Inodes under the cache root by group.",
               static_cast<double>(g.totals.inodes), labels);
   }
-  out.Gauge("cachewarden_scan_duration_seconds",
-            "How long the latest cache scan took.", ToSeconds(duration));
-  const std::pair<const char*, std::uint64_t> skips[] = {
-      {"vanished", skipped_total.vanished},
-      {"permission", skipped_total.permission},
-      {"error", skipped_total.error}};
+  out.Gauge("cachewarden_scan_duration_seconds", "How long the latest cache scan took.",
+            ToSeconds(duration));
+  const std::pair<const char*, std::uint64_t> skips[] = {{"vanished", skipped_total.vanished},
+                                                         {"permission", skipped_total.permission},
+                                                         {"error", skipped_total.error}};
   for (const auto& [reason, n] : skips) {
     out.Counter("cachewarden_scan_skipped_entries_total",
-                "Entries the scan skipped: vanished mid-walk, permission "
-                "denied, other errors.",
+                "Entries the scan skipped: vanished mid-walk, permission denied, other errors.",
                 static_cast<double>(n), {{"reason", reason}});
   }
   std::uint64_t count[2] = {0, 0}, bytes[2] = {0, 0};
@@ -97,22 +92,18 @@ void ScanData::ExportMetrics(MetricWriter& out) const {
     ++count[e.is_cache];
     bytes[e.is_cache] += e.allocated_bytes;
     if (!e.is_cache)
-      oldest_build_age =
-          std::max(oldest_build_age, AgeSeconds(e.newest_mtime, scanned_at));
+      oldest_build_age = std::max(oldest_build_age, AgeSeconds(e.newest_mtime, scanned_at));
   }
   for (int cache = 1; cache >= 0; --cache) {
     const MetricLabels kind = {{"kind", cache ? "cache" : "build"}};
     out.Gauge("cachewarden_dind_entries",
-              "Entries in the dind directory: cache_* (kept by Earthly) or "
-              "per-build.",
+              "Entries in the dind directory: cache_* (kept by Earthly) or per-build.",
               static_cast<double>(count[cache]), kind);
-    out.Gauge("cachewarden_dind_bytes",
-              "Bytes allocated by dind entries of each kind.",
+    out.Gauge("cachewarden_dind_bytes", "Bytes allocated by dind entries of each kind.",
               static_cast<double>(bytes[cache]), kind);
   }
   out.Gauge("cachewarden_dind_oldest_build_entry_age_seconds",
-            "Age (since its newest mtime) of the oldest per-build dind entry; "
-            "0 if none.",
+            "Age (since its newest mtime) of the oldest per-build dind entry; 0 if none.",
             oldest_build_age);
 }
 

@@ -42,15 +42,13 @@ nlohmann::json Snapshot::ToJson(SystemTime now) const {
 
 void Snapshot::ExportMetrics(MetricWriter& out) const {
   for (const auto& [name, r] : results_) {
-    out.Gauge(
-        "cachewarden_probe_success",
-        "1 if the probe's latest run succeeded, 0 if it failed or timed out.",
-        r.status.ok() ? 1 : 0, {{"probe", name}});
+    out.Gauge("cachewarden_probe_success",
+              "1 if the probe's latest run succeeded, 0 if it failed or timed out.",
+              r.status.ok() ? 1 : 0, {{"probe", name}});
   }
   for (const auto& [name, r] : results_) {
-    out.Gauge("cachewarden_probe_duration_seconds",
-              "How long the probe's latest run took.", ToSeconds(r.duration),
-              {{"probe", name}});
+    out.Gauge("cachewarden_probe_duration_seconds", "How long the probe's latest run took.",
+              ToSeconds(r.duration), {{"probe", name}});
   }
   for (const auto& [name, r] : results_) {
     if (!r.has_succeeded()) continue;

@@ -12,10 +12,9 @@
 
 namespace cachewarden {
 
-// What one probe found. Each probe defines its own subclass in its own file
-// pair, with `static constexpr std::string_view kProbe = "<probe name>";` so
-// that Snapshot::Get<T>() can find it. Immutable once published; read from
-// any thread.
+// What one probe found. Each probe defines its own subclass in its own file pair, with `static
+// constexpr std::string_view kProbe = "<probe name>";` so that Snapshot::Get<T>() can find it.
+// Immutable once published; read from any thread.
 class ProbeData {
  public:
   virtual ~ProbeData() = default;
@@ -25,10 +24,9 @@ class ProbeData {
   virtual void ExportMetrics(MetricWriter& out) const = 0;
 };
 
-// What the agent knows besides the probes (say, the GC component's trigger
-// history), for the alert rules to read. Each kind declares
-// `static constexpr std::string_view kFact = "<key>";`. Facts are neither
-// exported nor shown in /status: their owners show them.
+// What the agent knows besides the probes (say, the GC component's trigger history), for the alert
+// rules to read. Each kind declares `static constexpr std::string_view kFact = "<key>";`. Facts are
+// neither exported nor shown in /status: their owners show them.
 class Fact {
  public:
   virtual ~Fact() = default;
@@ -42,15 +40,15 @@ struct ProbeResult {
   Duration duration{};        // how long the latest run took
   SystemTime last_success{};  // epoch if never
   int consecutive_failures = 0;
-  // Data of the latest successful run (kept while later runs fail, so that
-  // policies can see how old it is), null before the first success.
+  // Data of the latest successful run (kept while later runs fail, so that policies can see how old
+  // it is), null before the first success.
   std::shared_ptr<const ProbeData> data;
   bool has_succeeded() const { return data != nullptr; }
 };
 
-// Everything the probes know at one moment: the hub between probes, policies
-// and outputs. A value type: copy, change one probe's result, publish the copy
-// as a shared_ptr<const Snapshot>. Never mutated once published.
+// Everything the probes know at one moment: the hub between probes, policies and outputs. A value
+// type: copy, change one probe's result, publish the copy as a shared_ptr<const Snapshot>. Never
+// mutated once published.
 class Snapshot {
  public:
   const ProbeResult* Find(std::string_view probe) const;
@@ -82,14 +80,12 @@ class Snapshot {
   }
   void SetFact(std::string_view key, std::shared_ptr<const Fact> fact);
 
-  const std::map<std::string, ProbeResult, std::less<>>& results() const {
-    return results_;
-  }
+  const std::map<std::string, ProbeResult, std::less<>>& results() const { return results_; }
 
   // {"probes": {name: {status, error, age_seconds, ..., data}}}
   nlohmann::json ToJson(SystemTime now) const;
-  // cachewarden_probe_* for every probe, and each successful probe's own
-  // metrics. Data of a probe whose latest run failed is not exported.
+  // cachewarden_probe_* for every probe, and each successful probe's own metrics. Data of a probe
+  // whose latest run failed is not exported.
   void ExportMetrics(MetricWriter& out) const;
 
  private:

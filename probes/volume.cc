@@ -19,12 +19,9 @@ double Used(std::uint64_t total, std::uint64_t free) {
 class VolumeProbe : public Probe {
  public:
   explicit VolumeProbe(GrowthOptions g)
-      : growth_(g),
-        bytes_(g.window, kMaxGrowthSamples),
-        inodes_(g.window, kMaxGrowthSamples) {}
+      : growth_(g), bytes_(g.window, kMaxGrowthSamples), inodes_(g.window, kMaxGrowthSamples) {}
   std::string_view name() const override { return VolumeData::kProbe; }
-  Status Collect(const ProbeContext& ctx,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<VolumeData>();
     Status s = StatVolume(ctx.cache_root, data.get());
     if (!s.ok()) return s;
@@ -40,9 +37,8 @@ class VolumeProbe : public Probe {
     inodes_.Add(now, Used(data->files, data->files_free));
     data->bytes_growth = bytes_.Estimate(static_cast<double>(data->avail_bytes),
                                          growth_.min_samples, growth_.min_span);
-    data->inodes_growth =
-        inodes_.Estimate(static_cast<double>(data->files_free),
-                         growth_.min_samples, growth_.min_span);
+    data->inodes_growth = inodes_.Estimate(static_cast<double>(data->files_free),
+                                           growth_.min_samples, growth_.min_span);
     *out = std::move(data);
     return Status::Ok();
   }
@@ -58,9 +54,8 @@ class VolumeProbe : public Probe {
 nlohmann::json GrowthJson(const GrowthEstimate& g) {
   if (!g.valid) return {{"valid", false}, {"samples", g.samples}};
   // JSON has no infinity: null means "not filling".
-  nlohmann::json full = std::isinf(g.seconds_to_full)
-                            ? nlohmann::json(nullptr)
-                            : nlohmann::json(g.seconds_to_full);
+  nlohmann::json full =
+      std::isinf(g.seconds_to_full) ? nlohmann::json(nullptr) : nlohmann::json(g.seconds_to_full);
   return {{"valid", true},
           {"samples", g.samples},
           {"span_seconds", g.span_seconds},
@@ -68,9 +63,7 @@ nlohmann::json GrowthJson(const GrowthEstimate& g) {
           {"predicted_full_seconds", full}};
 }
 
-double Ratio(double used, double avail) {
-  return used + avail <= 0 ? 0 : used / (used + avail);
-}
+double Ratio(double used, double avail) { return used + avail <= 0 ? 0 : used / (used + avail); }
 
 }  // namespace
 
@@ -114,54 +107,44 @@ nlohmann::json VolumeData::ToJson() const {
 }
 
 void VolumeData::ExportMetrics(MetricWriter& out) const {
-  out.Gauge("cachewarden_volume_size_bytes",
-            "Size of the filesystem that holds the cache.",
+  out.Gauge("cachewarden_volume_size_bytes", "Size of the filesystem that holds the cache.",
             static_cast<double>(size_bytes));
-  out.Gauge(
-      "cachewarden_volume_free_bytes",
-      "Free bytes on the cache filesystem, including those reserved for root.",
-      static_cast<double>(free_bytes));
+  out.Gauge("cachewarden_volume_free_bytes",
+            "Free bytes on the cache filesystem, including those reserved for root.",
+            static_cast<double>(free_bytes));
   out.Gauge("cachewarden_volume_avail_bytes",
             "Bytes available to unprivileged users on the cache filesystem.",
             static_cast<double>(avail_bytes));
   out.Gauge("cachewarden_volume_files", "Inodes on the cache filesystem.",
             static_cast<double>(files));
-  out.Gauge("cachewarden_volume_files_free",
-            "Free inodes on the cache filesystem.",
+  out.Gauge("cachewarden_volume_files_free", "Free inodes on the cache filesystem.",
             static_cast<double>(files_free));
-  out.Gauge("cachewarden_volume_readonly",
-            "1 if the cache filesystem is mounted read-only.",
+  out.Gauge("cachewarden_volume_readonly", "1 if the cache filesystem is mounted read-only.",
             readonly ? 1 : 0);
   if (bytes_growth.valid) {
-    out.Gauge(
-        "cachewarden_volume_fill_rate_bytes_per_second",
-        "Least-squares rate at which used bytes grow over the growth window.",
-        bytes_growth.rate_per_second);
+    out.Gauge("cachewarden_volume_fill_rate_bytes_per_second",
+              "Least-squares rate at which used bytes grow over the growth window.",
+              bytes_growth.rate_per_second);
     out.Gauge("cachewarden_volume_predicted_full_seconds",
-              "Seconds until the cache filesystem is full at the fill rate; "
-              "+Inf if not filling.",
+              "Seconds until the cache filesystem is full at the fill rate; +Inf if not filling.",
               bytes_growth.seconds_to_full);
   }
   if (inodes_growth.valid) {
-    out.Gauge(
-        "cachewarden_volume_inodes_fill_rate_per_second",
-        "Least-squares rate at which used inodes grow over the growth window.",
-        inodes_growth.rate_per_second);
+    out.Gauge("cachewarden_volume_inodes_fill_rate_per_second",
+              "Least-squares rate at which used inodes grow over the growth window.",
+              inodes_growth.rate_per_second);
     out.Gauge("cachewarden_volume_inodes_predicted_full_seconds",
-              "Seconds until the cache filesystem runs out of inodes; +Inf if "
-              "not filling.",
+              "Seconds until the cache filesystem runs out of inodes; +Inf if not filling.",
               inodes_growth.seconds_to_full);
   }
 }
 
 std::unique_ptr<Probe> NewVolumeProbe(ConfigReader& section) {
   GrowthOptions g;
-  g.window = section.Dur("growth_window", g.window, std::chrono::minutes(1),
-                         std::chrono::days(7));
-  g.min_samples = static_cast<std::size_t>(section.Int(
-      "growth_min_samples", static_cast<std::int64_t>(g.min_samples), 2, 4320));
-  g.min_span = section.Dur("growth_min_span", g.min_span,
-                           std::chrono::seconds(0), g.window);
+  g.window = section.Dur("growth_window", g.window, std::chrono::minutes(1), std::chrono::days(7));
+  g.min_samples = static_cast<std::size_t>(
+      section.Int("growth_min_samples", static_cast<std::int64_t>(g.min_samples), 2, 4320));
+  g.min_span = section.Dur("growth_min_span", g.min_span, std::chrono::seconds(0), g.window);
   return std::make_unique<VolumeProbe>(g);
 }
 

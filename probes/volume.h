@@ -9,8 +9,8 @@
 
 namespace cachewarden {
 
-// statvfs of the cache root: how big the filesystem under the cache is and
-// how full, in bytes and inodes.
+// statvfs of the cache root: how big the filesystem under the cache is and how full, in bytes and
+// inodes.
 struct VolumeData : ProbeData {
   static constexpr std::string_view kProbe = "volume";
   std::string path;
@@ -20,10 +20,9 @@ struct VolumeData : ProbeData {
   std::uint64_t files = 0;
   std::uint64_t files_free = 0;
   bool readonly = false;
-  // Least-squares fill rate over the probe's sliding window of samples (of
-  // size - avail, and of files - files_free) and the time until avail (or
-  // files_free) reaches 0 at that rate; +Inf when not filling. Not valid
-  // until the window holds enough samples (probes.volume.growth_*): the
+  // Least-squares fill rate over the probe's sliding window of samples (of size - avail, and of
+  // files - files_free) and the time until avail (or files_free) reaches 0 at that rate; +Inf when
+  // not filling. Not valid until the window holds enough samples (probes.volume.growth_*): the
   // metrics are then absent.
   GrowthEstimate bytes_growth;
   GrowthEstimate inodes_growth;

@@ -20,18 +20,13 @@ double ReadParam(ConfigReader& r, const RuleParam& p) {
     case ParamKind::kPercent:
       return r.Number(p.key, p.def, 0, 100);
     case ParamKind::kDuration:
-      return ToSeconds(r.Dur(p.key,
-                             std::chrono::duration_cast<Duration>(
-                                 std::chrono::duration<double>(p.def)),
-                             Duration::zero(), days(365)));
+      return ToSeconds(
+          r.Dur(p.key, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(p.def)),
+                Duration::zero(), days(365)));
     case ParamKind::kSize:
-      return r
-          .Size(p.key, SizeSpec::Bytes(static_cast<std::uint64_t>(p.def)),
-                false)
-          .value;
+      return r.Size(p.key, SizeSpec::Bytes(static_cast<std::uint64_t>(p.def)), false).value;
     case ParamKind::kCount:
-      return static_cast<double>(
-          r.Int(p.key, static_cast<std::int64_t>(p.def), 0, INT64_MAX));
+      return static_cast<double>(r.Int(p.key, static_cast<std::int64_t>(p.def), 0, INT64_MAX));
   }
   return p.def;
 }
@@ -40,20 +35,17 @@ RuleConfig ReadRule(ConfigReader& r, const RuleDef& def) {
   RuleConfig c;
   c.enabled = r.Bool("enabled", true);
   c.for_duration = r.Dur("for", def.default_for, Duration::zero(), days(7));
-  c.keep_firing_for = r.Dur("keep_firing_for", def.default_keep_firing_for,
-                            Duration::zero(), days(7));
-  for (const auto& p : def.params)
-    c.params[std::string(p.key)] = ReadParam(r, p);
+  c.keep_firing_for =
+      r.Dur("keep_firing_for", def.default_keep_firing_for, Duration::zero(), days(7));
+  for (const auto& p : def.params) c.params[std::string(p.key)] = ReadParam(r, p);
   r.Finish();
   return c;
 }
 
 // A notifier URL, checked and without a trailing slash.
-std::string CheckedUrl(const ConfigReader& r, const std::string& key,
-                       std::string url) {
+std::string CheckedUrl(const ConfigReader& r, const std::string& key, std::string url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    r.Fail(key,
-           fmt::format("expected an http:// or https:// URL, got \"{}\"", url));
+    r.Fail(key, fmt::format("expected an http:// or https:// URL, got \"{}\"", url));
   }
   while (url.back() == '/') url.pop_back();
   return url;
@@ -62,18 +54,14 @@ std::string CheckedUrl(const ConfigReader& r, const std::string& key,
 // How to reach a notifier destination: timeout, auth, CA (not the URL).
 HttpTargetConfig ReadTarget(ConfigReader& r) {
   HttpTargetConfig t;
-  t.timeout =
-      r.Dur("timeout", seconds(10), milliseconds(100), std::chrono::minutes(5));
+  t.timeout = r.Dur("timeout", seconds(10), milliseconds(100), std::chrono::minutes(5));
   t.bearer_token = r.Secret("bearer_token");
   std::string token_file = r.String("bearer_token_file", "");
   if (!token_file.empty()) {
     if (!t.bearer_token.empty())
-      r.Fail("bearer_token_file",
-             "give bearer_token or bearer_token_file, not both");
+      r.Fail("bearer_token_file", "give bearer_token or bearer_token_file, not both");
     std::ifstream in(token_file);
-    if (!in)
-      r.Fail("bearer_token_file",
-             fmt::format("cannot read \"{}\"", token_file));
+    if (!in) r.Fail("bearer_token_file", fmt::format("cannot read \"{}\"", token_file));
     std::stringstream s;
     s << in.rdbuf();
     t.bearer_token = s.str();
@@ -113,8 +101,8 @@ const RuleConfig& AlertsConfig::Rule(std::string_view name) const {
 
 AlertsConfig ReadAlertsConfig(ConfigReader& alerts) {
   AlertsConfig c;
-  c.evaluation_interval = alerts.Dur("evaluation_interval", seconds(15),
-                                     milliseconds(100), std::chrono::hours(1));
+  c.evaluation_interval =
+      alerts.Dur("evaluation_interval", seconds(15), milliseconds(100), std::chrono::hours(1));
   c.external_url = alerts.String("external_url", "");
 
   ConfigReader rules = alerts.Object("rules");
@@ -126,14 +114,13 @@ AlertsConfig ReadAlertsConfig(ConfigReader& alerts) {
 
   ConfigReader am = alerts.Object("alertmanager");
   auto urls = am.StringList("urls", {});
-  c.alertmanager.resend_interval = am.Dur(
-      "resend_interval", std::chrono::minutes(1), milliseconds(100), days(1));
-  c.alertmanager.resolve_resend_for = am.Dur(
-      "resolve_resend_for", std::chrono::minutes(5), Duration::zero(), days(1));
-  c.alertmanager.max_backoff = am.Dur("max_backoff", std::chrono::minutes(1),
-                                      milliseconds(100), std::chrono::hours(1));
-  c.alertmanager.queue_size =
-      static_cast<int>(am.Int("queue_size", 16, 1, 10000));
+  c.alertmanager.resend_interval =
+      am.Dur("resend_interval", std::chrono::minutes(1), milliseconds(100), days(1));
+  c.alertmanager.resolve_resend_for =
+      am.Dur("resolve_resend_for", std::chrono::minutes(5), Duration::zero(), days(1));
+  c.alertmanager.max_backoff =
+      am.Dur("max_backoff", std::chrono::minutes(1), milliseconds(100), std::chrono::hours(1));
+  c.alertmanager.queue_size = static_cast<int>(am.Int("queue_size", 16, 1, 10000));
   c.alertmanager.external_labels = am.StringMap("external_labels");
   // The per-URL settings are shared by every URL of the HA set.
   HttpTargetConfig shared = ReadTarget(am);

@@ -11,10 +11,9 @@
 
 namespace cachewarden {
 
-// One rule's settings, from `alerts.rules.<Name>`. Each rule declares its own
-// thresholds in the rule table (policies/alert_rules.h); their values live in
-// `params`, in base units: percent as 0..100, durations in seconds, sizes in
-// bytes, counts as numbers.
+// One rule's settings, from `alerts.rules.<Name>`. Each rule declares its own thresholds in the
+// rule table (policies/alert_rules.h); their values live in `params`, in base units: percent as
+// 0..100, durations in seconds, sizes in bytes, counts as numbers.
 struct RuleConfig {
   bool enabled = true;
   Duration for_duration{};     // how long the condition must hold before firing
@@ -48,11 +47,10 @@ struct AlertmanagerConfig {
 // Settings of the `alerts` section: rules and notifiers.
 struct AlertsConfig {
   Duration evaluation_interval = std::chrono::seconds(15);
-  // Base of each alert's generatorURL ("http://host:9479"); empty: derived
-  // from the host name and the `listen` port.
+  // Base of each alert's generatorURL ("http://host:9479"); empty: derived from the host name and
+  // the `listen` port.
   std::string external_url;
-  std::map<std::string, RuleConfig, std::less<>>
-      rules;  // every rule in the table
+  std::map<std::string, RuleConfig, std::less<>> rules;  // every rule in the table
   AlertmanagerConfig alertmanager;
   std::vector<HttpTargetConfig> webhooks;  // same backoff/queue as alertmanager
 
@@ -60,8 +58,8 @@ struct AlertsConfig {
   const RuleConfig& Rule(std::string_view name) const;
 };
 
-// Reads the `alerts` section; throws ConfigError. A default-constructed
-// AlertsConfig has no rules: use DefaultAlertsConfig() for the defaults.
+// Reads the `alerts` section; throws ConfigError. A default-constructed AlertsConfig has no rules:
+// use DefaultAlertsConfig() for the defaults.
 AlertsConfig ReadAlertsConfig(ConfigReader& alerts);
 AlertsConfig DefaultAlertsConfig();
 

@@ -19,8 +19,7 @@ std::string_view AlertStateName(AlertState s) {
 }
 
 MetricLabels Alert::AllLabels() const {
-  MetricLabels out = {{"alertname", name},
-                      {"severity", std::string(SeverityName(severity))}};
+  MetricLabels out = {{"alertname", name}, {"severity", std::string(SeverityName(severity))}};
   out.insert(out.end(), labels.begin(), labels.end());
   return out;
 }
@@ -34,8 +33,7 @@ std::string Alert::Key() const {
 AlertEngine::AlertEngine(AlertsConfig config, Duration resolved_retention)
     : config_(std::move(config)), resolved_retention_(resolved_retention) {}
 
-void AlertEngine::Reconfigure(AlertsConfig config,
-                              Duration resolved_retention) {
+void AlertEngine::Reconfigure(AlertsConfig config, Duration resolved_retention) {
   config_ = std::move(config);
   resolved_retention_ = resolved_retention;
 }
@@ -53,9 +51,8 @@ void AlertEngine::Lapse(Alert& a, const RuleConfig& rc, SystemTime now,
   if (a.state != from) changes->push_back({a, from});
 }
 
-void AlertEngine::Step(const RuleDef& def, const RuleConfig& rc,
-                       const Candidate& cand, SystemTime now,
-                       std::map<std::string, bool>* seen,
+void AlertEngine::Step(const RuleDef& def, const RuleConfig& rc, const Candidate& cand,
+                       SystemTime now, std::map<std::string, bool>* seen,
                        std::vector<AlertChange>* changes) {
   Alert probe;
   probe.name = std::string(def.name);
@@ -64,12 +61,11 @@ void AlertEngine::Step(const RuleDef& def, const RuleConfig& rc,
   const std::string key = probe.Key();
   (*seen)[key] = true;
   auto it = alerts_.find(key);
-  const AlertState was =
-      it == alerts_.end() ? AlertState::kInactive : it->second.state;
+  const AlertState was = it == alerts_.end() ? AlertState::kInactive : it->second.state;
   const bool active = was == AlertState::kPending || was == AlertState::kFiring;
-  // Only a firing alert is kept by the relaxed condition: a pending one must
-  // meet the threshold itself at every evaluation for `for`, so a value
-  // hovering at the threshold cannot creep into firing.
+  // Only a firing alert is kept by the relaxed condition: a pending one must meet the threshold
+  // itself at every evaluation for `for`, so a value hovering at the threshold cannot creep into
+  // firing.
   if (!(was == AlertState::kFiring ? cand.holds : cand.fires)) {
     if (it != alerts_.end()) Lapse(it->second, rc, now, changes);
     return;
@@ -85,16 +81,14 @@ void AlertEngine::Step(const RuleDef& def, const RuleConfig& rc,
   a.value = cand.value;
   a.summary = cand.summary;
   a.description = cand.description;
-  if (a.state == AlertState::kPending &&
-      now - a.active_since >= rc.for_duration) {
+  if (a.state == AlertState::kPending && now - a.active_since >= rc.for_duration) {
     a.state = AlertState::kFiring;
     a.firing_since = now;
   }
   if (a.state != from) changes->push_back({a, from});
 }
 
-std::vector<AlertChange> AlertEngine::Evaluate(const Snapshot& snapshot,
-                                               SystemTime now) {
+std::vector<AlertChange> AlertEngine::Evaluate(const Snapshot& snapshot, SystemTime now) {
   std::vector<AlertChange> changes;
   for (const auto& def : RuleTable()) {
     const RuleConfig& rc = config_.Rule(def.name);
@@ -106,21 +100,18 @@ std::vector<AlertChange> AlertEngine::Evaluate(const Snapshot& snapshot,
     }
     // Alerts the rule no longer mentions (or all, for a disabled rule) lapse.
     for (auto& [key, a] : alerts_) {
-      if (a.name == def.name && !seen.contains(key))
-        Lapse(a, rc, now, &changes);
+      if (a.name == def.name && !seen.contains(key)) Lapse(a, rc, now, &changes);
     }
   }
   std::erase_if(alerts_, [&](const auto& kv) {
     const Alert& a = kv.second;
     return a.state == AlertState::kInactive ||
-           (a.state == AlertState::kResolved &&
-            now - a.resolved_at >= resolved_retention_);
+           (a.state == AlertState::kResolved && now - a.resolved_at >= resolved_retention_);
   });
   return changes;
 }
 
-std::vector<Alert> AlertEngine::FiringNow(const Snapshot& snapshot,
-                                          const AlertsConfig& config,
+std::vector<Alert> AlertEngine::FiringNow(const Snapshot& snapshot, const AlertsConfig& config,
                                           SystemTime now) {
   std::map<std::string, Alert> worst;  // by name and labels, without severity
   for (const auto& def : RuleTable()) {
@@ -141,8 +132,7 @@ std::vector<Alert> AlertEngine::FiringNow(const Snapshot& snapshot,
       a.summary = std::move(c.summary);
       a.description = std::move(c.description);
       auto it = worst.find(key);
-      if (it == worst.end() || it->second.severity < a.severity)
-        worst[key] = std::move(a);
+      if (it == worst.end() || it->second.severity < a.severity) worst[key] = std::move(a);
     }
   }
   std::vector<Alert> out;

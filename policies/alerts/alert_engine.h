@@ -41,23 +41,19 @@ struct AlertChange {
 };
 
 // The alert lifecycle over a sequence of snapshots (Prometheus semantics):
-// a condition that starts holding makes the alert pending; once it has held
-// for the rule's `for` the alert fires; a firing alert whose condition stops
-// holding stays firing for `keep_firing_for`, then resolves. While an alert is
-// pending or firing the rule's relaxed condition (hysteresis) keeps it. A
-// resolved alert that holds again goes back to pending (re-fire). A rule whose
-// input is unknown leaves its alerts as they are. Resolved alerts are kept for
-// `resolved_retention`, then forgotten.
+// a condition that starts holding makes the alert pending; once it has held for the rule's `for`
+// the alert fires; a firing alert whose condition stops holding stays firing for `keep_firing_for`,
+// then resolves. While an alert is pending or firing the rule's relaxed condition (hysteresis)
+// keeps it. A resolved alert that holds again goes back to pending (re-fire). A rule whose input is
+// unknown leaves its alerts as they are. Resolved alerts are kept for `resolved_retention`, then
+// forgotten.
 //
 // Pure: time comes from the caller. Not thread-safe (one owner).
 class AlertEngine {
  public:
-  explicit AlertEngine(AlertsConfig config,
-                       Duration resolved_retention = std::chrono::minutes(15));
-  // New thresholds apply at the next evaluation; alerts of rules now
-  // disabled are forgotten.
-  void Reconfigure(AlertsConfig config,
-                   Duration resolved_retention = std::chrono::minutes(15));
+  explicit AlertEngine(AlertsConfig config, Duration resolved_retention = std::chrono::minutes(15));
+  // New thresholds apply at the next evaluation; alerts of rules now disabled are forgotten.
+  void Reconfigure(AlertsConfig config, Duration resolved_retention = std::chrono::minutes(15));
 
   // One evaluation of every enabled rule; returns the state changes.
   std::vector<AlertChange> Evaluate(const Snapshot& snapshot, SystemTime now);
@@ -66,18 +62,15 @@ class AlertEngine {
   const std::map<std::string, Alert>& alerts() const { return alerts_; }
   const AlertsConfig& config() const { return config_; }
 
-  // One-shot mode (`check`): what fires right now, ignoring `for` and
-  // keep_firing_for; only rules marked in_check. Highest severity per instance.
-  static std::vector<Alert> FiringNow(const Snapshot& snapshot,
-                                      const AlertsConfig& config,
+  // One-shot mode (`check`): what fires right now, ignoring `for` and keep_firing_for; only rules
+  // marked in_check. Highest severity per instance.
+  static std::vector<Alert> FiringNow(const Snapshot& snapshot, const AlertsConfig& config,
                                       SystemTime now);
 
  private:
-  void Step(const RuleDef& def, const RuleConfig& rc, const Candidate& cand,
-            SystemTime now, std::map<std::string, bool>* seen,
-            std::vector<AlertChange>* changes);
-  void Lapse(Alert& a, const RuleConfig& rc, SystemTime now,
-             std::vector<AlertChange>* changes);
+  void Step(const RuleDef& def, const RuleConfig& rc, const Candidate& cand, SystemTime now,
+            std::map<std::string, bool>* seen, std::vector<AlertChange>* changes);
+  void Lapse(Alert& a, const RuleConfig& rc, SystemTime now, std::vector<AlertChange>* changes);
 
   AlertsConfig config_;
   Duration resolved_retention_;

@@ -7,10 +7,9 @@
 
 namespace cachewarden {
 
-// The figures each alert rule decides on, extracted from the Snapshot by one
-// small function per rule (policies/alert_rules.h). Plain values, so that a
-// rule's decision is a pure function a test can drive directly. Times are
-// ages or durations in seconds relative to the evaluation; "never" is
+// The figures each alert rule decides on, extracted from the Snapshot by one small function per
+// rule (policies/alert_rules.h). Plain values, so that a rule's decision is a pure function a test
+// can drive directly. Times are ages or durations in seconds relative to the evaluation; "never" is
 // +infinity.
 
 constexpr double kNever = std::numeric_limits<double>::infinity();
@@ -18,9 +17,8 @@ constexpr double kNever = std::numeric_limits<double>::infinity();
 struct NotOnVolumeInput {
   std::string path;
   bool readonly = false;
-  // The mounts probe's verdict on what holds the cache ("volume",
-  // "container_root", "k8s_emptydir", "tmpfs", "network", "host_bind"), or
-  // empty when unknown.
+  // The mounts probe's verdict on what holds the cache ("volume", "container_root", "k8s_emptydir",
+  // "tmpfs", "network", "host_bind"), or empty when unknown.
   std::string kind;
   std::string fstype;  // for the message; may be empty
 };
@@ -35,23 +33,21 @@ struct UsageInput {
 
 struct FillingUpInput {
   std::string path;
-  double free_percent = 100;  // avail / size, 0..100
-  double predicted_full_seconds =
-      kNever;  // linear prediction; kNever if not filling
+  double free_percent = 100;               // avail / size, 0..100
+  double predicted_full_seconds = kNever;  // linear prediction; kNever if not filling
   double fill_rate_bytes_per_second = 0;
 };
 
 struct LatencyInput {
   std::string path;
-  // Per operation ("read", "write", "fsync", "metadata"): p99 over the rule's
-  // window, in seconds; an op without samples in the window is left out.
+  // Per operation ("read", "write", "fsync", "metadata"): p99 over the rule's window, in seconds;
+  // an op without samples in the window is left out.
   std::vector<std::pair<std::string, double>> p99_seconds;
 };
 
 struct StaleMountsInput {
   std::string path;  // the dind directory
-  // The mounts that outlived their build (DindMountSeen::stale), with how
-  // long each has been seen.
+  // The mounts that outlived their build (DindMountSeen::stale), with how long each has been seen.
   struct Mount {
     std::string mount_point;
     double age_seconds = 0;
@@ -59,8 +55,7 @@ struct StaleMountsInput {
   std::vector<Mount> mounts;
 };
 
-// A kind of log event: how many in the rule's window, and how long ago the
-// last one was.
+// A kind of log event: how many in the rule's window, and how long ago the last one was.
 struct LogEventInput {
   std::string path;
   double seconds_since_last = kNever;
@@ -93,7 +88,7 @@ struct GcInput {
 
 struct IoErrorsInput {
   std::string path;
-  bool probe_eio = false;  // the latest active I/O probe got EIO
+  bool probe_eio = false;                   // the latest active I/O probe got EIO
   double seconds_since_log_error = kNever;  // "input/output error" in the logs
 };
 

@@ -23,11 +23,10 @@ constexpr double kGiB = 1024.0 * 1024 * 1024;
 
 // Ties a rule's extractor to its decider.
 template <auto Extract, auto Decide>
-bool Eval(const Snapshot& s, SystemTime now, const RuleConfig& c,
-          std::vector<Candidate>* out) {
+bool Eval(const Snapshot& s, SystemTime now, const RuleConfig& c, std::vector<Candidate>* out) {
   auto in = [&] {
-    if constexpr (std::is_invocable_v<decltype(Extract), const Snapshot&,
-                                      SystemTime, const RuleConfig&>) {
+    if constexpr (std::is_invocable_v<decltype(Extract), const Snapshot&, SystemTime,
+                                      const RuleConfig&>) {
       return Extract(s, now, c);
     } else {
       return Extract(s, now);
@@ -65,8 +64,7 @@ constexpr RuleParam kLeftoverParams[] = {
     {"max_size", ParamKind::kSize, 10 * kGiB},
     {"max_entries", ParamKind::kCount, 100},
 };
-constexpr RuleParam kGcParams[] = {
-    {"trigger_held_for", ParamKind::kDuration, 900}};
+constexpr RuleParam kGcParams[] = {{"trigger_held_for", ParamKind::kDuration, 900}};
 
 // Add a rule here: one row, plus its input, extractor and decider.
 constexpr RuleDef kRules[] = {
@@ -87,10 +85,10 @@ constexpr RuleDef kRules[] = {
      &Eval<&ExtractLatency, &DecideLatency>},
     {"DindStaleMounts", seconds(0), seconds(0), kStaleParams, kWarn, true,
      &Eval<&ExtractStaleMounts, &DecideStaleMounts>},
-    {"DindCleanupResourceBusy", seconds(0), seconds(0), kWindowParams, kWarn,
-     true, &Eval<&ExtractResourceBusy, &DecideResourceBusy>},
-    {"DindLeftoversLarge", minutes(10), minutes(5), kLeftoverParams, kWarn,
-     true, &Eval<&ExtractLeftovers, &DecideLeftovers>},
+    {"DindCleanupResourceBusy", seconds(0), seconds(0), kWindowParams, kWarn, true,
+     &Eval<&ExtractResourceBusy, &DecideResourceBusy>},
+    {"DindLeftoversLarge", minutes(10), minutes(5), kLeftoverParams, kWarn, true,
+     &Eval<&ExtractLeftovers, &DecideLeftovers>},
     {"BuildkitSnapshotterFallback",
      seconds(0),
      seconds(0),
@@ -125,8 +123,7 @@ const RuleDef* FindRule(std::string_view name) {
 
 // ---- Extractors wired to probes that exist.
 
-std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s,
-                                                   SystemTime) {
+std::optional<NotOnVolumeInput> ExtractNotOnVolume(const Snapshot& s, SystemTime) {
   auto v = s.Get<VolumeData>();
   if (v == nullptr) return std::nullopt;
   NotOnVolumeInput in;
@@ -153,16 +150,15 @@ std::optional<UsageInput> ExtractInodeUsage(const Snapshot& s, SystemTime) {
   // Some filesystems (btrfs, overlay on some kernels) report no inode limit.
   if (v == nullptr || v->files == 0) return std::nullopt;
   return UsageInput{v->path, v->InodesUsedRatio() * 100,
-                    static_cast<double>(v->files - v->files_free),
-                    static_cast<double>(v->files)};
+                    static_cast<double>(v->files - v->files_free), static_cast<double>(v->files)};
 }
 
 std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
   ProbesInput in;
   if (auto v = s.Get<VolumeData>()) in.path = v->path;
   for (const auto& [name, r] : s.results()) {
-    in.probes.push_back({name, !r.status.ok(), r.status.reason(),
-                         r.status.message(), r.consecutive_failures});
+    in.probes.push_back(
+        {name, !r.status.ok(), r.status.reason(), r.status.message(), r.consecutive_failures});
   }
   return in;
 }
@@ -177,8 +173,8 @@ double SecondsSince(SystemTime t, SystemTime now) {
   return std::chrono::duration<double>(now - t).count();
 }
 
-LogEventInput LogEventOf(const LogsData& logs, LogEventKind kind,
-                         SystemTime now, const std::string& path) {
+LogEventInput LogEventOf(const LogsData& logs, LogEventKind kind, SystemTime now,
+                         const std::string& path) {
   LogEventInput in;
   in.path = path;
   in.seconds_since_last = SecondsSince(logs.LastTime(kind), now);
@@ -195,27 +191,24 @@ std::string CachePath(const Snapshot& s) {
 
 std::optional<FillingUpInput> ExtractFillingUp(const Snapshot& s, SystemTime) {
   auto v = s.Get<VolumeData>();
-  if (v == nullptr || v->size_bytes == 0 || !v->bytes_growth.valid)
-    return std::nullopt;
+  if (v == nullptr || v->size_bytes == 0 || !v->bytes_growth.valid) return std::nullopt;
   FillingUpInput in;
   in.path = v->path;
-  in.free_percent = 100.0 * static_cast<double>(v->avail_bytes) /
-                    static_cast<double>(v->size_bytes);
+  in.free_percent =
+      100.0 * static_cast<double>(v->avail_bytes) / static_cast<double>(v->size_bytes);
   in.fill_rate_bytes_per_second = v->bytes_growth.rate_per_second;
-  in.predicted_full_seconds = v->bytes_growth.rate_per_second > 0
-                                  ? v->bytes_growth.seconds_to_full
-                                  : kNever;
+  in.predicted_full_seconds =
+      v->bytes_growth.rate_per_second > 0 ? v->bytes_growth.seconds_to_full : kNever;
   return in;
 }
 
-std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now,
-                                           const RuleConfig& c) {
+std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now, const RuleConfig& c) {
   auto l = s.Get<LatencyData>();
   if (l == nullptr) return std::nullopt;
   LatencyInput in;
   in.path = CachePath(s);
-  const auto window = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(c.Param("window")));
+  const auto window =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(c.Param("window")));
   for (int op = 0; op < kOpCount; ++op) {
     if (auto p99 = WindowQuantile(*l, op, now - window, 0.99)) {
       in.p99_seconds.emplace_back(LatencyOpName(op), *p99);
@@ -224,24 +217,20 @@ std::optional<LatencyInput> ExtractLatency(const Snapshot& s, SystemTime now,
   return in;
 }
 
-std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s,
-                                                   SystemTime) {
+std::optional<StaleMountsInput> ExtractStaleMounts(const Snapshot& s, SystemTime) {
   auto d = s.Get<DindData>();
   if (d == nullptr) return std::nullopt;
   StaleMountsInput in;
   in.path = d->dirs.empty() ? CachePath(s) : d->dirs.front();
-  // Only mounts that outlived their build: a long build's own mounts are not
-  // stale.
+  // Only mounts that outlived their build: a long build's own mounts are not stale.
   for (const auto& m : d->mounts) {
     if (!m.stale) continue;
-    in.mounts.push_back({m.mount.mount_point,
-                         std::chrono::duration<double>(m.seen_for).count()});
+    in.mounts.push_back({m.mount.mount_point, std::chrono::duration<double>(m.seen_for).count()});
   }
   return in;
 }
 
-std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s,
-                                                 SystemTime now) {
+std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now) {
   auto logs = s.Get<LogsData>();
   if (logs == nullptr) return std::nullopt;
   return LogEventOf(*logs, LogEventKind::kDindBusy, now, CachePath(s));
@@ -255,8 +244,7 @@ std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime) {
                         static_cast<double>(d->leftover_entries)};
 }
 
-std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s,
-                                                        SystemTime) {
+std::optional<FallbackInput> ExtractSnapshotterFallback(const Snapshot& s, SystemTime) {
   auto logs = s.Get<LogsData>();
   if (logs == nullptr) return std::nullopt;
   FallbackInput in;
@@ -273,30 +261,24 @@ std::optional<GcInput> ExtractGc(const Snapshot& s, SystemTime now) {
   in.path = CachePath(s);
   for (const auto& [name, e] : gc->episodes()) {
     in.policies.push_back({name, std::max(0.0, SecondsSince(e.since, now)),
-                           static_cast<double>(e.runs),
-                           static_cast<double>(e.failed_runs)});
+                           static_cast<double>(e.runs), static_cast<double>(e.failed_runs)});
   }
   return in;
 }
 
-// The probe's EIO and "input/output error" lines in the logs; either alone
-// is enough (an agent without the logs or latency probe still sees the other).
-std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s,
-                                             SystemTime now) {
+// The probe's EIO and "input/output error" lines in the logs; either alone is enough (an agent
+// without the logs or latency probe still sees the other).
+std::optional<IoErrorsInput> ExtractIoErrors(const Snapshot& s, SystemTime now) {
   auto logs = s.Get<LogsData>();
   auto latency = s.Get<LatencyData>();
-  if (logs == nullptr && s.Find(LatencyData::kProbe) == nullptr)
-    return std::nullopt;
+  if (logs == nullptr && s.Find(LatencyData::kProbe) == nullptr) return std::nullopt;
   IoErrorsInput in;
   in.path = CachePath(s);
-  if (logs)
-    in.seconds_since_log_error =
-        SecondsSince(logs->LastTime(LogEventKind::kIoError), now);
-  // The latest run's: a run without EIO clears it. A run that failed
-  // outright (say, EIO creating its file) keeps older data: look at its error.
+  if (logs) in.seconds_since_log_error = SecondsSince(logs->LastTime(LogEventKind::kIoError), now);
+  // The latest run's: a run without EIO clears it. A run that failed outright (say, EIO creating
+  // its file) keeps older data: look at its error.
   if (const ProbeResult* r = s.Find(LatencyData::kProbe)) {
-    in.probe_eio = r->status.ok() ? latency && latency->eio
-                                  : r->status.error_number() == EIO;
+    in.probe_eio = r->status.ok() ? latency && latency->eio : r->status.error_number() == EIO;
   }
   return in;
 }

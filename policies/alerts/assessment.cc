@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "base/units.h"
 #include "policies/alerts/alert_engine.h"
 #include "policies/alerts/mount_assessment.h"
-#include "base/units.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -13,9 +13,8 @@ namespace {
 void ProbeFailures(const Snapshot& snapshot, std::vector<Finding>* out) {
   for (const auto& [name, r] : snapshot.results()) {
     if (r.status.ok()) continue;
-    out->push_back(
-        {Severity::kUnknown, name,
-         fmt::format("probe {} failed: {}", name, r.status.ToString()), ""});
+    out->push_back({Severity::kUnknown, name,
+                    fmt::format("probe {} failed: {}", name, r.status.ToString()), ""});
   }
 }
 
@@ -24,9 +23,8 @@ void VolumeUsage(const Snapshot& snapshot, std::vector<Finding>* out) {
   auto v = snapshot.Get<VolumeData>();
   if (v == nullptr) return;
   out->push_back({Severity::kOk, "volume",
-                  fmt::format("{} is {:.1f}% full ({} of {} available)",
-                              v->path, v->UsedRatio() * 100,
-                              HumanBytes(static_cast<double>(v->avail_bytes)),
+                  fmt::format("{} is {:.1f}% full ({} of {} available)", v->path,
+                              v->UsedRatio() * 100, HumanBytes(static_cast<double>(v->avail_bytes)),
                               HumanBytes(static_cast<double>(v->size_bytes))),
                   ""});
 }
@@ -38,14 +36,11 @@ constexpr void (*kAssessors[])(const Snapshot&, std::vector<Finding>*) = {
     &AssessMountsDindLogs,
 };
 
-// Alerts whose condition a probe's assessor already explains, with its fix,
-// under the given source: the alert is not repeated when that finding is at
-// least as severe.
+// Alerts whose condition a probe's assessor already explains, with its fix, under the given source:
+// the alert is not repeated when that finding is at least as severe.
 constexpr std::pair<std::string_view, std::string_view> kExplainedBy[] = {
-    {"CacheNotOnVolume", "mounts"},
-    {"DindStaleMounts", "dind"},
-    {"DindLeftoversLarge", "dind"},
-    {"DindCleanupResourceBusy", "logs"},
+    {"CacheNotOnVolume", "mounts"},          {"DindStaleMounts", "dind"},
+    {"DindLeftoversLarge", "dind"},          {"DindCleanupResourceBusy", "logs"},
     {"BuildkitSnapshotterFallback", "logs"},
 };
 
@@ -54,8 +49,7 @@ bool AlreadyExplained(const Alert& a, const std::vector<Finding>& findings) {
     if (a.name != rule) continue;
     for (const auto& f : findings) {
       // UNKNOWN (the assessor could not look) explains nothing.
-      if (f.source == source && f.severity != Severity::kOk &&
-          f.severity != Severity::kUnknown &&
+      if (f.source == source && f.severity != Severity::kOk && f.severity != Severity::kUnknown &&
           SeverityRank(f.severity) >= SeverityRank(a.severity)) {
         return true;
       }
@@ -66,17 +60,14 @@ bool AlreadyExplained(const Alert& a, const std::vector<Finding>& findings) {
 
 }  // namespace
 
-std::vector<Finding> Assess(const Snapshot& snapshot,
-                            const AlertsConfig& alerts) {
+std::vector<Finding> Assess(const Snapshot& snapshot, const AlertsConfig& alerts) {
   std::vector<Finding> out;
   for (auto* assessor : kAssessors) assessor(snapshot, &out);
   const std::size_t from_assessors = out.size();
   // Every alert rule that fires now, ignoring `for`: a one-shot has no history.
-  for (const Alert& a :
-       AlertEngine::FiringNow(snapshot, alerts, RealClock::Get().Now())) {
+  for (const Alert& a : AlertEngine::FiringNow(snapshot, alerts, RealClock::Get().Now())) {
     if (AlreadyExplained(
-            a, {out.begin(),
-                out.begin() + static_cast<std::ptrdiff_t>(from_assessors)})) {
+            a, {out.begin(), out.begin() + static_cast<std::ptrdiff_t>(from_assessors)})) {
       continue;
     }
     std::string source = a.name;

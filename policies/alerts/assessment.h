@@ -8,11 +8,10 @@
 
 namespace cachewarden {
 
-// What `check` reports: every finding of every assessor over one snapshot.
-// Pure: reads only the snapshot (and the time, for the alert rules). Alert
-// rules that fire now become findings, with their description as the remedy.
-std::vector<Finding> Assess(const Snapshot& snapshot,
-                            const AlertsConfig& alerts);
+// What `check` reports: every finding of every assessor over one snapshot. Pure: reads only the
+// snapshot (and the time, for the alert rules). Alert rules that fire now become findings, with
+// their description as the remedy.
+std::vector<Finding> Assess(const Snapshot& snapshot, const AlertsConfig& alerts);
 // With the alert rules' default thresholds.
 std::vector<Finding> Assess(const Snapshot& snapshot);
 

@@ -9,8 +9,7 @@ namespace cachewarden {
 // Monitoring-plugin order: the exit code of `check` is the value.
 enum class Severity { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
 
-std::string_view SeverityName(
-    Severity s);  // "ok", "warning", "critical", "unknown"
+std::string_view SeverityName(Severity s);  // "ok", "warning", "critical", "unknown"
 
 // One thing `check` tells a person: what is wrong, and what to do about it.
 struct Finding {
@@ -20,9 +19,8 @@ struct Finding {
   std::string remedy;   // one or two sentences; may be empty
 };
 
-// How bad a severity is, for ordering: ok 0 < warning 1 < unknown 2 <
-// critical 3 (we could not tell is worse than a warning, but a known critical
-// is worse still).
+// How bad a severity is, for ordering: ok 0 < warning 1 < unknown 2 < critical 3 (we could not tell
+// is worse than a warning, but a known critical is worse still).
 int SeverityRank(Severity s);
 
 // The worst of the findings by SeverityRank, kOk if there are none.

@@ -1,27 +1,25 @@
 #include "policies/gc/gc_config.h"
 
-#include "fs/dirfd.h"
-
 #include <fmt/format.h>
 
 #include <cctype>
 #include <limits>
 #include <set>
 
+#include "fs/dirfd.h"
+
 namespace cachewarden {
 namespace {
 
 constexpr Duration kNever = std::chrono::hours(24 * 365 * 100);
 
-std::optional<SizeSpec> OptionalSize(ConfigReader& r, std::string_view key,
-                                     bool percent_only) {
+std::optional<SizeSpec> OptionalSize(ConfigReader& r, std::string_view key, bool percent_only) {
   if (!r.Has(key)) {
     r.Unset(key);
     return std::nullopt;
   }
   SizeSpec s = r.Size(key, SizeSpec{});
-  if (percent_only && !s.percent)
-    r.Fail(key, "expected a percentage like \"90%\"");
+  if (percent_only && !s.percent) r.Fail(key, "expected a percentage like \"90%\"");
   if (s.percent && (s.value < 0 || s.value > 100)) {
     r.Fail(key, "expected a percentage from 0% to 100%");
   }
@@ -43,14 +41,12 @@ GcTriggers ReadTriggers(ConfigReader& t) {
   }
   g.always = t.Bool("always", false);
   if (g.until_below && !g.used_above) {
-    t.Fail("until_below",
-           "needs used_above (it is the low mark of used_above)");
+    t.Fail("until_below", "needs used_above (it is the low mark of used_above)");
   }
   if (g.inodes_until_below && !g.inodes_used_above) {
     t.Fail("inodes_until_below", "needs inodes_used_above");
   }
-  if (g.used_above && g.until_below &&
-      g.used_above->percent == g.until_below->percent &&
+  if (g.used_above && g.until_below && g.used_above->percent == g.until_below->percent &&
       g.until_below->value > g.used_above->value) {
     t.Fail("until_below", "must not be above used_above");
   }
@@ -65,8 +61,8 @@ GcTriggers ReadTriggers(ConfigReader& t) {
 }
 
 bool HasAnyTrigger(const GcTriggers& t) {
-  return t.used_above || t.free_below || t.inodes_used_above || t.total_above ||
-         t.older_than || t.always;
+  return t.used_above || t.free_below || t.inodes_used_above || t.total_above || t.older_than ||
+         t.always;
 }
 
 GcPolicy ReadPolicy(ConfigReader& p) {
@@ -74,27 +70,20 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   g.name = p.String("name", "");
   if (g.name.empty()) p.Fail("name", "a policy needs a name");
   for (char c : g.name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-          c == '.')) {
-      p.Fail("name",
-             "use letters, digits, '_', '-' and '.' only (it becomes a metric "
-             "label)");
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+      p.Fail("name", "use letters, digits, '_', '-' and '.' only (it becomes a metric label)");
     }
   }
   std::string action = p.String("action", "delete", {"delete", "command"});
   g.action = action == "delete" ? GcAction::kDelete : GcAction::kCommand;
   g.path = p.String("path", "");
-  if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand);
-      !why.empty()) {
+  if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand); !why.empty()) {
     p.Fail("path", why);
   }
-  if (g.action == GcAction::kDelete &&
-      (g.path == "buildkit" || g.path.starts_with("buildkit/"))) {
+  if (g.action == GcAction::kDelete && (g.path == "buildkit" || g.path.starts_with("buildkit/"))) {
     p.Fail("path",
-           "a delete policy must not reach under buildkit/: BuildKit's records "
-           "are pruned "
-           "through BuildKit (\"action\": \"command\" with buildctl prune), "
-           "never by "
+           "a delete policy must not reach under buildkit/: BuildKit's records are pruned through "
+           "BuildKit (\"action\": \"command\" with buildctl prune), never by "
            "deleting its files behind a running buildkitd");
   }
   g.include = p.StringList("include", {"*"});
@@ -103,12 +92,11 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   g.triggers = ReadTriggers(t);
   if (!HasAnyTrigger(g.triggers)) {
     p.Fail("triggers",
-           "a policy needs at least one trigger (used_above, free_below, "
-           "inodes_used_above, total_above, older_than or always)");
+           "a policy needs at least one trigger (used_above, free_below, inodes_used_above, "
+           "total_above, older_than or always)");
   }
   if (g.path.empty() && (g.triggers.total_above || g.triggers.older_than)) {
-    p.Fail("triggers",
-           "total_above and older_than measure entries: they need a path");
+    p.Fail("triggers", "total_above and older_than measure entries: they need a path");
   }
   g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
   std::string age_by = p.String("age_by", "mtime", {"mtime", "ctime", "atime"});
@@ -117,30 +105,23 @@ GcPolicy ReadPolicy(ConfigReader& p) {
                                  : GcAgeBy::kAtime;
   g.unmount_stale = p.Bool("unmount_stale", false);
   // On by default where builds keep files open: the dind directories.
-  g.skip_open =
-      p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
-  g.max_entries =
-      p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
+  g.skip_open = p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
+  g.max_entries = p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
   SizeSpec max_bytes = p.Size("max_bytes", SizeSpec::Bytes(0), false);
   g.max_bytes = static_cast<std::uint64_t>(max_bytes.value);
-  std::string order =
-      p.String("order", "oldest_first", {"oldest_first", "largest_first"});
-  g.order =
-      order == "oldest_first" ? GcOrder::kOldestFirst : GcOrder::kLargestFirst;
+  std::string order = p.String("order", "oldest_first", {"oldest_first", "largest_first"});
+  g.order = order == "oldest_first" ? GcOrder::kOldestFirst : GcOrder::kLargestFirst;
   g.command = p.StringList("command", {});
-  g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5),
-                            std::chrono::seconds(1), std::chrono::hours(24));
-  if (g.action == GcAction::kCommand &&
-      (g.command.empty() || g.command[0].empty())) {
-    p.Fail("command",
-           "the command action needs an argv list, e.g. [\"buildctl\", "
-           "\"prune\"]");
+  g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5), std::chrono::seconds(1),
+                            std::chrono::hours(24));
+  if (g.action == GcAction::kCommand && (g.command.empty() || g.command[0].empty())) {
+    p.Fail("command", "the command action needs an argv list, e.g. [\"buildctl\", \"prune\"]");
   }
   if (g.action == GcAction::kDelete && !g.command.empty()) {
     p.Fail("command", "only used with \"action\": \"command\"");
   }
-  g.interval = p.Dur("interval", std::chrono::minutes(1),
-                     std::chrono::seconds(1), std::chrono::hours(24 * 7));
+  g.interval = p.Dur("interval", std::chrono::minutes(1), std::chrono::seconds(1),
+                     std::chrono::hours(24 * 7));
   g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
   g.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
   g.low_priority = p.Bool("low_priority", true);
@@ -154,9 +135,7 @@ GcPolicy ReadPolicy(ConfigReader& p) {
 
 std::string CheckPolicyPath(const std::string& path, bool allow_empty) {
   if (path.empty())
-    return allow_empty ? ""
-                       : "a delete policy needs a path under the cache root, "
-                         "e.g. \"dind\"";
+    return allow_empty ? "" : "a delete policy needs a path under the cache root, e.g. \"dind\"";
   return CheckRelativePath(path);
 }
 
@@ -185,8 +164,7 @@ GcConfig ReadGcConfig(ConfigReader& gc) {
     for (auto& p : list) {
       c.policies.push_back(ReadPolicy(p));
       if (!names.insert(c.policies.back().name).second) {
-        p.Fail("name", fmt::format("duplicate policy name \"{}\"",
-                                   c.policies.back().name));
+        p.Fail("name", fmt::format("duplicate policy name \"{}\"", c.policies.back().name));
       }
     }
   }
@@ -198,12 +176,8 @@ const char* ToString(GcOrder o) {
   return o == GcOrder::kOldestFirst ? "oldest_first" : "largest_first";
 }
 const char* ToString(GcAgeBy a) {
-  return a == GcAgeBy::kMtime   ? "mtime"
-         : a == GcAgeBy::kCtime ? "ctime"
-                                : "atime";
+  return a == GcAgeBy::kMtime ? "mtime" : a == GcAgeBy::kCtime ? "ctime" : "atime";
 }
-const char* ToString(GcAction a) {
-  return a == GcAction::kDelete ? "delete" : "command";
-}
+const char* ToString(GcAction a) { return a == GcAction::kDelete ? "delete" : "command"; }
 
 }  // namespace cachewarden

@@ -13,11 +13,11 @@
 
 namespace cachewarden {
 
-// When a policy acts. Any trigger that holds makes the policy run; the
-// watermark triggers also say how much to free (down to their low mark).
+// When a policy acts. Any trigger that holds makes the policy run; the watermark triggers also say
+// how much to free (down to their low mark).
 struct GcTriggers {
-  // Volume bytes used (df's used / (used + avail)) above this: free until used
-  // is below `until_below` (defaults to `used_above`).
+  // Volume bytes used (df's used / (used + avail)) above this: free until used is below
+  // `until_below` (defaults to `used_above`).
   std::optional<SizeSpec> used_above;
   std::optional<SizeSpec> until_below;
   // Bytes available below this: free until available is at least this.
@@ -28,8 +28,7 @@ struct GcTriggers {
   // The policy's own entries (after include/exclude) together above this:
   // free until they are at most this. A percentage is of the volume.
   std::optional<SizeSpec> total_above;
-  // Every entry older than this is chosen (tmpfiles style), whatever the
-  // watermarks say.
+  // Every entry older than this is chosen (tmpfiles style), whatever the watermarks say.
   std::optional<Duration> older_than;
   // Every eligible entry is chosen.
   bool always = false;
@@ -38,14 +37,12 @@ struct GcTriggers {
 enum class GcOrder { kOldestFirst, kLargestFirst };
 enum class GcAction { kDelete, kCommand };
 
-// One garbage-collection policy: what to look at, when to act, what never to
-// touch, in which order, and what to do. Validated when read: a policy is
-// usable as is.
+// One garbage-collection policy: what to look at, when to act, what never to touch, in which order,
+// and what to do. Validated when read: a policy is usable as is.
 struct GcPolicy {
   std::string name;
-  // Relative to the cache root; no "..", no empty or "." components. Its
-  // immediate children are the candidate entries. May be empty only for the
-  // command action.
+  // Relative to the cache root; no "..", no empty or "." components. Its immediate children are the
+  // candidate entries. May be empty only for the command action.
   std::string path;
   std::vector<std::string> include{"*"};  // fnmatch globs on entry names
   std::vector<std::string> exclude;
@@ -75,9 +72,9 @@ struct GcConfig {
   std::vector<GcPolicy> policies;
 };
 
-// The policy used when the config names none: dind leftovers (entries not
-// named cache_*), at least 6 h old, not held open, mounts left alone; chosen
-// when older than 24 h or while the volume is above 85% used, until 80%.
+// The policy used when the config names none: dind leftovers (entries not named cache_*), at least
+// 6 h old, not held open, mounts left alone; chosen when older than 24 h or while the volume is
+// above 85% used, until 80%.
 GcPolicy DefaultDindPolicy();
 
 // Checks a policy path's spelling; "" if fine, else why not.

@@ -23,8 +23,7 @@ void GcEpisodes::Record(const GcRunSummary& run) {
 
 void GcEpisodes::Keep(const std::vector<std::string>& policies) {
   std::erase_if(episodes_, [&](const auto& kv) {
-    return std::find(policies.begin(), policies.end(), kv.first) ==
-           policies.end();
+    return std::find(policies.begin(), policies.end(), kv.first) == policies.end();
   });
 }
 

@@ -12,10 +12,9 @@
 
 namespace cachewarden {
 
-// For each GC policy whose trigger holds: since when it has held without a run
-// freeing anything, and how its runs went since. What CacheGCIneffective
-// decides on. A run that frees space starts the count again; a run that finds
-// the policy not triggered (or a dry run) ends it.
+// For each GC policy whose trigger holds: since when it has held without a run freeing anything,
+// and how its runs went since. What CacheGCIneffective decides on. A run that frees space starts
+// the count again; a run that finds the policy not triggered (or a dry run) ends it.
 struct GcTriggerEpisode {
   SystemTime since{};  // the first run of the episode started
   int runs = 0;
@@ -37,9 +36,7 @@ class GcEpisodes : public Fact {
   void Record(const GcRunSummary& run);
   // Forgets policies not in `policies` (after a reload).
   void Keep(const std::vector<std::string>& policies);
-  const std::map<std::string, GcTriggerEpisode>& episodes() const {
-    return episodes_;
-  }
+  const std::map<std::string, GcTriggerEpisode>& episodes() const { return episodes_; }
 
  private:
   std::map<std::string, GcTriggerEpisode> episodes_;

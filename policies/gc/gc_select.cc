@@ -14,47 +14,38 @@ std::string SizeText(const SizeSpec& s) {
   return s.percent ? fmt::format("{}%", s.value) : HumanBytes(s.value);
 }
 
-// Fills plan->triggers and the byte/inode targets from the volume and the
-// policy's own total.
-void EvaluateVolumeTriggers(const GcTriggers& t, const VolumeData* v,
-                            std::uint64_t own_total, GcPlan* plan) {
-  auto want_bytes = [&](std::uint64_t b) {
-    plan->need_bytes = std::max(plan->need_bytes, b);
-  };
+// Fills plan->triggers and the byte/inode targets from the volume and the policy's own total.
+void EvaluateVolumeTriggers(const GcTriggers& t, const VolumeData* v, std::uint64_t own_total,
+                            GcPlan* plan) {
+  auto want_bytes = [&](std::uint64_t b) { plan->need_bytes = std::max(plan->need_bytes, b); };
   if (v != nullptr) {
-    std::uint64_t used =
-        v->size_bytes > v->free_bytes ? v->size_bytes - v->free_bytes : 0;
+    std::uint64_t used = v->size_bytes > v->free_bytes ? v->size_bytes - v->free_bytes : 0;
     std::uint64_t total = used + v->avail_bytes;  // df's total
     if (t.used_above) {
       std::uint64_t high = t.used_above->Resolve(total);
       if (used > high) {
-        // A low mark above the high one (mixed units: "85%" and "100GiB")
-        // counts as the high mark: free down to it, never "nothing".
+        // A low mark above the high one (mixed units: "85%" and "100GiB") counts as the high mark:
+        // free down to it, never "nothing".
         std::uint64_t low = std::min(t.until_below->Resolve(total), high);
-        plan->triggers.push_back(
-            fmt::format("used {} ({:.1f}%) > {}", HumanBytes(used),
-                        Pct(v->UsedRatio()), SizeText(*t.used_above)));
+        plan->triggers.push_back(fmt::format("used {} ({:.1f}%) > {}", HumanBytes(used),
+                                             Pct(v->UsedRatio()), SizeText(*t.used_above)));
         want_bytes(used > low ? used - low : 0);
       }
     }
     if (t.free_below) {
       std::uint64_t floor = t.free_below->Resolve(total);
       if (v->avail_bytes < floor) {
-        plan->triggers.push_back(fmt::format("available {} < {}",
-                                             HumanBytes(v->avail_bytes),
-                                             SizeText(*t.free_below)));
+        plan->triggers.push_back(
+            fmt::format("available {} < {}", HumanBytes(v->avail_bytes), SizeText(*t.free_below)));
         want_bytes(floor - v->avail_bytes);
       }
     }
     if (t.inodes_used_above && v->files > 0) {
-      std::uint64_t used_inodes =
-          v->files > v->files_free ? v->files - v->files_free : 0;
+      std::uint64_t used_inodes = v->files > v->files_free ? v->files - v->files_free : 0;
       std::uint64_t high = t.inodes_used_above->Resolve(v->files);
       if (used_inodes > high) {
-        std::uint64_t low =
-            std::min(t.inodes_until_below->Resolve(v->files), high);
-        plan->triggers.push_back(fmt::format("inodes used {:.1f}% > {}",
-                                             Pct(v->InodesUsedRatio()),
+        std::uint64_t low = std::min(t.inodes_until_below->Resolve(v->files), high);
+        plan->triggers.push_back(fmt::format("inodes used {:.1f}% > {}", Pct(v->InodesUsedRatio()),
                                              SizeText(*t.inodes_used_above)));
         plan->need_inodes = used_inodes > low ? used_inodes - low : 0;
       }
@@ -65,9 +56,8 @@ void EvaluateVolumeTriggers(const GcTriggers& t, const VolumeData* v,
     if (t.total_above->percent && v == nullptr) return;  // cannot resolve
     std::uint64_t cap = t.total_above->Resolve(volume_total);
     if (own_total > cap) {
-      plan->triggers.push_back(fmt::format("entries total {} > {}",
-                                           HumanBytes(own_total),
-                                           SizeText(*t.total_above)));
+      plan->triggers.push_back(
+          fmt::format("entries total {} > {}", HumanBytes(own_total), SizeText(*t.total_above)));
       want_bytes(own_total - cap);
     }
   }
@@ -125,8 +115,8 @@ bool GcNameIncluded(const GcPolicy& policy, const std::string& name) {
   return any(policy.include) && !any(policy.exclude);
 }
 
-GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
-              const VolumeData* volume, SystemTime now) {
+GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const VolumeData* volume,
+              SystemTime now) {
   GcPlan plan;
   plan.policy = policy.name;
   const GcTriggers& t = policy.triggers;
@@ -151,11 +141,10 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
       item.why = "not measured: " + e.error;
     } else if (item.age < policy.min_age) {
       item.skip = SkipReason::kYoung;
-      item.why = fmt::format(
-          "young ({} < min_age {})",
-          FormatDuration(
-              std::chrono::duration_cast<std::chrono::seconds>(item.age)),
-          FormatDuration(policy.min_age));
+      item.why =
+          fmt::format("young ({} < min_age {})",
+                      FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(item.age)),
+                      FormatDuration(policy.min_age));
     } else if (!e.foreign_mount.empty()) {
       item.skip = SkipReason::kMount;
       item.why = ForeignMountReason(e.foreign_mount);
@@ -176,26 +165,21 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
 
   EvaluateVolumeTriggers(t, volume, own_total, &plan);
   if (t.older_than && any_old) {
-    plan.triggers.push_back(
-        fmt::format("entries older than {}", FormatDuration(*t.older_than)));
+    plan.triggers.push_back(fmt::format("entries older than {}", FormatDuration(*t.older_than)));
   }
   if (t.always) plan.triggers.push_back("always");
   plan.triggered = !plan.triggers.empty();
 
   if (policy.order == GcOrder::kOldestFirst) {
-    std::stable_sort(eligible.begin(), eligible.end(),
-                     [](const auto& a, const auto& b) {
-                       if (a.entry.newest != b.entry.newest)
-                         return a.entry.newest < b.entry.newest;
-                       return a.entry.name < b.entry.name;
-                     });
+    std::stable_sort(eligible.begin(), eligible.end(), [](const auto& a, const auto& b) {
+      if (a.entry.newest != b.entry.newest) return a.entry.newest < b.entry.newest;
+      return a.entry.name < b.entry.name;
+    });
   } else {
-    std::stable_sort(eligible.begin(), eligible.end(),
-                     [](const auto& a, const auto& b) {
-                       if (a.entry.bytes != b.entry.bytes)
-                         return a.entry.bytes > b.entry.bytes;
-                       return a.entry.name < b.entry.name;
-                     });
+    std::stable_sort(eligible.begin(), eligible.end(), [](const auto& a, const auto& b) {
+      if (a.entry.bytes != b.entry.bytes) return a.entry.bytes > b.entry.bytes;
+      return a.entry.name < b.entry.name;
+    });
   }
 
   std::uint64_t freed_inodes = 0;
@@ -210,11 +194,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
     } else if (t.older_than && item.age >= *t.older_than) {
       because = fmt::format("older than {}", FormatDuration(*t.older_than));
     } else if (plan.planned_bytes < plan.need_bytes) {
-      because = fmt::format("{} still to free",
-                            HumanBytes(plan.need_bytes - plan.planned_bytes));
+      because = fmt::format("{} still to free", HumanBytes(plan.need_bytes - plan.planned_bytes));
     } else if (freed_inodes < plan.need_inodes) {
-      because = fmt::format("{} inodes still to free",
-                            plan.need_inodes - freed_inodes);
+      because = fmt::format("{} inodes still to free", plan.need_inodes - freed_inodes);
     }
     if (because.empty()) {
       item.why = "target reached";
@@ -225,10 +207,8 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
       item.why = fmt::format("max_entries {} reached", policy.max_entries);
       continue;
     }
-    if (policy.max_bytes > 0 &&
-        plan.planned_bytes + item.entry.bytes > policy.max_bytes) {
-      item.why =
-          fmt::format("would pass max_bytes {}", HumanBytes(policy.max_bytes));
+    if (policy.max_bytes > 0 && plan.planned_bytes + item.entry.bytes > policy.max_bytes) {
+      item.why = fmt::format("would pass max_bytes {}", HumanBytes(policy.max_bytes));
       continue;
     }
     item.decision = GcDecision::kDelete;

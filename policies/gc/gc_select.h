@@ -5,27 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "policies/gc/gc_config.h"
 #include "probes/gc_entries.h"
-#include "base/clock.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
 
-// Why an entry is not deleted although the policy was triggered. The fixed
-// label set of cachewarden_gc_skipped_entries_total.
-enum class SkipReason {
-  kNone,
-  kYoung,
-  kExcluded,
-  kMount,
-  kOpen,
-  kChanged,
-  kError
-};
-inline constexpr SkipReason kAllSkipReasons[] = {
-    SkipReason::kYoung, SkipReason::kExcluded, SkipReason::kMount,
-    SkipReason::kOpen,  SkipReason::kChanged,  SkipReason::kError};
+// Why an entry is not deleted although the policy was triggered. The fixed label set of
+// cachewarden_gc_skipped_entries_total.
+enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError };
+inline constexpr SkipReason kAllSkipReasons[] = {SkipReason::kYoung,   SkipReason::kExcluded,
+                                                 SkipReason::kMount,   SkipReason::kOpen,
+                                                 SkipReason::kChanged, SkipReason::kError};
 const char* ToString(SkipReason r);
 
 enum class GcDecision {
@@ -43,34 +35,30 @@ struct GcPlanItem {
   std::string why;  // for people: "older than 24h", "young (2h < min_age 6h)"
 };
 
-// What a policy would do with one state of the disk: the dry run prints it,
-// the real run executes exactly it.
+// What a policy would do with one state of the disk: the dry run prints it, the real run executes
+// exactly it.
 struct GcPlan {
   std::string policy;
   bool triggered = false;
-  std::vector<std::string>
-      triggers;                  // which triggers hold, e.g. "used 91% > 85%"
-  std::uint64_t need_bytes = 0;  // to reach the low watermark(s)
+  std::vector<std::string> triggers;  // which triggers hold, e.g. "used 91% > 85%"
+  std::uint64_t need_bytes = 0;       // to reach the low watermark(s)
   std::uint64_t need_inodes = 0;
   std::uint64_t planned_bytes = 0;  // sum over kDelete items
   std::size_t planned_entries = 0;
-  std::vector<GcPlanItem>
-      items;  // in the policy's order: chosen ones first come first
+  std::vector<GcPlanItem> items;  // in the policy's order: chosen ones first come first
 
   nlohmann::json ToJson() const;
 };
 
-// Pure: decides from the measured entries, the volume (may be null: the
-// volume triggers then do not fire) and the time. Guards are applied first
-// (excluded, young, mount, open, error), then eligible entries are taken in
-// the policy's order while a trigger still wants them (older_than, always, or
-// bytes/inodes still short of the low watermark), within max_entries and
-// max_bytes.
-GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries,
-              const VolumeData* volume, SystemTime now);
+// Pure: decides from the measured entries, the volume (may be null: the volume triggers then do not
+// fire) and the time. Guards are applied first (excluded, young, mount, open, error), then eligible
+// entries are taken in the policy's order while a trigger still wants them (older_than, always, or
+// bytes/inodes still short of the low watermark), within max_entries and max_bytes.
+GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const VolumeData* volume,
+              SystemTime now);
 
-// Whether `name` passes the policy's include and exclude globs (fnmatch,
-// FNM_PERIOD off: ".hidden" matches "*").
+// Whether `name` passes the policy's include and exclude globs (fnmatch, FNM_PERIOD off: ".hidden"
+// matches "*").
 bool GcNameIncluded(const GcPolicy& policy, const std::string& name);
 
 // Why an entry with `foreign_mount` (see GcEntry) is skipped.

@@ -80,60 +80,49 @@ TEST_CASE("gc refuses a policy directory that is a symlink", "[gc][run]") {
     CHECK(r.result == GcResult::kFailed);
     CHECK(r.done.empty());
   }
-  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.reason() ==
-        "symlink");
+  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.reason() == "symlink");
   CHECK(TreeDigest(c.tmp.path()) == before);
 }
 
-TEST_CASE("gc deletes old per-build dind entries and keeps the rest",
-          "[gc][run]") {
+TEST_CASE("gc deletes old per-build dind entries and keeps the rest", "[gc][run]") {
   Cache c;
   c.Entry("build-old", 2 * kDay);
   c.Entry("build-older", 3 * kDay);
   c.Entry("build-young", 3600);
   c.Entry("cache_keep", 9 * kDay);
-  std::filesystem::create_directory_symlink(c.outside,
-                                            c.root + "/dind/link-out");
-  std::set<std::string> chosen = {c.root + "/dind/build-old",
-                                  c.root + "/dind/build-older"};
+  std::filesystem::create_directory_symlink(c.outside, c.root + "/dind/link-out");
+  std::set<std::string> chosen = {c.root + "/dind/build-old", c.root + "/dind/build-older"};
   auto before = TreeDigest(c.tmp.path(), chosen);
   GcPolicy p = DefaultDindPolicy();
   p.skip_open = false;
   c.options.dry_run = true;
   GcRunResult plan = RunGcPolicy(p, nullptr, c.options);
   CHECK(plan.result == GcResult::kDryRun);
-  CHECK(Planned(plan.plan) ==
-        std::set<std::string>{"build-old", "build-older"});
-  CHECK(TreeDigest(c.tmp.path()).size() >
-        before.size());  // nothing deleted yet
+  CHECK(Planned(plan.plan) == std::set<std::string>{"build-old", "build-older"});
+  CHECK(TreeDigest(c.tmp.path()).size() > before.size());  // nothing deleted yet
   c.options.dry_run = false;
   GcRunResult r = RunGcPolicy(p, nullptr, c.options);
   CHECK(r.result == GcResult::kFreed);
   CHECK(Deleted(r) == Planned(plan.plan));
   CHECK(r.deleted_entries == 2);
   CHECK(r.freed_bytes > 0);
-  CHECK(r.skipped[SkipReason::kYoung] ==
-        2);  // build-young and the fresh symlink
+  CHECK(r.skipped[SkipReason::kYoung] == 2);  // build-young and the fresh symlink
   CHECK(r.skipped[SkipReason::kExcluded] == 1);
   CHECK(TreeDigest(c.tmp.path(), chosen) == before);
   CHECK(ReadFile(c.outside + "/d/precious") == "precious");
 }
 
-TEST_CASE(
-    "gc ages an entry by its newest mtime, ctime or atime, as age_by says",
-    "[gc][run]") {
+TEST_CASE("gc ages an entry by its newest mtime, ctime or atime, as age_by says", "[gc][run]") {
   Cache c;
-  // Both written two days ago (mtime and atime), but their inodes changed
-  // just now (utimensat sets ctime), as after a chown or a cp -a into the
-  // cache. In "read", one file was read a minute ago.
+  // Both written two days ago (mtime and atime), but their inodes changed just now (utimensat sets
+  // ctime), as after a chown or a cp -a into the cache. In "read", one file was read a minute ago.
   c.Entry("copied", 2 * kDay);
   c.Entry("read", 2 * kDay);
   struct timespec t[2] = {};
   clock_gettime(CLOCK_REALTIME, &t[0]);
   t[0].tv_sec -= 60;
   t[1].tv_nsec = UTIME_OMIT;  // mtime stays
-  REQUIRE(::utimensat(AT_FDCWD, (c.root + "/dind/read/sub/file").c_str(), t,
-                      0) == 0);
+  REQUIRE(::utimensat(AT_FDCWD, (c.root + "/dind/read/sub/file").c_str(), t, 0) == 0);
   GcPolicy p = Always();
   p.min_age = std::chrono::hours(1);
   c.options.dry_run = true;
@@ -142,14 +131,13 @@ TEST_CASE(
     return Planned(RunGcPolicy(p, nullptr, c.options).plan);
   };
   CHECK(planned(GcAgeBy::kMtime) == std::set<std::string>{"copied", "read"});
-  // The walk before this one read every directory, with O_NOATIME: atimes
-  // are still the ones set above.
+  // The walk before this one read every directory, with O_NOATIME: atimes are still the ones set
+  // above.
   CHECK(planned(GcAgeBy::kAtime) == std::set<std::string>{"copied"});
   CHECK(planned(GcAgeBy::kCtime).empty());
 }
 
-TEST_CASE("one gc run at a time per cache, also across processes",
-          "[gc][run]") {
+TEST_CASE("one gc run at a time per cache, also across processes", "[gc][run]") {
   Cache c;
   std::string e = c.Entry("build-old", 2 * kDay);
   // Another GC run (say `cachewarden gc` in a shell) holds the cache's lock.
@@ -170,8 +158,7 @@ TEST_CASE("one gc run at a time per cache, also across processes",
   CHECK_FALSE(Exists(e));
 }
 
-TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked",
-          "[gc][run][mount]") {
+TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked", "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string e = c.Entry("build-mounted", 2 * kDay);
@@ -193,44 +180,39 @@ TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked",
   CHECK(ReadFile("/proc/self/mountinfo").find(e) == std::string::npos);
   // Everything but the entry is as it was.
   auto outside_before = before;
-  std::erase_if(outside_before, [&](const auto& kv) {
-    return (c.tmp.path() + kv.first).rfind(e, 0) == 0;
-  });
+  std::erase_if(outside_before,
+                [&](const auto& kv) { return (c.tmp.path() + kv.first).rfind(e, 0) == 0; });
   CHECK(TreeDigest(c.tmp.path()) == outside_before);
 }
 
-// A /proc of our own: pid 100 is us (namespace 111, nothing mounted under
-// the cache), pid 200 a build container (namespace 222) with an overlay at
-// <dind>/build-busy/merged.
+// A /proc of our own: pid 100 is us (namespace 111, nothing mounted under the cache), pid 200 a
+// build container (namespace 222) with an overlay at <dind>/build-busy/merged.
 std::string FakeProcWithForeignMount(const Cache& c) {
   std::string proc = c.tmp / "proc";
-  auto add = [&](const std::string& pid, const std::string& ns,
-                 const std::string& comm, const std::string& mountinfo) {
+  auto add = [&](const std::string& pid, const std::string& ns, const std::string& comm,
+                 const std::string& mountinfo) {
     MakeDirs(proc + "/" + pid + "/ns");
-    std::filesystem::create_symlink("mnt:[" + ns + "]",
-                                    proc + "/" + pid + "/ns/mnt");
+    std::filesystem::create_symlink("mnt:[" + ns + "]", proc + "/" + pid + "/ns/mnt");
     WriteFile(proc + "/" + pid + "/comm", comm + "\n");
     WriteFile(proc + "/" + pid + "/mountinfo", mountinfo);
   };
   const std::string root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
   add("100", "111", "cachewarden", root);
   add("200", "222", "dockerd",
-      root + "5 1 0:50 / " + c.root +
-          "/dind/build-busy/merged rw - overlay overlay rw\n");
+      root + "5 1 0:50 / " + c.root + "/dind/build-busy/merged rw - overlay overlay rw\n");
   std::filesystem::create_directory_symlink("100", proc + "/self");
   return proc;
 }
 
-TEST_CASE("gc counts the bytes of an entry it could delete only in part",
-          "[gc][run][mount]") {
+TEST_CASE("gc counts the bytes of an entry it could delete only in part", "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string why;
   const std::string fs = Ext4WithImmutableFile(c.tmp.path(), "stays", &why);
   REQUIRE(why == "");
   Touch(fs + "/dind/e/big", std::string(1 << 20, 'x'));
-  // Always() has min_age 0: the entry's age plays no part (and the immutable
-  // file's times can no longer be set).
+  // Always() has min_age 0: the entry's age plays no part (and the immutable file's times can no
+  // longer be set).
   c.options.root = fs;
   GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
   RunProcess({"chattr", "-i", fs + "/dind/e/d/immutable"});
@@ -248,8 +230,7 @@ TEST_CASE("gc counts the bytes of an entry it could delete only in part",
   UnmountUnder(fs);
 }
 
-TEST_CASE("gc never deletes an entry with a mount in another mount namespace",
-          "[gc][run][mount]") {
+TEST_CASE("gc never deletes an entry with a mount in another mount namespace", "[gc][run][mount]") {
   Cache c;
   std::string busy = c.Entry("build-busy", 2 * kDay);
   MakeDirs(busy + "/merged");
@@ -281,16 +262,14 @@ TEST_CASE("gc never deletes an entry with a mount in another mount namespace",
   CHECK(Exists(idle));
 }
 
-TEST_CASE(
-    "gc leaves a real mount of another mount namespace alone, even with "
-    "unmount_stale",
-    "[gc][run][mount]") {
+TEST_CASE("gc leaves a real mount of another mount namespace alone, even with unmount_stale",
+          "[gc][run][mount]") {
   CW_REQUIRE_ROOT();
   Cache c;
   std::string e = c.Entry("build-dind", 2 * kDay);
   MakeDirs(e + "/merged");
-  // A child in a mount namespace of its own mounts a tmpfs inside the entry
-  // (as dockerd in buildkitd's namespace does) and waits until we close `go`.
+  // A child in a mount namespace of its own mounts a tmpfs inside the entry (as dockerd in
+  // buildkitd's namespace does) and waits until we close `go`.
   int ready[2], go[2];
   REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
@@ -298,10 +277,9 @@ TEST_CASE(
   REQUIRE(pid >= 0);
   if (pid == 0) {
     char b = 0;
-    bool ok =
-        ::unshare(CLONE_NEWNS) == 0 &&
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-        ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
+    bool ok = ::unshare(CLONE_NEWNS) == 0 &&
+              ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+              ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
     b = ok ? 1 : 0;
     if (::write(ready[1], &b, 1) != 1) ::_exit(1);
     ::close(go[1]);
@@ -345,23 +323,17 @@ TEST_CASE("gc skips entries held open by a process", "[gc][run]") {
   CHECK_FALSE(Exists(e));
 }
 
-TEST_CASE("gc command action runs argv without a shell, records the exit code",
-          "[gc][command]") {
-  CommandOutcome ok =
-      RunCommandAction({"env"}, std::chrono::seconds(10), nullptr);
+TEST_CASE("gc command action runs argv without a shell, records the exit code", "[gc][command]") {
+  CommandOutcome ok = RunCommandAction({"env"}, std::chrono::seconds(10), nullptr);
   CHECK(ok.exit_code == 0);
-  CHECK(ok.output ==
-        std::string("PATH=") + kCommandPath + "\nLANG=C.UTF-8\nHOME=/\n");
-  CommandOutcome no_shell = RunCommandAction({"echo", "$HOME; rm -rf /"},
-                                             std::chrono::seconds(10), nullptr);
+  CHECK(ok.output == std::string("PATH=") + kCommandPath + "\nLANG=C.UTF-8\nHOME=/\n");
+  CommandOutcome no_shell =
+      RunCommandAction({"echo", "$HOME; rm -rf /"}, std::chrono::seconds(10), nullptr);
   CHECK(no_shell.output == "$HOME; rm -rf /\n");
-  CHECK(RunCommandAction({"false"}, std::chrono::seconds(10), nullptr)
-            .exit_code == 1);
-  CommandOutcome missing =
-      RunCommandAction({"no-such-tool-xyz"}, std::chrono::seconds(1), nullptr);
+  CHECK(RunCommandAction({"false"}, std::chrono::seconds(10), nullptr).exit_code == 1);
+  CommandOutcome missing = RunCommandAction({"no-such-tool-xyz"}, std::chrono::seconds(1), nullptr);
   CHECK_FALSE(missing.started);
-  CommandOutcome slow =
-      RunCommandAction({"sleep", "30"}, std::chrono::seconds(1), nullptr);
+  CommandOutcome slow = RunCommandAction({"sleep", "30"}, std::chrono::seconds(1), nullptr);
   CHECK(slow.timed_out);
   CHECK(slow.exit_code == 128 + SIGTERM);
 

@@ -16,9 +16,7 @@ using std::chrono::seconds;
 
 NotificationBatch Batch(bool resolved) {
   OutgoingAlert a;
-  a.labels = {{"alertname", "CacheDiskAlmostFull"},
-              {"severity", "critical"},
-              {"instance", "n1"}};
+  a.labels = {{"alertname", "CacheDiskAlmostFull"}, {"severity", "critical"}, {"instance", "n1"}};
   a.annotations = {{"summary", "full"}};
   a.starts_at = SystemTime(seconds(1'700'000'000));
   a.ends_at = a.starts_at + seconds(240);
@@ -29,8 +27,7 @@ NotificationBatch Batch(bool resolved) {
   return {{a, b}, true};
 }
 
-TEST_CASE("the Alertmanager payload is a list of postable alerts",
-          "[alerts][notifier]") {
+TEST_CASE("the Alertmanager payload is a list of postable alerts", "[alerts][notifier]") {
   auto j = AlertmanagerPayload(Batch(false));
   REQUIRE(j.is_array());
   REQUIRE(j.size() == 2);
@@ -41,36 +38,30 @@ TEST_CASE("the Alertmanager payload is a list of postable alerts",
   CHECK(j[0]["annotations"]["summary"] == "full");
 }
 
-TEST_CASE("the webhook payload has Alertmanager's webhook shape",
-          "[alerts][notifier]") {
+TEST_CASE("the webhook payload has Alertmanager's webhook shape", "[alerts][notifier]") {
   auto j = WebhookPayload(Batch(true));
   CHECK(j["version"] == "4");
   CHECK(j["status"] == "resolved");
   CHECK(j["alerts"].size() == 2);
   CHECK(j["alerts"][0]["status"] == "resolved");
-  CHECK(
-      j["commonLabels"] ==
-      nlohmann::json{{"alertname", "CacheDiskAlmostFull"}, {"instance", "n1"}});
+  CHECK(j["commonLabels"] ==
+        nlohmann::json{{"alertname", "CacheDiskAlmostFull"}, {"instance", "n1"}});
   CHECK(j["commonAnnotations"]["summary"] == "full");
   CHECK(WebhookPayload(Batch(false))["status"] == "firing");
 }
 
-TEST_CASE(
-    "an unreachable notifier retries with backoff, counts failures and drops "
-    "old batches",
-    "[alerts][notifier]") {
+TEST_CASE("an unreachable notifier retries with backoff, counts failures and drops old batches",
+          "[alerts][notifier]") {
   auto stats = std::make_shared<NotifierStats>();
   HttpTargetConfig target;
-  target.url =
-      "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  target.url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
   target.timeout = seconds(1);
-  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target,
-                 std::chrono::milliseconds(200), 2, stats);
+  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target, std::chrono::milliseconds(200), 2,
+                 stats);
   for (int i = 0; i < 5; ++i) n.Enqueue(Batch(false));
-  CHECK(testing::WaitUntil(
-      [&] { return stats->Get("alertmanager", "failure") >= 3; }));
-  // Five batches into a queue of two: three dropped at once, and the one
-  // being retried is superseded by the newer one.
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "failure") >= 3; }));
+  // Five batches into a queue of two: three dropped at once, and the one being retried is
+  // superseded by the newer one.
   CHECK(stats->Get("alertmanager", "dropped") >= 3);
   CHECK(stats->Get("alertmanager", "success") == 0);
   MetricWriter w;
@@ -83,30 +74,24 @@ TEST_CASE(
   CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
 }
 
-TEST_CASE("a webhook sends only batches in which an alert changed",
-          "[alerts][notifier]") {
+TEST_CASE("a webhook sends only batches in which an alert changed", "[alerts][notifier]") {
   auto stats = std::make_shared<NotifierStats>();
   HttpTargetConfig target;
-  target.url =
-      "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()) +
-      "/hook";
+  target.url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()) + "/hook";
   // A queue of one: a queued resend would be dropped by the next batch.
   HttpNotifier n(HttpNotifier::Kind::kWebhook, target, seconds(10), 1, stats);
   NotificationBatch resend = Batch(false);
   resend.changed = false;
   n.Enqueue(resend);
   n.Enqueue(Batch(false));
-  CHECK(testing::WaitUntil(
-      [&] { return stats->Get("webhook", "failure") >= 1; }));
+  CHECK(testing::WaitUntil([&] { return stats->Get("webhook", "failure") >= 1; }));
   n.RequestStop();
   CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
   CHECK(stats->Get("webhook", "dropped") == 0);
 }
 
-TEST_CASE(
-    "outgoing alerts carry instance, the downward API's pod labels and "
-    "external labels",
-    "[alerts][notifier]") {
+TEST_CASE("outgoing alerts carry instance, the downward API's pod labels and external labels",
+          "[alerts][notifier]") {
   // The Kubernetes downward API sets these in the agent's container.
   ::setenv("POD_NAME", "buildkitd-0", 1);
   ::setenv("POD_NAMESPACE", "ci", 1);
@@ -126,13 +111,11 @@ TEST_CASE(
   CHECK(m["cluster"] == "eu");
   // Without the environment: only instance and the external labels.
   std::map<std::string, std::string> bare;
-  for (const auto& [k, v] : AlertComponent::CommonLabels(DefaultAlertsConfig()))
-    bare[k] = v;
+  for (const auto& [k, v] : AlertComponent::CommonLabels(DefaultAlertsConfig())) bare[k] = v;
   CHECK_FALSE(bare.contains("pod"));
 }
 
-TEST_CASE("a webhook delivers the alert list with its bearer token",
-          "[alerts][notifier]") {
+TEST_CASE("a webhook delivers the alert list with its bearer token", "[alerts][notifier]") {
   testing::HttpReceiver hook;
   auto stats = std::make_shared<NotifierStats>();
   HttpTargetConfig target;
@@ -148,15 +131,13 @@ TEST_CASE("a webhook delivers the alert list with its bearer token",
   auto body = nlohmann::json::parse(r.body);
   CHECK(body["status"] == "firing");
   CHECK(body["alerts"].size() == 2);
-  CHECK(testing::WaitUntil(
-      [&] { return stats->Get("webhook", "success") == 1; }));
+  CHECK(testing::WaitUntil([&] { return stats->Get("webhook", "success") == 1; }));
   n.RequestStop();
   CHECK(testing::WaitUntil([&] { return n.Exited(); }, seconds(3)));
 }
 
-TEST_CASE(
-    "Alertmanager gets POST /api/v2/alerts with basic auth, and 5xx is retried",
-    "[alerts][notifier]") {
+TEST_CASE("Alertmanager gets POST /api/v2/alerts with basic auth, and 5xx is retried",
+          "[alerts][notifier]") {
   testing::HttpReceiver failing(503);
   testing::HttpReceiver am;
   auto stats = std::make_shared<NotifierStats>();
@@ -164,8 +145,7 @@ TEST_CASE(
   target.url = am.Url("");
   target.basic_username = "u";
   target.basic_password = "p";
-  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target, seconds(1), 4,
-                 stats);
+  HttpNotifier n(HttpNotifier::Kind::kAlertmanager, target, seconds(1), 4, stats);
   n.Enqueue(Batch(false));
   REQUIRE(am.WaitFor(1));
   auto r = am.requests().at(0);
@@ -179,8 +159,7 @@ TEST_CASE(
   // A 503 is a failure, retried with backoff: the same batch arrives again.
   HttpTargetConfig down;
   down.url = failing.Url("");
-  HttpNotifier m(HttpNotifier::Kind::kAlertmanager, down,
-                 std::chrono::milliseconds(100), 4, stats);
+  HttpNotifier m(HttpNotifier::Kind::kAlertmanager, down, std::chrono::milliseconds(100), 4, stats);
   m.Enqueue(Batch(false));
   REQUIRE(failing.WaitFor(3));
   CHECK(stats->Get("alertmanager", "failure") >= 2);
@@ -188,10 +167,8 @@ TEST_CASE(
   CHECK(testing::WaitUntil([&] { return m.Exited(); }, seconds(3)));
 }
 
-TEST_CASE(
-    "an HTTPS notifier trusts its ca_file, and without it refuses an unknown "
-    "certificate",
-    "[alerts][notifier]") {
+TEST_CASE("an HTTPS notifier trusts its ca_file, and without it refuses an unknown certificate",
+          "[alerts][notifier]") {
   testing::TempDir dir;
   testing::TlsFiles tls;
   REQUIRE(testing::MakeSelfSignedCert(dir.path(), &tls) == "");
@@ -201,29 +178,24 @@ TEST_CASE(
   target.url = am.Url("");
   REQUIRE_THAT(target.url, Catch::StartsWith("https://"));
 
-  // The system's CA bundle does not know the receiver's certificate: the
-  // handshake fails, nothing is delivered, the failure is counted.
-  HttpNotifier untrusting(HttpNotifier::Kind::kAlertmanager, target,
-                          seconds(10), 4, stats);
+  // The system's CA bundle does not know the receiver's certificate: the handshake fails, nothing
+  // is delivered, the failure is counted.
+  HttpNotifier untrusting(HttpNotifier::Kind::kAlertmanager, target, seconds(10), 4, stats);
   untrusting.Enqueue(Batch(false));
   REQUIRE(am.WaitForFailedHandshakes(1));
-  CHECK(testing::WaitUntil(
-      [&] { return stats->Get("alertmanager", "failure") >= 1; }));
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "failure") >= 1; }));
   untrusting.RequestStop();
   CHECK(testing::WaitUntil([&] { return untrusting.Exited(); }, seconds(3)));
   CHECK(am.requests().empty());
 
   // With the certificate as its CA file, the alerts arrive over TLS.
   target.ca_file = tls.cert;
-  HttpNotifier trusting(HttpNotifier::Kind::kAlertmanager, target, seconds(1),
-                        4, stats);
+  HttpNotifier trusting(HttpNotifier::Kind::kAlertmanager, target, seconds(1), 4, stats);
   trusting.Enqueue(Batch(false));
   REQUIRE(am.WaitFor(1));
-  CHECK_THAT(am.requests()[0].head,
-             Catch::StartsWith("POST /api/v2/alerts HTTP/1.1"));
+  CHECK_THAT(am.requests()[0].head, Catch::StartsWith("POST /api/v2/alerts HTTP/1.1"));
   CHECK(nlohmann::json::parse(am.requests()[0].body).size() == 2);
-  CHECK(testing::WaitUntil(
-      [&] { return stats->Get("alertmanager", "success") == 1; }));
+  CHECK(testing::WaitUntil([&] { return stats->Get("alertmanager", "success") == 1; }));
   trusting.RequestStop();
   CHECK(testing::WaitUntil([&] { return trusting.Exited(); }, seconds(3)));
 }

@@ -19,8 +19,8 @@ namespace {
 
 using namespace cachewarden::testing;
 
-// A cache root with a policy directory `dind` and, beside the root, an
-// `outside` tree that no reap may change.
+// A cache root with a policy directory `dind` and, beside the root, an `outside` tree that no reap
+// may change.
 struct Fixture {
   TempDir tmp;
   std::string root = tmp / "root";
@@ -28,8 +28,8 @@ struct Fixture {
   std::string outside = tmp / "outside";
   UniqueFd dind_fd;
 
-  // `tmpfs`: when root, the cache root is a tmpfs (ext4 on this VM takes
-  // ~35 s for rm -rf of a 10,000-level chain; the reaper as long).
+  // `tmpfs`: when root, the cache root is a tmpfs (ext4 on this VM takes ~35 s for rm -rf of a
+  // 10,000-level chain; the reaper as long).
   explicit Fixture(bool tmpfs = false) {
     MakeDirs(root);
     if (tmpfs && IsRoot() && InPrivateMountNamespace()) MountTmpfs(root, "64m");
@@ -44,30 +44,26 @@ struct Fixture {
 
   ReapOutcome Reap(const std::string& name, ReapOptions o = {}) {
     struct stat st;
-    REQUIRE(::fstatat(dind_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) ==
-            0);
+    REQUIRE(::fstatat(dind_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0);
     struct statx sx;
     REQUIRE(StatxNoFollow(dind_fd.get(), name.c_str(), &sx) == 0);
     return ReapEntry(dind_fd.get(), name, DevOf(sx), sx.stx_ino, o);
   }
   // Everything but the entries named.
-  std::map<std::string, std::string> Digest(
-      const std::set<std::string>& entries) {
+  std::map<std::string, std::string> Digest(const std::set<std::string>& entries) {
     std::set<std::string> skip;
     for (const auto& e : entries) skip.insert(dind + "/" + e);
     return TreeDigest(tmp.path(), skip);
   }
 };
 
-TEST_CASE("reaper unlinks symlinks inside entries and never their targets",
-          "[gc][reaper]") {
+TEST_CASE("reaper unlinks symlinks inside entries and never their targets", "[gc][reaper]") {
   Fixture f;
   std::string e = f.dind + "/e";
   MakeDirs(e + "/a/b");
   Touch(e + "/a/b/file");
   std::filesystem::create_symlink(f.outside + "/f0", e + "/link-file");
-  std::filesystem::create_directory_symlink(f.outside + "/dir",
-                                            e + "/link-dir");
+  std::filesystem::create_directory_symlink(f.outside + "/dir", e + "/link-dir");
   std::filesystem::create_directory_symlink(f.outside, e + "/a/b/link-up");
   std::filesystem::create_directory_symlink("/", e + "/a/link-root");
   auto before = f.Digest({"e"});
@@ -79,12 +75,10 @@ TEST_CASE("reaper unlinks symlinks inside entries and never their targets",
   CHECK(f.Digest({"e"}) == before);
 }
 
-TEST_CASE("reaper leaves a hard-linked outside file and its content",
-          "[gc][reaper]") {
+TEST_CASE("reaper leaves a hard-linked outside file and its content", "[gc][reaper]") {
   Fixture f;
   MakeDirs(f.dind + "/e");
-  REQUIRE(::link((f.outside + "/f1").c_str(), (f.dind + "/e/hard").c_str()) ==
-          0);
+  REQUIRE(::link((f.outside + "/f1").c_str(), (f.dind + "/e/hard").c_str()) == 0);
   auto before = f.Digest({"e"});
   CHECK(f.Reap("e").result == ReapResult::kDeleted);
   CHECK(ReadFile(f.outside + "/f1") == "outside 1");
@@ -94,18 +88,11 @@ TEST_CASE("reaper leaves a hard-linked outside file and its content",
   CHECK(st.st_nlink == 1);  // only the link inside the entry went
 }
 
-TEST_CASE(
-    "reaper deletes names with newlines, spaces, dashes and invalid UTF-8",
-    "[gc][reaper]") {
+TEST_CASE("reaper deletes names with newlines, spaces, dashes and invalid UTF-8", "[gc][reaper]") {
   Fixture f;
-  std::vector<std::string> names = {"new\nline",
-                                    " spaced name ",
-                                    "-rf",
-                                    "--help",
-                                    std::string("bad\xff\xfe utf8"),
-                                    "*",
-                                    "\\",
-                                    "..."};
+  std::vector<std::string> names = {
+      "new\nline", " spaced name ", "-rf", "--help", std::string("bad\xff\xfe utf8"), "*", "\\",
+      "..."};
   for (const auto& n : names) {
     MakeDirs(f.dind + "/" + n + "/" + n);
     Touch(f.dind + "/" + n + "/" + n + "/" + n);
@@ -141,8 +128,7 @@ TEST_CASE("reaper deletes a 10000-level-deep entry", "[gc][reaper]") {
   CHECK(f.Digest({"deep"}) == before);
 }
 
-TEST_CASE("reaper skips an entry replaced since it was planned",
-          "[gc][reaper]") {
+TEST_CASE("reaper skips an entry replaced since it was planned", "[gc][reaper]") {
   Fixture f;
   MakeDirs(f.dind + "/e");
   Touch(f.dind + "/e/x");
@@ -162,8 +148,7 @@ TEST_CASE("reaper skips an entry replaced since it was planned",
         ReapResult::kVanished);
 }
 
-TEST_CASE("reaper survives entries vanishing and changing while it runs",
-          "[gc][reaper]") {
+TEST_CASE("reaper survives entries vanishing and changing while it runs", "[gc][reaper]") {
   Fixture f;
   for (int e = 0; e < 20; ++e) {
     std::string entry = f.dind + "/e" + std::to_string(e);
@@ -178,8 +163,7 @@ TEST_CASE("reaper survives entries vanishing and changing while it runs",
     std::error_code ec;
     while (!stop) {
       for (int e = 0; e < 20 && !stop; ++e) {
-        std::filesystem::remove_all(f.dind + "/e" + std::to_string(e) + "/d7",
-                                    ec);
+        std::filesystem::remove_all(f.dind + "/e" + std::to_string(e) + "/d7", ec);
       }
     }
   });
@@ -196,13 +180,11 @@ TEST_CASE("reaper survives entries vanishing and changing while it runs",
   CHECK(f.Digest(names) == before);
 }
 
-TEST_CASE("reaper never follows a directory swapped for a symlink mid-run",
-          "[gc][reaper][race]") {
-  // CVE-2018-6954: an attacker inside the entry swaps a directory for a
-  // symlink to outside while the reaper works on it, thousands of times.
+TEST_CASE("reaper never follows a directory swapped for a symlink mid-run", "[gc][reaper][race]") {
+  // CVE-2018-6954: an attacker inside the entry swaps a directory for a symlink to outside while
+  // the reaper works on it, thousands of times.
   Fixture f;
-  for (int i = 0; i < 10; ++i)
-    Touch(f.outside + "/dir/n" + std::to_string(i), "keep");
+  for (int i = 0; i < 10; ++i) Touch(f.outside + "/dir/n" + std::to_string(i), "keep");
   auto before = f.Digest({});
   std::uint64_t swaps = 0;
   for (int round = 0; round < 400 && swaps < 5000; ++round) {
@@ -216,8 +198,7 @@ TEST_CASE("reaper never follows a directory swapped for a symlink mid-run",
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> done{0};
     std::thread swapper([&] {
-      std::string sub = e + "/sub", aside = e + "/aside",
-                  target = f.outside + "/dir";
+      std::string sub = e + "/sub", aside = e + "/aside", target = f.outside + "/dir";
       while (!stop) {
         if (::rename(sub.c_str(), aside.c_str()) != 0) continue;
         ::symlink(target.c_str(), sub.c_str());
@@ -226,8 +207,7 @@ TEST_CASE("reaper never follows a directory swapped for a symlink mid-run",
         done++;
       }
     });
-    while (done < 3)
-      std::this_thread::yield();  // the race is on before the reap starts
+    while (done < 3) std::this_thread::yield();  // the race is on before the reap starts
     ReapOptions o;
     o.threads = 2;
     f.Reap(name, o);  // any result; what matters is the outside tree
@@ -240,20 +220,18 @@ TEST_CASE("reaper never follows a directory swapped for a symlink mid-run",
   INFO("swaps " << swaps);
   CHECK(swaps >= 2000);
   std::set<std::string> entries;
-  for (int round = 0; round < 400; ++round)
-    entries.insert("e" + std::to_string(round));
+  for (int round = 0; round < 400; ++round) entries.insert("e" + std::to_string(round));
   CHECK(f.Digest(entries) == before);
   CHECK(ReadFile(f.outside + "/dir/n3") == "keep");
 }
 
 TEST_CASE("reaper never follows an entry swapped for a symlink after selection",
           "[gc][reaper][race]") {
-  // The entry itself swapped for a symlink to outside, in a tight loop,
-  // between selection (its dev/ino taken) and deletion: every time, either
-  // the original directory is deleted or the entry is skipped as changed.
+  // The entry itself swapped for a symlink to outside, in a tight loop, between selection (its
+  // dev/ino taken) and deletion: every time, either the original directory is deleted or the entry
+  // is skipped as changed.
   Fixture f;
-  for (int i = 0; i < 10; ++i)
-    Touch(f.outside + "/dir/n" + std::to_string(i), "keep");
+  for (int i = 0; i < 10; ++i) Touch(f.outside + "/dir/n" + std::to_string(i), "keep");
   auto before = f.Digest({});
   std::uint64_t swaps = 0;
   int changed = 0;
@@ -269,8 +247,7 @@ TEST_CASE("reaper never follows an entry swapped for a symlink after selection",
     std::thread swapper([&] {
       std::string target = f.outside + "/dir";
       while (!stop) {
-        if (::rename(e.c_str(), aside.c_str()) != 0)
-          break;  // deleted: nothing to swap
+        if (::rename(e.c_str(), aside.c_str()) != 0) break;  // deleted: nothing to swap
         ::symlink(target.c_str(), e.c_str());
         done++;
         ::unlink(e.c_str());
@@ -294,8 +271,7 @@ TEST_CASE("reaper never follows an entry swapped for a symlink after selection",
   CHECK(ReadFile(f.outside + "/dir/n3") == "keep");
 }
 
-TEST_CASE("reaper does not enter a tmpfs inside an entry",
-          "[gc][reaper][mount]") {
+TEST_CASE("reaper does not enter a tmpfs inside an entry", "[gc][reaper][mount]") {
   CW_REQUIRE_ROOT();
   Fixture f;
   MakeDirs(f.dind + "/e/m");
@@ -320,8 +296,7 @@ TEST_CASE("reaper with unmount_stale detaches a tmpfs, then deletes the entry",
   MakeDirs(f.dind + "/e/a/m/nested");
   REQUIRE(MountTmpfs(f.dind + "/e/a/m/nested", "4m") == "");
   MakeDirs(f.dind + "/mnt-root");
-  REQUIRE(MountTmpfs(f.dind + "/mnt-root", "4m") ==
-          "");  // the entry itself a mount point
+  REQUIRE(MountTmpfs(f.dind + "/mnt-root", "4m") == "");  // the entry itself a mount point
   auto before = f.Digest({"e", "mnt-root"});
   ReapOptions o;
   o.unmount_stale = true;
@@ -336,8 +311,7 @@ TEST_CASE("reaper with unmount_stale detaches a tmpfs, then deletes the entry",
   CHECK(f.Digest({"e", "mnt-root"}) == before);
 }
 
-TEST_CASE("reaper counts EPERM on an immutable file and goes on",
-          "[gc][reaper][mount]") {
+TEST_CASE("reaper counts EPERM on an immutable file and goes on", "[gc][reaper][mount]") {
   CW_REQUIRE_ROOT();
   Fixture f;
   std::string why;
@@ -367,8 +341,7 @@ TEST_CASE("reaper counts EPERM on an immutable file and goes on",
   UnmountUnder(fs);
 }
 
-TEST_CASE("reaper stops when cancelled and honours max_delete_rate",
-          "[gc][reaper]") {
+TEST_CASE("reaper stops when cancelled and honours max_delete_rate", "[gc][reaper]") {
   Fixture f;
   MakeDirs(f.dind + "/e");
   for (int i = 0; i < 50; ++i) Touch(f.dind + "/e/" + std::to_string(i));
@@ -382,20 +355,16 @@ TEST_CASE("reaper stops when cancelled and honours max_delete_rate",
   auto start = std::chrono::steady_clock::now();
   CHECK(f.Reap("e", o).result == ReapResult::kDeleted);
   // 51 operations at 200/s take at least ~250 ms.
-  CHECK(std::chrono::steady_clock::now() - start >=
-        std::chrono::milliseconds(200));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
 }
 
-TEST_CASE("reaper unlinks nothing more once cancelled while throttled",
-          "[gc][reaper]") {
+TEST_CASE("reaper unlinks nothing more once cancelled while throttled", "[gc][reaper]") {
   Fixture f;
   MakeDirs(f.dind + "/e");
   for (int i = 0; i < 10; ++i) Touch(f.dind + "/e/" + std::to_string(i));
   auto left = [&] {
     std::size_t n = 0;
-    for ([[maybe_unused]] const auto& d :
-         std::filesystem::directory_iterator(f.dind + "/e"))
-      ++n;
+    for ([[maybe_unused]] const auto& d : std::filesystem::directory_iterator(f.dind + "/e")) ++n;
     return n;
   };
   std::atomic<bool> cancel{false};
@@ -406,8 +375,7 @@ TEST_CASE("reaper unlinks nothing more once cancelled while throttled",
   struct statx sx;
   REQUIRE(StatxNoFollow(f.dind_fd.get(), "e", &sx) == 0);
   ReapOutcome r;  // no Catch2 assertion on the other thread
-  std::thread reaper(
-      [&] { r = ReapEntry(f.dind_fd.get(), "e", DevOf(sx), sx.stx_ino, o); });
+  std::thread reaper([&] { r = ReapEntry(f.dind_fd.get(), "e", DevOf(sx), sx.stx_ino, o); });
   CHECK(WaitUntil([&] { return left() == 9; }));
   cancel = true;  // while it waits for the second slot
   reaper.join();

@@ -18,10 +18,10 @@ using std::chrono::seconds;
 using testing::HttpReceiver;
 using testing::VolumeAt;
 
-// The CacheDiskAlmostFull alerts of one POST /api/v2/alerts body, by
-// severity, with `field` of each (endsAt, startsAt).
-std::map<std::string, std::string> DiskAlerts(
-    const std::string& body, const std::string& field = "endsAt") {
+// The CacheDiskAlmostFull alerts of one POST /api/v2/alerts body, by severity, with `field` of each
+// (endsAt, startsAt).
+std::map<std::string, std::string> DiskAlerts(const std::string& body,
+                                              const std::string& field = "endsAt") {
   std::map<std::string, std::string> out;
   for (const auto& a : nlohmann::json::parse(body)) {
     if (a["labels"]["alertname"] == "CacheDiskAlmostFull") {
@@ -31,14 +31,13 @@ std::map<std::string, std::string> DiskAlerts(
   return out;
 }
 
-// The daemon's alerting component on a fake clock, sending to two
-// Alertmanagers (an HA pair) and a webhook, all loopback receivers. Each step
-// hands it a snapshot as the probes would; the requests that arrive show
-// what was sent and when. A request that should not have been sent would
-// arrive before the next expected one and fail that one's checks.
+// The daemon's alerting component on a fake clock, sending to two Alertmanagers (an HA pair) and a
+// webhook, all loopback receivers. Each step hands it a snapshot as the probes would; the requests
+// that arrive show what was sent and when. A request that should not have been sent would arrive
+// before the next expected one and fail that one's checks.
 TEST_CASE(
-    "firing alerts are re-sent every resend_interval and resolved ones for "
-    "resolve_resend_for, to every Alertmanager of the set",
+    "firing alerts are re-sent every resend_interval and resolved ones for resolve_resend_for, to "
+    "every Alertmanager of the set",
     "[alerts][notifier]") {
   FakeClock clock;
   HttpReceiver am1, am2, hook;
@@ -57,8 +56,8 @@ TEST_CASE(
   REQUIRE(uv_loop_init(&loop) == 0);
   AlertComponent alerts(clock);
   alerts.Start(&loop, config);
-  // A firing alert's endsAt: 4 resend intervals ahead, so that Alertmanager
-  // keeps it through three lost re-sends.
+  // A firing alert's endsAt: 4 resend intervals ahead, so that Alertmanager keeps it through three
+  // lost re-sends.
   auto valid_until = [&] { return Rfc3339(clock.Now() + minutes(4)); };
 
   // 1. The disk fills: both severities fire and go to all three at once.
@@ -66,10 +65,9 @@ TEST_CASE(
   alerts.OnSnapshot(std::make_shared<Snapshot>(VolumeAt(97, clock)));
   REQUIRE(am1.WaitFor(1));
   auto first = DiskAlerts(am1.requests()[0].body);
-  CHECK(first == std::map<std::string, std::string>{
-                     {"critical", valid_until()}, {"warning", valid_until()}});
-  CHECK(DiskAlerts(am1.requests()[0].body, "startsAt")["critical"] ==
-        Rfc3339(fired_at));
+  CHECK(first == std::map<std::string, std::string>{{"critical", valid_until()},
+                                                    {"warning", valid_until()}});
+  CHECK(DiskAlerts(am1.requests()[0].body, "startsAt")["critical"] == Rfc3339(fired_at));
 
   // 2. Half a minute later nothing changed: nothing is sent.
   clock.Advance(seconds(30));
@@ -108,11 +106,10 @@ TEST_CASE(
   alerts.OnSnapshot(std::make_shared<Snapshot>(VolumeAt(97, clock)));
   REQUIRE(am1.WaitFor(5));
   CHECK(DiskAlerts(am1.requests()[4].body)["critical"] == valid_until());
-  CHECK(DiskAlerts(am1.requests()[4].body, "startsAt")["critical"] ==
-        Rfc3339(clock.Now()));
+  CHECK(DiskAlerts(am1.requests()[4].body, "startsAt")["critical"] == Rfc3339(clock.Now()));
 
-  // The other Alertmanager of the pair got the same five requests, and the
-  // webhook three: fired, resolved, fired again.
+  // The other Alertmanager of the pair got the same five requests, and the webhook three: fired,
+  // resolved, fired again.
   REQUIRE(am2.WaitFor(5));
   REQUIRE(hook.WaitFor(3));
   for (std::size_t i = 0; i < 5; ++i) {

@@ -8,9 +8,7 @@
 namespace cachewarden {
 namespace {
 
-Config Load(const std::string& text) {
-  return LoadConfigText(text, "test.json", {});
-}
+Config Load(const std::string& text) { return LoadConfigText(text, "test.json", {}); }
 
 // The message of the ConfigError that loading `text` throws ("" if none).
 std::string ErrorOf(const std::string& text) {
@@ -28,8 +26,7 @@ TEST_CASE("an empty config gives the built-in defaults", "[config]") {
   CHECK(c.effective["probes"]["volume"]["interval"] == "15s");
 }
 
-TEST_CASE("a good config sets what it names and keeps the other defaults",
-          "[config]") {
+TEST_CASE("a good config sets what it names and keeps the other defaults", "[config]") {
   Config c = Load(R"({"root": "/var/cache/bk", "listen": "127.0.0.1:0",
                       "log": {"level": "debug", "format": "text"},
                       "probes": {"volume": {"interval": "500ms", "timeout": "250ms"}}})");
@@ -45,8 +42,7 @@ TEST_CASE("flags override the file", "[config]") {
   ConfigOverrides o;
   o.root = "/elsewhere";
   o.listen = "127.0.0.1:1234";
-  Config c =
-      LoadConfigText(R"({"root": "/var/cache/bk", "listen": ":1"})", "t", o);
+  Config c = LoadConfigText(R"({"root": "/var/cache/bk", "listen": ":1"})", "t", o);
   CHECK(c.root == "/elsewhere");
   CHECK(c.listen == "127.0.0.1:1234");
   CHECK(c.effective["root"] == "/elsewhere");
@@ -58,62 +54,53 @@ TEST_CASE("a syntax error names the line and column", "[config]") {
   CHECK_THAT(e, Catch::Contains("invalid JSON"));
 }
 
-TEST_CASE("an unknown key names its path and the closest known key",
-          "[config]") {
+TEST_CASE("an unknown key names its path and the closest known key", "[config]") {
   CHECK(ErrorOf(R"({"probes": {"volume": {"intervall": "5s"}}})") ==
         "/probes/volume/intervall: unknown key; did you mean \"interval\"?");
   CHECK_THAT(ErrorOf(R"({"rot": "/x"})"),
              Catch::StartsWith("/rot: unknown key; did you mean \"root\"?"));
   CHECK_THAT(ErrorOf(R"({"probes": {"volumes": {}}})"),
-             Catch::StartsWith(
-                 "/probes/volumes: unknown key; did you mean \"volume\"?"));
+             Catch::StartsWith("/probes/volumes: unknown key; did you mean \"volume\"?"));
   CHECK_THAT(ErrorOf(R"({"zzzzzzzz": 1})"),
              Catch::StartsWith("/zzzzzzzz: unknown key; known keys here:"));
 }
 
 TEST_CASE("a wrong type names the path and what was expected", "[config]") {
   CHECK_THAT(ErrorOf(R"({"probes": {"volume": {"enabled": "yes"}}})"),
-             Catch::StartsWith(
-                 "/probes/volume/enabled: expected true or false, got string"));
-  CHECK_THAT(ErrorOf(R"({"root": 5})"),
-             Catch::StartsWith("/root: expected a string, got number"));
-  CHECK_THAT(
-      ErrorOf(R"({"probes": {"volume": {"interval": 5}}})"),
-      Catch::StartsWith("/probes/volume/interval: expected a duration string"));
+             Catch::StartsWith("/probes/volume/enabled: expected true or false, got string"));
+  CHECK_THAT(ErrorOf(R"({"root": 5})"), Catch::StartsWith("/root: expected a string, got number"));
+  CHECK_THAT(ErrorOf(R"({"probes": {"volume": {"interval": 5}}})"),
+             Catch::StartsWith("/probes/volume/interval: expected a duration string"));
   CHECK_THAT(ErrorOf(R"({"probes": []})"),
              Catch::StartsWith("/probes: expected an object, got array"));
-  CHECK_THAT(ErrorOf(R"([1])"),
-             Catch::StartsWith("/: expected an object, got array"));
+  CHECK_THAT(ErrorOf(R"([1])"), Catch::StartsWith("/: expected an object, got array"));
 }
 
 TEST_CASE("an out-of-range or malformed value names the path", "[config]") {
   CHECK_THAT(ErrorOf(R"({"probes": {"volume": {"interval": "1ms"}}})"),
-             Catch::StartsWith("/probes/volume/interval: expected a duration "
-                               "string from \"100ms\" to \"7d\"") &&
+             Catch::StartsWith(
+                 "/probes/volume/interval: expected a duration string from \"100ms\" to \"7d\"") &&
                  Catch::Contains("out of range"));
   CHECK_THAT(ErrorOf(R"({"probes": {"volume": {"interval": "5 minutes"}}})"),
-             Catch::StartsWith("/probes/volume/interval:") &&
-                 Catch::Contains("\"5 minutes\""));
-  CHECK_THAT(ErrorOf(R"({"log": {"level": "loud"}})"),
-             Catch::StartsWith("/log/level: expected one of \"debug\", "
-                               "\"info\", \"warn\", \"error\", got \"loud\""));
+             Catch::StartsWith("/probes/volume/interval:") && Catch::Contains("\"5 minutes\""));
+  CHECK_THAT(
+      ErrorOf(R"({"log": {"level": "loud"}})"),
+      Catch::StartsWith(
+          "/log/level: expected one of \"debug\", \"info\", \"warn\", \"error\", got \"loud\""));
   CHECK_THAT(ErrorOf(R"({"root": "relative/path"})"),
              Catch::StartsWith("/root: expected an absolute path"));
-  CHECK_THAT(ErrorOf(R"({"listen": "9479"})"),
-             Catch::StartsWith("/listen: expected host:port"));
+  CHECK_THAT(ErrorOf(R"({"listen": "9479"})"), Catch::StartsWith("/listen: expected host:port"));
 }
 
 TEST_CASE("a bad size names the path and the accepted forms", "[config]") {
-  nlohmann::json doc = nlohmann::json::parse(
-      R"({"cap": "50 GB", "ok": "80%", "bytes": "1GiB"})");
+  nlohmann::json doc = nlohmann::json::parse(R"({"cap": "50 GB", "ok": "80%", "bytes": "1GiB"})");
   nlohmann::json effective;
   ConfigReader r(&doc, "/x", &effective);
   CHECK(r.Size("ok", SizeSpec::Bytes(0)).percent);
   CHECK(r.Size("bytes", SizeSpec::Bytes(0)).value == 1073741824.0);
-  CHECK_THROWS_WITH(
-      r.Size("cap", SizeSpec::Bytes(0)),
-      Catch::StartsWith("/x/cap: expected a size string like \"512MiB\"") &&
-          Catch::Contains("\"50 GB\""));
+  CHECK_THROWS_WITH(r.Size("cap", SizeSpec::Bytes(0)),
+                    Catch::StartsWith("/x/cap: expected a size string like \"512MiB\"") &&
+                        Catch::Contains("\"50 GB\""));
 }
 
 TEST_CASE("the example config is valid and names every key", "[config]") {
@@ -122,12 +109,10 @@ TEST_CASE("the example config is valid and names every key", "[config]") {
   REQUIRE_FALSE(text.empty());
   Config example = LoadConfigText(text, path, {});
   Config defaults = Load("{}");
-  // Every key the defaults have (recursively, objects only) is spelled out in
-  // the example, so the example is complete.
-  std::function<void(const nlohmann::json&, const nlohmann::json&,
-                     const std::string&)>
-      walk = [&](const nlohmann::json& d, const nlohmann::json& e,
-                 const std::string& at) {
+  // Every key the defaults have (recursively, objects only) is spelled out in the example, so the
+  // example is complete.
+  std::function<void(const nlohmann::json&, const nlohmann::json&, const std::string&)> walk =
+      [&](const nlohmann::json& d, const nlohmann::json& e, const std::string& at) {
         for (const auto& [k, v] : d.items()) {
           INFO("key " << at << "/" << k);
           REQUIRE(e.contains(k));

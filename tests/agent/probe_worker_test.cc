@@ -16,13 +16,12 @@ struct TestData : ProbeData {
   void ExportMetrics(MetricWriter&) const override {}
 };
 
-// A probe that blocks in Collect() until released, like statfs on a hung NFS
-// server; it counts how many calls are in flight at once.
+// A probe that blocks in Collect() until released, like statfs on a hung NFS server; it counts how
+// many calls are in flight at once.
 class BlockingProbe : public Probe {
  public:
   std::string_view name() const override { return TestData::kProbe; }
-  Status Collect(const ProbeContext&,
-                 std::shared_ptr<const ProbeData>* out) override {
+  Status Collect(const ProbeContext&, std::shared_ptr<const ProbeData>* out) override {
     std::unique_lock lock(mutex_);
     in_flight_++;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
@@ -65,8 +64,7 @@ ProbeSpec Spec(std::shared_ptr<Probe> p) {
   return s;
 }
 
-TEST_CASE("a stuck probe never has more than one call outstanding",
-          "[daemon]") {
+TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
   ProbeWorker worker(Spec(probe), ProbeContext{}, nullptr);
   REQUIRE(worker.Start(nullptr));
@@ -85,10 +83,8 @@ TEST_CASE("a stuck probe never has more than one call outstanding",
   REQUIRE(worker.WaitFor(std::chrono::seconds(10)));
 }
 
-TEST_CASE(
-    "a one-shot run reports a probe past its deadline as failed with reason "
-    "timeout",
-    "[daemon]") {
+TEST_CASE("a one-shot run reports a probe past its deadline as failed with reason timeout",
+          "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
   Config config;
   config.root = "/";
@@ -105,8 +101,7 @@ TEST_CASE(
   probe->Release();  // the abandoned thread finishes and exits on its own
 }
 
-TEST_CASE("a failed run keeps the last good data and counts failures",
-          "[daemon]") {
+TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]") {
   Snapshot s;
   auto data = std::make_shared<TestData>();
   RunOutcome good;

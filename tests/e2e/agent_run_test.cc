@@ -1,5 +1,5 @@
-// The real binary, end to end: `cachewarden run` with its cache root on a
-// 64 MiB tmpfs mounted in the test's private mount namespace.
+// The real binary, end to end: `cachewarden run` with its cache root on a 64 MiB tmpfs mounted in
+// the test's private mount namespace.
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -23,30 +23,23 @@ std::string ConfigFor(const std::string& root, const std::string& interval) {
 std::unique_ptr<AgentUnderTest> ReadyAgentOnTmpfs(const TempDir& dir) {
   std::filesystem::create_directory(dir / "cache");
   REQUIRE(MountTmpfs(dir / "cache", "64m") == "");
-  auto agent = std::make_unique<AgentUnderTest>(
-      dir.path(), ConfigFor(dir / "cache", "200ms"));
+  auto agent = std::make_unique<AgentUnderTest>(dir.path(), ConfigFor(dir / "cache", "200ms"));
   std::string why;
   REQUIRE(agent->Start(&why));
-  REQUIRE(
-      WaitUntil([&] { return HttpGet(agent->Url("/readyz")).code == 200; }));
+  REQUIRE(WaitUntil([&] { return HttpGet(agent->Url("/readyz")).code == 200; }));
   return agent;
 }
 
-TEST_CASE(
-    "run serves metrics and health and readiness and status for a tmpfs cache",
-    "[e2e]") {
+TEST_CASE("run serves metrics and health and readiness and status for a tmpfs cache", "[e2e]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   auto started = ReadyAgentOnTmpfs(dir);
   AgentUnderTest& agent = *started;
   auto metrics = HttpGet(agent.Url("/metrics"));
   REQUIRE(metrics.code == 200);
-  CHECK(MetricValue(metrics.body, "cachewarden_volume_size_bytes") ==
-        64.0 * 1024 * 1024);
-  CHECK(MetricValue(metrics.body,
-                    "cachewarden_probe_success{probe=\"volume\"}") == 1);
-  CHECK(MetricValue(metrics.body,
-                    "cachewarden_config_last_reload_successful") == 1);
+  CHECK(MetricValue(metrics.body, "cachewarden_volume_size_bytes") == 64.0 * 1024 * 1024);
+  CHECK(MetricValue(metrics.body, "cachewarden_probe_success{probe=\"volume\"}") == 1);
+  CHECK(MetricValue(metrics.body, "cachewarden_config_last_reload_successful") == 1);
   CHECK(MetricValue(metrics.body, "cachewarden_volume_readonly") == 0);
   bool promtool_ok = false;
   std::string lint = PromtoolCheckMetrics(metrics.body, &promtool_ok);
@@ -78,15 +71,12 @@ TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   auto started = ReadyAgentOnTmpfs(dir);
   AgentUnderTest& agent = *started;
 
-  WriteFile(agent.config_path(),
-            R"({"probes": {"volume": {"intervall": "1s"}}})");
+  WriteFile(agent.config_path(), R"({"probes": {"volume": {"intervall": "1s"}}})");
   agent.process().Signal(SIGHUP);
-  REQUIRE(WaitUntil([&] {
-    return agent.Metric("cachewarden_config_last_reload_successful") == 0;
-  }));
-  CHECK_THAT(agent.Stderr(),
-             Catch::Contains("config reload rejected") &&
-                 Catch::Contains("/probes/volume/intervall: unknown key"));
+  REQUIRE(
+      WaitUntil([&] { return agent.Metric("cachewarden_config_last_reload_successful") == 0; }));
+  CHECK_THAT(agent.Stderr(), Catch::Contains("config reload rejected") &&
+                                 Catch::Contains("/probes/volume/intervall: unknown key"));
   // Still serving, still on the old config (the tmpfs root).
   CHECK(agent.Metric("cachewarden_volume_size_bytes") == 64.0 * 1024 * 1024);
   CHECK(HttpGet(agent.Url("/healthz")).code == 200);
@@ -94,9 +84,8 @@ TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   // A good config afterwards is taken, and the metric goes back to 1.
   WriteFile(agent.config_path(), ConfigFor(dir / "cache", "300ms"));
   agent.process().Signal(SIGHUP);
-  REQUIRE(WaitUntil([&] {
-    return agent.Metric("cachewarden_config_last_reload_successful") == 1;
-  }));
+  REQUIRE(
+      WaitUntil([&] { return agent.Metric("cachewarden_config_last_reload_successful") == 1; }));
 
   int code = -1;
   agent.process().Signal(SIGTERM);
@@ -104,12 +93,9 @@ TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   CHECK(code == 0);
 }
 
-TEST_CASE(
-    "a missing cache root is a probe failure with a reason and not a crash",
-    "[e2e]") {
+TEST_CASE("a missing cache root is a probe failure with a reason and not a crash", "[e2e]") {
   TempDir dir;
-  AgentUnderTest agent(dir.path(),
-                       ConfigFor(dir / "does-not-exist/x", "200ms"));
+  AgentUnderTest agent(dir.path(), ConfigFor(dir / "does-not-exist/x", "200ms"));
   std::string why;
   REQUIRE(agent.Start(&why));
   REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));

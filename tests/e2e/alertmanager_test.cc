@@ -23,18 +23,15 @@ class Alertmanager {
  public:
   Alertmanager(const std::string& dir, int port) : dir_(dir), port_(port) {
     std::filesystem::create_directories(dir_ + "/data");
-    WriteFile(
-        dir_ + "/alertmanager.yml",
-        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
+    WriteFile(dir_ + "/alertmanager.yml",
+              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
   }
   void Start() {
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{
-            "/usr/bin/prometheus-alertmanager",
-            "--config.file=" + dir_ + "/alertmanager.yml",
+            "/usr/bin/prometheus-alertmanager", "--config.file=" + dir_ + "/alertmanager.yml",
             "--storage.path=" + dir_ + "/data",
-            fmt::format("--web.listen-address=127.0.0.1:{}", port_),
-            "--cluster.listen-address="},
+            fmt::format("--web.listen-address=127.0.0.1:{}", port_), "--cluster.listen-address="},
         dir_);
     REQUIRE(WaitUntil([&] { return HttpGet(Url("/-/ready")).code == 200; }));
   }
@@ -47,17 +44,14 @@ class Alertmanager {
     return fmt::format("http://127.0.0.1:{}{}", port_, path);
   }
   // The state ("active", ...) of the alert with these labels, or "".
-  std::string StateOf(const std::string& alertname,
-                      const std::string& severity) const {
+  std::string StateOf(const std::string& alertname, const std::string& severity) const {
     auto r = HttpGet(Url("/api/v2/alerts"));
     if (r.code != 200) return "";
     for (const auto& a : nlohmann::json::parse(r.body)) {
       const auto& l = a["labels"];
-      if (l.value("alertname", "") == alertname &&
-          l.value("severity", "") == severity) {
+      if (l.value("alertname", "") == alertname && l.value("severity", "") == severity) {
         // Alertmanager keeps a resolved alert until it is garbage-collected.
-        if (a["status"]["state"] == "active" && a.value("endsAt", "") > Now())
-          return "active";
+        if (a["status"]["state"] == "active" && a.value("endsAt", "") > Now()) return "active";
         return "resolved";
       }
     }
@@ -69,26 +63,23 @@ class Alertmanager {
     auto t = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}",
-                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                       tm.tm_min, tm.tm_sec);
+    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   }
   std::string dir_;
   int port_;
   std::unique_ptr<ChildProcess> process_;
 };
 
-TEST_CASE(
-    "a full cache raises an alert in Alertmanager, which resolves when space "
-    "is freed",
-    "[e2e][alerts]") {
+TEST_CASE("a full cache raises an alert in Alertmanager, which resolves when space is freed",
+          "[e2e][alerts]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::string cache = dir / "cache";
   std::filesystem::create_directories(cache);
   REQUIRE(MountTmpfs(cache, "64m") == "");
-  // An HA pair: the agent sends every alert to both (unclustered here; in
-  // production they gossip and deduplicate notifications).
+  // An HA pair: the agent sends every alert to both (unclustered here; in production they gossip
+  // and deduplicate notifications).
   int am_port = FreeLoopbackPort();
   Alertmanager am(dir / "am", am_port);
   am.Start();
@@ -112,44 +103,35 @@ TEST_CASE(
 
   // 62 of 64 MiB: about 97% used.
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
-  CHECK(WaitUntil([&] {
-    return am.StateOf("CacheDiskAlmostFull", "critical") == "active";
-  }));
-  CHECK(WaitUntil([&] {
-    return am2.StateOf("CacheDiskAlmostFull", "critical") == "active";
-  }));
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
   auto alerts = nlohmann::json::parse(HttpGet(am.Url("/api/v2/alerts")).body);
   nlohmann::json a;
   for (const auto& x : alerts) {
-    if (x["labels"]["alertname"] == "CacheDiskAlmostFull" &&
-        x["labels"]["severity"] == "critical")
+    if (x["labels"]["alertname"] == "CacheDiskAlmostFull" && x["labels"]["severity"] == "critical")
       a = x;
   }
   REQUIRE_FALSE(a.is_null());
   CHECK(a["labels"]["cluster"] == "e2e");
   CHECK(a["labels"].contains("instance"));
-  CHECK(a["annotations"]["summary"].get<std::string>().find(cache) !=
-        std::string::npos);
+  CHECK(a["annotations"]["summary"].get<std::string>().find(cache) != std::string::npos);
   // The agent's own /status, on the port it really listens on (the config says
   // 0).
   CHECK_THAT(a["generatorURL"].get<std::string>(),
              Catch::EndsWith(fmt::format(":{}/status", agent.port())));
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
-      1);
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_alert_pending{alertname="CacheDiskAlmostFull",severity="critical"})") ==
-      0);
+  CHECK(agent.Metric(
+            R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
+        1);
+  CHECK(agent.Metric(
+            R"(cachewarden_alert_pending{alertname="CacheDiskAlmostFull",severity="critical"})") ==
+        0);
   CHECK(
       agent.Metric(
           R"(cachewarden_alert_firing_since_timestamp_seconds{alertname="CacheDiskAlmostFull"})") >
       1.7e9);
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_alert_firing{alertname="CacheInodesAlmostFull",severity="critical"})") ==
-      0);
+  CHECK(agent.Metric(
+            R"(cachewarden_alert_firing{alertname="CacheInodesAlmostFull",severity="critical"})") ==
+        0);
   CHECK(
       agent.Metric(
           R"(cachewarden_alert_pending{alertname="CacheInodesAlmostFull",severity="critical"})") ==
@@ -158,46 +140,35 @@ TEST_CASE(
   CHECK(status["alerts"].size() >= 1);
 
   std::filesystem::remove(cache + "/fill");
-  CHECK(WaitUntil([&] {
-    return am.StateOf("CacheDiskAlmostFull", "critical") != "active";
-  }));
-  CHECK(WaitUntil([&] {
-    return am2.StateOf("CacheDiskAlmostFull", "critical") != "active";
-  }));
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
-      0);
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") != "active"; }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") != "active"; }));
+  CHECK(agent.Metric(
+            R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
+        0);
 
-  // With one Alertmanager gone, the agent keeps working, counts failures, and
-  // the other still gets the alert.
+  // With one Alertmanager gone, the agent keeps working, counts failures, and the other still gets
+  // the alert.
   am.Stop();
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));
   const std::string failures =
       R"(cachewarden_notifications_total{notifier="alertmanager",result="failure"})";
   CHECK(WaitUntil([&] { return agent.Metric(failures) >= 2; }));
-  CHECK(WaitUntil([&] {
-    return am2.StateOf("CacheDiskAlmostFull", "critical") == "active";
-  }));
+  CHECK(WaitUntil([&] { return am2.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
   CHECK(HttpGet(agent.Url("/healthz")).code == 200);
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
-      1);
+  CHECK(agent.Metric(
+            R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="critical"})") ==
+        1);
 
   // Back up: the alert arrives.
   am.Start();
-  CHECK(WaitUntil([&] {
-    return am.StateOf("CacheDiskAlmostFull", "critical") == "active";
-  }));
+  CHECK(WaitUntil([&] { return am.StateOf("CacheDiskAlmostFull", "critical") == "active"; }));
   CHECK(agent.process().Running());
   agent.process().Signal(SIGTERM);
   int code = -1;
   CHECK(agent.process().WaitExit(seconds(5), &code));
   CHECK(code == 0);
   INFO(agent.process().Stderr());
-  CHECK(agent.process().Stderr().find("alert state changed") !=
-        std::string::npos);
+  CHECK(agent.process().Stderr().find("alert state changed") != std::string::npos);
 }
 
 }  // namespace

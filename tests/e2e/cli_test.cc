@@ -23,26 +23,21 @@ ProcessResult Cw(std::vector<std::string> args) {
 
 // Fills the filesystem at `dir` with a file of `mib` MiB.
 void Fill(const std::string& dir, int mib) {
-  int fd =
-      ::open((dir + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = ::open((dir + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   REQUIRE(fd >= 0);
   std::string block(1 << 20, 'x');
   for (int i = 0; i < mib; ++i)
-    REQUIRE(::write(fd, block.data(), block.size()) ==
-            static_cast<ssize_t>(block.size()));
+    REQUIRE(::write(fd, block.data(), block.size()) == static_cast<ssize_t>(block.size()));
   ::close(fd);
 }
 
-TEST_CASE("a wrong command or option exits 64 with one line and the usage",
-          "[cli]") {
+TEST_CASE("a wrong command or option exits 64 with one line and the usage", "[cli]") {
   auto r = Cw({"frobnicate"});
   CHECK(r.exit_code == 64);
-  CHECK_THAT(r.err, Catch::StartsWith(
-                        "cachewarden: unknown command \"frobnicate\"\nusage:"));
+  CHECK_THAT(r.err, Catch::StartsWith("cachewarden: unknown command \"frobnicate\"\nusage:"));
   r = Cw({"check", "--bogus"});
   CHECK(r.exit_code == 64);
-  CHECK_THAT(r.err,
-             Catch::StartsWith("cachewarden: check: unknown option --bogus\n"));
+  CHECK_THAT(r.err, Catch::StartsWith("cachewarden: check: unknown option --bogus\n"));
   r = Cw({"check", "--root"});
   CHECK(r.exit_code == 64);
   CHECK_THAT(r.err, Catch::Contains("--root needs a value"));
@@ -54,8 +49,7 @@ TEST_CASE("every command has --help", "[cli]") {
     auto r = Cw({c, "--help"});
     INFO(c);
     CHECK(r.exit_code == 0);
-    CHECK_THAT(r.out,
-               Catch::StartsWith(std::string("usage: cachewarden ") + c));
+    CHECK_THAT(r.out, Catch::StartsWith(std::string("usage: cachewarden ") + c));
   }
   CHECK(Cw({"--help"}).exit_code == 0);
   CHECK_THAT(Cw({"version"}).out, Catch::StartsWith("cachewarden "));
@@ -66,14 +60,11 @@ TEST_CASE("a bad config exits 78 naming the problem", "[cli]") {
   WriteFile(dir / "bad.json", R"({"probes": {"volume": {"intervall": "5s"}}})");
   auto r = Cw({"config", "check", dir / "bad.json"});
   CHECK(r.exit_code == 78);
-  CHECK_THAT(
-      r.err,
-      Catch::Contains(
-          "/probes/volume/intervall: unknown key; did you mean \"interval\"?"));
+  CHECK_THAT(r.err,
+             Catch::Contains("/probes/volume/intervall: unknown key; did you mean \"interval\"?"));
   CHECK(Cw({"check", "--config", dir / "bad.json"}).exit_code == 78);
   CHECK(Cw({"run", "--config", dir / "bad.json"}).exit_code == 78);
-  r = RunProcess({BinaryPath(), "config", "check"},
-                 {"CACHEWARDEN_CONFIG=" + dir / "bad.json"});
+  r = RunProcess({BinaryPath(), "config", "check"}, {"CACHEWARDEN_CONFIG=" + dir / "bad.json"});
   CHECK(r.exit_code == 78);
   CHECK(Cw({"config", "check", dir / "missing.json"}).exit_code == 78);
   WriteFile(dir / "good.json", R"({"root": "/tmp"})");
@@ -89,21 +80,14 @@ TEST_CASE("config print shows every default as JSON", "[cli]") {
   CHECK(j["listen"] == ":9479");
 }
 
-TEST_CASE(
-    "check exits 0 or 1 or 2 by how full the cache is and 3 when it cannot "
-    "tell",
-    "[cli]") {
+TEST_CASE("check exits 0 or 1 or 2 by how full the cache is and 3 when it cannot tell", "[cli]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::filesystem::create_directory(dir / "cache");
   REQUIRE(MountTmpfs(dir / "cache", "64m") == "");
-  // Only the volume's fullness decides here: other probes' verdicts have
-  // their own tests.
-  WriteFile(dir / "config.json",
-            fmt::format(R"({{"root": "{}"}})", dir / "cache"));
-  auto check = [&] {
-    return Cw({"check", "--json", "--config", dir / "config.json"});
-  };
+  // Only the volume's fullness decides here: other probes' verdicts have their own tests.
+  WriteFile(dir / "config.json", fmt::format(R"({{"root": "{}"}})", dir / "cache"));
+  auto check = [&] { return Cw({"check", "--json", "--config", dir / "config.json"}); };
   // The disk-full alert's severity, "ok" when it does not fire.
   auto status_of = [](const ProcessResult& r) {
     auto j = nlohmann::json::parse(r.out);
@@ -126,38 +110,32 @@ TEST_CASE(
   CHECK(r.exit_code == 2);
   auto text = Cw({"check", "--config", dir / "config.json"});
   CHECK(text.exit_code == 2);
-  CHECK_THAT(text.out, Catch::StartsWith("cachewarden check: CRITICAL") &&
-                           Catch::Contains("fix:"));
+  CHECK_THAT(text.out, Catch::StartsWith("cachewarden check: CRITICAL") && Catch::Contains("fix:"));
   auto missing = Cw({"check", "--root", dir / "nope"});
   CHECK(missing.exit_code == 3);
-  CHECK_THAT(missing.out,
-             Catch::Contains("UNKNOWN") && Catch::Contains("No such file"));
+  CHECK_THAT(missing.out, Catch::Contains("UNKNOWN") && Catch::Contains("No such file"));
 }
 
-TEST_CASE(
-    "textfile writes metrics promtool accepts and replaces the file atomically",
-    "[cli]") {
+TEST_CASE("textfile writes metrics promtool accepts and replaces the file atomically", "[cli]") {
   TempDir dir;
   std::string out = dir / "cachewarden.prom";
   WriteFile(out, "old\n");
-  // Held open, the original keeps its inode (no reuse) and its content shows
-  // whether the file was replaced by rename or rewritten in place.
+  // Held open, the original keeps its inode (no reuse) and its content shows whether the file was
+  // replaced by rename or rewritten in place.
   int original = ::open(out.c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(original >= 0);
   struct stat before {};
   REQUIRE(::fstat(original, &before) == 0);
 
-  // A reader that keeps opening the file while it is rewritten must only ever
-  // see the old content or a complete new one.
+  // A reader that keeps opening the file while it is rewritten must only ever see the old content
+  // or a complete new one.
   std::atomic<bool> stop{false};
   std::atomic<int> torn{0}, reads{0};
   std::thread reader([&] {
     while (!stop) {
       std::string s = ReadFile(out);
       reads++;
-      if (s != "old\n" &&
-          s.find("cachewarden_volume_files_free") == std::string::npos)
-        torn++;
+      if (s != "old\n" && s.find("cachewarden_volume_files_free") == std::string::npos) torn++;
     }
   });
   for (int i = 0; i < 5; ++i) {
@@ -182,10 +160,8 @@ TEST_CASE(
   INFO(lint);
   CHECK(ok);
   CHECK(MetricValue(text, "cachewarden_probe_success{probe=\"volume\"}") == 1);
-  CHECK(MetricValue(text,
-                    "cachewarden_build_info{version=\"0.1.0\",revision=\"" +
-                        std::string(CACHEWARDEN_REVISION_FOR_TESTS) + "\"}") ==
-        1);
+  CHECK(MetricValue(text, "cachewarden_build_info{version=\"0.1.0\",revision=\"" +
+                              std::string(CACHEWARDEN_REVISION_FOR_TESTS) + "\"}") == 1);
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
     (void)e;

@@ -1,5 +1,5 @@
-// The real binary: `gc --dry-run` then `gc` on the same tree deletes exactly
-// the planned entries; the daemon exports the gc metrics.
+// The real binary: `gc --dry-run` then `gc` on the same tree deletes exactly the planned entries;
+// the daemon exports the gc metrics.
 
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/support/gc_tree.h"
 #include "tests/support/agent.h"
+#include "tests/support/gc_tree.h"
 #include "tests/support/http.h"
 #include "tests/support/process.h"
 
@@ -17,18 +17,16 @@ namespace {
 
 using namespace cachewarden::testing;
 
-std::set<std::string> Names(const nlohmann::json& run, const char* list,
-                            const char* key, const char* value) {
+std::set<std::string> Names(const nlohmann::json& run, const char* list, const char* key,
+                            const char* value) {
   std::set<std::string> out;
-  for (const auto& e :
-       (list[0] == 'p' ? run["plan"]["entries"] : run["done"])) {
+  for (const auto& e : (list[0] == 'p' ? run["plan"]["entries"] : run["done"])) {
     if (e[key] == value) out.insert(e["entry"].get<std::string>());
   }
   return out;
 }
 
-TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
-          "[gc][e2e]") {
+TEST_CASE("gc --dry-run then gc deletes exactly the planned entries", "[gc][e2e]") {
   TempDir tmp;
   std::string root = tmp / "cache", dind = root + "/dind";
   for (int i = 0; i < 6; ++i) {
@@ -47,8 +45,8 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
   WriteFile(config, R"({"gc": {"policies": [{"name": "dind", "path": "dind",
       "exclude": ["cache_*"], "min_age": "1h", "triggers": {"older_than": "1d"}}]}})");
 
-  auto dry = RunProcess({BinaryPath(), "gc", "--dry-run", "--json", "--config",
-                         config, "--root", root});
+  auto dry =
+      RunProcess({BinaryPath(), "gc", "--dry-run", "--json", "--config", config, "--root", root});
   INFO(dry.err);
   REQUIRE(dry.exit_code == 0);
   auto plan = nlohmann::json::parse(dry.out)["runs"][0];
@@ -59,8 +57,7 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
   std::set<std::string> skip;
   for (const auto& n : planned) skip.insert(dind + "/" + n);
   auto before = TreeDigest(tmp.path(), skip);
-  auto real = RunProcess(
-      {BinaryPath(), "gc", "--json", "--config", config, "--root", root});
+  auto real = RunProcess({BinaryPath(), "gc", "--json", "--config", config, "--root", root});
   INFO(real.err);
   REQUIRE(real.exit_code == 0);
   auto run = nlohmann::json::parse(real.out)["runs"][0];
@@ -74,8 +71,7 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
   std::istringstream lines(real.err);
   for (std::string line; std::getline(lines, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || j.value("msg", "") != "gc deleted an entry")
-      continue;
+    if (j.is_discarded() || j.value("msg", "") != "gc deleted an entry") continue;
     CHECK(j["policy"] == "dind");
     CHECK(j["bytes"].get<std::uint64_t>() >= 4096);
     CHECK(j["age_seconds"].get<std::int64_t>() >= 3 * 86400 - 60);
@@ -83,81 +79,69 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries",
   }
   CHECK(logged == planned);
 
-  auto text = RunProcess(
-      {BinaryPath(), "gc", "--dry-run", "--config", config, "--root", root});
+  auto text = RunProcess({BinaryPath(), "gc", "--dry-run", "--config", config, "--root", root});
   CHECK(text.out.find("policy dind: no trigger holds") != std::string::npos);
-  auto unknown = RunProcess({BinaryPath(), "gc", "--policy", "nope", "--config",
-                             config, "--root", root});
+  auto unknown =
+      RunProcess({BinaryPath(), "gc", "--policy", "nope", "--config", config, "--root", root});
   CHECK(unknown.exit_code == 64);
 }
 
-TEST_CASE("the agent runs gc policies on their interval and exports gc metrics",
-          "[gc][e2e]") {
+TEST_CASE("the agent runs gc policies on their interval and exports gc metrics", "[gc][e2e]") {
   TempDir tmp;
   std::string root = tmp / "cache";
   MakeDirs(root + "/dind/build-old/x");
   AgeTree(root + "/dind/build-old", 3 * 86400);
   MakeDirs(root + "/dind/build-young");
-  nlohmann::json config = {
-      {"root", root},
-      {"gc",
-       {{"policies",
-         {{{"name", "dind"},
-           {"path", "dind"},
-           {"interval", "1s"},
-           {"triggers", {{"older_than", "1d"}}}},
-          {{"name", "stuck"},
-           {"path", "dind"},
-           {"interval", "1s"},
-           {"min_age", "30d"},
-           {"triggers", {{"always", true}}}}}}}},
-      // Snapshots (and so the GC history the rules read) every 200 ms.
-      {"probes", {{"volume", {{"interval", "200ms"}}}}},
-      {"alerts",
-       {{"evaluation_interval", "200ms"},
-        {"rules", {{"CacheGCIneffective", {{"trigger_held_for", "2s"}}}}}}}};
+  nlohmann::json config = {{"root", root},
+                           {"gc",
+                            {{"policies",
+                              {{{"name", "dind"},
+                                {"path", "dind"},
+                                {"interval", "1s"},
+                                {"triggers", {{"older_than", "1d"}}}},
+                               {{"name", "stuck"},
+                                {"path", "dind"},
+                                {"interval", "1s"},
+                                {"min_age", "30d"},
+                                {"triggers", {{"always", true}}}}}}}},
+                           // Snapshots (and so the GC history the rules read) every 200 ms.
+                           {"probes", {{"volume", {{"interval", "200ms"}}}}},
+                           {"alerts",
+                            {{"evaluation_interval", "200ms"},
+                             {"rules", {{"CacheGCIneffective", {{"trigger_held_for", "2s"}}}}}}}};
   AgentUnderTest agent(tmp.path(), config.dump());
   std::string why;
   REQUIRE(agent.Start(&why));
-  CHECK(WaitUntil([&] {
-    return agent.Metric(
-               R"(cachewarden_gc_deleted_entries_total{policy="dind"})") == 1;
-  }));
+  CHECK(WaitUntil(
+      [&] { return agent.Metric(R"(cachewarden_gc_deleted_entries_total{policy="dind"})") == 1; }));
   CHECK_FALSE(Exists(root + "/dind/build-old"));
   CHECK(Exists(root + "/dind/build-young"));
   CHECK(agent.Metric(R"(cachewarden_gc_freed_bytes_total{policy="dind"})") > 0);
   // Triggered, but everything is too young: the visible "freed nothing" state.
   CHECK(WaitUntil([&] {
-    return agent.Metric(
-               R"(cachewarden_gc_last_result{policy="stuck",result="freed_nothing"})") ==
+    return agent.Metric(R"(cachewarden_gc_last_result{policy="stuck",result="freed_nothing"})") ==
            1;
   }));
-  CHECK(
-      agent.Metric(
-          R"(cachewarden_gc_skipped_entries_total{policy="stuck",reason="young"})") >=
-      1);
+  CHECK(agent.Metric(R"(cachewarden_gc_skipped_entries_total{policy="stuck",reason="young"})") >=
+        1);
   auto metrics = HttpGet(agent.Url("/metrics"));
   bool ok = false;
   INFO(PromtoolCheckMetrics(metrics.body, &ok));
   CHECK(ok);
   auto status = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
   CHECK(status["gc"]["policies"]["dind"]["runs"].contains("freed"));
-  // The stuck policy's trigger holds and it frees nothing: CacheGCIneffective
-  // fires for it, and only for it.
+  // The stuck policy's trigger holds and it frees nothing: CacheGCIneffective fires for it, and
+  // only for it.
   auto gc_alert = [&](const std::string& policy) {
     auto st = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
     for (const auto& a : st["alerts"]) {
-      if (a["alertname"] == "CacheGCIneffective" &&
-          a["labels"]["policy"] == policy)
-        return a;
+      if (a["alertname"] == "CacheGCIneffective" && a["labels"]["policy"] == policy) return a;
     }
     return nlohmann::json::object();
   };
-  REQUIRE(WaitUntil(
-      [&] { return gc_alert("stuck").value("state", "") == "firing"; }));
-  CHECK_THAT(
-      gc_alert("stuck")["summary"].get<std::string>(),
-      Catch::Contains("GC policy stuck") && Catch::Contains("freed nothing"));
+  REQUIRE(WaitUntil([&] { return gc_alert("stuck").value("state", "") == "firing"; }));
+  CHECK_THAT(gc_alert("stuck")["summary"].get<std::string>(),
+             Catch::Contains("GC policy stuck") && Catch::Contains("freed nothing"));
   CHECK(gc_alert("dind").empty());
   agent.process().Signal(SIGTERM);
   int code = -1;
@@ -170,15 +154,13 @@ std::size_t CountFiles(const std::string& dir) {
   std::size_t n = 0;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator();
-       it.increment(ec)) {
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     n += it->is_regular_file() ? 1 : 0;
   }
   return n;
 }
 
-TEST_CASE("a reload or a shutdown cancels the agent's gc run part way",
-          "[gc][e2e]") {
+TEST_CASE("a reload or a shutdown cancels the agent's gc run part way", "[gc][e2e]") {
   TempDir tmp;
   std::string root = tmp / "cache";
   const std::string entry = root + "/dind/build-old";
@@ -197,12 +179,10 @@ TEST_CASE("a reload or a shutdown cancels the agent's gc run part way",
                              {"max_delete_rate", 50},
                              {"dry_run", dry_run},
                              {"skip_open", false},
-                             // Not by age: the part deleted makes the entry's
-                             // directories new.
+                             // Not by age: the part deleted makes the entry's directories new.
                              {"min_age", "0s"},
                              {"triggers", {{"always", true}}}};
-    return nlohmann::json{{"root", root}, {"gc", {{"policies", {policy}}}}}
-        .dump();
+    return nlohmann::json{{"root", root}, {"gc", {{"policies", {policy}}}}}.dump();
   };
   AgentUnderTest agent(tmp.path(), config(false));
   std::string why;
@@ -212,16 +192,13 @@ TEST_CASE("a reload or a shutdown cancels the agent's gc run part way",
   // SIGHUP: the run in progress belongs to the old config and is cancelled.
   WriteFile(agent.config_path(), config(true));
   agent.process().Signal(SIGHUP);
-  const std::string cancelled =
-      R"(cachewarden_gc_runs_total{policy="dind",result="cancelled"})";
+  const std::string cancelled = R"(cachewarden_gc_runs_total{policy="dind",result="cancelled"})";
   REQUIRE(WaitUntil([&] { return agent.Metric(cancelled) == 1; }));
   const std::size_t left = CountFiles(entry);
   CHECK(left > 0);
   // The new config's dry runs delete nothing more.
   REQUIRE(WaitUntil([&] {
-    return agent.Metric(
-               R"(cachewarden_gc_runs_total{policy="dind",result="dry_run"})") >=
-           2;
+    return agent.Metric(R"(cachewarden_gc_runs_total{policy="dind",result="dry_run"})") >= 2;
   }));
   CHECK(CountFiles(entry) == left);
 

@@ -43,22 +43,18 @@ TEST_CASE("Prometheus evaluating cachewarden-rules.yml fires on a full cache",
   REQUIRE(MountTmpfs(cache, "64m") == "");
   REQUIRE(AllocateFile(cache + "/fill", 62 * kMiB));  // about 97% used
 
-  AgentUnderTest agent(dir.path(),
-                       fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
+  AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}", "listen": "127.0.0.1:0",
       "probes": {{"volume": {{"interval": "200ms"}}}}}})",
-                                   cache));
+                                               cache));
   std::string why;
   REQUIRE(agent.Start(&why));
 
-  // A test-only copy of the rules: every `for` shortened to 1s so the test
-  // takes seconds, not minutes. The expressions are the shipped ones.
-  std::string rules =
-      ReadFile(SourceDir() + "/deploy/prometheus/cachewarden-rules.yml");
-  rules = std::regex_replace(rules, std::regex(R"(\n(\s+)for: \S+)"),
-                             "\n$1for: 1s");
+  // A test-only copy of the rules: every `for` shortened to 1s so the test takes seconds, not
+  // minutes. The expressions are the shipped ones.
+  std::string rules = ReadFile(SourceDir() + "/deploy/prometheus/cachewarden-rules.yml");
+  rules = std::regex_replace(rules, std::regex(R"(\n(\s+)for: \S+)"), "\n$1for: 1s");
   WriteFile(dir / "rules.yml", rules);
-  WriteFile(dir / "prometheus.yml",
-            fmt::format(R"(global:
+  WriteFile(dir / "prometheus.yml", fmt::format(R"(global:
   scrape_interval: 1s
   evaluation_interval: 1s
 rule_files:
@@ -68,23 +64,17 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{}"]
 )",
-                        dir / "rules.yml", agent.port()));
+                                                dir / "rules.yml", agent.port()));
   std::filesystem::create_directories(dir / "prom/data");
   int port = FreeLoopbackPort();
-  ChildProcess prometheus(
-      {"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"),
-       "--storage.tsdb.path=" + (dir / "prom/data"),
-       fmt::format("--web.listen-address=127.0.0.1:{}", port)},
-      dir / "prom");
-  REQUIRE(WaitUntil([&] {
-    return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code ==
-           200;
-  }));
+  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"),
+                           "--storage.tsdb.path=" + (dir / "prom/data"),
+                           fmt::format("--web.listen-address=127.0.0.1:{}", port)},
+                          dir / "prom");
+  REQUIRE(WaitUntil(
+      [&] { return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code == 200; }));
   bool fired = WaitUntil(
-      [&] {
-        return PrometheusAlertState(port, "CacheDiskAlmostFull", "critical") ==
-               "firing";
-      },
+      [&] { return PrometheusAlertState(port, "CacheDiskAlmostFull", "critical") == "firing"; },
       std::chrono::seconds(30));
   INFO(prometheus.Stderr());
   INFO(HttpGet(fmt::format("http://127.0.0.1:{}/api/v1/alerts", port)).body);

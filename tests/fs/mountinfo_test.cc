@@ -2,22 +2,20 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/process.h"
 #include "base/text.h"
+#include "tests/support/process.h"
 
 namespace cachewarden {
 namespace {
 
 MountTable Fixture(const std::string& name) {
-  return ParseMountInfo(testing::ReadFile(testing::SourceDir() +
-                                          "/tests/fixtures/mountinfo/" + name));
+  return ParseMountInfo(
+      testing::ReadFile(testing::SourceDir() + "/tests/fixtures/mountinfo/" + name));
 }
 
-TEST_CASE("mountinfo fields parse with optional fields and the separator",
-          "[mountinfo]") {
+TEST_CASE("mountinfo fields parse with optional fields and the separator", "[mountinfo]") {
   auto t = ParseMountInfo(
-      "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root "
-      "rw,errors=continue\n");
+      "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n");
   REQUIRE(t.entries.size() == 1);
   const auto& e = t.entries[0];
   CHECK(e.id == 36);
@@ -33,8 +31,7 @@ TEST_CASE("mountinfo fields parse with optional fields and the separator",
   CHECK_FALSE(e.ReadOnly());
 }
 
-TEST_CASE("mountinfo octal escapes decode and malformed lines are counted",
-          "[mountinfo]") {
+TEST_CASE("mountinfo octal escapes decode and malformed lines are counted", "[mountinfo]") {
   auto t = Fixture("edge_cases.txt");
   CHECK(t.malformed_lines == 3);
   REQUIRE(t.entries.size() == 9);
@@ -43,14 +40,12 @@ TEST_CASE("mountinfo octal escapes decode and malformed lines are counted",
   CHECK(t.FindById(11)->optional_fields.size() == 4);
   CHECK(t.FindById(12)->mount_point == "/mnt/back\\slash");
   CHECK(t.FindById(13)->mount_point == "/mnt/new\nline");
-  CHECK(t.FindById(20)->super_options.find("lowerdir+=/b") !=
-        std::string::npos);
+  CHECK(t.FindById(20)->super_options.find("lowerdir+=/b") != std::string::npos);
   CHECK(UnescapeMountField("a\\04") == "a\\04");  // truncated escape kept
   CHECK(UnescapeMountField("a\\999b") == "a\\999b");
 }
 
-TEST_CASE("the holder of a path is the longest prefix and the top of a stack",
-          "[mountinfo]") {
+TEST_CASE("the holder of a path is the longest prefix and the top of a stack", "[mountinfo]") {
   auto t = Fixture("edge_cases.txt");
   CHECK(t.Holder("/stack/x")->source == "second");
   CHECK(t.Holder("/hidden/deep/file")->source == "cover");
@@ -59,12 +54,10 @@ TEST_CASE("the holder of a path is the longest prefix and the top of a stack",
   CHECK(t.Holder("/stackx")->id == 10);
 }
 
-TEST_CASE("a later mount on / is the root that paths resolve from",
-          "[mountinfo]") {
+TEST_CASE("a later mount on / is the root that paths resolve from", "[mountinfo]") {
   auto t = ParseMountInfo(
-      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
-      "2 1 8:1 / /tmp rw - ext4 /dev/sda1 rw\n"
-      "3 1 0:50 / / rw - overlay overlay rw,lowerdir=/a\n");
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:1 / /tmp rw - ext4 /dev/sda1 rw\n3 1 0:50 / / rw "
+      "- overlay overlay rw,lowerdir=/a\n");
   CHECK(t.RootMount()->id == 3);
   CHECK(t.Holder("/tmp/earthly")->id == 3);
 }
@@ -74,19 +67,16 @@ TEST_CASE("very long option strings parse", "[mountinfo]") {
   for (int i = 0; i < 2000; ++i)
     lower += "/var/lib/docker/overlay2/l/LAYER" + std::to_string(i) + ":";
   lower.pop_back();
-  auto t = ParseMountInfo("5 1 0:88 / / rw - overlay overlay rw," + lower +
-                          ",xino=off\n");
+  auto t = ParseMountInfo("5 1 0:88 / / rw - overlay overlay rw," + lower + ",xino=off\n");
   REQUIRE(t.entries.size() == 1);
   CHECK(t.entries[0].super_options.size() > 60000);
   CHECK(t.malformed_lines == 0);
 }
 
-TEST_CASE("read-only shows in the per-mount or superblock options",
-          "[mountinfo]") {
+TEST_CASE("read-only shows in the per-mount or superblock options", "[mountinfo]") {
   auto t = ParseMountInfo(
-      "1 0 8:1 / / ro,relatime - ext4 /dev/sda1 rw\n"
-      "2 1 8:1 / /a rw - ext4 /dev/sda1 ro\n"
-      "3 1 8:1 / /b rw,rooted - ext4 /dev/sda1 rw,errors=ro\n");
+      "1 0 8:1 / / ro,relatime - ext4 /dev/sda1 rw\n2 1 8:1 / /a rw - ext4 /dev/sda1 ro\n3 1 8:1 / "
+      "/b rw,rooted - ext4 /dev/sda1 rw,errors=ro\n");
   CHECK(t.entries[0].ReadOnly());
   CHECK(t.entries[1].ReadOnly());
   CHECK_FALSE(t.entries[2].ReadOnly());

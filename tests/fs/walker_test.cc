@@ -42,8 +42,8 @@ void RequireSameAsDu(const std::string& path, const EntryTotals& t) {
   CHECK(t.apparent_bytes == DuApparent(path));
 }
 
-// Files of several sizes, a sparse file, hard links (several names, one
-// inode), symlinks to a big file and a big directory outside the tree.
+// Files of several sizes, a sparse file, hard links (several names, one inode), symlinks to a big
+// file and a big directory outside the tree.
 void BuildMixedTree(const TempDir& tmp) {
   const std::string root = tmp / "tree";
   MakeDirs(root + "/a/b/c");
@@ -63,8 +63,7 @@ void BuildMixedTree(const TempDir& tmp) {
   testing::MakeSymlink("dangling-target", root + "/d/dangling");
 }
 
-TEST_CASE("walker totals equal du -sx on a tree with hard links and symlinks",
-          "[walker]") {
+TEST_CASE("walker totals equal du -sx on a tree with hard links and symlinks", "[walker]") {
   TempDir tmp;
   BuildMixedTree(tmp);
   const std::string root = tmp / "tree";
@@ -75,26 +74,23 @@ TEST_CASE("walker totals equal du -sx on a tree with hard links and symlinks",
     CHECK(t.inodes == 13);
     CHECK(t.mount_points == 0);
     CHECK(t.skipped.Total() == 0);
-    CHECK(t.allocated_bytes <
-          5'000'000);  // the symlink targets are not counted
+    CHECK(t.allocated_bytes < 5'000'000);  // the symlink targets are not counted
   }
 }
 
-TEST_CASE("walker walks on the calling thread when no thread can be started",
-          "[walker][root]") {
+TEST_CASE("walker walks on the calling thread when no thread can be started", "[walker][root]") {
   CW_REQUIRE_ROOT();
   TempDir tmp;
   BuildMixedTree(tmp);
   const std::string root = tmp / "tree";
   REQUIRE(chmod(tmp.path().c_str(), 0755) == 0);  // readable by nobody
-  // A child as nobody with RLIMIT_NPROC 0: every std::thread throws
-  // std::system_error (EAGAIN). Root is exempt from the limit.
+  // A child as nobody with RLIMIT_NPROC 0: every std::thread throws std::system_error (EAGAIN).
+  // Root is exempt from the limit.
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     const struct rlimit none = {0, 0};
-    if (setrlimit(RLIMIT_NPROC, &none) != 0 || setgid(65534) != 0 ||
-        setuid(65534) != 0) {
+    if (setrlimit(RLIMIT_NPROC, &none) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
       _exit(2);
     }
     try {
@@ -115,8 +111,7 @@ TEST_CASE("walker walks on the calling thread when no thread can be started",
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("walker counts a hard link once across Measure calls of one Walker",
-          "[walker]") {
+TEST_CASE("walker counts a hard link once across Measure calls of one Walker", "[walker]") {
   TempDir tmp;
   MakeDirs(tmp / "one");
   MakeDirs(tmp / "two");
@@ -136,12 +131,10 @@ TEST_CASE("walker counts a hard link once across Measure calls of one Walker",
   // du with both arguments counts the inode once too.
   auto r = testing::RunProcess({"du", "-sxcb", tmp / "one", tmp / "two"});
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find(fmt::format("{}\ttotal", sum.apparent_bytes)) !=
-        std::string::npos);
+  CHECK(r.out.find(fmt::format("{}\ttotal", sum.apparent_bytes)) != std::string::npos);
 }
 
-TEST_CASE("walker neither enters nor counts a tmpfs mounted inside the tree",
-          "[walker][root]") {
+TEST_CASE("walker neither enters nor counts a tmpfs mounted inside the tree", "[walker][root]") {
   CW_REQUIRE_ROOT();
   TempDir tmp;
   BuildMixedTree(tmp);
@@ -175,27 +168,24 @@ TEST_CASE("walker neither enters nor counts a tmpfs mounted inside the tree",
   close(fd);
 }
 
-TEST_CASE("walker treats a bind mount of the same filesystem as a mount point",
-          "[walker][root]") {
+TEST_CASE("walker treats a bind mount of the same filesystem as a mount point", "[walker][root]") {
   CW_REQUIRE_ROOT();
   TempDir tmp;
   MakeDirs(tmp / "tree/bind");
   MakeDirs(tmp / "src");
   MakeFile(tmp / "src/f", 200'000);
-  auto r =
-      testing::RunProcess({"mount", "--bind", tmp / "src", tmp / "tree/bind"});
+  auto r = testing::RunProcess({"mount", "--bind", tmp / "src", tmp / "tree/bind"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  // du -x only compares st_dev and would count the bound file; a reaper must
-  // know about the mount, so the walker uses statx's mount-root attribute too.
+  // du -x only compares st_dev and would count the bound file; a reaper must know about the mount,
+  // so the walker uses statx's mount-root attribute too.
   EntryTotals t = MeasurePath(tmp / "tree");
   CHECK(t.mount_points == 1);
   CHECK(t.inodes == 1);
   CHECK(t.allocated_bytes < 200'000);
 }
 
-TEST_CASE("walker walks a 10,000-level-deep directory without recursion",
-          "[walker]") {
+TEST_CASE("walker walks a 10,000-level-deep directory without recursion", "[walker]") {
   TempDir tmp;
   const std::string root = testing::FastScratchDir(tmp.path()) + "/deep";
   MakeDirs(root);
@@ -250,8 +240,8 @@ TEST_CASE("walker skips entries deleted while it runs", "[walker]") {
   TempDir tmp;
   const std::string root = tmp / "churn";
   for (int d = 0; d < 20; ++d) MakeDirs(fmt::format("{}/d{}", root, d));
-  // A churner keeps creating and deleting files and directories; walks repeat
-  // until one of them has met a vanished entry.
+  // A churner keeps creating and deleting files and directories; walks repeat until one of them has
+  // met a vanished entry.
   std::atomic<bool> stop{false};
   std::thread churner([&] {
     for (int i = 0; !stop.load(); ++i) {
@@ -286,8 +276,7 @@ TEST_CASE("walker skips entries deleted while it runs", "[walker]") {
   CHECK(vanished > 0);
 }
 
-TEST_CASE("walker reports newest and oldest times of a candidate subtree",
-          "[walker]") {
+TEST_CASE("walker reports newest and oldest times of a candidate subtree", "[walker]") {
   TempDir tmp;
   MakeDirs(tmp / "cand/sub");
   MakeFile(tmp / "cand/old", 1);
@@ -319,12 +308,10 @@ TEST_CASE("walker counts a symlink given as the entry as itself", "[walker]") {
   CHECK(t.apparent_bytes == (tmp / "target").size());
 }
 
-TEST_CASE("walker keeps only the largest files and stops when cancelled",
-          "[walker]") {
+TEST_CASE("walker keeps only the largest files and stops when cancelled", "[walker]") {
   TempDir tmp;
   MakeDirs(tmp / "t/x");
-  for (int i = 1; i <= 20; ++i)
-    MakeFile(fmt::format("{}/t/x/f{}", tmp.path(), i), i * 10'000);
+  for (int i = 1; i <= 20; ++i) MakeFile(fmt::format("{}/t/x/f{}", tmp.path(), i), i * 10'000);
   WalkOptions o;
   o.top_files = 3;
   Walker walker(o);
@@ -342,25 +329,20 @@ TEST_CASE("walker keeps only the largest files and stops when cancelled",
   CHECK(s.reason() == "cancelled");
 }
 
-TEST_CASE("walker fails only when the entry itself cannot be looked at",
-          "[walker]") {
+TEST_CASE("walker fails only when the entry itself cannot be looked at", "[walker]") {
   TempDir tmp;
   EntryTotals t;
   Status s = MeasureEntry(AT_FDCWD, tmp / "absent", WalkOptions{}, &t);
   CHECK(s.reason() == "missing");
 }
 
-TEST_CASE(
-    "low priority puts a walker thread in the idle I/O class at its nice value",
-    "[walker]") {
+TEST_CASE("low priority puts a walker thread in the idle I/O class at its nice value", "[walker]") {
   int io_class = -1, nice_value = -100;
   errno = 0;
-  const int caller_nice =
-      getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const int caller_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
   std::thread t([&] {
     LowerThreadPriority(std::max(caller_nice, 13));
-    // ioprio_get(IOPRIO_WHO_PROCESS, 0): the calling thread's; class in bits
-    // 13+.
+    // ioprio_get(IOPRIO_WHO_PROCESS, 0): the calling thread's; class in bits 13+.
     long prio = syscall(SYS_ioprio_get, 1, 0);
     io_class = prio < 0 ? -1 : static_cast<int>(prio >> 13);
     errno = 0;

@@ -31,8 +31,7 @@ ProbeContext ContextAfterScan(const std::string& root, const FakeClock& clock,
   return ctx;
 }
 
-std::shared_ptr<const DindData> RunProbe(const nlohmann::json& section,
-                                         ProbeContext& ctx) {
+std::shared_ptr<const DindData> RunProbe(const nlohmann::json& section, ProbeContext& ctx) {
   nlohmann::json effective;
   ConfigReader reader(&section, "/probes/dind", &effective);
   auto probe = NewDindProbe(reader);
@@ -52,20 +51,15 @@ void SetMtimeTree(const std::string& path, time_t when) {
   ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
-TEST_CASE(
-    "dind leftovers: old non-cache entries count, cache_ and recent ones do "
-    "not",
-    "[dind]") {
+TEST_CASE("dind leftovers: old non-cache entries count, cache_ and recent ones do not", "[dind]") {
   TempDir dir;
   FakeClock clock;
   const time_t now = std::chrono::system_clock::to_time_t(clock.Now());
   for (auto e : {"old1/data", "old2", "cache_main/data", "fresh/data"})
     fs::create_directories(dir / ("dind/" + std::string(e)));
   testing::WriteFile(dir / "dind/old1/data/blob", std::string(100000, 'x'));
-  ::link((dir / "dind/old1/data/blob").c_str(),
-         (dir / "dind/old1/data/hardlink").c_str());
-  testing::WriteFile(dir / "dind/cache_main/data/blob",
-                     std::string(50000, 'y'));
+  ::link((dir / "dind/old1/data/blob").c_str(), (dir / "dind/old1/data/hardlink").c_str());
+  testing::WriteFile(dir / "dind/cache_main/data/blob", std::string(50000, 'y'));
   SetMtimeTree(dir / "dind/old1", now - 7200);
   SetMtimeTree(dir / "dind/old2", now - 7200);
   SetMtimeTree(dir / "dind/cache_main", now - 7200);
@@ -85,8 +79,7 @@ TEST_CASE(
   CHECK(old1 >= 100000);
   CHECK(old1 < 200000);
   CHECK(d->leftover_bytes >= old1);
-  auto shorter =
-      RunProbe({{"other_namespaces", false}, {"leftover_age", "30s"}}, ctx);
+  auto shorter = RunProbe({{"other_namespaces", false}, {"leftover_age", "30s"}}, ctx);
   CHECK(shorter->leftover_entries == 3);
 }
 
@@ -98,8 +91,7 @@ TEST_CASE("dind: an entry with no known mtime is not a leftover", "[dind]") {
   scan->scanned_at = clock.Now();
   // A mount point entry: nothing inside was counted, its mtime is the epoch.
   scan->dind_entries.push_back({"mounted", false, 0, 0, 0, SystemTime{}, 1});
-  scan->dind_entries.push_back(
-      {"old", false, 10, 10, 1, clock.Now() - std::chrono::hours(3), 0});
+  scan->dind_entries.push_back({"old", false, 10, 10, 1, clock.Now() - std::chrono::hours(3), 0});
   ProbeContext ctx = ContextAfterScan(dir.path(), clock, scan);
   auto d = RunProbe({{"other_namespaces", false}}, ctx);
   REQUIRE(d->entries.size() == 2);
@@ -107,8 +99,7 @@ TEST_CASE("dind: an entry with no known mtime is not a leftover", "[dind]") {
   for (const auto& e : d->entries) CHECK(e.leftover == (e.name == "old"));
 }
 
-TEST_CASE("dind: a cancelled run fails instead of giving partial sizes",
-          "[dind]") {
+TEST_CASE("dind: a cancelled run fails instead of giving partial sizes", "[dind]") {
   TempDir dir;
   fs::create_directories(dir / "dind/a/b");
   std::atomic<bool> cancel{true};
@@ -124,8 +115,7 @@ TEST_CASE("dind: a cancelled run fails instead of giving partial sizes",
   CHECK(out == nullptr);
 }
 
-TEST_CASE("dind: an entry that is itself a mount point is not walked into",
-          "[dind][root]") {
+TEST_CASE("dind: an entry that is itself a mount point is not walked into", "[dind][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   FakeClock clock;
@@ -140,19 +130,19 @@ TEST_CASE("dind: an entry that is itself a mount point is not walked into",
   auto d = RunProbe({{"other_namespaces", false}}, ctx);
   CHECK(d->sizes_from == "walk");
   REQUIRE(d->entries.size() == 1);
-  // Counted as a mount point (as the scan does): no bytes, no known mtime,
-  // so not a leftover even though everything inside is old.
+  // Counted as a mount point (as the scan does): no bytes, no known mtime, so not a leftover even
+  // though everything inside is old.
   CHECK(d->entries[0].bytes == 0);
   CHECK_FALSE(d->entries[0].leftover);
   CHECK(d->leftover_entries == 0);
 }
 
-// A /proc of our own: pid 100 is us (namespace 111), 200 and 201 share
-// namespace 222 (a build container), 300 shares ours.
+// A /proc of our own: pid 100 is us (namespace 111), 200 and 201 share namespace 222 (a build
+// container), 300 shares ours.
 void FakeProc(const TempDir& dir) {
   auto proc = dir / "proc";
-  auto add = [&](const std::string& pid, const std::string& ns,
-                 const std::string& comm, const std::string& mountinfo) {
+  auto add = [&](const std::string& pid, const std::string& ns, const std::string& comm,
+                 const std::string& mountinfo) {
     fs::create_directories(proc + "/" + pid + "/ns");
     fs::create_symlink("mnt:[" + ns + "]", proc + "/" + pid + "/ns/mnt");
     testing::WriteFile(proc + "/" + pid + "/comm", comm + "\n");
@@ -161,20 +151,18 @@ void FakeProc(const TempDir& dir) {
   const std::string root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
   add("100", "111", "cachewarden",
       root +
-          "2 1 0:40 / /tmp/earthly/dind/own1/mnt rw - tmpfs tmpfs rw\n"
-          "3 1 0:41 / /tmp/earthly/dind rw - ext4 /dev/sdb rw\n");
+          "2 1 0:40 / /tmp/earthly/dind/own1/mnt rw - tmpfs tmpfs rw\n3 1 0:41 / /tmp/earthly/dind "
+          "rw - ext4 /dev/sdb rw\n");
   add("200", "222", "dockerd",
       root +
-          "5 1 0:50 / /var/earthly/dind/abc/tmp.x/overlay2/m1/merged rw - "
-          "overlay overlay rw\n"
-          "6 1 0:51 / /elsewhere rw - tmpfs tmpfs rw\n");
+          "5 1 0:50 / /var/earthly/dind/abc/tmp.x/overlay2/m1/merged rw - overlay overlay rw\n6 1 "
+          "0:51 / /elsewhere rw - tmpfs tmpfs rw\n");
   add("201", "222", "containerd", root);
   add("300", "111", "sh", root);
   fs::create_directory_symlink("100", proc + "/self");
 }
 
-TEST_CASE("dind mounts are found in our namespace and each other one once",
-          "[dind]") {
+TEST_CASE("dind mounts are found in our namespace and each other one once", "[dind]") {
   TempDir dir;
   FakeProc(dir);
   ProbeContext ctx;
@@ -207,38 +195,31 @@ TEST_CASE("namespace links parse", "[dind]") {
   CHECK(ParseNamespaceLink("") == 0);
 }
 
-TEST_CASE(
-    "a real Device or resource busy: the stale mount and the log line, with "
-    "the entry id",
-    "[dind][logs][root]") {
+TEST_CASE("a real Device or resource busy: the stale mount and the log line, with the entry id",
+          "[dind][logs][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   const std::string root = dir / "cache";
   const std::string entry = "5f1c0de5a1";
   fs::create_directories(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged");
   fs::create_directories(root + "/dind/cache_keep");
-  REQUIRE(testing::MountTmpfs(
-              root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged", "8m") ==
-          "");
-  testing::WriteFile(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged/f",
-                     "x");
+  REQUIRE(testing::MountTmpfs(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged", "8m") == "");
+  testing::WriteFile(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged/f", "x");
   // What dockerd-wrapper.sh does at teardown, for real.
   auto rm = testing::RunProcess({"rm", "-rf", root + "/dind/" + entry});
   REQUIRE(rm.exit_code != 0);
   REQUIRE(rm.err.find("Device or resource busy") != std::string::npos);
   const std::string log = dir / "buildkitd.log";
   testing::WriteFile(log,
-                     "time=\"2026-01-01T00:00:00Z\" level=info msg=\"running "
-                     "server on /run/buildkit/buildkitd.sock\"\n" +
+                     "time=\"2026-01-01T00:00:00Z\" level=info msg=\"running server on "
+                     "/run/buildkit/buildkitd.sock\"\n" +
                          rm.err);
 
   nlohmann::json config = {
-      {"probes",
-       {{"logs", {{"files", {{{"path", log}, {"start_at", "beginning"}}}}}}}}};
+      {"probes", {{"logs", {{"files", {{{"path", log}, {"start_at", "beginning"}}}}}}}}};
   testing::WriteFile(dir / "config.json", config.dump());
-  auto r =
-      testing::RunProcess({testing::BinaryPath(), "check", "--json", "--config",
-                           dir / "config.json", "--root", root});
+  auto r = testing::RunProcess(
+      {testing::BinaryPath(), "check", "--json", "--config", dir / "config.json", "--root", root});
   INFO(r.err);
   auto report = nlohmann::json::parse(r.out);
   auto dind = report["probes"]["dind"]["data"];
@@ -249,8 +230,7 @@ TEST_CASE(
   CHECK(m["entry_id"] == entry);
   CHECK(m["fstype"] == "tmpfs");
   CHECK(m["pid"].get<int>() > 0);
-  auto own_ns =
-      ParseNamespaceLink(fs::read_symlink("/proc/self/ns/mnt").string());
+  auto own_ns = ParseNamespaceLink(fs::read_symlink("/proc/self/ns/mnt").string());
   CHECK(m["mount_namespace"].get<std::uint64_t>() == own_ns);
   CHECK(m["command"] == "cachewarden");
 
@@ -268,10 +248,8 @@ TEST_CASE(
   bool dind_finding = false, log_finding = false;
   for (const auto& f : report["findings"]) {
     auto summary = f["summary"].get<std::string>();
-    if (f["source"] == "dind" && summary.find(entry) != std::string::npos)
-      dind_finding = true;
-    if (f["source"] == "logs" && summary.find(entry) != std::string::npos)
-      log_finding = true;
+    if (f["source"] == "dind" && summary.find(entry) != std::string::npos) dind_finding = true;
+    if (f["source"] == "logs" && summary.find(entry) != std::string::npos) log_finding = true;
   }
   CHECK(dind_finding);
   CHECK(log_finding);
@@ -284,8 +262,7 @@ TEST_CASE(
 namespace cachewarden {
 namespace {
 
-TEST_CASE("dind reuses the scan probe's entries when its walk is fresh",
-          "[dind]") {
+TEST_CASE("dind reuses the scan probe's entries when its walk is fresh", "[dind]") {
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "dind/walked");
   FakeClock clock;

@@ -18,9 +18,7 @@ std::string Fixture(const std::string& rel) {
   return testing::SourceDir() + "/tests/fixtures/diskstats/" + rel;
 }
 
-TEST_CASE(
-    "diskstats resolves a partition to its disk and names missing devices",
-    "[diskstats]") {
+TEST_CASE("diskstats resolves a partition to its disk and names missing devices", "[diskstats]") {
   std::string reason;
   CHECK(ResolveDisk(Fixture("sys"), 8, 1, &reason) == "sda");
   CHECK(ResolveDisk(Fixture("sys"), 8, 0, &reason) == "sda");
@@ -36,38 +34,32 @@ TEST_CASE(
   CHECK(reason.find("259:3") != std::string::npos);
 }
 
-TEST_CASE("diskstats computes await, utilisation and queue depth from deltas",
-          "[diskstats]") {
-  auto a =
-      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.1")), "sda");
-  auto b =
-      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "sda");
+TEST_CASE("diskstats computes await, utilisation and queue depth from deltas", "[diskstats]") {
+  auto a = ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.1")), "sda");
+  auto b = ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "sda");
   REQUIRE(a);
   REQUIRE(b);
   CHECK(a->reads == 1000);
   CHECK(b->weighted_ms == 29000);
-  // 10 s apart: 100 reads took 200 ms, 400 writes took 2000 ms, busy 5 s,
-  // weighted 4 s.
+  // 10 s apart: 100 reads took 200 ms, 400 writes took 2000 ms, busy 5 s, weighted 4 s.
   DeviceRates r = ComputeRates(*a, *b, 10);
   CHECK(r.read_await_seconds == Approx(0.002));
   CHECK(r.write_await_seconds == Approx(0.005));
   CHECK(r.utilization_ratio == Approx(0.5));
   CHECK(r.queue_depth == Approx(0.4));
   // An idle device: no I/O, no await.
-  auto c =
-      ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "dm-0");
+  auto c = ParseDiskstats(testing::ReadFile(Fixture("proc/diskstats.2")), "dm-0");
   DeviceRates idle = ComputeRates(*c, *c, 10);
   CHECK(idle.read_await_seconds == 0);
   CHECK(idle.utilization_ratio == 0);
   CHECK_FALSE(ParseDiskstats("garbage\n", "sda"));
 }
 
-TEST_CASE("diskstats reads NVMe lines with flush fields and old 14-field lines",
-          "[diskstats]") {
+TEST_CASE("diskstats reads NVMe lines with flush fields and old 14-field lines", "[diskstats]") {
   const std::string one = testing::ReadFile(Fixture("proc/diskstats.1"));
   const std::string two = testing::ReadFile(Fixture("proc/diskstats.2"));
-  // nvme0n1 (20 fields, Linux >= 5.5): 100 reads in 50 ms, 100 writes in
-  // 200 ms, busy 1 s, weighted 250 ms, over 10 s.
+  // nvme0n1 (20 fields, Linux >= 5.5): 100 reads in 50 ms, 100 writes in 200 ms, busy 1 s, weighted
+  // 250 ms, over 10 s.
   auto a = ParseDiskstats(one, "nvme0n1");
   auto b = ParseDiskstats(two, "nvme0n1");
   REQUIRE(a);
@@ -90,8 +82,7 @@ TEST_CASE("diskstats reads NVMe lines with flush fields and old 14-field lines",
   CHECK(ParseDiskstats(one, "vdb")->reads == 10);
 }
 
-TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
-          "[diskstats][root]") {
+TEST_CASE("diskstats probe follows the loop device under an ext4 cache", "[diskstats][root]") {
   CW_REQUIRE_ROOT();
   testing::TempDir tmp;
   testing::MakeDirs(tmp / "mnt");
@@ -126,11 +117,10 @@ TEST_CASE("diskstats probe follows the loop device under an ext4 cache",
     CHECK(f.metric[0].label[0].name == "device");
     CHECK(f.metric[0].label[0].value == d->device);
   }
-  CHECK(names ==
-        std::set<std::string>{"cachewarden_device_read_await_seconds",
-                              "cachewarden_device_write_await_seconds",
-                              "cachewarden_device_io_utilization_ratio",
-                              "cachewarden_device_io_queue_depth"});
+  CHECK(names == std::set<std::string>{"cachewarden_device_read_await_seconds",
+                                       "cachewarden_device_write_await_seconds",
+                                       "cachewarden_device_io_utilization_ratio",
+                                       "cachewarden_device_io_queue_depth"});
 
   // tmpfs has no block device: said plainly, not a failure.
   testing::MakeDirs(tmp / "t");

@@ -56,8 +56,7 @@ TEST_CASE("growth needs enough samples over a long enough span", "[growth]") {
   CHECK_FALSE(quick.Estimate(1e9, 10, minutes(15)).valid);  // 19 s span
 }
 
-TEST_CASE("the window forgets old samples and follows the recent trend",
-          "[growth]") {
+TEST_CASE("the window forgets old samples and follows the recent trend", "[growth]") {
   GrowthWindow w(hours(1), 4096);
   // Two hours of fast growth, then an hour flat: only the flat hour counts.
   for (int i = 0; i <= 120; ++i) w.Add(kStart + minutes(i), i * 1e7);

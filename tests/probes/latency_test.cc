@@ -21,10 +21,9 @@ std::shared_ptr<const LatencyData> Run(Probe& p, const ProbeContext& ctx) {
   return std::dynamic_pointer_cast<const LatencyData>(out);
 }
 
-// Runs the probe a few times on `root` and checks what every filesystem must
-// give; returns the last data.
-std::shared_ptr<const LatencyData> Exercise(const std::string& root,
-                                            bool direct = true) {
+// Runs the probe a few times on `root` and checks what every filesystem must give; returns the last
+// data.
+std::shared_ptr<const LatencyData> Exercise(const std::string& root, bool direct = true) {
   LatencyOptions o;
   o.working_set_bytes = 1 << 20;
   o.direct = direct;
@@ -47,11 +46,9 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
   for (int op = 0; op < kOpCount; ++op) {
     // Every recorded run is in the window the latency alert takes its p99 from.
     CHECK(d->window[op].size() == 5);
-    CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) >
-          0);
+    CHECK(WindowQuantile(*d, op, ctx.Now() - std::chrono::minutes(5), 0.99) > 0);
   }
-  // The metrics: a histogram per op with buckets from 50 µs to 10 s, and
-  // the latest latency per op.
+  // The metrics: a histogram per op with buckets from 50 µs to 10 s, and the latest latency per op.
   MetricWriter w;
   d->ExportMetrics(w);
   int histograms = 0, lasts = 0;
@@ -65,8 +62,7 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
         CHECK(m.histogram.bucket[16].upper_bound == Approx(10));
       }
     }
-    if (f.name == "cachewarden_io_latency_last_seconds")
-      lasts += static_cast<int>(f.metric.size());
+    if (f.name == "cachewarden_io_latency_last_seconds") lasts += static_cast<int>(f.metric.size());
   }
   CHECK(histograms == kOpCount);
   CHECK(lasts == kOpCount);
@@ -76,8 +72,7 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root,
   return d;
 }
 
-TEST_CASE("latency probe reads with O_DIRECT on ext4 on a loop device",
-          "[latency][root]") {
+TEST_CASE("latency probe reads with O_DIRECT on ext4 on a loop device", "[latency][root]") {
   CW_REQUIRE_ROOT();
   testing::TempDir tmp;
   testing::MakeDirs(tmp / "mnt");
@@ -86,8 +81,7 @@ TEST_CASE("latency probe reads with O_DIRECT on ext4 on a loop device",
   CHECK(d->mode == "direct");
 }
 
-TEST_CASE("latency probe on tmpfs reports the read mode it used",
-          "[latency][root]") {
+TEST_CASE("latency probe on tmpfs reports the read mode it used", "[latency][root]") {
   CW_REQUIRE_ROOT();
   testing::TempDir tmp;
   testing::MakeDirs(tmp / "mnt");
@@ -98,8 +92,7 @@ TEST_CASE("latency probe on tmpfs reports the read mode it used",
   const bool kernel_allows_direct = fd >= 0;
   if (fd >= 0) close(fd);
   unlink((tmp / "mnt/t").c_str());
-  CHECK(Exercise(tmp / "mnt")->mode ==
-        (kernel_allows_direct ? "direct" : "fadvise"));
+  CHECK(Exercise(tmp / "mnt")->mode == (kernel_allows_direct ? "direct" : "fadvise"));
   // The fallback itself, forced.
   auto d = Exercise(tmp / "mnt", /*direct=*/false);
   CHECK(d->mode == "fadvise");
@@ -127,16 +120,14 @@ TEST_CASE("latency probe counts ENOSPC instead of failing", "[latency][root]") {
   ctx.cache_root = tmp / "mnt";
   (void)Run(*probe, ctx);
   // Fill the filesystem, then keep probing: writes fail with ENOSPC.
-  auto r = testing::RunProcess(
-      {"sh", "-c", "cat /dev/zero > " + (tmp / "mnt/fill")});
+  auto r = testing::RunProcess({"sh", "-c", "cat /dev/zero > " + (tmp / "mnt/fill")});
   std::shared_ptr<const LatencyData> d;
   for (int i = 0; i < 3; ++i) d = Run(*probe, ctx);
   CHECK(d->errors.contains("ENOSPC"));
   probe->Retire(ctx);
 }
 
-TEST_CASE("latency probe refuses a symlinked .cachewarden directory",
-          "[latency]") {
+TEST_CASE("latency probe refuses a symlinked .cachewarden directory", "[latency]") {
   testing::TempDir tmp;
   testing::MakeDirs(tmp / "root");
   testing::MakeDirs(tmp / "elsewhere");
@@ -182,13 +173,11 @@ TEST_CASE("latency probe's metadata op survives a leftover file", "[latency]") {
 TEST_CASE("latency probe config is strict", "[latency][config]") {
   nlohmann::json j = nlohmann::json::parse(R"({"working_set": "1KiB"})");
   ConfigReader r(&j, "/probes/latency", nullptr);
-  CHECK_THROWS_WITH(NewLatencyProbe(r),
-                    Catch::Contains("/probes/latency/working_set"));
+  CHECK_THROWS_WITH(NewLatencyProbe(r), Catch::Contains("/probes/latency/working_set"));
   // Too large: the probe would allocate a bit per block of it.
   nlohmann::json big = nlohmann::json::parse(R"({"working_set": "65GiB"})");
   ConfigReader rb(&big, "/probes/latency", nullptr);
-  CHECK_THROWS_WITH(NewLatencyProbe(rb),
-                    Catch::Contains("/probes/latency/working_set"));
+  CHECK_THROWS_WITH(NewLatencyProbe(rb), Catch::Contains("/probes/latency/working_set"));
   nlohmann::json max = nlohmann::json::parse(R"({"working_set": "64GiB"})");
   ConfigReader rm(&max, "/probes/latency", nullptr);
   CHECK(NewLatencyProbe(rm) != nullptr);

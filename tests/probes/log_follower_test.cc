@@ -18,8 +18,7 @@ using testing::TempDir;
 void Append(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, text.data(), text.size()) ==
-          static_cast<ssize_t>(text.size()));
+  REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
   ::close(fd);
 }
 
@@ -45,8 +44,7 @@ LogFollowerOptions Options(const std::string& path, bool at_end = false) {
 
 using Lines = std::vector<std::string>;
 
-TEST_CASE("a follower starts at the end of an existing file by default",
-          "[logs]") {
+TEST_CASE("a follower starts at the end of an existing file by default", "[logs]") {
   TempDir dir;
   auto path = dir / "b.log";
   Append(path, "old 1\nold 2\npartial");
@@ -59,9 +57,7 @@ TEST_CASE("a follower starts at the end of an existing file by default",
   CHECK(c.Texts() == Lines{"new 1"});
 }
 
-TEST_CASE(
-    "a file that does not exist yet is read from its start when it appears",
-    "[logs]") {
+TEST_CASE("a file that does not exist yet is read from its start when it appears", "[logs]") {
   TempDir dir;
   auto path = dir / "later.log";
   LogFollower f(Options(path, true));
@@ -126,16 +122,14 @@ TEST_CASE("deletion and re-creation are followed", "[logs]") {
   CHECK(c.Texts() == Lines{"x", "y"});
 }
 
-TEST_CASE("CRI partial lines are joined per stream and timestamps kept",
-          "[logs]") {
+TEST_CASE("CRI partial lines are joined per stream and timestamps kept", "[logs]") {
   TempDir dir;
   auto path = dir / "0.log";
   Append(
       path,
-      "2024-01-10T13:30:15.123456789Z stderr P rm: cannot remove '/var/earth\n"
-      "2024-01-10T13:30:15.200000000Z stdout F unrelated\n"
-      "2024-01-10T13:30:15.300000000Z stderr F ly/dind/abc': Device or "
-      "resource busy\n"
+      "2024-01-10T13:30:15.123456789Z stderr P rm: cannot remove "
+      "'/var/earth\n2024-01-10T13:30:15.200000000Z stdout F "
+      "unrelated\n2024-01-10T13:30:15.300000000Z stderr F ly/dind/abc': Device or resource busy\n"
       "2024-01-10T13:30:16+00:00 stdout F \n");
   LogFollower f(Options(path));
   Collector c;
@@ -143,15 +137,13 @@ TEST_CASE("CRI partial lines are joined per stream and timestamps kept",
   CHECK(f.stats().detected == LogLineFormat::kCri);
   REQUIRE(c.lines.size() == 3);
   CHECK(c.lines[0].text == "unrelated");
-  CHECK(c.lines[1].text ==
-        "rm: cannot remove '/var/earthly/dind/abc': Device or resource busy");
+  CHECK(c.lines[1].text == "rm: cannot remove '/var/earthly/dind/abc': Device or resource busy");
   REQUIRE(c.lines[1].time);
   CHECK(ToUnixSeconds(*c.lines[1].time) == Approx(1704893415.3));
   CHECK(c.lines[2].text.empty());
 }
 
-TEST_CASE("a 10 MB line is cut to the bound, counted, and the next line intact",
-          "[logs]") {
+TEST_CASE("a 10 MB line is cut to the bound, counted, and the next line intact", "[logs]") {
   TempDir dir;
   auto path = dir / "b.log";
   LogFollowerOptions o = Options(path);
@@ -195,8 +187,7 @@ TEST_CASE("invalid UTF-8 passes through the follower untouched", "[logs]") {
   CHECK(c.lines[0].text == "bad \xff\xfe bytes");
 }
 
-TEST_CASE("a path that is not a regular file is an error, whatever errno held",
-          "[logs]") {
+TEST_CASE("a path that is not a regular file is an error, whatever errno held", "[logs]") {
   TempDir dir;
   std::filesystem::create_directory(dir / "a.log");
   LogFollower f(Options(dir / "a.log"));

@@ -7,18 +7,16 @@
 namespace cachewarden {
 namespace {
 
-MountVerdict ClassifyFixture(
-    const std::string& name,
-    std::optional<std::uint64_t> f_type = std::nullopt) {
-  auto t = ParseMountInfo(testing::ReadFile(
-      testing::SourceDir() + "/tests/fixtures/mountinfo/" + name));
+MountVerdict ClassifyFixture(const std::string& name,
+                             std::optional<std::uint64_t> f_type = std::nullopt) {
+  auto t =
+      ParseMountInfo(testing::ReadFile(testing::SourceDir() + "/tests/fixtures/mountinfo/" + name));
   const MountEntry* holder = t.Holder("/tmp/earthly/buildkit");
   REQUIRE(holder != nullptr);
   return ClassifyMount(t, *holder, f_type);
 }
 
-TEST_CASE("captured mount shapes classify as DOMAIN.md's table says",
-          "[mounts]") {
+TEST_CASE("captured mount shapes classify as DOMAIN.md's table says", "[mounts]") {
   struct Case {
     const char* fixture;
     MountKind kind;
@@ -58,9 +56,7 @@ TEST_CASE("statfs overrides a mountinfo that disagrees", "[mounts]") {
   CHECK(v.statfs_agrees);
 }
 
-TEST_CASE(
-    "only docker volumes, dedicated devices and host binds count as volumes",
-    "[mounts]") {
+TEST_CASE("only docker volumes, dedicated devices and host binds count as volumes", "[mounts]") {
   CHECK(IsVolumeKind(MountKind::kDockerVolume));
   CHECK(IsVolumeKind(MountKind::kDedicatedDevice));
   CHECK(IsVolumeKind(MountKind::kHostBind));
@@ -69,12 +65,10 @@ TEST_CASE(
   CHECK_FALSE(IsVolumeKind(MountKind::kTmpfs));
 }
 
-TEST_CASE("emptyDir is recognised only under kubernetes.io~empty-dir",
-          "[mounts]") {
+TEST_CASE("emptyDir is recognised only under kubernetes.io~empty-dir", "[mounts]") {
   auto t = ParseMountInfo(
-      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
-      "2 1 8:1 /pods/x/volumes/kubernetes.io~empty-dir-test/c /c rw - ext4 "
-      "/dev/sda1 rw\n");
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:1 /pods/x/volumes/kubernetes.io~empty-dir-test/c "
+      "/c rw - ext4 /dev/sda1 rw\n");
   auto v = ClassifyMount(t, *t.Holder("/c"), std::nullopt);
   CHECK(v.kind == MountKind::kHostBind);
 }

@@ -1,5 +1,5 @@
-// The real binary's `check --json` with the cache on real mounts made in the
-// test's private mount namespace (children of the test share it).
+// The real binary's `check --json` with the cache on real mounts made in the test's private mount
+// namespace (children of the test share it).
 #include "probes/mounts.h"
 
 #include <sys/mount.h>
@@ -22,10 +22,9 @@ struct CheckRun {
   int exit_code = -1;
   nlohmann::json report;
   nlohmann::json Mounts() const { return report["probes"]["mounts"]["data"]; }
-  // The mounts finding (the first one from source "mounts" that is not a
-  // read-only finding, unless only that exists).
-  nlohmann::json Finding(const std::string& source,
-                         const std::string& severity) const {
+  // The mounts finding (the first one from source "mounts" that is not a read-only finding, unless
+  // only that exists).
+  nlohmann::json Finding(const std::string& source, const std::string& severity) const {
     for (const auto& f : report["findings"]) {
       if (f["source"] == source && f["severity"] == severity) return f;
     }
@@ -37,8 +36,8 @@ CheckRun RunCheck(const TempDir& dir, const std::string& root,
                   const nlohmann::json& config = nlohmann::json::object()) {
   std::string cfg = dir / "config.json";
   testing::WriteFile(cfg, config.dump());
-  auto r = testing::RunProcess({testing::BinaryPath(), "check", "--json",
-                                "--config", cfg, "--root", root});
+  auto r = testing::RunProcess(
+      {testing::BinaryPath(), "check", "--json", "--config", cfg, "--root", root});
   CheckRun run;
   run.exit_code = r.exit_code;
   INFO(r.err);
@@ -46,20 +45,17 @@ CheckRun RunCheck(const TempDir& dir, const std::string& root,
   return run;
 }
 
-TEST_CASE("a cache dir that does not exist yet resolves through its parent",
-          "[mounts]") {
+TEST_CASE("a cache dir that does not exist yet resolves through its parent", "[mounts]") {
   TempDir dir;
   std::filesystem::create_directories(dir / "a");
   std::filesystem::create_directory_symlink(dir / "a", dir / "link");
   std::string existing;
-  CHECK(ResolveCachePath(dir / "link/earthly/x", &existing) ==
-        dir / "a/earthly/x");
+  CHECK(ResolveCachePath(dir / "link/earthly/x", &existing) == dir / "a/earthly/x");
   CHECK(existing == dir / "a");
   CHECK(ResolveCachePath("/", &existing) == "/");
 }
 
-TEST_CASE("mount info labels are valid UTF-8 whatever bytes mountinfo held",
-          "[mounts]") {
+TEST_CASE("mount info labels are valid UTF-8 whatever bytes mountinfo held", "[mounts]") {
   MountsData d;
   d.holder.fstype = "fuse.\xff";
   d.holder.source = "src\xfe";
@@ -79,8 +75,7 @@ TEST_CASE("mount info labels are valid UTF-8 whatever bytes mountinfo held",
   CHECK(found);
 }
 
-TEST_CASE("check: a cache on its own ext4 loop device is a dedicated volume",
-          "[mounts][root]") {
+TEST_CASE("check: a cache on its own ext4 loop device is a dedicated volume", "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::filesystem::create_directories(dir / "cache");
@@ -93,8 +88,7 @@ TEST_CASE("check: a cache on its own ext4 loop device is a dedicated volume",
   CHECK(run.Finding("mounts", "ok") != nullptr);
 }
 
-TEST_CASE("check: a cache on tmpfs is a warning that says so",
-          "[mounts][root]") {
+TEST_CASE("check: a cache on tmpfs is a warning that says so", "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::filesystem::create_directories(dir / "cache");
@@ -105,18 +99,16 @@ TEST_CASE("check: a cache on tmpfs is a warning that says so",
   CHECK(run.exit_code == 1);
   auto f = run.Finding("mounts", "warning");
   REQUIRE(f != nullptr);
-  CHECK(f["summary"].get<std::string>().find("memory-backed") !=
-        std::string::npos);
+  CHECK(f["summary"].get<std::string>().find("memory-backed") != std::string::npos);
 }
 
-TEST_CASE("check: a bind mount of a host directory is a host bind",
-          "[mounts][root]") {
+TEST_CASE("check: a bind mount of a host directory is a host bind", "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::filesystem::create_directories(dir / "host/data");
   std::filesystem::create_directories(dir / "cache");
-  REQUIRE(::mount((dir / "host/data").c_str(), (dir / "cache").c_str(), nullptr,
-                  MS_BIND, nullptr) == 0);
+  REQUIRE(::mount((dir / "host/data").c_str(), (dir / "cache").c_str(), nullptr, MS_BIND,
+                  nullptr) == 0);
   auto run = RunCheck(dir, dir / "cache");
   CHECK(run.Mounts()["kind"] == "host_bind");
   CHECK(run.Mounts()["mount"]["mount_point"] == dir / "cache");
@@ -128,8 +120,8 @@ TEST_CASE("check: a read-only cache is critical", "[mounts][root]") {
   TempDir dir;
   std::filesystem::create_directories(dir / "cache");
   REQUIRE(testing::MountTmpfs(dir / "cache", "16m") == "");
-  REQUIRE(::mount(nullptr, (dir / "cache").c_str(), nullptr,
-                  MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0);
+  REQUIRE(::mount(nullptr, (dir / "cache").c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY,
+                  nullptr) == 0);
   auto run = RunCheck(dir, dir / "cache");
   CHECK(run.Mounts()["readonly"] == true);
   CHECK(run.exit_code == 2);
@@ -140,26 +132,22 @@ TEST_CASE("check: a read-only cache is critical", "[mounts][root]") {
 
 // Mounts an overlay at dir/merged; returns the real mountinfo line for it.
 std::string MountOverlay(const TempDir& dir) {
-  for (auto d : {"lower", "upper", "work", "merged"})
-    std::filesystem::create_directories(dir / d);
+  for (auto d : {"lower", "upper", "work", "merged"}) std::filesystem::create_directories(dir / d);
   std::string err = testing::Mount("overlay", "overlay", dir / "merged",
-                                   "lowerdir=" + (dir / "lower") +
-                                       ",upperdir=" + (dir / "upper") +
+                                   "lowerdir=" + (dir / "lower") + ",upperdir=" + (dir / "upper") +
                                        ",workdir=" + (dir / "work"));
   REQUIRE(err == "");
   std::istringstream in(testing::ReadFile("/proc/self/mountinfo"));
   std::string line;
   while (std::getline(in, line)) {
     auto t = ParseMountInfo(line);
-    if (!t.entries.empty() && t.entries[0].mount_point == dir / "merged")
-      return line;
+    if (!t.entries.empty() && t.entries[0].mount_point == dir / "merged") return line;
   }
   FAIL("overlay not in mountinfo");
   return "";
 }
 
-TEST_CASE("an overlay mounted for real classifies as a container root",
-          "[mounts][root]") {
+TEST_CASE("an overlay mounted for real classifies as a container root", "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   MountOverlay(dir);
@@ -173,26 +161,22 @@ TEST_CASE("an overlay mounted for real classifies as a container root",
   CHECK(data.verdict.statfs_agrees);
 }
 
-TEST_CASE(
-    "check: a cache on a container's overlay root is critical and says why",
-    "[mounts][root]") {
+TEST_CASE("check: a cache on a container's overlay root is critical and says why",
+          "[mounts][root]") {
   CW_REQUIRE_ROOT();
   TempDir dir;
   std::string line = MountOverlay(dir);
-  // Present the overlay as this process's root, as inside a container: the
-  // real line with its mount point rewritten to "/" and no parent, in a
-  // /proc of our own.
+  // Present the overlay as this process's root, as inside a container: the real line with its mount
+  // point rewritten to "/" and no parent, in a /proc of our own.
   auto fields = ParseMountInfo(line).entries.at(0);
   std::string escaped_point = fields.mount_point;
   auto at = line.find(" " + escaped_point + " ");
   REQUIRE(at != std::string::npos);
   line.replace(at + 1, escaped_point.size(), "/");
-  line.replace(line.find(' ') + 1,
-               line.find(' ', line.find(' ') + 1) - line.find(' ') - 1, "0");
+  line.replace(line.find(' ') + 1, line.find(' ', line.find(' ') + 1) - line.find(' ') - 1, "0");
   std::filesystem::create_directories(dir / "proc/self");
   testing::WriteFile(dir / "proc/self/mountinfo", line + "\n");
-  auto run =
-      RunCheck(dir, dir / "merged/tmp/earthly", {{"proc_root", dir / "proc"}});
+  auto run = RunCheck(dir, dir / "merged/tmp/earthly", {{"proc_root", dir / "proc"}});
   CHECK(run.Mounts()["kind"] == "container_root");
   CHECK(run.Mounts()["mount"]["mount_point"] == "/");
   CHECK(run.Mounts()["statfs_type"] == "0x794c7630");
@@ -205,10 +189,8 @@ TEST_CASE(
   CHECK(remedy.find("PersistentVolumeClaim") != std::string::npos);
 }
 
-TEST_CASE(
-    "check: captured emptyDir, Docker volume and EBS mountinfo through the "
-    "binary",
-    "[mounts]") {
+TEST_CASE("check: captured emptyDir, Docker volume and EBS mountinfo through the binary",
+          "[mounts]") {
   struct Case {
     const char* fixture;
     const char* kind;
@@ -224,15 +206,14 @@ TEST_CASE(
     INFO(c.fixture);
     TempDir dir;
     std::filesystem::create_directories(dir / "proc/self");
-    std::filesystem::copy_file(
-        testing::SourceDir() + "/tests/fixtures/mountinfo/" + c.fixture,
-        dir / "proc/self/mountinfo");
-    // The fixtures hold the cache at /tmp/earthly; statfs of a path that
-    // does not exist here falls back to its real ancestor (/tmp), which
-    // agrees with none of them but contradicts none either (ext4 here).
-    auto run = RunCheck(dir, "/tmp/earthly",
-                        {{"proc_root", dir / "proc"},
-                         {"probes", {{"dind", {{"enabled", false}}}}}});
+    std::filesystem::copy_file(testing::SourceDir() + "/tests/fixtures/mountinfo/" + c.fixture,
+                               dir / "proc/self/mountinfo");
+    // The fixtures hold the cache at /tmp/earthly; statfs of a path that does not exist here falls
+    // back to its real ancestor (/tmp), which agrees with none of them but contradicts none either
+    // (ext4 here).
+    auto run =
+        RunCheck(dir, "/tmp/earthly",
+                 {{"proc_root", dir / "proc"}, {"probes", {{"dind", {{"enabled", false}}}}}});
     auto m = run.Mounts();
     CHECK(m["kind"] == c.kind);
     CHECK(run.Finding("mounts", c.severity) != nullptr);

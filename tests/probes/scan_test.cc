@@ -16,29 +16,25 @@ using testing::TempDir;
 
 constexpr std::int64_t kNow = 1'700'000'000;
 
-// An Earthly-like cache: buildkit/ with a bolt DB and snapshots, dind/ with a
-// cache_* entry and two per-build entries, a version marker, a hard link
-// across groups and symlinks out of the tree.
+// An Earthly-like cache: buildkit/ with a bolt DB and snapshots, dind/ with a cache_* entry and two
+// per-build entries, a version marker, a hard link across groups and symlinks out of the tree.
 std::string BuildCache(const TempDir& tmp) {
   const std::string root = tmp / "earthly";
   MakeDirs(root + "/buildkit/runc-overlayfs/snapshots/snapshots/1/fs/usr");
   MakeFile(root + "/buildkit/metadata_v2.db", 2'000'000);
-  MakeFile(root + "/buildkit/runc-overlayfs/snapshots/snapshots/1/fs/usr/bin",
-           700'000);
+  MakeFile(root + "/buildkit/runc-overlayfs/snapshots/snapshots/1/fs/usr/bin", 700'000);
   MakeDirs(root + "/dind/cache_base/image");
   MakeDirs(root + "/dind/0a1b2c/overlay2");
   MakeDirs(root + "/dind/ffee/tmp");
   MakeFile(root + "/dind/cache_base/image/layer", 900'000);
   MakeFile(root + "/dind/0a1b2c/overlay2/layer", 400'000);
   MakeFile(root + "/dind/ffee/tmp/x", 10'000);
-  testing::MakeHardLink(root + "/buildkit/metadata_v2.db",
-                        root + "/dind/ffee/tmp/db-link");
+  testing::MakeHardLink(root + "/buildkit/metadata_v2.db", root + "/dind/ffee/tmp/db-link");
   MakeFile(tmp / "outside", 3'000'000);
   testing::MakeSymlink(tmp / "outside", root + "/dind/0a1b2c/escape");
   testing::MakeSymlink(tmp.path(), root + "/buildkit/up");
   MakeFile(root + "/internal.earthly.version", 2);
-  testing::SetTimes(root + "/dind/0a1b2c/overlay2/layer", kNow - 7200,
-                    kNow - 7200);
+  testing::SetTimes(root + "/dind/0a1b2c/overlay2/layer", kNow - 7200, kNow - 7200);
   testing::SetTimes(root + "/dind/0a1b2c/overlay2", kNow - 7200, kNow - 7200);
   testing::SetTimes(root + "/dind/0a1b2c/escape", kNow - 7200, kNow - 7200);
   testing::SetTimes(root + "/dind/0a1b2c", kNow - 7200, kNow - 7200);
@@ -64,8 +60,8 @@ TEST_CASE("scan groups add up to du -sx of the cache root", "[scan]") {
   CHECK(d.groups[0].name == "buildkit");
   CHECK(d.groups[1].name == "dind");
   CHECK(d.groups[2].name == "other");
-  // buildkit is walked first, so the linked DB counts there (once), as
-  // `du root/buildkit root/dind` would count it.
+  // buildkit is walked first, so the linked DB counts there (once), as `du root/buildkit root/dind`
+  // would count it.
   CHECK(d.FindGroup("buildkit")->totals.allocated_bytes ==
         testing::DuAllocated(root + "/buildkit"));
   CHECK(d.FindGroup("other")->totals.inodes == 2);  // the root and the marker
@@ -81,8 +77,7 @@ TEST_CASE("scan lists every dind entry with size, age and kind", "[scan]") {
   CHECK(d.dind_entries[0].is_cache);
   CHECK(d.dind_entries[1].name == "0a1b2c");
   CHECK_FALSE(d.dind_entries[1].is_cache);
-  CHECK(d.dind_entries[1].allocated_bytes <
-        1'000'000);  // the symlink is itself
+  CHECK(d.dind_entries[1].allocated_bytes < 1'000'000);  // the symlink is itself
   CHECK(ToUnixSeconds(d.dind_entries[1].newest_mtime) == kNow - 7200);
 
   MetricWriter w;
@@ -92,8 +87,7 @@ TEST_CASE("scan lists every dind entry with size, age and kind", "[scan]") {
     for (const auto& m : f.metric) {
       std::string key = f.name;
       for (const auto& l : m.label) key += "{" + l.name + "=" + l.value + "}";
-      values[key] = f.type == prometheus::MetricType::Counter ? m.counter.value
-                                                              : m.gauge.value;
+      values[key] = f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
     }
   }
   CHECK(values["cachewarden_dind_entries{kind=cache}"] == 1);
@@ -101,15 +95,13 @@ TEST_CASE("scan lists every dind entry with size, age and kind", "[scan]") {
   CHECK(values["cachewarden_dind_bytes{kind=cache}"] ==
         static_cast<double>(d.dind_entries[0].allocated_bytes));
   CHECK(values["cachewarden_dind_bytes{kind=build}"] ==
-        static_cast<double>(d.dind_entries[1].allocated_bytes +
-                            d.dind_entries[2].allocated_bytes));
-  // The scan ran at kNow on the fake clock: ffee is brand new (mtime now, real
-  // clock, so "age" is clamped to 0), 0a1b2c idle for two hours.
+        static_cast<double>(d.dind_entries[1].allocated_bytes + d.dind_entries[2].allocated_bytes));
+  // The scan ran at kNow on the fake clock: ffee is brand new (mtime now, real clock, so "age" is
+  // clamped to 0), 0a1b2c idle for two hours.
   CHECK(values["cachewarden_dind_oldest_build_entry_age_seconds"] == 7200);
   CHECK(values["cachewarden_cache_bytes{group=dind}"] ==
         static_cast<double>(d.FindGroup("dind")->totals.allocated_bytes));
-  CHECK(values.contains(
-      "cachewarden_scan_skipped_entries_total{reason=vanished}"));
+  CHECK(values.contains("cachewarden_scan_skipped_entries_total{reason=vanished}"));
   CHECK(values.contains("cachewarden_scan_duration_seconds"));
   CHECK(values.contains("cachewarden_cache_inodes{group=other}"));
   CHECK(values.contains("cachewarden_cache_apparent_bytes{group=buildkit}"));
@@ -132,8 +124,7 @@ TEST_CASE("scan keeps the top entries and files, largest first", "[scan]") {
   CHECK(j["dind_entries"][0]["kind"] == "cache");
 }
 
-TEST_CASE("scan reports a tmpfs inside a dind entry without counting it",
-          "[scan][root]") {
+TEST_CASE("scan reports a tmpfs inside a dind entry without counting it", "[scan][root]") {
   CW_REQUIRE_ROOT();
   TempDir tmp;
   const std::string root = BuildCache(tmp);
@@ -169,35 +160,28 @@ TEST_CASE("scan config is strict and checks its groups", "[scan][config]") {
   CHECK(o.top == 5);
   CHECK(o.threads == 4);
   CHECK(read("{}").groups.size() == 2);
-  CHECK_THROWS_WITH(read(R"({"groups": {"other": "x"}})"),
-                    Catch::Contains("reserved"));
-  CHECK_THROWS_WITH(read(R"({"groups": {"a": "x/y"}})"),
-                    Catch::Contains("/probes/scan/groups/a"));
-  CHECK_THROWS_WITH(read(R"({"dind_group": "nope"})"),
-                    Catch::Contains("dind_group"));
+  CHECK_THROWS_WITH(read(R"({"groups": {"other": "x"}})"), Catch::Contains("reserved"));
+  CHECK_THROWS_WITH(read(R"({"groups": {"a": "x/y"}})"), Catch::Contains("/probes/scan/groups/a"));
+  CHECK_THROWS_WITH(read(R"({"dind_group": "nope"})"), Catch::Contains("dind_group"));
   CHECK_THROWS_WITH(read(R"({"threds": 2})"), Catch::Contains("threads"));
 }
 
 TEST_CASE("scan command prints the breakdown and the JSON", "[scan][cli]") {
   TempDir tmp;
   const std::string root = BuildCache(tmp);
-  auto r = testing::RunProcess(
-      {testing::BinaryPath(), "scan", "--root", root, "--top", "3"});
+  auto r = testing::RunProcess({testing::BinaryPath(), "scan", "--root", root, "--top", "3"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("groups:") != std::string::npos);
   CHECK(r.out.find("buildkit/metadata_v2.db") != std::string::npos);
   CHECK(r.out.find("dind entries: 1 cache_*") != std::string::npos);
-  r = testing::RunProcess(
-      {testing::BinaryPath(), "scan", "--root", root, "--json"});
+  r = testing::RunProcess({testing::BinaryPath(), "scan", "--root", root, "--json"});
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["total"]["allocated_bytes"] == testing::DuAllocated(root));
-  r = testing::RunProcess(
-      {testing::BinaryPath(), "scan", "--root", tmp / "absent"});
+  r = testing::RunProcess({testing::BinaryPath(), "scan", "--root", tmp / "absent"});
   CHECK(r.exit_code == 74);
-  r = testing::RunProcess(
-      {testing::BinaryPath(), "scan", "--root", root, "--top", "x"});
+  r = testing::RunProcess({testing::BinaryPath(), "scan", "--root", root, "--top", "x"});
   CHECK(r.exit_code == 64);
 }
 

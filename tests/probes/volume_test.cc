@@ -24,8 +24,7 @@ std::unique_ptr<Probe> MakeProbe(const std::string& json) {
   return p;
 }
 
-std::shared_ptr<const VolumeData> CollectVolume(Probe& p,
-                                                const ProbeContext& ctx) {
+std::shared_ptr<const VolumeData> CollectVolume(Probe& p, const ProbeContext& ctx) {
   std::shared_ptr<const ProbeData> out;
   Status s = p.Collect(ctx, &out);
   INFO(s.ToString());
@@ -33,8 +32,7 @@ std::shared_ptr<const VolumeData> CollectVolume(Probe& p,
   return std::dynamic_pointer_cast<const VolumeData>(out);
 }
 
-TEST_CASE("volume probe predicts when a filling tmpfs is full",
-          "[volume][growth][root]") {
+TEST_CASE("volume probe predicts when a filling tmpfs is full", "[volume][growth][root]") {
   CW_REQUIRE_ROOT();
   testing::TempDir tmp;
   const std::string root = tmp / "cache";
@@ -55,11 +53,9 @@ TEST_CASE("volume probe predicts when a filling tmpfs is full",
     clock.Advance(minutes(1));
   }
   REQUIRE(v->bytes_growth.valid);
-  CHECK(v->bytes_growth.rate_per_second ==
-        Approx((1 << 20) / 60.0).epsilon(0.02));
+  CHECK(v->bytes_growth.rate_per_second == Approx((1 << 20) / 60.0).epsilon(0.02));
   CHECK(v->bytes_growth.seconds_to_full ==
-        Approx(static_cast<double>(v->avail_bytes) / ((1 << 20) / 60.0))
-            .epsilon(0.02));
+        Approx(static_cast<double>(v->avail_bytes) / ((1 << 20) / 60.0)).epsilon(0.02));
   REQUIRE(v->inodes_growth.valid);
   CHECK(v->inodes_growth.rate_per_second == Approx(1 / 60.0).epsilon(0.02));
 
@@ -83,9 +79,8 @@ TEST_CASE("volume probe predicts when a filling tmpfs is full",
   CHECK(v->ToJson()["bytes_growth"]["predicted_full_seconds"].is_null());
 }
 
-TEST_CASE(
-    "volume growth metrics are absent until the window has enough samples",
-    "[volume][growth]") {
+TEST_CASE("volume growth metrics are absent until the window has enough samples",
+          "[volume][growth]") {
   testing::TempDir tmp;
   auto probe = MakeProbe("{}");
   FakeClock clock;
@@ -96,8 +91,7 @@ TEST_CASE(
   CHECK_FALSE(v->bytes_growth.valid);
   MetricWriter w;
   v->ExportMetrics(w);
-  for (const auto& f : w.Take())
-    CHECK(f.name.find("predicted_full") == std::string::npos);
+  for (const auto& f : w.Take()) CHECK(f.name.find("predicted_full") == std::string::npos);
   CHECK_THROWS_WITH(MakeProbe(R"({"growth_min_samples": 1})"),
                     Catch::Contains("/probes/volume/growth_min_samples"));
 }

@@ -8,21 +8,21 @@
 
 namespace cachewarden::testing {
 
-// The real cachewarden binary running `run` on 127.0.0.1:0 with a config file
-// under `dir`. Start() waits until the port file appears.
+// The real cachewarden binary running `run` on 127.0.0.1:0 with a config file under `dir`. Start()
+// waits until the port file appears.
 class AgentUnderTest {
  public:
   AgentUnderTest(const std::string& dir, const std::string& config_json);
   ~AgentUnderTest();
-  // Starts the agent; false (with the agent's stderr in *why) if it does not
-  // come up within the bound.
+  // Starts the agent; false (with the agent's stderr in *why) if it does not come up within the
+  // bound.
   bool Start(std::string* why, const std::vector<std::string>& extra_args = {});
   int port() const { return port_; }
   std::string Url(const std::string& path) const;
   std::string config_path() const { return config_path_; }
   ChildProcess& process() { return *child_; }
-  // The value of the first sample of `metric` (exact name with labels as in
-  // the exposition, e.g. `cachewarden_probe_success{probe="volume"}`), or NaN.
+  // The value of the first sample of `metric` (exact name with labels as in the exposition, e.g.
+  // `cachewarden_probe_success{probe="volume"}`), or NaN.
   double Metric(const std::string& metric) const;
   std::string Stderr() const { return child_ ? child_->Stderr() : ""; }
 
@@ -32,12 +32,11 @@ class AgentUnderTest {
   int port_ = 0;
 };
 
-// The value of `metric` (name plus label set, as exposed) in Prometheus text
-// `exposition`, or NaN if absent.
+// The value of `metric` (name plus label set, as exposed) in Prometheus text `exposition`, or NaN
+// if absent.
 double MetricValue(const std::string& exposition, const std::string& metric);
 
-// Runs `promtool check metrics` on `exposition`; returns promtool's output
-// and sets *ok.
+// Runs `promtool check metrics` on `exposition`; returns promtool's output and sets *ok.
 std::string PromtoolCheckMetrics(const std::string& exposition, bool* ok);
 
 }  // namespace cachewarden::testing

@@ -24,9 +24,7 @@ std::uint64_t Du(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-void MakeDirs(const std::string& path) {
-  std::filesystem::create_directories(path);
-}
+void MakeDirs(const std::string& path) { std::filesystem::create_directories(path); }
 
 void MakeFile(const std::string& path, std::size_t bytes) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -61,12 +59,8 @@ void SetTimes(const std::string& path, std::int64_t atime, std::int64_t mtime) {
   REQUIRE(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) == 0);
 }
 
-std::uint64_t DuAllocated(const std::string& path) {
-  return Du({"du", "-sx", "-B1", path});
-}
-std::uint64_t DuApparent(const std::string& path) {
-  return Du({"du", "-sxb", path});
-}
+std::uint64_t DuAllocated(const std::string& path) { return Du({"du", "-sx", "-B1", path}); }
+std::uint64_t DuApparent(const std::string& path) { return Du({"du", "-sxb", path}); }
 
 }  // namespace cachewarden::testing
 
@@ -75,8 +69,7 @@ namespace cachewarden::testing {
 std::string FastScratchDir(const std::string& parent) {
   const std::string dir = parent + "/scratch";
   MakeDirs(dir);
-  if (IsRoot() && InPrivateMountNamespace())
-    REQUIRE(MountTmpfs(dir, "2g") == "");
+  if (IsRoot() && InPrivateMountNamespace()) REQUIRE(MountTmpfs(dir, "2g") == "");
   return dir;
 }
 

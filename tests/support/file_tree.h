@@ -5,8 +5,8 @@
 
 namespace cachewarden::testing {
 
-// Small helpers to build real trees for walker and scan tests. Each aborts the
-// test (Catch REQUIRE) on failure.
+// Small helpers to build real trees for walker and scan tests. Each aborts the test (Catch REQUIRE)
+// on failure.
 
 // Creates `path` (and missing parents) as a directory.
 void MakeDirs(const std::string& path);
@@ -27,9 +27,8 @@ std::uint64_t DuApparent(const std::string& path);
 
 namespace cachewarden::testing {
 
-// A directory for a big test tree under `parent`: as root (in the test's
-// private mount namespace) a fresh tmpfs, fast to fill and gone with the
-// unmount; otherwise a plain directory on the disk.
+// A directory for a big test tree under `parent`: as root (in the test's private mount namespace) a
+// fresh tmpfs, fast to fill and gone with the unmount; otherwise a plain directory on the disk.
 std::string FastScratchDir(const std::string& parent);
 
 }  // namespace cachewarden::testing

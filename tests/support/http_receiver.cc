@@ -19,23 +19,19 @@ std::string MakeSelfSignedCert(const std::string& dir, TlsFiles* out) {
   out->cert = dir + "/cert.pem";
   out->key = dir + "/key.pem";
   auto r = RunProcess({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                       "-subj", "/CN=cachewarden-test", "-addext",
-                       "subjectAltName=IP:127.0.0.1", "-keyout", out->key,
-                       "-out", out->cert});
+                       "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                       "/CN=cachewarden-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                       out->key, "-out", out->cert});
   return r.exit_code == 0 ? "" : "openssl req failed: " + r.err;
 }
 
 HttpReceiver::HttpReceiver(int status, const TlsFiles& tls) : status_(status) {
   if (!tls.cert.empty()) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == nullptr ||
-        SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) !=
-            1) {
+    if (ctx == nullptr || SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
       SSL_CTX_free(ctx);
-      throw std::runtime_error("HttpReceiver: cannot load " + tls.cert +
-                               " and " + tls.key);
+      throw std::runtime_error("HttpReceiver: cannot load " + tls.cert + " and " + tls.key);
     }
     tls_ctx_ = ctx;
   }
@@ -45,12 +41,9 @@ HttpReceiver::HttpReceiver(int status, const TlsFiles& tls) : status_(status) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   socklen_t len = sizeof addr;
-  if (listen_fd_ < 0 ||
-      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) !=
-          0 ||
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 8) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) !=
-          0) {
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     SSL_CTX_free(tls_ctx_);
     throw std::runtime_error("HttpReceiver: cannot listen on 127.0.0.1:0");
   }
@@ -76,8 +69,7 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
   char buf[4096];
   std::size_t want = std::string::npos;
   for (;;) {
-    const ssize_t n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf)
-                                     : ::read(fd, buf, sizeof buf);
+    const ssize_t n = ssl != nullptr ? SSL_read(ssl, buf, sizeof buf) : ::read(fd, buf, sizeof buf);
     if (n <= 0) break;
     data.append(buf, static_cast<std::size_t>(n));
     const std::size_t end = data.find("\r\n\r\n");
@@ -88,8 +80,7 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
       for (const char* key : {"Content-Length: ", "content-length: "}) {
         const std::size_t at = r->head.find(key);
         if (at != std::string::npos) {
-          length = std::strtoul(r->head.c_str() + at + std::strlen(key),
-                                nullptr, 10);
+          length = std::strtoul(r->head.c_str() + at + std::strlen(key), nullptr, 10);
         }
       }
       want = end + 4 + length;
@@ -98,9 +89,8 @@ bool HttpReceiver::Exchange(int fd, SSL* ssl, Request* r) {
   }
   if (want == std::string::npos || data.size() < want) return false;
   r->body = data.substr(r->head.size() + 4, want - r->head.size() - 4);
-  const std::string reply =
-      "HTTP/1.1 " + std::to_string(status_) +
-      " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  const std::string reply = "HTTP/1.1 " + std::to_string(status_) +
+                            " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   if (ssl != nullptr) {
     SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
   } else {

@@ -16,14 +16,13 @@ struct TlsFiles {
   std::string key;
 };
 
-// Makes a self-signed certificate for 127.0.0.1 in `dir` with the openssl
-// command; "" on success, else why not.
+// Makes a self-signed certificate for 127.0.0.1 in `dir` with the openssl command; "" on success,
+// else why not.
 std::string MakeSelfSignedCert(const std::string& dir, TlsFiles* out);
 
-// A minimal HTTP/1.1 server on 127.0.0.1:0 for notifier tests: answers every
-// request with `status` and an empty body, and keeps each request's head and
-// body. One connection at a time; Connection: close. With `tls`, it speaks
-// HTTPS (OpenSSL) and counts the handshakes that failed.
+// A minimal HTTP/1.1 server on 127.0.0.1:0 for notifier tests: answers every request with `status`
+// and an empty body, and keeps each request's head and body. One connection at a time; Connection:
+// close. With `tls`, it speaks HTTPS (OpenSSL) and counts the handshakes that failed.
 class HttpReceiver {
  public:
   explicit HttpReceiver(int status = 200, const TlsFiles& tls = {});

@@ -10,9 +10,9 @@
 #include <cstring>
 #include <vector>
 
+#include "base/text.h"
 #include "fs/mountinfo.h"
 #include "tests/support/process.h"
-#include "base/text.h"
 
 namespace cachewarden::testing {
 namespace {
@@ -25,20 +25,19 @@ bool IsRoot() { return geteuid() == 0; }
 bool EnterPrivateMountNamespace() {
   if (!IsRoot()) return false;
   if (unshare(CLONE_NEWNS) != 0) return false;
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return false;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
   g_private = true;
   return true;
 }
 
 bool InPrivateMountNamespace() { return g_private; }
 
-std::string Mount(const std::string& type, const std::string& source,
-                  const std::string& target, const std::string& options) {
+std::string Mount(const std::string& type, const std::string& source, const std::string& target,
+                  const std::string& options) {
   if (mount(source.c_str(), target.c_str(), type.c_str(), 0,
             options.empty() ? nullptr : options.c_str()) != 0) {
-    return fmt::format("mount -t {} {} {} -o {}: {}", type, source, target,
-                       options, std::strerror(errno));
+    return fmt::format("mount -t {} {} {} -o {}: {}", type, source, target, options,
+                       std::strerror(errno));
   }
   return "";
 }
@@ -47,8 +46,7 @@ std::string MountTmpfs(const std::string& target, const std::string& size) {
   return Mount("tmpfs", "tmpfs", target, "size=" + size);
 }
 
-std::string MountExt4Loop(const std::string& image, const std::string& target,
-                          int mib) {
+std::string MountExt4Loop(const std::string& image, const std::string& target, int mib) {
   auto r = RunProcess({"truncate", "-s", fmt::format("{}M", mib), image});
   if (r.exit_code != 0) return "truncate failed: " + r.err;
   r = RunProcess({"mkfs.ext4", "-q", "-F", image});
@@ -69,9 +67,7 @@ void UnmountUnder(const std::string& path) {
     }
     if (points.empty()) return;
     std::sort(points.begin(), points.end(),
-              [](const std::string& a, const std::string& b) {
-                return a.size() > b.size();
-              });
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
     for (const auto& p : points) umount2(p.c_str(), MNT_DETACH);
   }
 }

@@ -5,31 +5,28 @@
 namespace cachewarden::testing {
 
 bool IsRoot();
-// unshare(CLONE_NEWNS) and make every mount private; no-op unless root.
-// Must run before any thread starts. Returns whether it is now private.
+// unshare(CLONE_NEWNS) and make every mount private; no-op unless root. Must run before any thread
+// starts. Returns whether it is now private.
 bool EnterPrivateMountNamespace();
 bool InPrivateMountNamespace();
 
 // mount(2); returns "" on success, else the error text.
-std::string Mount(const std::string& type, const std::string& source,
-                  const std::string& target, const std::string& options);
+std::string Mount(const std::string& type, const std::string& source, const std::string& target,
+                  const std::string& options);
 // A tmpfs of `size` ("64m") at `target`.
 std::string MountTmpfs(const std::string& target, const std::string& size);
 // An ext4 filesystem of `mib` MiB in `image`, loop-mounted at `target`.
-std::string MountExt4Loop(const std::string& image, const std::string& target,
-                          int mib);
+std::string MountExt4Loop(const std::string& image, const std::string& target, int mib);
 // Detaches every mount at or under `path` (deepest first).
 void UnmountUnder(const std::string& path);
 
 }  // namespace cachewarden::testing
 
-// Catch2 v2 has no SKIP: say why, visibly, and leave the test case. In CI
-// (root) these tests run.
-#define CW_REQUIRE_ROOT()                                                     \
-  do {                                                                        \
-    if (!cachewarden::testing::IsRoot() ||                                    \
-        !cachewarden::testing::InPrivateMountNamespace()) {                   \
-      WARN("SKIPPED: needs root and a private mount namespace (unshare -m)"); \
-      return;                                                                 \
-    }                                                                         \
+// Catch2 v2 has no SKIP: say why, visibly, and leave the test case. In CI (root) these tests run.
+#define CW_REQUIRE_ROOT()                                                                      \
+  do {                                                                                         \
+    if (!cachewarden::testing::IsRoot() || !cachewarden::testing::InPrivateMountNamespace()) { \
+      WARN("SKIPPED: needs root and a private mount namespace (unshare -m)");                  \
+      return;                                                                                  \
+    }                                                                                          \
   } while (0)

@@ -6,8 +6,8 @@
 
 namespace cachewarden::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then
-// released), for peers that cannot report the port they bound.
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), for peers
+// that cannot report the port they bound.
 int FreeLoopbackPort();
 
 // Creates `path` with `bytes` allocated (fallocate).

@@ -16,8 +16,8 @@
 namespace cachewarden::testing {
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& argv,
-            const std::vector<std::string>& env, int out_fd, int err_fd) {
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int out_fd,
+            int err_fd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -53,8 +53,7 @@ void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
 }
 
-ProcessResult RunProcess(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env,
+ProcessResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                          std::chrono::milliseconds timeout) {
   TempDir dir;
   int out_fd = open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -90,8 +89,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   return r;
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::string& log_dir,
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_dir,
                            const std::vector<std::string>& env)
     : out_path_(log_dir + "/child.out"), err_path_(log_dir + "/child.err") {
   int out_fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -114,11 +112,9 @@ void ChildProcess::Signal(int sig) const {
 
 bool ChildProcess::WaitExit(std::chrono::milliseconds timeout, int* exit_code) {
   if (reaped_) return true;
-  if (pid_ <= 0)
-    return false;  // never started: waitpid(-1) would reap another child
+  if (pid_ <= 0) return false;  // never started: waitpid(-1) would reap another child
   int status = 0;
-  bool ok = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
-                      timeout);
+  bool ok = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (ok) {
     reaped_ = true;
     if (exit_code) *exit_code = DecodeStatus(status);
@@ -139,8 +135,7 @@ bool ChildProcess::Running() {
 std::string ChildProcess::Stderr() const { return ReadFile(err_path_); }
 std::string ChildProcess::Stdout() const { return ReadFile(out_path_); }
 
-bool WaitUntil(const std::function<bool()>& condition,
-               std::chrono::milliseconds timeout) {
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (condition()) return true;

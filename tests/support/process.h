@@ -15,17 +15,14 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs argv[0] (searched in PATH) to completion with stdin from /dev/null.
-// `env` entries ("K=V") are added to the environment. Kills it after
-// `timeout` (exit_code then -2).
-ProcessResult RunProcess(
-    const std::vector<std::string>& argv,
-    const std::vector<std::string>& env = {},
-    std::chrono::milliseconds timeout = std::chrono::minutes(5));
+// Runs argv[0] (searched in PATH) to completion with stdin from /dev/null. `env` entries ("K=V")
+// are added to the environment. Kills it after `timeout` (exit_code then -2).
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env = {},
+                         std::chrono::milliseconds timeout = std::chrono::minutes(5));
 
-// A long-running child (the agent under test): stdout/stderr go to files under
-// `log_dir` so they can be read while it runs. Killed (SIGKILL) on
-// destruction if still running.
+// A long-running child (the agent under test): stdout/stderr go to files under `log_dir` so they
+// can be read while it runs. Killed (SIGKILL) on destruction if still running.
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv, const std::string& log_dir,
@@ -45,24 +42,21 @@ class ChildProcess {
   std::string out_path_, err_path_;
 };
 
-// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-// This waits on a condition, not for a fixed time.
+// Polls `condition` every few milliseconds until it holds or `timeout` passes. This waits on a
+// condition, not for a fixed time.
 bool WaitUntil(const std::function<bool()>& condition,
                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
-// A fresh directory under /tmp, removed (after detaching mounts under it) on
-// destruction.
+// A fresh directory under /tmp, removed (after detaching mounts under it) on destruction.
 class TempDir {
  public:
   TempDir();
   ~TempDir();
   const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const {
-    return path_ + "/" + rel;
-  }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
 
  private:
   std::string path_;

@@ -11,8 +11,8 @@ Snapshot VolumeAt(double used_percent, const Clock& clock) {
   auto v = std::make_shared<VolumeData>();
   v->path = "/tmp/earthly";
   v->size_bytes = 1000 * kMiB;
-  v->avail_bytes = v->free_bytes = static_cast<std::uint64_t>(
-      (100 - used_percent) * 10 * static_cast<double>(kMiB));
+  v->avail_bytes = v->free_bytes =
+      static_cast<std::uint64_t>((100 - used_percent) * 10 * static_cast<double>(kMiB));
   v->files = 1000;
   v->files_free = 900;
   Snapshot s;

@@ -7,8 +7,7 @@
 namespace cachewarden {
 namespace {
 
-AlertsConfig Read(const std::string& text,
-                  nlohmann::json* effective = nullptr) {
+AlertsConfig Read(const std::string& text, nlohmann::json* effective = nullptr) {
   nlohmann::json doc = nlohmann::json::parse(text);
   nlohmann::json eff;
   ConfigReader r(&doc, "/alerts", effective ? effective : &eff);
@@ -19,8 +18,7 @@ std::string ErrorOf(const std::string& text) {
   return testing::ConfigErrorOf([&] { Read(text); });
 }
 
-TEST_CASE("alert rules read their thresholds, for and keep_firing_for",
-          "[alerts][config]") {
+TEST_CASE("alert rules read their thresholds, for and keep_firing_for", "[alerts][config]") {
   AlertsConfig c = Read(R"({"rules": {"CacheDiskAlmostFull": {"for": "30s",
       "keep_firing_for": "2m", "critical_percent": 90},
       "DindStaleMounts": {"enabled": false}}})");
@@ -33,8 +31,7 @@ TEST_CASE("alert rules read their thresholds, for and keep_firing_for",
   CHECK(c.Rule("NoSuchRule").enabled == false);
 }
 
-TEST_CASE("alertmanager and webhook settings are read strictly",
-          "[alerts][config]") {
+TEST_CASE("alertmanager and webhook settings are read strictly", "[alerts][config]") {
   nlohmann::json eff;
   AlertsConfig c = Read(
       R"({"alertmanager": {"urls": ["http://am-0:9093/", "http://am-1:9093"],
@@ -58,16 +55,12 @@ TEST_CASE("bad alert settings name their JSON path", "[alerts][config]") {
   CHECK(ErrorOf(R"({"rules": {"CacheDiskAlmostFul": {}}})")
             .find("/alerts/rules/CacheDiskAlmostFul: unknown key; did you mean "
                   "\"CacheDiskAlmostFull\"") != std::string::npos);
-  CHECK(ErrorOf(
-            R"({"rules": {"CacheDiskAlmostFull": {"critical_percent": 120}}})")
-            .find("/alerts/rules/CacheDiskAlmostFull/critical_percent") !=
+  CHECK(ErrorOf(R"({"rules": {"CacheDiskAlmostFull": {"critical_percent": 120}}})")
+            .find("/alerts/rules/CacheDiskAlmostFull/critical_percent") != std::string::npos);
+  CHECK(ErrorOf(R"({"alertmanager": {"urls": ["am:9093"]}})").find("/alerts/alertmanager/urls/0") !=
         std::string::npos);
-  CHECK(ErrorOf(R"({"alertmanager": {"urls": ["am:9093"]}})")
-            .find("/alerts/alertmanager/urls/0") != std::string::npos);
-  CHECK(
-      ErrorOf(
-          R"({"alertmanager": {"bearer_token": "a", "basic_auth": {"username": "u"}}})")
-          .find("not both") != std::string::npos);
+  CHECK(ErrorOf(R"({"alertmanager": {"bearer_token": "a", "basic_auth": {"username": "u"}}})")
+            .find("not both") != std::string::npos);
   CHECK(ErrorOf(R"({"webhooks": [{"url": "http://x", "timout": "1s"}]})")
             .find("/alerts/webhooks/0/timout") != std::string::npos);
 }

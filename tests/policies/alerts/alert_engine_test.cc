@@ -28,9 +28,7 @@ AlertState StateOf(const AlertEngine& e, const std::string& key) {
 const std::string kCritical = "CacheDiskAlmostFull|critical";
 const std::string kWarning = "CacheDiskAlmostFull|warning";
 
-TEST_CASE(
-    "an alert is pending until its condition has held for `for`, then fires",
-    "[alerts]") {
+TEST_CASE("an alert is pending until its condition has held for `for`, then fires", "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(minutes(2), seconds(0)));
   auto changes = engine.Evaluate(VolumeAt(96, clock), clock.Now());
@@ -52,10 +50,8 @@ TEST_CASE(
   CHECK(a.summary.find("96.0%") != std::string::npos);
 }
 
-TEST_CASE(
-    "a pending alert whose condition stops goes back to inactive without "
-    "firing",
-    "[alerts]") {
+TEST_CASE("a pending alert whose condition stops goes back to inactive without firing",
+          "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(minutes(2), seconds(0)));
   engine.Evaluate(VolumeAt(96, clock), clock.Now());
@@ -81,8 +77,7 @@ TEST_CASE("a value hovering at the threshold does not flap", "[alerts]") {
     clock.Advance(seconds(15));
     // 94.6% and 95.4%: across the 95% threshold, inside the 2-point margin.
     changes += static_cast<int>(
-        engine.Evaluate(VolumeAt(i % 2 == 0 ? 94.6 : 95.4, clock), clock.Now())
-            .size());
+        engine.Evaluate(VolumeAt(i % 2 == 0 ? 94.6 : 95.4, clock), clock.Now()).size());
   }
   CHECK(changes == 0);
   CHECK(StateOf(engine, kCritical) == AlertState::kFiring);
@@ -93,10 +88,8 @@ TEST_CASE("a value hovering at the threshold does not flap", "[alerts]") {
   CHECK(StateOf(engine, kWarning) == AlertState::kFiring);
 }
 
-TEST_CASE(
-    "a pending alert needs the threshold itself, not the margin, to keep "
-    "pending",
-    "[alerts]") {
+TEST_CASE("a pending alert needs the threshold itself, not the margin, to keep pending",
+          "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(minutes(2), seconds(0)));
   engine.Evaluate(VolumeAt(95.5, clock), clock.Now());
@@ -117,8 +110,7 @@ TEST_CASE(
   CHECK(StateOf(engine, kCritical) == AlertState::kFiring);
 }
 
-TEST_CASE("resolved alerts are kept for the retention a reload sets",
-          "[alerts]") {
+TEST_CASE("resolved alerts are kept for the retention a reload sets", "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(seconds(0), seconds(0)), minutes(15));
   engine.Evaluate(VolumeAt(97, clock), clock.Now());
@@ -134,10 +126,8 @@ TEST_CASE("resolved alerts are kept for the retention a reload sets",
   CHECK(engine.alerts().empty());
 }
 
-TEST_CASE(
-    "a firing alert stays firing for keep_firing_for after its condition "
-    "clears",
-    "[alerts]") {
+TEST_CASE("a firing alert stays firing for keep_firing_for after its condition clears",
+          "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(seconds(0), minutes(5)));
   engine.Evaluate(VolumeAt(97, clock), clock.Now());
@@ -157,8 +147,7 @@ TEST_CASE(
   CHECK(a.firing_since == fired);
 }
 
-TEST_CASE("a resolved alert fires again when its condition returns",
-          "[alerts]") {
+TEST_CASE("a resolved alert fires again when its condition returns", "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(minutes(1), seconds(0)));
   engine.Evaluate(VolumeAt(97, clock), clock.Now());
@@ -193,8 +182,7 @@ TEST_CASE("resolved alerts are forgotten after the retention", "[alerts]") {
   CHECK(engine.alerts().empty());
 }
 
-TEST_CASE("a rule whose input is unknown keeps its alerts as they are",
-          "[alerts]") {
+TEST_CASE("a rule whose input is unknown keeps its alerts as they are", "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DiskConfig(seconds(0), seconds(0)));
   engine.Evaluate(VolumeAt(97, clock), clock.Now());
@@ -216,19 +204,14 @@ TEST_CASE("disabling a rule resolves its firing alerts", "[alerts]") {
   CHECK(StateOf(engine, kCritical) == AlertState::kResolved);
 }
 
-TEST_CASE("one-shot evaluation fires at once and keeps the highest severity",
-          "[alerts]") {
+TEST_CASE("one-shot evaluation fires at once and keeps the highest severity", "[alerts]") {
   FakeClock clock;
-  auto firing = AlertEngine::FiringNow(VolumeAt(96, clock),
-                                       DefaultAlertsConfig(), clock.Now());
+  auto firing = AlertEngine::FiringNow(VolumeAt(96, clock), DefaultAlertsConfig(), clock.Now());
   REQUIRE(firing.size() == 1);
   CHECK(firing[0].name == "CacheDiskAlmostFull");
   CHECK(firing[0].severity == Severity::kCritical);
-  CHECK(AlertEngine::FiringNow(VolumeAt(50, clock), DefaultAlertsConfig(),
-                               clock.Now())
-            .empty());
-  firing = AlertEngine::FiringNow(VolumeAt(90, clock), DefaultAlertsConfig(),
-                                  clock.Now());
+  CHECK(AlertEngine::FiringNow(VolumeAt(50, clock), DefaultAlertsConfig(), clock.Now()).empty());
+  firing = AlertEngine::FiringNow(VolumeAt(90, clock), DefaultAlertsConfig(), clock.Now());
   REQUIRE(firing.size() == 1);
   CHECK(firing[0].severity == Severity::kWarning);
 }

@@ -16,22 +16,17 @@ namespace {
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-RuleConfig Defaults(std::string_view rule) {
-  return DefaultAlertsConfig().Rule(rule);
-}
+RuleConfig Defaults(std::string_view rule) { return DefaultAlertsConfig().Rule(rule); }
 
-// Latency data whose fsync samples are `fast` seconds every 15 s for the
-// 10 minutes up to `now`, plus the given slow ones at their times.
-std::shared_ptr<LatencyData> Fsyncs(
-    SystemTime now, double fast,
-    std::vector<std::pair<SystemTime, double>> slow = {}) {
+// Latency data whose fsync samples are `fast` seconds every 15 s for the 10 minutes up to `now`,
+// plus the given slow ones at their times.
+std::shared_ptr<LatencyData> Fsyncs(SystemTime now, double fast,
+                                    std::vector<std::pair<SystemTime, double>> slow = {}) {
   auto d = std::make_shared<LatencyData>();
   auto& w = d->window[kOpFsync];
-  for (SystemTime t = now - minutes(10); t <= now; t += seconds(15))
-    w.push_back({t, fast});
+  for (SystemTime t = now - minutes(10); t <= now; t += seconds(15)) w.push_back({t, fast});
   for (auto [t, v] : slow) w.push_back({t, v});
-  std::sort(w.begin(), w.end(),
-            [](const auto& a, const auto& b) { return a.at < b.at; });
+  std::sort(w.begin(), w.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
   return d;
 }
 
@@ -43,9 +38,7 @@ double P99Of(const LatencyInput& in, const std::string& op) {
   return 0;
 }
 
-TEST_CASE(
-    "latency p99 is taken over the rule's window of probe samples, per op",
-    "[alerts]") {
+TEST_CASE("latency p99 is taken over the rule's window of probe samples, per op", "[alerts]") {
   FakeClock clock;
   const SystemTime now = clock.Now();
   Snapshot s;
@@ -69,23 +62,19 @@ TEST_CASE(
   CHECK(P99Of(*in, "fsync") == Approx(2.0));
 }
 
-TEST_CASE("the p99 ignores one slow request among more than a hundred",
-          "[alerts]") {
+TEST_CASE("the p99 ignores one slow request among more than a hundred", "[alerts]") {
   FakeClock clock;
   const SystemTime now = clock.Now();
   auto d = std::make_shared<LatencyData>();
   for (int i = 0; i < 200; ++i) {
-    d->window[kOpRead].push_back(
-        {now - seconds(200 - i), i == 100 ? 3.0 : 0.001});
+    d->window[kOpRead].push_back({now - seconds(200 - i), i == 100 ? 3.0 : 0.001});
   }
   CHECK(WindowQuantile(*d, kOpRead, now - minutes(5), 0.99) == Approx(0.001));
   CHECK(WindowQuantile(*d, kOpRead, now - minutes(5), 1.0) == Approx(3.0));
   CHECK_FALSE(WindowQuantile(*d, kOpWrite, now - minutes(5), 0.99));
 }
 
-TEST_CASE(
-    "slow fsyncs raise CacheIOLatencyHigh after 5 minutes, for that op only",
-    "[alerts]") {
+TEST_CASE("slow fsyncs raise CacheIOLatencyHigh after 5 minutes, for that op only", "[alerts]") {
   FakeClock clock;
   AlertEngine engine(DefaultAlertsConfig());
   auto snapshot_at = [&](double fsync_seconds) {
@@ -103,12 +92,10 @@ TEST_CASE(
   clock.Advance(minutes(5));
   engine.Evaluate(snapshot_at(1.5), clock.Now());
   CHECK(engine.alerts().at(critical).state == AlertState::kFiring);
-  CHECK(engine.alerts().at("CacheIOLatencyHigh|warning|op=fsync").state ==
-        AlertState::kFiring);
+  CHECK(engine.alerts().at("CacheIOLatencyHigh|warning|op=fsync").state == AlertState::kFiring);
 }
 
-GcRunSummary Run(std::string_view result, SystemTime started,
-                 std::uint64_t freed = 0) {
+GcRunSummary Run(std::string_view result, SystemTime started, std::uint64_t freed = 0) {
   GcRunSummary r;
   r.policy = "dind";
   r.result = *ValueIn<GcResult>(kGcResultNames, result);
@@ -118,9 +105,8 @@ GcRunSummary Run(std::string_view result, SystemTime started,
   return r;
 }
 
-TEST_CASE(
-    "GC episodes: how long a trigger held without freeing, reset by freeing",
-    "[alerts][gc]") {
+TEST_CASE("GC episodes: how long a trigger held without freeing, reset by freeing",
+          "[alerts][gc]") {
   FakeClock clock;
   const SystemTime t0 = clock.Now();
   GcEpisodes e;
@@ -148,9 +134,7 @@ TEST_CASE(
   CHECK(e.episodes().empty());
 }
 
-TEST_CASE(
-    "CacheGCIneffective fires for the policy whose trigger held 15 minutes",
-    "[alerts][gc]") {
+TEST_CASE("CacheGCIneffective fires for the policy whose trigger held 15 minutes", "[alerts][gc]") {
   FakeClock clock;
   auto episodes = std::make_shared<GcEpisodes>();
   episodes->Record(Run("freed_nothing", clock.Now()));
@@ -166,8 +150,7 @@ TEST_CASE(
   REQUIRE(out.size() == 1);
   CHECK(out[0].fires);
   CHECK(out[0].labels == MetricLabels{{"policy", "dind"}});
-  CHECK(out[0].description.find("gc --dry-run --policy dind") !=
-        std::string::npos);
+  CHECK(out[0].description.find("gc --dry-run --policy dind") != std::string::npos);
 
   // Without the fact (a one-shot `check`) the rule's input is unknown.
   CHECK_FALSE(ExtractGc(Snapshot{}, clock.Now()));
@@ -187,8 +170,7 @@ TEST_CASE("CacheIOErrors follows the latency probe's latest run", "[alerts]") {
   auto clean = std::make_shared<LatencyData>();
   s.Put<LatencyData>(clean, clock.Now());
   ProbeResult failed = *s.Find(LatencyData::kProbe);
-  failed.status =
-      Status::Error("io", "mkdir: Input/output error", EIO, "/c/.cachewarden");
+  failed.status = Status::Error("io", "mkdir: Input/output error", EIO, "/c/.cachewarden");
   s.Set(failed);
   CHECK(ExtractIoErrors(s, clock.Now())->probe_eio);
 
@@ -198,8 +180,7 @@ TEST_CASE("CacheIOErrors follows the latency probe's latest run", "[alerts]") {
   CHECK_FALSE(ExtractIoErrors(Snapshot{}, clock.Now()));
 }
 
-TEST_CASE("DindStaleMounts counts only mounts that outlived their build",
-          "[alerts]") {
+TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[alerts]") {
   FakeClock clock;
   auto d = std::make_shared<DindData>();
   d->dirs = {"/c/dind"};
@@ -224,8 +205,7 @@ TEST_CASE("DindStaleMounts counts only mounts that outlived their build",
 
   d->mounts[1].seen_for = minutes(9);  // stale, but not for 10 minutes yet
   out.clear();
-  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()),
-                    Defaults("DindStaleMounts"), &out);
+  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()), Defaults("DindStaleMounts"), &out);
   CHECK_FALSE(out.at(0).fires);
 }
 

@@ -11,8 +11,7 @@ Snapshot Volume(double avail_percent) {
   auto v = std::make_shared<VolumeData>();
   v->path = "/tmp/earthly";
   v->size_bytes = 1000;
-  v->free_bytes = v->avail_bytes =
-      static_cast<std::uint64_t>(avail_percent * 10);
+  v->free_bytes = v->avail_bytes = static_cast<std::uint64_t>(avail_percent * 10);
   v->files = 100;
   v->files_free = 90;
   Snapshot s;
@@ -20,8 +19,7 @@ Snapshot Volume(double avail_percent) {
   return s;
 }
 
-TEST_CASE("check's verdict is the highest severity of the alerts firing now",
-          "[alerts][check]") {
+TEST_CASE("check's verdict is the highest severity of the alerts firing now", "[alerts][check]") {
   AlertsConfig config = DefaultAlertsConfig();
   auto findings = Assess(Volume(3), config);
   CHECK(Worst(findings) == Severity::kCritical);

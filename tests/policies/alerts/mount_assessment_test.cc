@@ -26,21 +26,17 @@ std::vector<Finding> WithMount(MountKind kind, bool readonly = false) {
   return out;
 }
 
-TEST_CASE("mount verdicts map to severities a CI engineer can act on",
-          "[policies][mounts]") {
+TEST_CASE("mount verdicts map to severities a CI engineer can act on", "[policies][mounts]") {
   auto f = WithMount(MountKind::kContainerRoot);
   REQUIRE(f.size() == 1);
   CHECK(f[0].severity == Severity::kCritical);
-  CHECK_THAT(f[0].remedy, Catch::Contains("native") &&
-                              Catch::Contains("Resource busy") &&
+  CHECK_THAT(f[0].remedy, Catch::Contains("native") && Catch::Contains("Resource busy") &&
                               Catch::Contains("-v earthly-cache:/tmp/earthly"));
   f = WithMount(MountKind::kK8sEmptyDir);
   CHECK(f[0].severity == Severity::kWarning);
-  CHECK_THAT(f[0].remedy,
-             Catch::Contains("EKS") && Catch::Contains("PersistentVolume"));
+  CHECK_THAT(f[0].remedy, Catch::Contains("EKS") && Catch::Contains("PersistentVolume"));
   CHECK(WithMount(MountKind::kTmpfs)[0].severity == Severity::kWarning);
-  CHECK(WithMount(MountKind::kK8sEmptyDirMemory)[0].severity ==
-        Severity::kWarning);
+  CHECK(WithMount(MountKind::kK8sEmptyDirMemory)[0].severity == Severity::kWarning);
   CHECK(WithMount(MountKind::kNetwork)[0].severity == Severity::kWarning);
   CHECK(WithMount(MountKind::kDockerVolume)[0].severity == Severity::kOk);
   CHECK(WithMount(MountKind::kDedicatedDevice)[0].severity == Severity::kOk);
@@ -49,9 +45,8 @@ TEST_CASE("mount verdicts map to severities a CI engineer can act on",
   CHECK(Worst(f) == Severity::kCritical);
 }
 
-TEST_CASE(
-    "a fresh dind mount becomes stale when the log shows rm failing on it",
-    "[policies][dind]") {
+TEST_CASE("a fresh dind mount becomes stale when the log shows rm failing on it",
+          "[policies][dind]") {
   auto d = std::make_shared<DindData>();
   DindMountSeen m;
   m.mount.entry_id = "abc";
@@ -77,8 +72,7 @@ TEST_CASE(
   AssessMountsDindLogs(s, &out);
   REQUIRE(out.size() == 2);
   CHECK(out[0].source == "dind");
-  CHECK_THAT(out[0].summary,
-             Catch::Contains("pid 42") && Catch::Contains("abc"));
+  CHECK_THAT(out[0].summary, Catch::Contains("pid 42") && Catch::Contains("abc"));
   CHECK_THAT(out[0].remedy, Catch::Contains("nsenter -t 42 -m umount -l"));
   CHECK(out[1].source == "logs");
 }
@@ -94,8 +88,8 @@ TEST_CASE("dind leftovers are a warning with their size", "[policies][dind]") {
   AssessMountsDindLogs(s, &out);
   REQUIRE(out.size() == 1);
   CHECK(out[0].severity == Severity::kWarning);
-  CHECK_THAT(out[0].summary, Catch::Contains("2 leftover dind entries") &&
-                                 Catch::Contains("3.0 GiB"));
+  CHECK_THAT(out[0].summary,
+             Catch::Contains("2 leftover dind entries") && Catch::Contains("3.0 GiB"));
 }
 
 }  // namespace

@@ -18,8 +18,7 @@ std::string ErrorOf(const std::string& text) {
   return testing::ConfigErrorOf([&] { Read(text); });
 }
 
-TEST_CASE("gc config without policies gives the default dind policy",
-          "[gc][config]") {
+TEST_CASE("gc config without policies gives the default dind policy", "[gc][config]") {
   GcConfig c = Read("{}");
   REQUIRE(c.policies.size() == 1);
   const GcPolicy& p = c.policies[0];
@@ -36,8 +35,7 @@ TEST_CASE("gc config without policies gives the default dind policy",
 }
 
 TEST_CASE("gc config reads a full policy", "[gc][config]") {
-  GcConfig c =
-      Read(R"({"policies": [{"name": "big", "path": "dind/x", "include": ["b*"],
+  GcConfig c = Read(R"({"policies": [{"name": "big", "path": "dind/x", "include": ["b*"],
       "exclude": ["keep"], "triggers": {"free_below": "10GiB", "total_above": "50%",
       "inodes_used_above": "90%", "always": false}, "min_age": "30m", "age_by": "ctime",
       "unmount_stale": true, "skip_open": true, "max_entries": 3, "max_bytes": "1GiB",
@@ -68,11 +66,10 @@ TEST_CASE("gc config reads a full policy", "[gc][config]") {
 }
 
 TEST_CASE("gc config refuses paths that escape or are odd", "[gc][config]") {
-  for (const char* path :
-       {"/abs", "../up", "dind/../..", "a//b", "a/", ".", "a/./b", ""}) {
+  for (const char* path : {"/abs", "../up", "dind/../..", "a//b", "a/", ".", "a/./b", ""}) {
     INFO(path);
-    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") +
-                       path + R"(", "triggers": {"always": true}}]})";
+    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") + path +
+                       R"(", "triggers": {"always": true}}]})";
     CHECK(ErrorOf(text).find("/gc/policies/0/path") == 0);
   }
 }
@@ -80,8 +77,8 @@ TEST_CASE("gc config refuses paths that escape or are odd", "[gc][config]") {
 TEST_CASE("gc config refuses a delete policy under buildkit/", "[gc][config]") {
   for (const char* path : {"buildkit", "buildkit/runc-overlayfs/snapshots"}) {
     INFO(path);
-    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") +
-                       path + R"(", "triggers": {"always": true}}]})";
+    std::string text = std::string(R"({"policies": [{"name": "p", "path": ")") + path +
+                       R"(", "triggers": {"always": true}}]})";
     std::string error = ErrorOf(text);
     CHECK(error.find("/gc/policies/0/path") == 0);
     CHECK(error.find("buildctl prune") != std::string::npos);
@@ -90,24 +87,19 @@ TEST_CASE("gc config refuses a delete policy under buildkit/", "[gc][config]") {
   CHECK(Read(R"({"policies": [{"name": "p", "path": "buildkit-old",
       "triggers": {"always": true}}]})")
             .policies.size() == 1);
-  CHECK(
-      Read(
-          R"({"policies": [{"name": "p", "action": "command", "path": "buildkit",
+  CHECK(Read(
+            R"({"policies": [{"name": "p", "action": "command", "path": "buildkit",
       "command": ["buildctl", "prune"], "triggers": {"always": true}}]})")
-          .policies.size() == 1);
+            .policies.size() == 1);
 }
 
-TEST_CASE("gc config is strict about keys, triggers and commands",
-          "[gc][config]") {
-  CHECK(
-      ErrorOf(
-          R"({"policies": [{"name": "p", "path": "d", "triggers": {"always": true},
+TEST_CASE("gc config is strict about keys, triggers and commands", "[gc][config]") {
+  CHECK(ErrorOf(
+            R"({"policies": [{"name": "p", "path": "d", "triggers": {"always": true},
       "min_aeg": "1h"}]})")
-          .find("did you mean \"min_age\"") != std::string::npos);
-  CHECK(
-      ErrorOf(
-          R"({"policies": [{"name": "p", "path": "d", "triggers": {"used_abve": "80%"}}]})")
-          .find("did you mean \"used_above\"") != std::string::npos);
+            .find("did you mean \"min_age\"") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "triggers": {"used_abve": "80%"}}]})")
+            .find("did you mean \"used_above\"") != std::string::npos);
   CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "triggers": {}}]})")
             .find("at least one trigger") != std::string::npos);
   CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d",
@@ -119,15 +111,12 @@ TEST_CASE("gc config is strict about keys, triggers and commands",
   CHECK(ErrorOf(R"({"policies": [{"name": "p", "path": "d", "command": ["x"],
       "triggers": {"always": true}}]})")
             .find("/gc/policies/0/command") == 0);
-  CHECK(
-      ErrorOf(
-          R"({"policies": [{"name": "a b", "path": "d", "triggers": {"always": true}}]})")
-          .find("/gc/policies/0/name") == 0);
-  CHECK(
-      ErrorOf(
-          R"({"policies": [{"name": "a", "path": "d", "triggers": {"always": true}},
+  CHECK(ErrorOf(R"({"policies": [{"name": "a b", "path": "d", "triggers": {"always": true}}]})")
+            .find("/gc/policies/0/name") == 0);
+  CHECK(ErrorOf(
+            R"({"policies": [{"name": "a", "path": "d", "triggers": {"always": true}},
       {"name": "a", "path": "e", "triggers": {"always": true}}]})")
-          .find("duplicate") != std::string::npos);
+            .find("duplicate") != std::string::npos);
   CHECK(ErrorOf(R"({"policies": [{"name": "a", "path": "d",
       "triggers": {"inodes_used_above": "5GiB"}}]})")
             .find("percentage") != std::string::npos);

@@ -20,8 +20,7 @@ VolumeData Volume(std::uint64_t used_gib, std::uint64_t files = 1000,
   return v;
 }
 
-GcEntry Entry(std::string name, std::uint64_t gib, hours age,
-              const FakeClock& clock) {
+GcEntry Entry(std::string name, std::uint64_t gib, hours age, const FakeClock& clock) {
   GcEntry e;
   e.name = std::move(name);
   e.bytes = gib * kGiB;
@@ -58,24 +57,19 @@ const GcPlanItem& Item(const GcPlan& plan, const std::string& name) {
 TEST_CASE("gc stops at the low watermark", "[gc][select]") {
   FakeClock clock;
   VolumeData v = Volume(90);  // 90% used; low mark 80%: 10 GiB to free
-  std::vector<GcEntry> e = {
-      Entry("a", 4, hours(10), clock), Entry("b", 4, hours(9), clock),
-      Entry("c", 4, hours(8), clock), Entry("d", 4, hours(7), clock)};
+  std::vector<GcEntry> e = {Entry("a", 4, hours(10), clock), Entry("b", 4, hours(9), clock),
+                            Entry("c", 4, hours(8), clock), Entry("d", 4, hours(7), clock)};
   GcPlan plan = PlanGc(Watermark("85%", "80%"), e, &v, clock.Now());
   CHECK(plan.triggered);
   CHECK(plan.need_bytes == 10 * kGiB);
-  CHECK(Chosen(plan) ==
-        std::vector<std::string>{"a", "b", "c"});  // 12 GiB >= 10
+  CHECK(Chosen(plan) == std::vector<std::string>{"a", "b", "c"});  // 12 GiB >= 10
   CHECK(Item(plan, "d").why == "target reached");
 }
 
-TEST_CASE("gc with a low mark above the high one frees down to the high one",
-          "[gc][select]") {
+TEST_CASE("gc with a low mark above the high one frees down to the high one", "[gc][select]") {
   FakeClock clock;
-  VolumeData v =
-      Volume(90);  // 90 GiB used; high 85%, low "95GiB" (mixed units)
-  std::vector<GcEntry> e = {Entry("a", 4, hours(10), clock),
-                            Entry("b", 4, hours(9), clock)};
+  VolumeData v = Volume(90);  // 90 GiB used; high 85%, low "95GiB" (mixed units)
+  std::vector<GcEntry> e = {Entry("a", 4, hours(10), clock), Entry("b", 4, hours(9), clock)};
   GcPlan plan = PlanGc(Watermark("85%", "95GiB"), e, &v, clock.Now());
   CHECK(plan.triggered);
   CHECK(plan.need_bytes == 5 * kGiB);
@@ -85,14 +79,12 @@ TEST_CASE("gc with a low mark above the high one frees down to the high one",
 TEST_CASE("gc below the high watermark does nothing", "[gc][select]") {
   FakeClock clock;
   VolumeData v = Volume(84);
-  GcPlan plan = PlanGc(Watermark("85%", "80%"),
-                       {Entry("a", 4, hours(10), clock)}, &v, clock.Now());
+  GcPlan plan = PlanGc(Watermark("85%", "80%"), {Entry("a", 4, hours(10), clock)}, &v, clock.Now());
   CHECK_FALSE(plan.triggered);
   CHECK(Chosen(plan).empty());
   CHECK(Item(plan, "a").why == "no trigger holds");
   // Without a volume the volume triggers cannot fire.
-  CHECK_FALSE(PlanGc(Watermark("1%", "1%"), {Entry("a", 4, hours(10), clock)},
-                     nullptr, clock.Now())
+  CHECK_FALSE(PlanGc(Watermark("1%", "1%"), {Entry("a", 4, hours(10), clock)}, nullptr, clock.Now())
                   .triggered);
 }
 
@@ -101,10 +93,8 @@ TEST_CASE("gc never takes entries younger than min_age", "[gc][select]") {
   VolumeData v = Volume(99);
   GcPolicy p = Watermark("85%", "80%");
   p.min_age = hours(6);
-  GcPlan plan = PlanGc(
-      p,
-      {Entry("old", 1, hours(7), clock), Entry("young", 50, hours(5), clock)},
-      &v, clock.Now());
+  GcPlan plan = PlanGc(p, {Entry("old", 1, hours(7), clock), Entry("young", 50, hours(5), clock)},
+                       &v, clock.Now());
   CHECK(Chosen(plan) == std::vector<std::string>{"old"});
   CHECK(Item(plan, "young").skip == SkipReason::kYoung);
   CHECK(Item(plan, "young").decision == GcDecision::kSkip);
@@ -120,21 +110,18 @@ TEST_CASE("gc orders oldest first or largest first", "[gc][select]") {
   CHECK(Chosen(PlanGc(p, e, &v, clock.Now())) ==
         std::vector<std::string>{"small-old", "mid", "big-new"});
   p.order = GcOrder::kLargestFirst;
-  CHECK(Chosen(PlanGc(p, e, &v, clock.Now())) ==
-        std::vector<std::string>{"big-new"});
+  CHECK(Chosen(PlanGc(p, e, &v, clock.Now())) == std::vector<std::string>{"big-new"});
 }
 
 TEST_CASE("gc respects max_entries and max_bytes", "[gc][select]") {
   FakeClock clock;
-  std::vector<GcEntry> e = {Entry("a", 2, hours(10), clock),
-                            Entry("b", 5, hours(9), clock),
+  std::vector<GcEntry> e = {Entry("a", 2, hours(10), clock), Entry("b", 5, hours(9), clock),
                             Entry("c", 1, hours(8), clock)};
   GcPolicy p;
   p.name = "t";
   p.triggers.always = true;
   p.max_entries = 2;
-  CHECK(Chosen(PlanGc(p, e, nullptr, clock.Now())) ==
-        std::vector<std::string>{"a", "b"});
+  CHECK(Chosen(PlanGc(p, e, nullptr, clock.Now())) == std::vector<std::string>{"a", "b"});
   p.max_entries = 0;
   p.max_bytes = 3 * kGiB;
   GcPlan plan = PlanGc(p, e, nullptr, clock.Now());
@@ -142,41 +129,37 @@ TEST_CASE("gc respects max_entries and max_bytes", "[gc][select]") {
   CHECK(Item(plan, "b").why.find("max_bytes") != std::string::npos);
 }
 
-TEST_CASE("gc exclusions are globs and excluded entries are never chosen",
-          "[gc][select]") {
+TEST_CASE("gc exclusions are globs and excluded entries are never chosen", "[gc][select]") {
   FakeClock clock;
   GcPolicy p = DefaultDindPolicy();
   p.triggers = {};
   p.triggers.always = true;
   p.include = {"build-*", "cache_*"};
-  GcPlan plan = PlanGc(p,
-                       {Entry("cache_keep", 1, hours(100), clock),
-                        Entry("build-1", 1, hours(100), clock),
-                        Entry("other", 1, hours(100), clock)},
-                       nullptr, clock.Now());
+  GcPlan plan =
+      PlanGc(p,
+             {Entry("cache_keep", 1, hours(100), clock), Entry("build-1", 1, hours(100), clock),
+              Entry("other", 1, hours(100), clock)},
+             nullptr, clock.Now());
   CHECK(Chosen(plan) == std::vector<std::string>{"build-1"});
   CHECK(Item(plan, "cache_keep").skip == SkipReason::kExcluded);
   CHECK(Item(plan, "other").skip == SkipReason::kExcluded);
 }
 
-TEST_CASE("gc older_than takes every old entry and nothing younger",
-          "[gc][select]") {
+TEST_CASE("gc older_than takes every old entry and nothing younger", "[gc][select]") {
   FakeClock clock;
   GcPolicy p = DefaultDindPolicy();  // 24 h, min_age 6 h, 85%/80%
   VolumeData v = Volume(50);
-  GcPlan plan = PlanGc(
-      p,
-      {Entry("day2", 1, hours(48), clock), Entry("day1", 1, hours(25), clock),
-       Entry("h10", 1, hours(10), clock)},
-      &v, clock.Now());
+  GcPlan plan = PlanGc(p,
+                       {Entry("day2", 1, hours(48), clock), Entry("day1", 1, hours(25), clock),
+                        Entry("h10", 1, hours(10), clock)},
+                       &v, clock.Now());
   CHECK(Chosen(plan) == std::vector<std::string>{"day2", "day1"});
   clock.Advance(hours(15));  // h10 is now 25 h old
   plan = PlanGc(p, {Entry("h10", 1, hours(25), clock)}, &v, clock.Now());
   CHECK(Chosen(plan) == std::vector<std::string>{"h10"});
 }
 
-TEST_CASE("gc guards: mounts, open files and measuring errors",
-          "[gc][select]") {
+TEST_CASE("gc guards: mounts, open files and measuring errors", "[gc][select]") {
   FakeClock clock;
   GcPolicy p;
   p.name = "t";
@@ -195,15 +178,12 @@ TEST_CASE("gc guards: mounts, open files and measuring errors",
   CHECK(Item(plan, "e").skip == SkipReason::kError);
   p.unmount_stale = true;
   p.skip_open = false;
-  CHECK(Chosen(PlanGc(p, {m, o}, nullptr, clock.Now())) ==
-        std::vector<std::string>{"m", "o"});
+  CHECK(Chosen(PlanGc(p, {m, o}, nullptr, clock.Now())) == std::vector<std::string>{"m", "o"});
 }
 
-TEST_CASE("gc free_below, inode and total_above triggers set their targets",
-          "[gc][select]") {
+TEST_CASE("gc free_below, inode and total_above triggers set their targets", "[gc][select]") {
   FakeClock clock;
-  std::vector<GcEntry> e = {Entry("a", 3, hours(10), clock),
-                            Entry("b", 3, hours(9), clock),
+  std::vector<GcEntry> e = {Entry("a", 3, hours(10), clock), Entry("b", 3, hours(9), clock),
                             Entry("c", 3, hours(8), clock)};
   GcPolicy p;
   p.name = "t";
@@ -215,30 +195,26 @@ TEST_CASE("gc free_below, inode and total_above triggers set their targets",
 
   GcPolicy q;
   q.name = "t";
-  q.triggers.total_above =
-      SizeSpec::Bytes(7 * kGiB);  // 9 GiB of entries: 2 to free
+  q.triggers.total_above = SizeSpec::Bytes(7 * kGiB);  // 9 GiB of entries: 2 to free
   CHECK(Chosen(PlanGc(q, e, &v, clock.Now())) == std::vector<std::string>{"a"});
 
   GcPolicy r;
   r.name = "t";
   r.triggers.inodes_used_above = SizeSpec::Percent(90);
   r.triggers.inodes_until_below = SizeSpec::Percent(85);
-  VolumeData iv =
-      Volume(10, 1000, 50);  // 95% inodes used: 100 to free, 10 per entry
+  VolumeData iv = Volume(10, 1000, 50);  // 95% inodes used: 100 to free, 10 per entry
   plan = PlanGc(r, e, &iv, clock.Now());
   CHECK(plan.need_inodes == 100);
   CHECK(Chosen(plan).size() == 3);  // all of them, still short
 }
 
-TEST_CASE(
-    "gc skips an entry mounted in another namespace even with unmount_stale",
-    "[gc][select]") {
+TEST_CASE("gc skips an entry mounted in another namespace even with unmount_stale",
+          "[gc][select]") {
   FakeClock clock;
   GcPolicy p = Watermark("50%", "10%");
   p.unmount_stale = true;
   VolumeData v = Volume(90);
-  std::vector<GcEntry> e = {Entry("own", 1, hours(10), clock),
-                            Entry("busy", 1, hours(10), clock)};
+  std::vector<GcEntry> e = {Entry("own", 1, hours(10), clock), Entry("busy", 1, hours(10), clock)};
   e[0].has_mount = true;  // ours: unmount_stale detaches it
   e[1].has_mount = true;
   e[1].foreign_mount = "/tmp/earthly/dind/busy/merged (overlay, pid 7 dockerd)";
