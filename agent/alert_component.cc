@@ -194,35 +194,7 @@ void AlertComponent::Stop(std::function<void()> done) {
 void AlertComponent::ExportMetrics(MetricWriter& out) const {
   std::lock_guard lock(mutex_);
   if (engine_ == nullptr) return;
-  for (bool firing : {true, false}) {
-    const AlertState want = firing ? AlertState::kFiring : AlertState::kPending;
-    for (const auto& def : RuleTable()) {
-      if (!config_.Rule(def.name).enabled) continue;
-      for (Severity sev : def.severities) {
-        bool any = false;
-        for (const auto& [key, a] : engine_->alerts()) {
-          any = any || (a.name == def.name && a.severity == sev && a.state == want);
-        }
-        out.Gauge(
-            firing ? "cachewarden_alert_firing" : "cachewarden_alert_pending",
-            firing ? "1 if the alert is firing, 0 if not; present for every enabled rule."
-                   : "1 if the alert's condition holds but not yet for its `for`, 0 if not.",
-            any ? 1 : 0,
-            {{"alertname", std::string(def.name)}, {"severity", std::string(SeverityName(sev))}});
-      }
-    }
-  }
-  std::map<std::string, SystemTime> since;
-  for (const auto& [key, a] : engine_->alerts()) {
-    if (a.state != AlertState::kFiring) continue;
-    auto it = since.find(a.name);
-    if (it == since.end() || a.firing_since < it->second) since[a.name] = a.firing_since;
-  }
-  for (const auto& [name, t] : since) {
-    out.Gauge("cachewarden_alert_firing_since_timestamp_seconds",
-              "When the alert (its earliest firing instance) started firing.", ToUnixSeconds(t),
-              {{"alertname", name}});
-  }
+  engine_->ExportMetrics(out);
   stats_->Export(out);
 }
 

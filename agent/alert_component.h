@@ -20,7 +20,8 @@ namespace cachewarden {
 // OutputSource methods are thread-safe.
 class AlertComponent : public Component {
  public:
-  // `clock` times evaluations and re-sends; tests pass a FakeClock.
+  // `clock` times evaluations and re-sends; tests pass a FakeClock. The component keeps a
+  // reference: the clock must outlive it (RealClock::Get() lives as long as the process).
   explicit AlertComponent(const Clock& clock = RealClock::Get());
   ~AlertComponent() override;
 
@@ -43,7 +44,7 @@ class AlertComponent : public Component {
   void StartTimer();
   void ReapNotifiers();
 
-  const Clock& clock_;
+  const Clock& clock_;  // not owned; outlives the component
   uv_loop_t* loop_ = nullptr;
   uv_timer_t timer_{};
   bool stopping_ = false;

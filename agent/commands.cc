@@ -54,10 +54,11 @@ int CheckCommand(const CommandLine& cl) {
   auto config = LoadConfigForCommand(cl);
   if (!config) return kExitConfig;
   auto snapshot = CollectOnce(*config);
-  auto findings = Assess(*snapshot, config->alerts);
+  const SystemTime now = RealClock::Get().Now();
+  auto findings = Assess(*snapshot, config->alerts, now);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
-    fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings), 2));
+    fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings, now), 2));
   } else {
     fmt::print("{}", CheckReportText(*config, findings));
   }

@@ -25,23 +25,24 @@ std::string CheckReportText(const Config& config, const std::vector<Finding>& fi
     return SeverityRank(a->severity) > SeverityRank(b->severity);
   });
   for (const Finding* f : sorted) {
-    out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)), f->source, f->summary);
+    out +=
+        fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)), f->Source(), f->summary);
     if (!f->remedy.empty()) out += fmt::format("      fix: {}\n", f->remedy);
   }
   return out;
 }
 
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,
-                               const std::vector<Finding>& findings) {
+                               const std::vector<Finding>& findings, SystemTime now) {
   Severity worst = Worst(findings);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& f : findings) {
     list.push_back({{"severity", SeverityName(f.severity)},
-                    {"source", f.source},
+                    {"source", f.Source()},
                     {"summary", f.summary},
                     {"remedy", f.remedy}});
   }
-  nlohmann::json j = snapshot.ToJson(RealClock::Get().Now());
+  nlohmann::json j = snapshot.ToJson(now);
   j["status"] = SeverityName(worst);
   j["exit_code"] = static_cast<int>(worst);
   j["root"] = config.root;

@@ -128,32 +128,6 @@ MountVerdict FromTable(const MountTable& table, const MountEntry& m) {
 
 }  // namespace
 
-std::string_view MountKindName(MountKind kind) {
-  switch (kind) {
-    case MountKind::kContainerRoot:
-      return "container_root";
-    case MountKind::kDockerVolume:
-      return "docker_volume";
-    case MountKind::kK8sEmptyDir:
-      return "k8s_emptydir";
-    case MountKind::kK8sEmptyDirMemory:
-      return "k8s_emptydir_memory";
-    case MountKind::kDedicatedDevice:
-      return "dedicated_device";
-    case MountKind::kHostBind:
-      return "host_bind";
-    case MountKind::kTmpfs:
-      return "tmpfs";
-    case MountKind::kNetwork:
-      return "network";
-    case MountKind::kFuse:
-      return "fuse";
-    case MountKind::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
-}
-
 bool IsVolumeKind(MountKind kind) {
   return kind == MountKind::kDockerVolume || kind == MountKind::kDedicatedDevice ||
          kind == MountKind::kHostBind;

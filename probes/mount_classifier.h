@@ -5,26 +5,45 @@
 #include <string>
 #include <string_view>
 
+#include "base/enum_names.h"
 #include "fs/mountinfo.h"
 
 namespace cachewarden {
 
-// What kind of storage holds the cache, from the shapes in DOMAIN.md.
+// What kind of storage holds the cache, as ClassifyMount recognises it from the mount that holds
+// the cache (tests/fixtures/mountinfo has a captured mountinfo of each shape). A closed set: the
+// alert rules decide on the value, never on its name.
 enum class MountKind {
-  kContainerRoot,      // overlay/aufs/fuse-overlayfs: a container's root
+  kContainerRoot,      // overlay, aufs or fuse-overlayfs: a container's root
   kDockerVolume,       // root ends in /volumes/<name>/_data
   kK8sEmptyDir,        // root under /volumes/kubernetes.io~empty-dir/<name>
   kK8sEmptyDirMemory,  // emptyDir with medium: Memory (tmpfs in a pod)
   kDedicatedDevice,    // own block device, different major:minor from "/"
   kHostBind,           // a directory of the host disk, or the host's own root
-  kTmpfs,
-  kNetwork,  // nfs, nfs4, cifs, smb3, ceph, glusterfs, 9p, ...
-  kFuse,
-  kUnknown,
+  kTmpfs,              // tmpfs or ramfs outside a Kubernetes pod
+  kNetwork,            // nfs, nfs4, cifs, smb3, ceph, glusterfs, 9p, sshfs, ...
+  kFuse,               // any other FUSE filesystem (s3fs, rclone, gcsfuse, ...)
+  kUnknown,            // none of the above
 };
 
-// "container_root", "docker_volume", ... (the label values of mount_info).
-std::string_view MountKindName(MountKind kind);
+// The one spelling of each kind: the `kind` label of cachewarden_mount_info, the mounts probe's
+// JSON, and what a reader of either parses back (ValueIn).
+inline constexpr EnumName<MountKind> kMountKindNames[] = {
+    {MountKind::kContainerRoot, "container_root"},
+    {MountKind::kDockerVolume, "docker_volume"},
+    {MountKind::kK8sEmptyDir, "k8s_emptydir"},
+    {MountKind::kK8sEmptyDirMemory, "k8s_emptydir_memory"},
+    {MountKind::kDedicatedDevice, "dedicated_device"},
+    {MountKind::kHostBind, "host_bind"},
+    {MountKind::kTmpfs, "tmpfs"},
+    {MountKind::kNetwork, "network"},
+    {MountKind::kFuse, "fuse"},
+    {MountKind::kUnknown, "unknown"},
+};
+
+constexpr std::string_view MountKindName(MountKind kind) {
+  return NameIn<MountKind>(kMountKindNames, kind);
+}
 // docker_volume, dedicated_device and host_bind: real disk that outlives the container.
 bool IsVolumeKind(MountKind kind);
 

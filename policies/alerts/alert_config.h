@@ -11,9 +11,9 @@
 
 namespace cachewarden {
 
-// One rule's settings, from `alerts.rules.<Name>`. Each rule declares its own thresholds in the
-// rule table (policies/alert_rules.h); their values live in `params`, in base units: percent as
-// 0..100, durations in seconds, sizes in bytes, counts as numbers.
+// One rule's settings, from `alerts.rules.<Name>`. Each rule declares its own thresholds in its row
+// (policies/alerts/rules/); their values live in `params`, in base units: percent as 0..100,
+// durations in seconds, sizes in bytes, counts as numbers.
 struct RuleConfig {
   bool enabled = true;
   Duration for_duration{};     // how long the condition must hold before firing

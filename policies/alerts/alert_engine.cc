@@ -4,20 +4,6 @@
 
 namespace cachewarden {
 
-std::string_view AlertStateName(AlertState s) {
-  switch (s) {
-    case AlertState::kInactive:
-      return "inactive";
-    case AlertState::kPending:
-      return "pending";
-    case AlertState::kFiring:
-      return "firing";
-    case AlertState::kResolved:
-      return "resolved";
-  }
-  return "inactive";
-}
-
 MetricLabels Alert::AllLabels() const {
   MetricLabels out = {{"alertname", name}, {"severity", std::string(SeverityName(severity))}};
   out.insert(out.end(), labels.begin(), labels.end());
@@ -94,9 +80,9 @@ std::vector<AlertChange> AlertEngine::Evaluate(const Snapshot& snapshot, SystemT
     const RuleConfig& rc = config_.Rule(def.name);
     std::map<std::string, bool> seen;
     if (rc.enabled) {
-      std::vector<Candidate> candidates;
-      if (!def.eval(snapshot, now, rc, &candidates)) continue;  // input unknown
-      for (const auto& c : candidates) Step(def, rc, c, now, &seen, &changes);
+      RuleOutcome outcome;
+      if (!def.eval(snapshot, now, rc, &outcome)) continue;  // input unknown
+      for (const auto& c : outcome.candidates) Step(def, rc, c, now, &seen, &changes);
     }
     // Alerts the rule no longer mentions (or all, for a disabled rule) lapse.
     for (auto& [key, a] : alerts_) {
@@ -111,33 +97,36 @@ std::vector<AlertChange> AlertEngine::Evaluate(const Snapshot& snapshot, SystemT
   return changes;
 }
 
-std::vector<Alert> AlertEngine::FiringNow(const Snapshot& snapshot, const AlertsConfig& config,
-                                          SystemTime now) {
-  std::map<std::string, Alert> worst;  // by name and labels, without severity
-  for (const auto& def : RuleTable()) {
-    const RuleConfig& rc = config.Rule(def.name);
-    if (!rc.enabled || !def.in_check) continue;
-    std::vector<Candidate> candidates;
-    if (!def.eval(snapshot, now, rc, &candidates)) continue;
-    for (auto& c : candidates) {
-      if (!c.fires) continue;
-      Alert a;
-      a.name = std::string(def.name);
-      a.labels = std::move(c.labels);
-      std::string key = a.Key();
-      a.severity = c.severity;
-      a.state = AlertState::kFiring;
-      a.active_since = a.firing_since = a.last_held = now;
-      a.value = c.value;
-      a.summary = std::move(c.summary);
-      a.description = std::move(c.description);
-      auto it = worst.find(key);
-      if (it == worst.end() || it->second.severity < a.severity) worst[key] = std::move(a);
+void AlertEngine::ExportMetrics(MetricWriter& out) const {
+  for (bool firing : {true, false}) {
+    const AlertState want = firing ? AlertState::kFiring : AlertState::kPending;
+    for (const auto& def : RuleTable()) {
+      if (!config_.Rule(def.name).enabled) continue;
+      for (Severity sev : def.severities) {
+        bool any = false;
+        for (const auto& [key, a] : alerts_) {
+          any = any || (a.name == def.name && a.severity == sev && a.state == want);
+        }
+        out.Gauge(
+            firing ? "cachewarden_alert_firing" : "cachewarden_alert_pending",
+            firing ? "1 if the alert is firing, 0 if not; present for every enabled rule."
+                   : "1 if the alert's condition holds but not yet for its `for`, 0 if not.",
+            any ? 1 : 0,
+            {{"alertname", std::string(def.name)}, {"severity", std::string(SeverityName(sev))}});
+      }
     }
   }
-  std::vector<Alert> out;
-  for (auto& [key, a] : worst) out.push_back(std::move(a));
-  return out;
+  std::map<std::string, SystemTime> since;
+  for (const auto& [key, a] : alerts_) {
+    if (a.state != AlertState::kFiring) continue;
+    auto it = since.find(a.name);
+    if (it == since.end() || a.firing_since < it->second) since[a.name] = a.firing_since;
+  }
+  for (const auto& [name, t] : since) {
+    out.Gauge("cachewarden_alert_firing_since_timestamp_seconds",
+              "When the alert (its earliest firing instance) started firing.", ToUnixSeconds(t),
+              {{"alertname", name}});
+  }
 }
 
 }  // namespace cachewarden

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.h"
+#include "base/metric_writer.h"
 #include "policies/alerts/alert_config.h"
 #include "policies/alerts/alert_rules.h"
 #include "policies/alerts/severity.h"
@@ -13,7 +15,18 @@
 namespace cachewarden {
 
 enum class AlertState { kInactive, kPending, kFiring, kResolved };
-std::string_view AlertStateName(AlertState s);  // "inactive", "pending", ...
+
+// The one spelling of each state: logs and /status.
+inline constexpr EnumName<AlertState> kAlertStateNames[] = {
+    {AlertState::kInactive, "inactive"},
+    {AlertState::kPending, "pending"},
+    {AlertState::kFiring, "firing"},
+    {AlertState::kResolved, "resolved"},
+};
+
+constexpr std::string_view AlertStateName(AlertState s) {
+  return NameIn<AlertState>(kAlertStateNames, s);
+}
 
 // One alert: one severity of one labelled instance of a rule.
 struct Alert {
@@ -62,10 +75,10 @@ class AlertEngine {
   const std::map<std::string, Alert>& alerts() const { return alerts_; }
   const AlertsConfig& config() const { return config_; }
 
-  // One-shot mode (`check`): what fires right now, ignoring `for` and keep_firing_for; only rules
-  // marked in_check. Highest severity per instance.
-  static std::vector<Alert> FiringNow(const Snapshot& snapshot, const AlertsConfig& config,
-                                      SystemTime now);
+  // The alerts' part of /metrics: cachewarden_alert_firing and cachewarden_alert_pending (0 or 1)
+  // for every severity of every enabled rule, and cachewarden_alert_firing_since_timestamp_seconds
+  // of each firing rule.
+  void ExportMetrics(MetricWriter& out) const;
 
  private:
   void Step(const RuleDef& def, const RuleConfig& rc, const Candidate& cand, SystemTime now,

@@ -2,18 +2,10 @@
 
 namespace cachewarden {
 
-std::string_view SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kOk:
-      return "ok";
-    case Severity::kWarning:
-      return "warning";
-    case Severity::kCritical:
-      return "critical";
-    case Severity::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
+std::string Finding::Source() const {
+  std::string out = rule;
+  for (const auto& [k, v] : labels) out += " " + k + "=" + v;
+  return out;
 }
 
 int SeverityRank(Severity s) {

@@ -4,19 +4,35 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.h"
+#include "base/metric_writer.h"
+
 namespace cachewarden {
 
 // Monitoring-plugin order: the exit code of `check` is the value.
 enum class Severity { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
 
-std::string_view SeverityName(Severity s);  // "ok", "warning", "critical", "unknown"
+// The one spelling of each severity: the `severity` label of alerts and metrics, `check`'s JSON.
+inline constexpr EnumName<Severity> kSeverityNames[] = {
+    {Severity::kOk, "ok"},
+    {Severity::kWarning, "warning"},
+    {Severity::kCritical, "critical"},
+    {Severity::kUnknown, "unknown"},
+};
 
-// One thing `check` tells a person: what is wrong, and what to do about it.
+constexpr std::string_view SeverityName(Severity s) { return NameIn<Severity>(kSeverityNames, s); }
+
+// One thing `check` tells a person: the state of one instance of one alert rule, with what to do
+// about it.
 struct Finding {
   Severity severity = Severity::kOk;
-  std::string source;   // the probe or rule that raised it
+  std::string rule;     // the alert rule (its alertname)
+  MetricLabels labels;  // the instance's labels besides alertname and severity (op, kind, ...)
   std::string summary;  // one sentence, with the figure
-  std::string remedy;   // one or two sentences; may be empty
+  std::string remedy;   // one or two sentences; empty for an OK finding
+
+  // "CacheNotOnVolume kind=tmpfs": the rule and its labels, as `check` prints them.
+  std::string Source() const;
 };
 
 // How bad a severity is, for ordering: ok 0 < warning 1 < unknown 2 < critical 3 (we could not tell

@@ -2,6 +2,9 @@
 // built-in rule, and the PrometheusRule matches it.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "policies/alerts/alert_rules.h"
 #include "tests/support/process.h"
@@ -40,6 +43,37 @@ TEST_CASE("every built-in alert rule has a Prometheus rule of the same name",
     INFO(def.name);
     CHECK(rules.find("- alert: " + std::string(def.name) + "\n") != std::string::npos);
   }
+}
+
+// The kinds in `cachewarden_mount_info{kind=~"a|b"}` or `{kind="a"}` of the CacheNotOnVolume rule
+// at `severity`.
+std::set<std::string> KindsOf(const std::string& rules, const std::string& severity) {
+  std::set<std::string> out;
+  const std::regex rule(
+      R"(- alert: CacheNotOnVolume\n\s+expr: ([^\n]*)\n\s+labels:\n\s+severity: (\w+))");
+  const std::regex kinds(R"re(cachewarden_mount_info\{kind=~?"([^"]*)"\})re");
+  for (std::sregex_iterator it(rules.begin(), rules.end(), rule), end; it != end; ++it) {
+    if ((*it)[2] != severity) continue;
+    const std::string expr = (*it)[1];
+    for (std::sregex_iterator k(expr.begin(), expr.end(), kinds); k != end; ++k) {
+      std::stringstream list((*k)[1]);
+      for (std::string kind; std::getline(list, kind, '|');) out.insert(kind);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("the Prometheus CacheNotOnVolume rules judge each mount kind as the agent does",
+          "[deploy][prometheus][mounts]") {
+  const std::string rules = ReadFile(PrometheusDir() + "/cachewarden-rules.yml");
+  std::set<std::string> warning, critical;
+  for (const auto& [kind, name] : kMountKindNames) {
+    if (MountKindSeverity(kind) == Severity::kWarning) warning.insert(std::string(name));
+    if (MountKindSeverity(kind) == Severity::kCritical) critical.insert(std::string(name));
+  }
+  CHECK(KindsOf(rules, "warning") == warning);
+  CHECK(KindsOf(rules, "critical") == critical);
+  CHECK(warning.contains("fuse"));
 }
 
 TEST_CASE("the PrometheusRule is generated from the rules file", "[deploy][prometheus]") {

@@ -248,8 +248,10 @@ TEST_CASE("a real Device or resource busy: the stale mount and the log line, wit
   bool dind_finding = false, log_finding = false;
   for (const auto& f : report["findings"]) {
     auto summary = f["summary"].get<std::string>();
-    if (f["source"] == "dind" && summary.find(entry) != std::string::npos) dind_finding = true;
-    if (f["source"] == "logs" && summary.find(entry) != std::string::npos) log_finding = true;
+    if (f["source"] == "DindStaleMounts" && summary.find(entry) != std::string::npos)
+      dind_finding = true;
+    if (f["source"] == "DindCleanupResourceBusy" && summary.find(entry) != std::string::npos)
+      log_finding = true;
   }
   CHECK(dind_finding);
   CHECK(log_finding);

@@ -16,7 +16,7 @@ MountVerdict ClassifyFixture(const std::string& name,
   return ClassifyMount(t, *holder, f_type);
 }
 
-TEST_CASE("captured mount shapes classify as DOMAIN.md's table says", "[mounts]") {
+TEST_CASE("captured mount shapes classify as the kinds mount_classifier.h describes", "[mounts]") {
   struct Case {
     const char* fixture;
     MountKind kind;
@@ -29,11 +29,12 @@ TEST_CASE("captured mount shapes classify as DOMAIN.md's table says", "[mounts]"
       {"ebs_pv.txt", MountKind::kDedicatedDevice},
       {"host_bind.txt", MountKind::kHostBind},
       {"nfs.txt", MountKind::kNetwork},
+      {"fuse_s3fs.txt", MountKind::kFuse},
   };
   for (const auto& c : cases) {
     INFO(c.fixture);
     auto v = ClassifyFixture(c.fixture);
-    CHECK(MountKindName(v.kind) == MountKindName(c.kind));
+    CHECK(v.kind == c.kind);
     CHECK_FALSE(v.readonly);
     CHECK(v.statfs_agrees);
     CHECK_FALSE(v.reason.empty());
@@ -71,6 +72,22 @@ TEST_CASE("emptyDir is recognised only under kubernetes.io~empty-dir", "[mounts]
       "/c rw - ext4 /dev/sda1 rw\n");
   auto v = ClassifyMount(t, *t.Holder("/c"), std::nullopt);
   CHECK(v.kind == MountKind::kHostBind);
+}
+
+TEST_CASE("every mount kind has one name, and the name reads back as the kind", "[mounts]") {
+  // The enum is dense from kContainerRoot to kUnknown, so the table must have a row for each.
+  constexpr auto kCount = static_cast<std::size_t>(MountKind::kUnknown) + 1;
+  REQUIRE(std::size(kMountKindNames) == kCount);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    const auto kind = static_cast<MountKind>(i);
+    const std::string_view name = MountKindName(kind);
+    INFO(name);
+    CHECK_FALSE(name.empty());
+    CHECK(ValueIn<MountKind>(kMountKindNames, name) == kind);
+  }
+  CHECK(MountKindName(MountKind::kFuse) == "fuse");
+  CHECK(MountKindName(MountKind::kK8sEmptyDirMemory) == "k8s_emptydir_memory");
+  CHECK_FALSE(ValueIn<MountKind>(kMountKindNames, "volume"));
 }
 
 }  // namespace

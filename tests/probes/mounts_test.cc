@@ -22,11 +22,11 @@ struct CheckRun {
   int exit_code = -1;
   nlohmann::json report;
   nlohmann::json Mounts() const { return report["probes"]["mounts"]["data"]; }
-  // The mounts finding (the first one from source "mounts" that is not a read-only finding, unless
-  // only that exists).
-  nlohmann::json Finding(const std::string& source, const std::string& severity) const {
+  // The first finding of `rule` (its source is the rule and its labels) at `severity`, or null.
+  nlohmann::json Finding(const std::string& rule, const std::string& severity) const {
     for (const auto& f : report["findings"]) {
-      if (f["source"] == source && f["severity"] == severity) return f;
+      const auto source = f["source"].get<std::string>();
+      if ((source == rule || source.starts_with(rule + " ")) && f["severity"] == severity) return f;
     }
     return nullptr;
   }
@@ -85,7 +85,7 @@ TEST_CASE("check: a cache on its own ext4 loop device is a dedicated volume", "[
   CHECK(run.Mounts()["is_volume"] == true);
   CHECK(run.Mounts()["mount"]["fstype"] == "ext4");
   CHECK(run.Mounts()["statfs_type"] == "0xef53");
-  CHECK(run.Finding("mounts", "ok") != nullptr);
+  CHECK(run.Finding("CacheNotOnVolume", "ok") != nullptr);
 }
 
 TEST_CASE("check: a cache on tmpfs is a warning that says so", "[mounts][root]") {
@@ -97,7 +97,7 @@ TEST_CASE("check: a cache on tmpfs is a warning that says so", "[mounts][root]")
   CHECK(run.Mounts()["kind"] == "tmpfs");
   CHECK(run.Mounts()["statfs_agrees"] == true);
   CHECK(run.exit_code == 1);
-  auto f = run.Finding("mounts", "warning");
+  auto f = run.Finding("CacheNotOnVolume", "warning");
   REQUIRE(f != nullptr);
   CHECK(f["summary"].get<std::string>().find("memory-backed") != std::string::npos);
 }
@@ -125,7 +125,7 @@ TEST_CASE("check: a read-only cache is critical", "[mounts][root]") {
   auto run = RunCheck(dir, dir / "cache");
   CHECK(run.Mounts()["readonly"] == true);
   CHECK(run.exit_code == 2);
-  auto f = run.Finding("mounts", "critical");
+  auto f = run.Finding("CacheNotOnVolume", "critical");
   REQUIRE(f != nullptr);
   CHECK(f["summary"].get<std::string>().find("read-only") != std::string::npos);
 }
@@ -181,7 +181,7 @@ TEST_CASE("check: a cache on a container's overlay root is critical and says why
   CHECK(run.Mounts()["mount"]["mount_point"] == "/");
   CHECK(run.Mounts()["statfs_type"] == "0x794c7630");
   CHECK(run.exit_code == 2);
-  auto f = run.Finding("mounts", "critical");
+  auto f = run.Finding("CacheNotOnVolume", "critical");
   REQUIRE(f != nullptr);
   auto remedy = f["remedy"].get<std::string>();
   CHECK(remedy.find("native") != std::string::npos);
@@ -189,7 +189,7 @@ TEST_CASE("check: a cache on a container's overlay root is critical and says why
   CHECK(remedy.find("PersistentVolumeClaim") != std::string::npos);
 }
 
-TEST_CASE("check: captured emptyDir, Docker volume and EBS mountinfo through the binary",
+TEST_CASE("check: captured emptyDir, Docker volume, EBS, NFS and FUSE mountinfo through the binary",
           "[mounts]") {
   struct Case {
     const char* fixture;
@@ -201,6 +201,7 @@ TEST_CASE("check: captured emptyDir, Docker volume and EBS mountinfo through the
       {"docker_volume.txt", "docker_volume", "ok"},
       {"ebs_pv.txt", "dedicated_device", "ok"},
       {"nfs.txt", "network", "warning"},
+      {"fuse_s3fs.txt", "fuse", "warning"},
   };
   for (const auto& c : cases) {
     INFO(c.fixture);
@@ -216,7 +217,7 @@ TEST_CASE("check: captured emptyDir, Docker volume and EBS mountinfo through the
                  {{"proc_root", dir / "proc"}, {"probes", {{"dind", {{"enabled", false}}}}}});
     auto m = run.Mounts();
     CHECK(m["kind"] == c.kind);
-    CHECK(run.Finding("mounts", c.severity) != nullptr);
+    CHECK(run.Finding("CacheNotOnVolume", c.severity) != nullptr);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "probes/mount_classifier.h"
 #include "probes/volume.h"
 
 namespace cachewarden::testing {
@@ -18,6 +19,21 @@ Snapshot VolumeAt(double used_percent, const Clock& clock) {
   Snapshot s;
   s.Put<VolumeData>(v, clock.Now());
   return s;
+}
+
+std::shared_ptr<MountsData> MountsFrom(const std::string& mountinfo,
+                                       std::optional<std::uint64_t> f_type) {
+  MountTable table = ParseMountInfo(mountinfo);
+  auto m = std::make_shared<MountsData>();
+  m->cache_root = m->resolved_path = "/tmp/earthly";
+  const MountEntry* holder = table.Holder(m->resolved_path);
+  if (holder == nullptr) return nullptr;
+  m->holder = *holder;
+  m->statfs_type = f_type;
+  m->mount_count = table.entries.size();
+  m->malformed_lines = table.malformed_lines;
+  m->verdict = ClassifyMount(table, *holder, f_type);
+  return m;
 }
 
 }  // namespace cachewarden::testing

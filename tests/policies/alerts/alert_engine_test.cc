@@ -1,6 +1,7 @@
 #include "policies/alerts/alert_engine.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "tests/support/snapshots.h"
 
@@ -204,16 +205,38 @@ TEST_CASE("disabling a rule resolves its firing alerts", "[alerts]") {
   CHECK(StateOf(engine, kCritical) == AlertState::kResolved);
 }
 
-TEST_CASE("one-shot evaluation fires at once and keeps the highest severity", "[alerts]") {
+TEST_CASE("the engine's /metrics say, per rule and severity, which alerts fire or are pending",
+          "[alerts]") {
   FakeClock clock;
-  auto firing = AlertEngine::FiringNow(VolumeAt(96, clock), DefaultAlertsConfig(), clock.Now());
-  REQUIRE(firing.size() == 1);
-  CHECK(firing[0].name == "CacheDiskAlmostFull");
-  CHECK(firing[0].severity == Severity::kCritical);
-  CHECK(AlertEngine::FiringNow(VolumeAt(50, clock), DefaultAlertsConfig(), clock.Now()).empty());
-  firing = AlertEngine::FiringNow(VolumeAt(90, clock), DefaultAlertsConfig(), clock.Now());
-  REQUIRE(firing.size() == 1);
-  CHECK(firing[0].severity == Severity::kWarning);
+  AlertsConfig config = DiskConfig(seconds(0), seconds(0));
+  config.rules["CacheInodesAlmostFull"].for_duration = minutes(2);
+  AlertEngine engine(config);
+  Snapshot s = VolumeAt(97, clock);
+  engine.Evaluate(s, clock.Now());
+  std::map<std::string, double> firing, pending;
+  MetricWriter w;
+  engine.ExportMetrics(w);
+  for (const auto& family : w.Take()) {
+    for (const auto& m : family.metric) {
+      std::string key;
+      for (const auto& l : m.label) key += (key.empty() ? "" : ",") + l.value;
+      if (family.name == "cachewarden_alert_firing") firing[key] = m.gauge.value;
+      if (family.name == "cachewarden_alert_pending") pending[key] = m.gauge.value;
+    }
+  }
+  CHECK(firing.at("CacheDiskAlmostFull,critical") == 1);
+  CHECK(firing.at("CacheDiskAlmostFull,warning") == 1);
+  CHECK(pending.at("CacheDiskAlmostFull,critical") == 0);
+  CHECK(firing.at("CacheNotOnVolume,critical") == 0);
+  CHECK(firing.size() == pending.size());
+  // VolumeAt's inodes are 10% used: nothing pending there.
+  CHECK(pending.at("CacheInodesAlmostFull,warning") == 0);
+  config.rules["CacheProbeFailing"].enabled = false;
+  engine.Reconfigure(config);
+  engine.ExportMetrics(w);
+  for (const auto& family : w.Take()) {
+    for (const auto& m : family.metric) CHECK(m.label.at(0).value != "CacheProbeFailing");
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "policies/gc/gc_episodes.h"
 #include "probes/dind.h"
 #include "probes/latency.h"
+#include "probes/logs.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -145,12 +146,12 @@ TEST_CASE("CacheGCIneffective fires for the policy whose trigger held 15 minutes
   REQUIRE(in);
   REQUIRE(in->policies.size() == 1);
   CHECK(in->policies[0].trigger_held_seconds == Approx(16 * 60));
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideGcIneffective(*in, Defaults("CacheGCIneffective"), &out);
-  REQUIRE(out.size() == 1);
-  CHECK(out[0].fires);
-  CHECK(out[0].labels == MetricLabels{{"policy", "dind"}});
-  CHECK(out[0].description.find("gc --dry-run --policy dind") != std::string::npos);
+  REQUIRE(out.candidates.size() == 1);
+  CHECK(out.candidates[0].fires);
+  CHECK(out.candidates[0].labels == MetricLabels{{"policy", "dind"}});
+  CHECK(out.candidates[0].description.find("gc --dry-run --policy dind") != std::string::npos);
 
   // Without the fact (a one-shot `check`) the rule's input is unknown.
   CHECK_FALSE(ExtractGc(Snapshot{}, clock.Now()));
@@ -186,9 +187,11 @@ TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[aler
   d->dirs = {"/c/dind"};
   DindMountSeen running;  // a long build's own overlay: old, not stale
   running.mount.mount_point = "/c/dind/busy/merged";
+  running.mount.entry_id = "busy";
   running.seen_for = std::chrono::hours(2);
   DindMountSeen leftover;
   leftover.mount.mount_point = "/c/dind/gone/merged";
+  leftover.mount.entry_id = "gone";
   leftover.seen_for = minutes(11);
   leftover.stale = true;
   d->mounts = {running, leftover};
@@ -196,17 +199,69 @@ TEST_CASE("DindStaleMounts counts only mounts that outlived their build", "[aler
   s.Put<DindData>(d, clock.Now());
   auto in = ExtractStaleMounts(s, clock.Now());
   REQUIRE(in);
-  REQUIRE(in->mounts.size() == 1);
-  CHECK(in->mounts[0].mount_point == "/c/dind/gone/merged");
-  std::vector<Candidate> out;
+  CHECK(in->mounts == 2);
+  REQUIRE(in->stale.size() == 1);
+  CHECK(in->stale[0].mount.mount_point == "/c/dind/gone/merged");
+  CHECK_FALSE(in->stale[0].rm_failed);
+  RuleOutcome out;
   DecideStaleMounts(*in, Defaults("DindStaleMounts"), &out);
-  CHECK(out.at(0).fires);
-  CHECK(out.at(0).description.find("/c/dind/gone/merged") != std::string::npos);
+  CHECK(out.candidates.at(0).fires);
+  CHECK(out.candidates.at(0).description.find("/c/dind/gone/merged") != std::string::npos);
+}
 
-  d->mounts[1].seen_for = minutes(9);  // stale, but not for 10 minutes yet
-  out.clear();
-  DecideStaleMounts(*ExtractStaleMounts(s, clock.Now()), Defaults("DindStaleMounts"), &out);
-  CHECK_FALSE(out.at(0).fires);
+TEST_CASE("a fresh dind mount is stale when buildkitd's log shows rm failing on its entry",
+          "[alerts][dind]") {
+  FakeClock clock;
+  auto d = std::make_shared<DindData>();
+  d->dirs = {"/c/dind"};
+  DindMountSeen m;
+  m.mount.entry_id = "abc";
+  m.mount.mount_point = "/c/dind/abc/m";
+  m.mount.own_namespace = true;
+  m.mount.pid = 42;
+  d->mounts.push_back(m);
+  Snapshot s;
+  s.Put<DindData>(d, clock.Now());
+  CHECK(ExtractStaleMounts(s, clock.Now())->stale.empty());
+
+  auto l = std::make_shared<LogsData>();
+  LogEvent e;
+  e.kind = LogEventKind::kDindBusy;
+  e.entry_id = "abc";
+  e.path = "/var/earthly/dind/abc";
+  l->recent.push_back(e);
+  s.Put<LogsData>(l, clock.Now());
+  auto in = ExtractStaleMounts(s, clock.Now());
+  REQUIRE(in->stale.size() == 1);
+  CHECK(in->stale[0].rm_failed);
+  RuleOutcome out;
+  DecideStaleMounts(*in, Defaults("DindStaleMounts"), &out);
+  CHECK(out.candidates.at(0).fires);
+  CHECK_THAT(out.candidates.at(0).summary, Catch::Contains("pid 42") && Catch::Contains("abc"));
+}
+
+TEST_CASE("DindStaleMounts fires in the daemon once its mounts have been stale for 10 minutes",
+          "[alerts][dind]") {
+  FakeClock clock;
+  auto d = std::make_shared<DindData>();
+  d->dirs = {"/c/dind"};
+  DindMountSeen m;
+  m.mount.mount_point = "/c/dind/gone/merged";
+  m.stale = true;
+  d->mounts.push_back(m);
+  Snapshot s;
+  s.Put<DindData>(d, clock.Now());
+  AlertEngine engine(DefaultAlertsConfig());
+  engine.Evaluate(s, clock.Now());
+  const std::string key = "DindStaleMounts|warning";
+  REQUIRE(engine.alerts().contains(key));
+  CHECK(engine.alerts().at(key).state == AlertState::kPending);
+  clock.Advance(minutes(9));
+  engine.Evaluate(s, clock.Now());
+  CHECK(engine.alerts().at(key).state == AlertState::kPending);
+  clock.Advance(minutes(1));
+  engine.Evaluate(s, clock.Now());
+  CHECK(engine.alerts().at(key).state == AlertState::kFiring);
 }
 
 }  // namespace

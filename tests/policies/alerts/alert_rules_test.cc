@@ -9,6 +9,21 @@ namespace {
 
 RuleConfig Defaults(std::string_view rule) { return DefaultAlertsConfig().Rule(rule); }
 
+NotOnVolumeInput OnKind(MountKind kind, std::string fstype) {
+  NotOnVolumeInput in;
+  in.path = "/tmp/earthly";
+  in.kind = kind;
+  in.fstype = std::move(fstype);
+  return in;
+}
+
+LogEventInput BusyAgo(double seconds) {
+  LogEventInput in;
+  in.path = "/c/dind";
+  in.seconds_since_last = seconds;
+  return in;
+}
+
 // The candidate of `severity` (and, if given, label value), or fail.
 const Candidate& Find(const std::vector<Candidate>& cands, Severity severity,
                       const std::string& label = "") {
@@ -37,16 +52,16 @@ TEST_CASE("every rule has a config with its documented defaults", "[alerts]") {
 }
 
 TEST_CASE("the disk and inode rules fire at 85% (warning) and 95% (critical)", "[alerts]") {
-  std::vector<Candidate> out;
-  DecideDiskAlmostFull({"/tmp/earthly", 90, 900, 1000}, Defaults("CacheDiskAlmostFull"), &out);
-  CHECK(Find(out, Severity::kWarning).fires);
-  CHECK_FALSE(Find(out, Severity::kCritical).fires);
-  CHECK(Find(out, Severity::kCritical).holds == false);
-  out.clear();
-  DecideInodesAlmostFull({"/tmp/earthly", 94, 94, 100}, Defaults("CacheInodesAlmostFull"), &out);
-  CHECK_FALSE(Find(out, Severity::kCritical).fires);
-  CHECK(Find(out, Severity::kCritical).holds);  // within the hysteresis margin
-  CHECK(Find(out, Severity::kWarning).description.find("inodes") != std::string::npos);
+  RuleOutcome out;
+  DecideDiskAlmostFull({"/tmp/earthly", 90, 900, 1000, 100}, Defaults("CacheDiskAlmostFull"), &out);
+  CHECK(Find(out.candidates, Severity::kWarning).fires);
+  CHECK_FALSE(Find(out.candidates, Severity::kCritical).fires);
+  CHECK(Find(out.candidates, Severity::kCritical).holds == false);
+  out = {};
+  DecideInodesAlmostFull({"/tmp/earthly", 94, 94, 100, 6}, Defaults("CacheInodesAlmostFull"), &out);
+  CHECK_FALSE(Find(out.candidates, Severity::kCritical).fires);
+  CHECK(Find(out.candidates, Severity::kCritical).holds);  // within the hysteresis margin
+  CHECK(Find(out.candidates, Severity::kWarning).description.find("inodes") != std::string::npos);
 }
 
 TEST_CASE("a read-only cache filesystem is critical for CacheNotOnVolume", "[alerts]") {
@@ -59,107 +74,121 @@ TEST_CASE("a read-only cache filesystem is critical for CacheNotOnVolume", "[ale
   s.Put<VolumeData>(v, clock.Now());
   auto in = ExtractNotOnVolume(s, clock.Now());
   REQUIRE(in);
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideNotOnVolume(*in, Defaults("CacheNotOnVolume"), &out);
-  CHECK(Find(out, Severity::kCritical).fires);
-  CHECK(Find(out, Severity::kCritical).summary.find("read-only") != std::string::npos);
-  CHECK_FALSE(Find(out, Severity::kWarning).fires);
+  CHECK(Find(out.candidates, Severity::kCritical).fires);
+  CHECK(Find(out.candidates, Severity::kCritical).summary.find("read-only") != std::string::npos);
+  CHECK_FALSE(Find(out.candidates, Severity::kWarning).fires);
 
-  out.clear();
-  DecideNotOnVolume({"/tmp/earthly", false, "k8s_emptydir", "ext4"}, {}, &out);
-  CHECK(Find(out, Severity::kWarning).fires);
-  CHECK_FALSE(Find(out, Severity::kCritical).fires);
-  out.clear();
-  DecideNotOnVolume({"/tmp/earthly", false, "container_root", "overlay"}, {}, &out);
-  CHECK(Find(out, Severity::kCritical).fires);
-  out.clear();
-  DecideNotOnVolume({"/tmp/earthly", false, "volume", "ext4"}, {}, &out);
-  for (const auto& c : out) CHECK_FALSE(c.fires);
+  out = {};
+  DecideNotOnVolume(OnKind(MountKind::kK8sEmptyDir, "ext4"), {}, &out);
+  CHECK(Find(out.candidates, Severity::kWarning).fires);
+  CHECK(Find(out.candidates, Severity::kWarning).labels == MetricLabels{{"kind", "k8s_emptydir"}});
+  CHECK_FALSE(Find(out.candidates, Severity::kCritical).fires);
+  out = {};
+  DecideNotOnVolume(OnKind(MountKind::kContainerRoot, "overlay"), {}, &out);
+  CHECK(Find(out.candidates, Severity::kCritical).fires);
+  out = {};
+  DecideNotOnVolume(OnKind(MountKind::kFuse, "fuse.s3fs"), {}, &out);
+  CHECK(Find(out.candidates, Severity::kWarning).fires);
+  CHECK_THAT(Find(out.candidates, Severity::kWarning).summary,
+             Catch::Contains("FUSE") && Catch::Contains("statfs may hang"));
+  out = {};
+  DecideNotOnVolume(OnKind(MountKind::kDockerVolume, "ext4"), {}, &out);
+  for (const auto& c : out.candidates) CHECK_FALSE(c.fires);
+  CHECK_THAT(out.ok_summary, Catch::Contains("docker_volume"));
 }
 
 TEST_CASE("filling up needs both little free space and a near prediction", "[alerts]") {
   RuleConfig c = Defaults("CacheDiskFillingUp");
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideFillingUp({"/c", 30, 12 * 3600, 1e6}, c, &out);
-  CHECK(Find(out, Severity::kWarning).fires);
-  CHECK_FALSE(Find(out, Severity::kCritical).fires);
-  out.clear();
+  CHECK(Find(out.candidates, Severity::kWarning).fires);
+  CHECK_FALSE(Find(out.candidates, Severity::kCritical).fires);
+  out = {};
   DecideFillingUp({"/c", 10, 3 * 3600, 1e6}, c, &out);
-  CHECK(Find(out, Severity::kCritical).fires);
-  out.clear();
+  CHECK(Find(out.candidates, Severity::kCritical).fires);
+  out = {};
   DecideFillingUp({"/c", 10, kNever, 0}, c, &out);
-  for (const auto& cand : out) CHECK_FALSE(cand.fires);
-  out.clear();
+  for (const auto& cand : out.candidates) CHECK_FALSE(cand.fires);
+  out = {};
   DecideFillingUp({"/c", 50, 3600, 1e6}, c, &out);
-  for (const auto& cand : out) CHECK_FALSE(cand.fires);
+  for (const auto& cand : out.candidates) CHECK_FALSE(cand.fires);
 }
 
 TEST_CASE("latency fires per op above 100 ms and 1 s at p99", "[alerts]") {
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideLatency({"/c", {{"read", 0.05}, {"fsync", 1.5}}}, Defaults("CacheIOLatencyHigh"), &out);
-  CHECK_FALSE(Find(out, Severity::kWarning, "read").fires);
-  CHECK(Find(out, Severity::kWarning, "fsync").fires);
-  CHECK(Find(out, Severity::kCritical, "fsync").fires);
-  CHECK(Find(out, Severity::kCritical, "fsync").summary.find("1500 ms") != std::string::npos);
+  CHECK_FALSE(Find(out.candidates, Severity::kWarning, "read").fires);
+  CHECK(Find(out.candidates, Severity::kWarning, "fsync").fires);
+  CHECK(Find(out.candidates, Severity::kCritical, "fsync").fires);
+  CHECK(Find(out.candidates, Severity::kCritical, "fsync").summary.find("1500 ms") !=
+        std::string::npos);
 }
 
-TEST_CASE("dind rules fire on old mounts, recent busy errors and large leftovers", "[alerts]") {
-  std::vector<Candidate> out;
-  DecideStaleMounts({"/c/dind", {{"/c/dind/a/merged", 60}}}, Defaults("DindStaleMounts"), &out);
-  CHECK_FALSE(out.at(0).fires);
-  out.clear();
-  DecideStaleMounts({"/c/dind", {{"/c/dind/a/merged", 60}, {"/c/dind/b/merged", 700}}},
-                    Defaults("DindStaleMounts"), &out);
-  CHECK(out.at(0).fires);
-  CHECK(out.at(0).description.find("/c/dind/b/merged") != std::string::npos);
-  out.clear();
-  DecideResourceBusy({"/c/dind", 600, ""}, Defaults("DindCleanupResourceBusy"), &out);
-  CHECK(out.at(0).fires);
-  out.clear();
-  DecideResourceBusy({"/c/dind", 1000, ""}, Defaults("DindCleanupResourceBusy"), &out);
-  CHECK_FALSE(out.at(0).fires);
-  out.clear();
-  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3}, Defaults("DindLeftoversLarge"), &out);
-  CHECK(out.at(0).fires);
-  out.clear();
-  DecideLeftovers({"/c/dind", 1 << 20, 3}, Defaults("DindLeftoversLarge"), &out);
-  CHECK_FALSE(out.at(0).fires);
-  out.clear();
+TEST_CASE("dind rules fire on stale mounts, recent busy errors and large leftovers", "[alerts]") {
+  RuleOutcome out;
+  DecideStaleMounts({"/c/dind", {}, 2}, Defaults("DindStaleMounts"), &out);
+  CHECK_FALSE(out.candidates.at(0).fires);
+  CHECK(out.ok_summary == "2 mount(s) under /c/dind, none stale");
+  out = {};
+  DindMount m;
+  m.mount_point = "/c/dind/b/merged";
+  m.entry_id = "b";
+  m.pid = 42;
+  DecideStaleMounts({"/c/dind", {{m, false}}, 2}, Defaults("DindStaleMounts"), &out);
+  CHECK(out.candidates.at(0).fires);
+  CHECK(out.candidates.at(0).value == 1);
+  CHECK_THAT(out.candidates.at(0).description,
+             Catch::Contains("nsenter -t 42 -m umount -l /c/dind/b/merged"));
+  out = {};
+  DecideResourceBusy(BusyAgo(600), Defaults("DindCleanupResourceBusy"), &out);
+  CHECK(out.candidates.at(0).fires);
+  out = {};
+  DecideResourceBusy(BusyAgo(1000), Defaults("DindCleanupResourceBusy"), &out);
+  CHECK_FALSE(out.candidates.at(0).fires);
+  out = {};
+  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  CHECK(out.candidates.at(0).fires);
+  out = {};
+  DecideLeftovers({"/c/dind", 1 << 20, 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  CHECK_FALSE(out.candidates.at(0).fires);
+  out = {};
   DecideSnapshotterFallback({"/c", true, "native"}, {}, &out);
-  CHECK(out.at(0).fires);
+  CHECK(out.candidates.at(0).fires);
 }
 
 TEST_CASE("GC is ineffective when its trigger held 15 minutes and nothing was freed", "[alerts]") {
   RuleConfig c = Defaults("CacheGCIneffective");
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideGcIneffective({"/c", {{"dind", 1000, 3, 1}}}, c, &out);
-  CHECK(out.at(0).fires);
-  out.clear();
+  CHECK(out.candidates.at(0).fires);
+  out = {};
   DecideGcIneffective({"/c", {{"dind", 600, 2, 0}}}, c, &out);
-  CHECK_FALSE(out.at(0).fires);
+  CHECK_FALSE(out.candidates.at(0).fires);
 }
 
 TEST_CASE("I/O errors fire from the probe's EIO or a recent log line, labelled by source",
           "[alerts]") {
   RuleConfig c = Defaults("CacheIOErrors");
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideIoErrors({"/c", true, kNever}, c, &out);
-  REQUIRE(out.size() == 2);
-  CHECK(out[0].labels == MetricLabels{{"source", "probe"}});
-  CHECK(out[1].labels == MetricLabels{{"source", "logs"}});
-  CHECK(out[0].fires);
-  CHECK_FALSE(out[1].fires);
-  CHECK(out[0].severity == Severity::kCritical);
-  CHECK_THAT(out[0].description, Catch::Contains("EIO on /c"));
-  out.clear();
+  REQUIRE(out.candidates.size() == 2);
+  CHECK(out.candidates[0].labels == MetricLabels{{"source", "probe"}});
+  CHECK(out.candidates[1].labels == MetricLabels{{"source", "logs"}});
+  CHECK(out.candidates[0].fires);
+  CHECK_FALSE(out.candidates[1].fires);
+  CHECK(out.candidates[0].severity == Severity::kCritical);
+  CHECK_THAT(out.candidates[0].description, Catch::Contains("EIO on /c"));
+  out = {};
   DecideIoErrors({"/c", false, 60}, c, &out);
-  CHECK_FALSE(out.at(0).fires);
-  CHECK(out.at(1).fires);
-  CHECK_THAT(out[1].description, Catch::Contains("1m ago"));
-  out.clear();
+  CHECK_FALSE(out.candidates.at(0).fires);
+  CHECK(out.candidates.at(1).fires);
+  CHECK_THAT(out.candidates[1].description, Catch::Contains("1m ago"));
+  out = {};
   DecideIoErrors({"/c", false, 3600}, c, &out);
-  CHECK_FALSE(out.at(0).fires);
-  CHECK_FALSE(out.at(1).fires);
+  CHECK_FALSE(out.candidates.at(0).fires);
+  CHECK_FALSE(out.candidates.at(1).fires);
 }
 
 TEST_CASE("a failing probe is a candidate labelled with the probe", "[alerts]") {
@@ -171,12 +200,12 @@ TEST_CASE("a failing probe is a candidate labelled with the probe", "[alerts]") 
   s.Set(r);
   auto in = ExtractProbes(s, SystemTime{});
   REQUIRE(in);
-  std::vector<Candidate> out;
+  RuleOutcome out;
   DecideProbeFailing(*in, {}, &out);
-  REQUIRE(out.size() == 1);
-  CHECK(out[0].fires);
-  CHECK(out[0].labels == MetricLabels{{"probe", "volume"}});
-  CHECK(out[0].summary.find("timeout") != std::string::npos);
+  REQUIRE(out.candidates.size() == 1);
+  CHECK(out.candidates[0].fires);
+  CHECK(out.candidates[0].labels == MetricLabels{{"probe", "volume"}});
+  CHECK(out.candidates[0].summary.find("timeout") != std::string::npos);
 }
 
 }  // namespace

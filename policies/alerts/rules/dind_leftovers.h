@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "policies/alerts/rule.h"
+
+namespace cachewarden {
+
+// DindLeftoversLarge: entries of the dind directories that are not cache_* and untouched for the
+// dind probe's `leftover_age` hold more than `max_size` or number more than `max_entries`. Fewer
+// are normal (a cancelled build's), and `check` reports them as an OK line.
+extern const RuleDef kDindLeftoversLarge;
+
+struct LeftoversInput {
+  std::string path;  // the (first) dind directory
+  double bytes = 0;
+  double entries = 0;
+  double leftover_age_seconds = 0;  // what makes an entry a leftover
+};
+
+// Needs the dind probe's data.
+std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime now);
+void DecideLeftovers(const LeftoversInput& in, const RuleConfig& c, RuleOutcome* out);
+
+}  // namespace cachewarden
