@@ -1,12 +1,21 @@
 #include "agent/oneshot.h"
 
-namespace cachewarden {
+#include <algorithm>
+#include <optional>
 
-std::shared_ptr<const Snapshot> CollectOnce(const Config& config) {
+namespace cachewarden {
+namespace {
+
+// Every enabled probe of `config`, or only those in `names`.
+std::shared_ptr<const Snapshot> Collect(const Config& config,
+                                        std::optional<std::span<const std::string_view>> names) {
   auto snapshot = std::make_shared<Snapshot>();
   const ProbeContext context = ContextFor(config);
   for (const auto& spec : config.probes) {
     if (!spec.enabled) continue;
+    if (names && std::find(names->begin(), names->end(), spec.name) == names->end()) {
+      continue;
+    }
     std::shared_ptr<Probe> probe = MakeProbe(spec);
     if (probe == nullptr) continue;  // not a probe of the table: nothing to run
     RunOutcome outcome =
@@ -14,6 +23,17 @@ std::shared_ptr<const Snapshot> CollectOnce(const Config& config) {
     ApplyOutcome(snapshot.get(), spec.name, outcome);
   }
   return snapshot;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> CollectOnce(const Config& config) {
+  return Collect(config, std::nullopt);
+}
+
+std::shared_ptr<const Snapshot> CollectOnce(const Config& config,
+                                            std::span<const std::string_view> names) {
+  return Collect(config, names);
 }
 
 RunOutcome RunProbeOnce(const ProbeSpec& spec, std::shared_ptr<Probe> probe,
