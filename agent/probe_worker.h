@@ -40,8 +40,8 @@ struct RunOutcome {
 // notify).
 class ProbeWorker {
  public:
-  // `probe` must not be run by anyone else while the worker lives (the caller may keep a pointer to
-  // it, a test its handle); `context.cancel` is replaced by the worker's own flag.
+  // Only this worker calls `probe` while it lives (a caller may keep a handle, as tests do, but
+  // must not call it); `context.cancel` is replaced by the worker's own flag.
   ProbeWorker(std::shared_ptr<Probe> probe, ProbeContext context, std::function<void()> on_done);
   // Stops the thread: joins it if it has exited, else detaches it (a run stuck in a system call is
   // abandoned). Wait with Exited() first.
