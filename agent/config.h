@@ -13,7 +13,8 @@
 namespace cachewarden {
 
 // The whole configuration: built-in defaults, overridden by the JSON file, overridden by
-// command-line flags. Immutable once loaded; a reload builds a new one.
+// command-line flags. Plain data (no probe or component is built while reading it), comparable
+// section by section; immutable once loaded; a reload builds a new one.
 struct Config {
   std::string source;  // the file it came from, or "built-in defaults"
   std::string root;    // the cache directory

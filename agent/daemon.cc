@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include <list>
 #include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "agent/agent_state.h"
 #include "agent/cli.h"
@@ -38,13 +41,17 @@ std::int64_t SteadyMs() {
 
 class Daemon;
 
-// One probe's timers and worker. Freed once its three handles have closed.
+// One probe's timers and worker, which owns the probe's instance. A reload that keeps the instance
+// keeps the slot, with the new spec. Freed once retired, its three handles closed and its thread
+// gone.
 struct ProbeSlot {
   Daemon* daemon = nullptr;
+  ProbeSpec spec;  // the settings it runs under now
   std::unique_ptr<ProbeWorker> worker;
   uv_timer_t tick{};
   uv_timer_t deadline{};
   uv_async_t done{};
+  Duration run_timeout{};  // the deadline the current run started with
   bool abandoned = false;  // the current run passed its deadline
   int open_handles = 0;
   bool retired = false;
@@ -63,7 +70,11 @@ class Daemon {
   static Daemon* From(uv_handle_t* h) { return static_cast<Daemon*>(h->data); }
 
   void StartProbes();
+  void StartProbe(const ProbeSpec& spec);
   void RetireProbes();
+  void Retire(std::unique_ptr<ProbeSlot> slot);
+  std::pair<std::vector<std::string>, std::vector<std::string>> ReloadProbes(const Config& was);
+  void Respec(ProbeSlot* slot, const ProbeSpec& spec);
   friend void OnTickCallback(uv_timer_t* t);
   void OnTick(ProbeSlot* slot);
   void OnDeadline(ProbeSlot* slot);
@@ -116,38 +127,83 @@ void CloseSlotHandle(uv_handle_t* h) {
 
 void Daemon::StartProbes() {
   for (const auto& spec : config_->probes) {
-    if (!spec.enabled || !spec.probe) continue;
-    auto slot = std::make_unique<ProbeSlot>();
-    ProbeSlot* s = slot.get();
-    s->daemon = this;
-    uv_timer_init(&loop_, &s->tick);
-    uv_timer_init(&loop_, &s->deadline);
-    uv_async_init(&loop_, &s->done, [](uv_async_t* a) {
-      auto* slot = static_cast<ProbeSlot*>(a->data);
-      slot->daemon->OnDone(slot);
-    });
-    s->tick.data = s->deadline.data = s->done.data = s;
-    s->open_handles = 3;
-    uv_async_t* done = &s->done;
-    s->worker =
-        std::make_unique<ProbeWorker>(spec, ContextFor(*config_), [done] { uv_async_send(done); });
-    uv_timer_start(&s->tick, &OnTickCallback, 0, TimerMs(spec.interval));
-    slots_.push_back(std::move(slot));
+    if (spec.enabled) StartProbe(spec);
   }
 }
 
+// A fresh instance of `spec`'s probe on a new slot, its first run at once.
+void Daemon::StartProbe(const ProbeSpec& spec) {
+  std::shared_ptr<Probe> probe = MakeProbe(spec);
+  if (probe == nullptr) return;  // not a probe of the table: nothing to run
+  auto slot = std::make_unique<ProbeSlot>();
+  ProbeSlot* s = slot.get();
+  s->daemon = this;
+  s->spec = spec;
+  uv_timer_init(&loop_, &s->tick);
+  uv_timer_init(&loop_, &s->deadline);
+  uv_async_init(&loop_, &s->done, [](uv_async_t* a) {
+    auto* slot = static_cast<ProbeSlot*>(a->data);
+    slot->daemon->OnDone(slot);
+  });
+  s->tick.data = s->deadline.data = s->done.data = s;
+  s->open_handles = 3;
+  uv_async_t* done = &s->done;
+  s->worker = std::make_unique<ProbeWorker>(std::move(probe), ContextFor(*config_),
+                                            [done] { uv_async_send(done); });
+  uv_timer_start(&s->tick, &OnTickCallback, 0, TimerMs(spec.interval));
+  slots_.push_back(std::move(slot));
+}
+
 void Daemon::RetireProbes() {
-  for (auto& slot : slots_) {
-    slot->worker->Stop();
-    slot->retired = true;
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&slot->tick),
-                           reinterpret_cast<uv_handle_t*>(&slot->deadline),
-                           reinterpret_cast<uv_handle_t*>(&slot->done)}) {
-      uv_close(h, CloseSlotHandle);
-    }
-    retired_.push_back(std::move(slot));
-  }
+  for (auto& slot : slots_) Retire(std::move(slot));
   slots_.clear();
+}
+
+// The worker retires its instance after the current run; the slot is freed by ReapRetired.
+void Daemon::Retire(std::unique_ptr<ProbeSlot> slot) {
+  slot->worker->Stop();
+  slot->retired = true;
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&slot->tick),
+                         reinterpret_cast<uv_handle_t*>(&slot->deadline),
+                         reinterpret_cast<uv_handle_t*>(&slot->done)}) {
+    uv_close(h, CloseSlotHandle);
+  }
+  retired_.push_back(std::move(slot));
+}
+
+// After a reload from `was` to config_: a probe KeepsInstance allows keeps its slot, its instance
+// and so its state, under its new spec; any other running probe is retired, and every enabled probe
+// without a slot then starts afresh. Returns the names kept and the names started.
+std::pair<std::vector<std::string>, std::vector<std::string>> Daemon::ReloadProbes(
+    const Config& was) {
+  std::vector<std::string> kept, fresh;
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    const ProbeSpec* spec = config_->FindProbe((*it)->spec.name);
+    if (spec != nullptr && KeepsInstance(was, *config_, spec->name)) {
+      Respec(it->get(), *spec);
+      kept.push_back(spec->name);
+      ++it;
+    } else {
+      Retire(std::move(*it));
+      it = slots_.erase(it);
+    }
+  }
+  for (const auto& spec : config_->probes) {
+    if (!spec.enabled || std::find(kept.begin(), kept.end(), spec.name) != kept.end()) continue;
+    StartProbe(spec);
+    fresh.push_back(spec.name);
+  }
+  return {kept, fresh};
+}
+
+// A kept probe's new interval and timeout. A new interval takes effect from now: the next run is
+// due within it. A run in progress keeps the deadline it started with.
+void Daemon::Respec(ProbeSlot* slot, const ProbeSpec& spec) {
+  if (spec.interval != slot->spec.interval) {
+    const std::uint64_t due = std::min(uv_timer_get_due_in(&slot->tick), TimerMs(spec.interval));
+    uv_timer_start(&slot->tick, &OnTickCallback, due, TimerMs(spec.interval));
+  }
+  slot->spec = spec;
 }
 
 // Frees retired slots whose handles are closed and whose thread has exited; with `force`, abandons
@@ -158,7 +214,7 @@ void Daemon::ReapRetired(bool force) {
     if (s->open_handles == 0 && (force || s->worker->Exited())) {
       if (!s->worker->Exited()) {
         LogWarn("probe still running at shutdown; abandoning its thread",
-                {{"probe", s->worker->spec().name}});
+                {{"probe", s->spec.name}});
       }
       it = retired_.erase(it);
     } else {
@@ -169,7 +225,7 @@ void Daemon::ReapRetired(bool force) {
 
 void Daemon::OnTick(ProbeSlot* slot) {
   if (shutting_down_ || slot->retired) return;
-  const auto& spec = slot->worker->spec();
+  const ProbeSpec& spec = slot->spec;
   if (RetiredTwinRunning(spec.name)) {
     // After a reload the old instance of this probe may still be in Collect(): two must never run
     // at once (the latency probe's file, a second walk). Try again shortly.
@@ -182,6 +238,7 @@ void Daemon::OnTick(ProbeSlot* slot) {
     return;
   }
   slot->worker->Start(snapshot_);
+  slot->run_timeout = spec.timeout;
   uv_timer_start(
       &slot->deadline,
       [](uv_timer_t* t) {
@@ -193,7 +250,7 @@ void Daemon::OnTick(ProbeSlot* slot) {
 
 bool Daemon::RetiredTwinRunning(const std::string& probe) const {
   for (const auto& r : retired_) {
-    if (r->worker->spec().name == probe && !r->worker->Exited()) return true;
+    if (r->spec.name == probe && !r->worker->Exited()) return true;
   }
   return false;
 }
@@ -205,12 +262,13 @@ void Daemon::OnDeadline(ProbeSlot* slot) {
     OnDone(slot);
     return;
   }
-  const auto& spec = slot->worker->spec();
+  // The run's own deadline: a reload since it started may have set another timeout.
+  const std::string& name = slot->spec.name;
   slot->worker->Cancel();
   slot->abandoned = true;
-  RunOutcome out = TimeoutOutcome(spec, RealClock::Get().Now());
-  LogWarn("probe timed out", {{"probe", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
-  Publish(spec.name, out);
+  RunOutcome out = TimeoutOutcome(slot->run_timeout, RealClock::Get().Now());
+  LogWarn("probe timed out", {{"probe", name}, {"timeout", FormatDuration(slot->run_timeout)}});
+  Publish(name, out);
 }
 
 void Daemon::OnDone(ProbeSlot* slot) {
@@ -218,7 +276,7 @@ void Daemon::OnDone(ProbeSlot* slot) {
   auto outcome = slot->worker->TakeOutcome();
   if (!outcome) return;
   uv_timer_stop(&slot->deadline);
-  const auto& spec = slot->worker->spec();
+  const ProbeSpec& spec = slot->spec;
   if (slot->abandoned) {
     slot->abandoned = false;
     LogInfo("late result of a timed-out probe discarded",
@@ -246,7 +304,7 @@ void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {
 void Daemon::UpdateReady() {
   bool ready = true;
   for (const auto& slot : slots_) {
-    if (snapshot_->Find(slot->worker->spec().name) == nullptr) ready = false;
+    if (snapshot_->Find(slot->spec.name) == nullptr) ready = false;
   }
   ready_ = ready;
 }
@@ -267,11 +325,12 @@ void Daemon::Reload() {
             {{"listen", config_->listen}, {"requested", next->listen}});
   }
   ConfigureLog(next->log_level, next->log_format);
-  config_ = next;
+  std::shared_ptr<const Config> was = std::exchange(config_, next);
   state_->SetConfig(config_);
   state_->RecordReload(true, RealClock::Get().Now());
-  RetireProbes();
-  // Results of probes that are no longer enabled go; the rest stay until their next run.
+  auto [kept, fresh] = ReloadProbes(*was);
+  // Results of probes that are no longer enabled go; the rest stay until their next run (a probe
+  // started afresh runs at once).
   auto trimmed = std::make_shared<Snapshot>();
   for (const auto& [name, r] : snapshot_->results()) {
     const ProbeSpec* spec = config_->FindProbe(name);
@@ -279,10 +338,10 @@ void Daemon::Reload() {
   }
   snapshot_ = trimmed;
   state_->Publish(snapshot_);
-  StartProbes();
   UpdateReady();
   for (auto& c : components_) c->Reload(config_);
-  LogInfo("config reloaded", {{"source", config_->source}});
+  LogInfo("config reloaded",
+          {{"source", config_->source}, {"probes_kept", kept}, {"probes_started", fresh}});
 }
 
 void Daemon::Shutdown(const char* why) {

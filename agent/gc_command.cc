@@ -8,6 +8,7 @@
 #include "agent/oneshot.h"
 #include "base/json_text.h"
 #include "base/units.h"
+#include "probes/volume.h"
 
 namespace cachewarden {
 
@@ -74,7 +75,9 @@ int GcCommand(const CommandLine& cl) {
                fmt::join(names, ", "));
     return kExitUsage;
   }
-  auto snapshot = CollectOnce(*config);
+  // What GC reads of a snapshot: the volume's figures. The policies measure their own entries.
+  constexpr std::string_view kGcProbes[] = {VolumeData::kProbe};
+  auto snapshot = CollectOnce(*config, kGcProbes);
   GcRunOptions options;
   options.root = config->root;
   options.proc_root = config->proc_root;

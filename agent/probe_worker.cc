@@ -28,9 +28,10 @@ struct ProbeWorker::State {
   }
 };
 
-ProbeWorker::ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done)
-    : spec_(std::move(spec)), state_(std::make_shared<State>()) {
-  state_->probe = spec_.probe;
+ProbeWorker::ProbeWorker(std::shared_ptr<Probe> probe, ProbeContext context,
+                         std::function<void()> on_done)
+    : state_(std::make_shared<State>()) {
+  state_->probe = std::move(probe);
   state_->context = std::move(context);
   state_->context.cancel = &state_->cancel;
   state_->on_done = std::move(on_done);
@@ -144,12 +145,20 @@ ProbeContext ContextFor(const Config& config) {
   return ctx;
 }
 
-RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now) {
+bool KeepsInstance(const Config& was, const Config& now, std::string_view name) {
+  const ProbeSpec* before = was.FindProbe(name);
+  const ProbeSpec* after = now.FindProbe(name);
+  return before != nullptr && after != nullptr && before->enabled && after->enabled &&
+         before->options == after->options && was.root == now.root &&
+         was.proc_root == now.proc_root && was.sys_root == now.sys_root;
+}
+
+RunOutcome TimeoutOutcome(Duration timeout, SystemTime now) {
   RunOutcome out;
-  out.status = Status::Error("timeout",
-                             fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
+  out.status =
+      Status::Error("timeout", fmt::format("did not finish within {}", FormatDuration(timeout)));
   out.finished = now;
-  out.duration = spec.timeout;
+  out.duration = timeout;
   return out;
 }
 

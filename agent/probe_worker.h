@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "agent/config.h"
@@ -23,7 +24,9 @@ struct RunOutcome {
   Duration duration{};
 };
 
-// Runs one probe's Collect() on a thread of its own, one run at a time.
+// Runs one probe instance's Collect() on a thread of its own, one run at a time. The worker owns
+// the instance for its whole life: its state (a growth window, log offsets) is touched only on the
+// worker's thread, and Retire() is called there once, after Stop().
 //
 // Why a thread per probe and not libuv's shared pool: a probe stuck in a system call (statfs on a
 // hung NFS server) can neither be cancelled nor abandoned there; it would hold a pool slot for ever
@@ -37,14 +40,15 @@ struct RunOutcome {
 // notify).
 class ProbeWorker {
  public:
-  ProbeWorker(ProbeSpec spec, ProbeContext context, std::function<void()> on_done);
+  // Only this worker calls `probe` while it lives (a caller may keep a handle, as tests do, but
+  // must not call it); `context.cancel` is replaced by the worker's own flag.
+  ProbeWorker(std::shared_ptr<Probe> probe, ProbeContext context, std::function<void()> on_done);
   // Stops the thread: joins it if it has exited, else detaches it (a run stuck in a system call is
   // abandoned). Wait with Exited() first.
   ~ProbeWorker();
   ProbeWorker(const ProbeWorker&) = delete;
   ProbeWorker& operator=(const ProbeWorker&) = delete;
 
-  const ProbeSpec& spec() const { return spec_; }
   // True from Start() until the run's outcome has been taken.
   bool Busy() const;
   // Starts a run unless one is in progress; false if busy.
@@ -68,7 +72,6 @@ class ProbeWorker {
   struct State;
   static void ThreadMain(std::shared_ptr<State> state);
 
-  ProbeSpec spec_;
   std::shared_ptr<State> state_;
   std::thread thread_;
 };
@@ -76,8 +79,16 @@ class ProbeWorker {
 // The context every probe of `config` runs with.
 ProbeContext ContextFor(const Config& config);
 
-// The outcome published for a run that passed its deadline at `now`.
-RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now);
+// Whether, on a reload from `was` to `now`, the instance running probe `name` carries on, state and
+// all (the growth window, latency samples, log offsets and counts), instead of a fresh one: the
+// probe is enabled in both, with equal options, and the roots of its context (root, proc_root,
+// sys_root) are the same. A new interval or timeout alone keeps the instance and applies to it: no
+// probe's state depends on them (the growth window and the latency samples are timestamped,
+// diskstats divides by the time between its runs).
+bool KeepsInstance(const Config& was, const Config& now, std::string_view name);
+
+// The outcome published for a run that passed its deadline (`timeout` after it started) at `now`.
+RunOutcome TimeoutOutcome(Duration timeout, SystemTime now);
 
 // Folds one run's outcome into the probe's result, keeping the last good data and counting
 // consecutive failures.

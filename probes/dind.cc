@@ -14,14 +14,6 @@
 namespace cachewarden {
 namespace {
 
-struct DindOptions {
-  std::vector<std::string> dirs;         // empty: <root>/dind
-  std::vector<std::string> other_paths;  // dind paths as other namespaces see them
-  Duration leftover_age{};
-  bool other_namespaces = true;
-  Duration scan_max_age{};  // use ScanData younger than this
-};
-
 Status Cancelled() { return Status::Error("cancelled", "dind run cancelled"); }
 
 class DindProbe : public Probe {
@@ -202,7 +194,7 @@ void DindData::ExportMetrics(MetricWriter& out) const {
             static_cast<double>(stale));
 }
 
-std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
+DindOptions ReadDindOptions(ConfigReader& section) {
   DindOptions o;
   o.dirs = section.StringList("dirs", {});
   o.other_paths = section.StringList(
@@ -221,7 +213,11 @@ std::unique_ptr<Probe> NewDindProbe(ConfigReader& section) {
   o.other_namespaces = section.Bool("other_namespaces", true);
   o.scan_max_age =
       section.Dur("scan_max_age", std::chrono::minutes(15), Duration(0), std::chrono::days(1));
-  return std::make_unique<DindProbe>(std::move(o));
+  return o;
+}
+
+std::unique_ptr<Probe> NewDindProbe(const DindOptions& options) {
+  return std::make_unique<DindProbe>(options);
 }
 
 }  // namespace cachewarden

@@ -51,6 +51,20 @@ struct DindData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-std::unique_ptr<Probe> NewDindProbe(ConfigReader& section);
+// The dind probe's settings, from `probes.dind`.
+struct DindOptions {
+  std::vector<std::string> dirs;         // empty: <root>/dind
+  std::vector<std::string> other_paths;  // dind paths as other namespaces see them
+  Duration leftover_age = std::chrono::hours(1);
+  bool other_namespaces = true;
+  Duration scan_max_age = std::chrono::minutes(15);  // use ScanData younger than this
+
+  bool operator==(const DindOptions&) const = default;
+};
+
+// Reads the probe's own keys from its section; throws ConfigError.
+DindOptions ReadDindOptions(ConfigReader& section);
+// A dind probe that has seen no mount yet (each mount's `seen_for` counts from its first run).
+std::unique_ptr<Probe> NewDindProbe(const DindOptions& options);
 
 }  // namespace cachewarden

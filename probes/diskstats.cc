@@ -140,7 +140,9 @@ void DiskstatsData::ExportMetrics(MetricWriter& out) const {
             rates.queue_depth, l);
 }
 
-std::unique_ptr<Probe> NewDiskstatsProbe(ConfigReader& /*section*/) {
+DiskstatsOptions ReadDiskstatsOptions(ConfigReader& /*section*/) { return {}; }
+
+std::unique_ptr<Probe> NewDiskstatsProbe(const DiskstatsOptions& /*options*/) {
   return std::make_unique<DiskstatsProbe>();
 }
 

@@ -48,6 +48,13 @@ struct DiskstatsData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-std::unique_ptr<Probe> NewDiskstatsProbe(ConfigReader& section);
+// The diskstats probe has no settings of its own (`probes.diskstats` has only the common keys).
+struct DiskstatsOptions {
+  bool operator==(const DiskstatsOptions&) const = default;
+};
+
+DiskstatsOptions ReadDiskstatsOptions(ConfigReader& section);
+// A diskstats probe with no previous reading: its first run reports no rates.
+std::unique_ptr<Probe> NewDiskstatsProbe(const DiskstatsOptions& options);
 
 }  // namespace cachewarden

@@ -292,11 +292,11 @@ void LatencyData::ExportMetrics(MetricWriter& out) const {
   }
 }
 
-std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options) {
+std::unique_ptr<Probe> NewLatencyProbe(const LatencyOptions& options) {
   return std::make_unique<LatencyProbe>(options);
 }
 
-std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section) {
+LatencyOptions ReadLatencyOptions(ConfigReader& section) {
   LatencyOptions o;
   SizeSpec ws = section.Size("working_set", SizeSpec::Bytes(o.working_set_bytes), false);
   // The probe keeps one bit per 4 KiB block of it.
@@ -305,7 +305,7 @@ std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section) {
   o.working_set_bytes = static_cast<std::uint64_t>(ws.value);
   o.recent = static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));
   o.direct = section.Bool("direct_io", true);
-  return MakeLatencyProbe(o);
+  return o;
 }
 
 }  // namespace cachewarden

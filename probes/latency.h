@@ -56,10 +56,14 @@ struct LatencyOptions {
   // Try O_DIRECT reads; false always drops the page cache instead (storage that accepts O_DIRECT
   // but does not honour it). Since Linux 6.6 tmpfs accepts O_DIRECT too (a memory copy either way).
   bool direct = true;
+
+  bool operator==(const LatencyOptions&) const = default;
 };
 
-std::unique_ptr<Probe> NewLatencyProbe(ConfigReader& section);
-std::unique_ptr<Probe> MakeLatencyProbe(const LatencyOptions& options);
+// Reads the probe's own keys from its section (`probes.latency`); throws ConfigError.
+LatencyOptions ReadLatencyOptions(ConfigReader& section);
+// A latency probe before its warm-up run, with no samples. It creates nothing until its first run.
+std::unique_ptr<Probe> NewLatencyProbe(const LatencyOptions& options);
 
 // The histogram buckets: 50 µs to 10 s.
 std::vector<double> LatencyBuckets();

@@ -31,6 +31,8 @@ struct LogFollowerOptions {
   std::size_t max_line_bytes = 64 * 1024;
   // At most this much is read per Poll(); the rest waits for the next one.
   std::size_t max_read_bytes = 64 << 20;
+
+  bool operator==(const LogFollowerOptions&) const = default;
 };
 
 struct LogLine {

@@ -25,9 +25,8 @@ std::optional<SystemTime> LogrusTime(std::string_view line) {
 
 class LogsProbe : public Probe {
  public:
-  LogsProbe(std::vector<LogFollowerOptions> files, std::size_t recent_events)
-      : recent_limit_(recent_events) {
-    for (auto& f : files) followers_.push_back(std::make_unique<LogFollower>(std::move(f)));
+  explicit LogsProbe(const LogsOptions& options) : recent_limit_(options.recent_events) {
+    for (const auto& f : options.files) followers_.push_back(std::make_unique<LogFollower>(f));
   }
   std::string_view name() const override { return LogsData::kProbe; }
 
@@ -138,7 +137,7 @@ void LogsData::ExportMetrics(MetricWriter& out) const {
             snapshotter_fallback ? 1 : 0);
 }
 
-std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
+LogsOptions ReadLogsOptions(ConfigReader& section) {
   SizeSpec max_line = section.Size("max_line_bytes", SizeSpec::Bytes(64 * 1024), false);
   SizeSpec max_read = section.Size("max_read_bytes", SizeSpec::Bytes(64 << 20), false);
   auto recent = section.Int("recent_events", 20, 1, 1000);
@@ -149,7 +148,8 @@ std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
     section.Fail("max_read_bytes", "expected a size of at least 64KiB");
   }
   bool present = false;
-  std::vector<LogFollowerOptions> files;
+  LogsOptions options;
+  options.recent_events = static_cast<std::size_t>(recent);
   for (auto& f : section.ObjectList("files", &present)) {
     LogFollowerOptions o;
     o.path = f.String("path", "");
@@ -164,9 +164,13 @@ std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section) {
     o.max_line_bytes = static_cast<std::size_t>(max_line.value);
     o.max_read_bytes = static_cast<std::size_t>(max_read.value);
     f.Finish();
-    files.push_back(std::move(o));
+    options.files.push_back(std::move(o));
   }
-  return std::make_unique<LogsProbe>(std::move(files), static_cast<std::size_t>(recent));
+  return options;
+}
+
+std::unique_ptr<Probe> NewLogsProbe(const LogsOptions& options) {
+  return std::make_unique<LogsProbe>(options);
 }
 
 }  // namespace cachewarden

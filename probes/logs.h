@@ -49,6 +49,18 @@ struct LogsData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-std::unique_ptr<Probe> NewLogsProbe(ConfigReader& section);
+// The logs probe's settings, from `probes.logs`.
+struct LogsOptions {
+  std::vector<LogFollowerOptions> files;  // one follower each, in this order
+  std::size_t recent_events = 20;         // events kept in LogsData::recent
+
+  bool operator==(const LogsOptions&) const = default;
+};
+
+// Reads the probe's own keys from its section; throws ConfigError.
+LogsOptions ReadLogsOptions(ConfigReader& section);
+// A logs probe with zero counts whose followers have not polled yet (so each file's `start_at`
+// applies to its first poll).
+std::unique_ptr<Probe> NewLogsProbe(const LogsOptions& options);
 
 }  // namespace cachewarden

@@ -113,7 +113,9 @@ void MountsData::ExportMetrics(MetricWriter& out) const {
             verdict.readonly ? 1 : 0);
 }
 
-std::unique_ptr<Probe> NewMountsProbe(ConfigReader& /*section*/) {
+MountsOptions ReadMountsOptions(ConfigReader& /*section*/) { return {}; }
+
+std::unique_ptr<Probe> NewMountsProbe(const MountsOptions& /*options*/) {
   return std::make_unique<MountsProbe>();
 }
 

@@ -29,7 +29,13 @@ struct MountsData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-std::unique_ptr<Probe> NewMountsProbe(ConfigReader& section);
+// The mounts probe has no settings of its own (`probes.mounts` has only the common keys).
+struct MountsOptions {
+  bool operator==(const MountsOptions&) const = default;
+};
+
+MountsOptions ReadMountsOptions(ConfigReader& section);
+std::unique_ptr<Probe> NewMountsProbe(const MountsOptions& options);
 
 // The real path of `path`, or, when it does not exist yet, the real path of its deepest existing
 // ancestor with the rest appended. `existing` receives that ancestor (the path statfs can look at).

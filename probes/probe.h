@@ -17,6 +17,9 @@ struct ProbeContext {
   std::string cache_root;           // the cache directory as configured
   std::string proc_root = "/proc";  // where /proc is
   std::string sys_root = "/sys";    // where /sys is
+  // Not owned, never null: points at a clock that outlives every Collect() and Retire() call made
+  // with this context. RealClock::Get() lives for the whole process; a test's FakeClock must
+  // outlive the probe's worker.
   const Clock* clock = &RealClock::Get();
   // Set when the run should stop early (deadline passed, shutdown, reload). Long probes poll it; a
   // probe stuck in a system call is abandoned instead.

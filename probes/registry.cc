@@ -2,30 +2,40 @@
 
 #include <chrono>
 
-#include "probes/dind.h"
-#include "probes/diskstats.h"
-#include "probes/latency.h"
-#include "probes/logs.h"
-#include "probes/mounts.h"
-#include "probes/scan.h"
-#include "probes/volume.h"
-
 namespace cachewarden {
 namespace {
 
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-// Add a probe here: one row, plus its file pair.
+// A table row from a probe's own reader and factory, typed on its options struct.
+template <typename Options, Options (*kRead)(ConfigReader&),
+          std::unique_ptr<Probe> (*kNew)(const Options&)>
+constexpr ProbeEntry Row(std::string_view name, bool enabled, Duration interval, Duration timeout) {
+  return {name,
+          enabled,
+          interval,
+          timeout,
+          [](ConfigReader& section) -> ProbeOptions { return kRead(section); },
+          [](const ProbeOptions& options) -> std::unique_ptr<Probe> {
+            const auto* own = std::get_if<Options>(&options);
+            return own != nullptr ? kNew(*own) : nullptr;
+          }};
+}
+
+// Add a probe here: one row, its options in ProbeOptions, plus its file pair.
 constexpr ProbeEntry kProbes[] = {
-    {"volume", true, seconds(15), seconds(5), &NewVolumeProbe},
-    {"scan", true, minutes(5), minutes(4), &NewScanProbe},
+    Row<VolumeOptions, &ReadVolumeOptions, &NewVolumeProbe>("volume", true, seconds(15),
+                                                            seconds(5)),
+    Row<ScanOptions, &ReadScanOptions, &NewScanProbe>("scan", true, minutes(5), minutes(4)),
     // After scan: one-shot modes run probes in this order, and dind reuses scan's per-entry data.
-    {"mounts", true, minutes(1), seconds(5), &NewMountsProbe},
-    {"dind", true, minutes(1), seconds(30), &NewDindProbe},
-    {"logs", true, seconds(5), seconds(5), &NewLogsProbe},
-    {"latency", true, seconds(15), seconds(10), &NewLatencyProbe},
-    {"diskstats", true, seconds(15), seconds(5), &NewDiskstatsProbe},
+    Row<MountsOptions, &ReadMountsOptions, &NewMountsProbe>("mounts", true, minutes(1), seconds(5)),
+    Row<DindOptions, &ReadDindOptions, &NewDindProbe>("dind", true, minutes(1), seconds(30)),
+    Row<LogsOptions, &ReadLogsOptions, &NewLogsProbe>("logs", true, seconds(5), seconds(5)),
+    Row<LatencyOptions, &ReadLatencyOptions, &NewLatencyProbe>("latency", true, seconds(15),
+                                                               seconds(10)),
+    Row<DiskstatsOptions, &ReadDiskstatsOptions, &NewDiskstatsProbe>("diskstats", true, seconds(15),
+                                                                     seconds(5)),
 };
 
 }  // namespace
@@ -43,13 +53,19 @@ std::vector<ProbeSpec> ReadProbeSpecs(ConfigReader& probes) {
                                 std::chrono::days(7));
     spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
                                std::chrono::milliseconds(10), std::chrono::days(1));
-    auto probe = entry.make(section);
+    spec.options = entry.read(section);
     section.Finish();
-    if (spec.enabled) spec.probe = std::move(probe);
     out.push_back(std::move(spec));
   }
   probes.Finish();
   return out;
+}
+
+std::unique_ptr<Probe> MakeProbe(const ProbeSpec& spec) {
+  for (const auto& entry : ProbeTable()) {
+    if (entry.name == spec.name) return entry.make(spec.options);
+  }
+  return nullptr;
 }
 
 }  // namespace cachewarden

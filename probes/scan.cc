@@ -233,8 +233,8 @@ ScanOptions ReadScanOptions(ConfigReader& section) {
   return o;
 }
 
-std::unique_ptr<Probe> NewScanProbe(ConfigReader& section) {
-  return std::make_unique<ScanProbe>(ReadScanOptions(section));
+std::unique_ptr<Probe> NewScanProbe(const ScanOptions& options) {
+  return std::make_unique<ScanProbe>(options);
 }
 
 }  // namespace cachewarden

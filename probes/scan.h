@@ -29,6 +29,8 @@ struct ScanOptions {
   int threads = 2;
   bool low_priority = true;
   int nice = 10;
+
+  bool operator==(const ScanOptions&) const = default;
 };
 
 // One entry of the dind directory (a docker-in-docker data root). This list is also the input of
@@ -87,7 +89,8 @@ nlohmann::json TotalsToJson(const EntryTotals& t, SystemTime now);
 
 // Reads the probe's own keys from its section; throws ConfigError.
 ScanOptions ReadScanOptions(ConfigReader& section);
-std::unique_ptr<Probe> NewScanProbe(ConfigReader& section);
+// A scan probe whose cumulative skip counts start at zero.
+std::unique_ptr<Probe> NewScanProbe(const ScanOptions& options);
 
 // The scan itself (also for the `scan` command): walks `root` on the calling thread plus the
 // walker's threads. Fails if the root cannot be opened or the walk was cancelled through `cancel`

@@ -18,8 +18,10 @@ double Used(std::uint64_t total, std::uint64_t free) {
 
 class VolumeProbe : public Probe {
  public:
-  explicit VolumeProbe(GrowthOptions g)
-      : growth_(g), bytes_(g.window, kMaxGrowthSamples), inodes_(g.window, kMaxGrowthSamples) {}
+  explicit VolumeProbe(const VolumeOptions& o)
+      : options_(o),
+        bytes_(o.growth_window, kMaxGrowthSamples),
+        inodes_(o.growth_window, kMaxGrowthSamples) {}
   std::string_view name() const override { return VolumeData::kProbe; }
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<VolumeData>();
@@ -36,15 +38,15 @@ class VolumeProbe : public Probe {
     bytes_.Add(now, Used(data->size_bytes, data->avail_bytes));
     inodes_.Add(now, Used(data->files, data->files_free));
     data->bytes_growth = bytes_.Estimate(static_cast<double>(data->avail_bytes),
-                                         growth_.min_samples, growth_.min_span);
+                                         options_.growth_min_samples, options_.growth_min_span);
     data->inodes_growth = inodes_.Estimate(static_cast<double>(data->files_free),
-                                           growth_.min_samples, growth_.min_span);
+                                           options_.growth_min_samples, options_.growth_min_span);
     *out = std::move(data);
     return Status::Ok();
   }
 
  private:
-  GrowthOptions growth_;
+  VolumeOptions options_;
   GrowthWindow bytes_;
   GrowthWindow inodes_;
   std::uint64_t last_size_ = 0;
@@ -139,13 +141,19 @@ void VolumeData::ExportMetrics(MetricWriter& out) const {
   }
 }
 
-std::unique_ptr<Probe> NewVolumeProbe(ConfigReader& section) {
-  GrowthOptions g;
-  g.window = section.Dur("growth_window", g.window, std::chrono::minutes(1), std::chrono::days(7));
-  g.min_samples = static_cast<std::size_t>(
-      section.Int("growth_min_samples", static_cast<std::int64_t>(g.min_samples), 2, 4320));
-  g.min_span = section.Dur("growth_min_span", g.min_span, std::chrono::seconds(0), g.window);
-  return std::make_unique<VolumeProbe>(g);
+VolumeOptions ReadVolumeOptions(ConfigReader& section) {
+  VolumeOptions o;
+  o.growth_window =
+      section.Dur("growth_window", o.growth_window, std::chrono::minutes(1), std::chrono::days(7));
+  o.growth_min_samples = static_cast<std::size_t>(
+      section.Int("growth_min_samples", static_cast<std::int64_t>(o.growth_min_samples), 2, 4320));
+  o.growth_min_span =
+      section.Dur("growth_min_span", o.growth_min_span, std::chrono::seconds(0), o.growth_window);
+  return o;
+}
+
+std::unique_ptr<Probe> NewVolumeProbe(const VolumeOptions& options) {
+  return std::make_unique<VolumeProbe>(options);
 }
 
 }  // namespace cachewarden

@@ -35,14 +35,19 @@ struct VolumeData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-// How the volume probe estimates growth; from probes.volume.
-struct GrowthOptions {
-  Duration window = std::chrono::hours(6);
-  std::size_t min_samples = 10;
-  Duration min_span = std::chrono::minutes(15);
+// The volume probe's settings (how it estimates growth), from `probes.volume`.
+struct VolumeOptions {
+  Duration growth_window = std::chrono::hours(6);
+  std::size_t growth_min_samples = 10;
+  Duration growth_min_span = std::chrono::minutes(15);
+
+  bool operator==(const VolumeOptions&) const = default;
 };
 
-std::unique_ptr<Probe> NewVolumeProbe(ConfigReader& section);
+// Reads the probe's own keys from its section; throws ConfigError.
+VolumeOptions ReadVolumeOptions(ConfigReader& section);
+// A volume probe with an empty growth window.
+std::unique_ptr<Probe> NewVolumeProbe(const VolumeOptions& options);
 
 // The statvfs itself, for one-shot use and tests.
 Status StatVolume(const std::string& path, VolumeData* out);

@@ -1,5 +1,7 @@
 #include "agent/probe_worker.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -55,18 +57,17 @@ class BlockingProbe : public Probe {
   int in_flight_ = 0, max_in_flight_ = 0, calls_ = 0;
 };
 
-ProbeSpec Spec(std::shared_ptr<Probe> p) {
+ProbeSpec Spec() {
   ProbeSpec s;
   s.name = "blocking";
   s.interval = std::chrono::milliseconds(100);
   s.timeout = std::chrono::milliseconds(50);
-  s.probe = std::move(p);
   return s;
 }
 
 TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
-  ProbeWorker worker(Spec(probe), ProbeContext{}, nullptr);
+  ProbeWorker worker(probe, ProbeContext{}, nullptr);
   REQUIRE(worker.Start(nullptr));
   CHECK_FALSE(worker.WaitFor(std::chrono::milliseconds(50)));
   CHECK(worker.Busy());
@@ -86,19 +87,103 @@ TEST_CASE("a stuck probe never has more than one call outstanding", "[daemon]") 
 TEST_CASE("a one-shot run reports a probe past its deadline as failed with reason timeout",
           "[daemon]") {
   auto probe = std::make_shared<BlockingProbe>();
-  Config config;
-  config.root = "/";
-  config.probes.push_back(Spec(probe));
+  ProbeContext context;
+  context.cache_root = "/";
   auto t0 = std::chrono::steady_clock::now();
-  auto snapshot = CollectOnce(config);
+  RunOutcome outcome = RunProbeOnce(Spec(), probe, context, nullptr);
   auto took = std::chrono::steady_clock::now() - t0;
-  const ProbeResult* r = snapshot->Find("blocking");
+  Snapshot snapshot;
+  ApplyOutcome(&snapshot, "blocking", outcome);
+  const ProbeResult* r = snapshot.Find("blocking");
   REQUIRE(r != nullptr);
   CHECK_FALSE(r->status.ok());
   CHECK(r->status.reason() == "timeout");
   CHECK(r->data == nullptr);
   CHECK(took < std::chrono::seconds(2));
   probe->Release();  // the abandoned thread finishes and exits on its own
+}
+
+Config Load(const std::string& text) { return LoadConfigText(text, "test.json", {}); }
+
+constexpr const char* kBase = R"({"root": "/cache",
+    "probes": {"volume": {"interval": "15s", "growth_min_samples": 3},
+               "logs": {"files": [{"path": "/var/log/bk.log"}]}},
+    "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 85}}}})";
+
+TEST_CASE("a reload with an unrelated change keeps every probe's instance", "[daemon][reload]") {
+  const Config was = Load(kBase);
+  // An alert threshold and another probe's interval.
+  const Config now = Load(R"({"root": "/cache",
+      "probes": {"volume": {"interval": "15s", "growth_min_samples": 3},
+                 "logs": {"files": [{"path": "/var/log/bk.log"}]},
+                 "scan": {"interval": "10m"}},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 90}}}})");
+  for (const auto& spec : now.probes) {
+    INFO(spec.name);
+    CHECK(KeepsInstance(was, now, spec.name));
+  }
+  CHECK(KeepsInstance(was, was, "volume"));
+}
+
+TEST_CASE("a probe's new interval or timeout alone keeps its instance", "[daemon][reload]") {
+  const Config was = Load(kBase);
+  const Config now = Load(R"({"root": "/cache",
+      "probes": {"volume": {"interval": "1s", "timeout": "500ms", "growth_min_samples": 3},
+                 "logs": {"files": [{"path": "/var/log/bk.log"}]}},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 85}}}})");
+  CHECK(now.FindProbe("volume")->interval != was.FindProbe("volume")->interval);
+  CHECK(KeepsInstance(was, now, "volume"));
+}
+
+TEST_CASE("a changed probe section starts that probe fresh and keeps the others",
+          "[daemon][reload]") {
+  const Config was = Load(kBase);
+  const Config volume = Load(R"({"root": "/cache",
+      "probes": {"volume": {"interval": "15s", "growth_min_samples": 4},
+                 "logs": {"files": [{"path": "/var/log/bk.log"}]}},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 85}}}})");
+  CHECK_FALSE(KeepsInstance(was, volume, "volume"));
+  CHECK(KeepsInstance(was, volume, "logs"));
+  CHECK(KeepsInstance(was, volume, "latency"));
+
+  const Config logs = Load(R"({"root": "/cache",
+      "probes": {"volume": {"interval": "15s", "growth_min_samples": 3},
+                 "logs": {"files": [{"path": "/var/log/bk.log", "start_at": "beginning"}]}},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 85}}}})");
+  CHECK_FALSE(KeepsInstance(was, logs, "logs"));
+  CHECK(KeepsInstance(was, logs, "volume"));
+}
+
+TEST_CASE("a probe disabled, or enabled again, by a reload has no instance to keep",
+          "[daemon][reload]") {
+  const Config was = Load(kBase);
+  const Config off = Load(R"({"root": "/cache",
+      "probes": {"volume": {"enabled": false, "interval": "15s", "growth_min_samples": 3},
+                 "logs": {"files": [{"path": "/var/log/bk.log"}]}},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 85}}}})");
+  CHECK_FALSE(KeepsInstance(was, off, "volume"));
+  CHECK_FALSE(KeepsInstance(off, was, "volume"));
+  CHECK(KeepsInstance(was, off, "logs"));
+  CHECK_FALSE(KeepsInstance(was, was, "no-such-probe"));
+}
+
+TEST_CASE("a new cache root, proc_root or sys_root starts every probe fresh", "[daemon][reload]") {
+  const Config was = Load(kBase);
+  for (const char* change :
+       {R"("root": "/elsewhere")", R"("root": "/cache", "proc_root": "/host/proc")",
+        R"("root": "/cache", "sys_root": "/host/sys")"}) {
+    INFO(change);
+    const Config now = Load(fmt::format(R"({{{},
+        "probes": {{"volume": {{"interval": "15s", "growth_min_samples": 3}},
+                   "logs": {{"files": [{{"path": "/var/log/bk.log"}}]}}}},
+        "alerts": {{"rules": {{"CacheDiskAlmostFull": {{"warning_percent": 85}}}}}}}})",
+                                        change));
+    for (const auto& spec : now.probes) {
+      INFO(spec.name);
+      CHECK(now.FindProbe(spec.name)->options == was.FindProbe(spec.name)->options);
+      CHECK_FALSE(KeepsInstance(was, now, spec.name));
+    }
+  }
 }
 
 TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]") {

@@ -4,7 +4,11 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/agent.h"
 #include "tests/support/http.h"
@@ -75,8 +79,10 @@ TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   agent.process().Signal(SIGHUP);
   REQUIRE(
       WaitUntil([&] { return agent.Metric("cachewarden_config_last_reload_successful") == 0; }));
-  CHECK_THAT(agent.Stderr(), Catch::Contains("config reload rejected") &&
-                                 Catch::Contains("/probes/volume/intervall: unknown key"));
+  // The metric drops before the line is written: wait for the line itself.
+  REQUIRE(WaitUntil(
+      [&] { return agent.Stderr().find("config reload rejected") != std::string::npos; }));
+  CHECK_THAT(agent.Stderr(), Catch::Contains("/probes/volume/intervall: unknown key"));
   // Still serving, still on the old config (the tmpfs root).
   CHECK(agent.Metric("cachewarden_volume_size_bytes") == 64.0 * 1024 * 1024);
   CHECK(HttpGet(agent.Url("/healthz")).code == 200);
@@ -86,6 +92,101 @@ TEST_CASE("SIGHUP with a broken config keeps the old one serving", "[e2e]") {
   agent.process().Signal(SIGHUP);
   REQUIRE(
       WaitUntil([&] { return agent.Metric("cachewarden_config_last_reload_successful") == 1; }));
+
+  int code = -1;
+  agent.process().Signal(SIGTERM);
+  REQUIRE(agent.process().WaitExit(std::chrono::seconds(2), &code));
+  CHECK(code == 0);
+}
+
+// The agent's JSON log lines whose msg is `msg`, in order.
+std::vector<nlohmann::json> LogLines(const std::string& stderr_text, const std::string& msg) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(stderr_text);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("msg", "") == msg) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void AppendLines(const std::string& path, const std::string& line, int n) {
+  std::ofstream out(path, std::ios::app);
+  for (int i = 0; i < n; ++i) out << line << "\n";
+}
+
+// A config whose volume and logs sections are those given; `threshold` is an alert's, unrelated to
+// both probes, and so is the scan interval.
+std::string ReloadConfig(const TempDir& dir, const std::string& volume_interval, int min_samples,
+                         int recent_events, int threshold, const std::string& scan_interval) {
+  nlohmann::json c = {
+      {"root", dir / "cache"},
+      {"probes",
+       {{"volume",
+         {{"interval", volume_interval},
+          {"growth_min_samples", min_samples},
+          {"growth_min_span", "0s"}}},
+        {"logs",
+         {{"interval", "100ms"},
+          {"recent_events", recent_events},
+          {"files", {{{"path", dir / "buildkitd.log"}}}}}},
+        {"scan", {{"interval", scan_interval}}}}},
+      {"alerts", {{"rules", {{"CacheDiskAlmostFull", {{"warning_percent", threshold}}}}}}}};
+  return c.dump();
+}
+
+TEST_CASE("a reload keeps the state of unchanged probes and starts changed ones fresh", "[e2e]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "cache");
+  WriteFile(dir / "buildkitd.log", "");  // followed from its end, as a running buildkitd's is
+  AgentUnderTest agent(dir.path(), ReloadConfig(dir, "100ms", 5, 20, 85, "1m"));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  // Ready: every probe has run once, so the log follower sits at the end of the empty file.
+  REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
+  const std::string log = dir / "buildkitd.log";
+  const std::string gc_errors = R"(cachewarden_log_events_total{kind="gc_error"})";
+  const std::string gc_error_line = R"(time="2024-01-10T14:00:00Z" level=error msg="gc error: x")";
+  AppendLines(log, gc_error_line, 3);
+  REQUIRE(WaitUntil([&] { return agent.Metric(gc_errors) == 3; }));
+  auto samples = [&] {
+    auto j = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+    return j["probes"]["volume"]["data"]["bytes_growth"]["samples"].get<int>();
+  };
+  const std::string predicted = "cachewarden_volume_predicted_full_seconds";
+  REQUIRE(WaitUntil([&] { return samples() >= 10; }));
+  REQUIRE_FALSE(std::isnan(agent.Metric(predicted)));
+  const int samples_before = samples();
+
+  // Unrelated: an alert threshold and the scan's interval.
+  WriteFile(agent.config_path(), ReloadConfig(dir, "100ms", 5, 20, 90, "2m"));
+  agent.process().Signal(SIGHUP);
+  REQUIRE(WaitUntil([&] { return LogLines(agent.Stderr(), "config reloaded").size() == 1; }));
+  auto reloaded = LogLines(agent.Stderr(), "config reloaded")[0];
+  INFO(reloaded.dump());
+  CHECK(reloaded["probes_started"].empty());
+  CHECK(reloaded["probes_kept"].size() == 7);
+  // The growth window carries on (a fresh one would restart at one sample), the prediction stays.
+  CHECK(samples() >= samples_before);
+  CHECK_FALSE(std::isnan(agent.Metric(predicted)));
+  // The log counts and the follower's offset carry on: 3 + 2, where a fresh follower, starting at
+  // the file's end, would count 2.
+  CHECK(agent.Metric(gc_errors) == 3);
+  AppendLines(log, gc_error_line, 2);
+  CHECK(WaitUntil([&] { return agent.Metric(gc_errors) == 5; }));
+
+  // The volume's and the logs' own sections change: those two start fresh, the rest carry on. The
+  // fresh volume probe runs once at once, then not for an hour: its window holds one sample.
+  WriteFile(agent.config_path(), ReloadConfig(dir, "1h", 4320, 10, 90, "2m"));
+  agent.process().Signal(SIGHUP);
+  REQUIRE(WaitUntil([&] { return LogLines(agent.Stderr(), "config reloaded").size() == 2; }));
+  auto changed = LogLines(agent.Stderr(), "config reloaded")[1];
+  INFO(changed.dump());
+  CHECK(changed["probes_started"] == nlohmann::json::array({"volume", "logs"}));
+  CHECK(changed["probes_kept"].size() == 5);
+  CHECK(WaitUntil([&] { return agent.Metric(gc_errors) == 0; }));
+  CHECK(WaitUntil([&] { return samples() == 1; }));
+  CHECK(std::isnan(agent.Metric(predicted)));
 
   int code = -1;
   agent.process().Signal(SIGTERM);

@@ -1,9 +1,15 @@
 // The real binary: `gc --dry-run` then `gc` on the same tree deletes exactly the planned entries;
 // the daemon exports the gc metrics.
 
+#include <fmt/format.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -84,6 +90,86 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries", "[gc][e2e]
   auto unknown =
       RunProcess({BinaryPath(), "gc", "--policy", "nope", "--config", config, "--root", root});
   CHECK(unknown.exit_code == 64);
+}
+
+// What happens in a few directories, through inotify: an observer outside the process under test.
+class DirWatch {
+ public:
+  DirWatch() : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) { REQUIRE(fd_ >= 0); }
+  ~DirWatch() { close(fd_); }
+  void Add(const std::string& dir, std::uint32_t mask) {
+    int wd = inotify_add_watch(fd_, dir.c_str(), mask);
+    REQUIRE(wd >= 0);
+    dirs_[wd] = dir;
+  }
+  // "<dir>/<name> OPEN|ACCESS|CREATE" for each event queued since the last call.
+  std::vector<std::string> Take() {
+    std::vector<std::string> out;
+    alignas(inotify_event) char buf[8192];
+    for (ssize_t n; (n = read(fd_, buf, sizeof(buf))) > 0;) {
+      for (char* p = buf; p < buf + n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(p);
+        const char* what = (e->mask & IN_CREATE) ? "CREATE"
+                           : (e->mask & IN_OPEN) ? "OPEN"
+                                                 : "ACCESS";
+        out.push_back(dirs_[e->wd] + "/" + (e->len > 0 ? e->name : "") + " " + what);
+        p += sizeof(inotify_event) + e->len;
+      }
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+  std::map<int, std::string> dirs_;
+};
+
+TEST_CASE("gc collects only the volume figures: no latency file and no walk of the cache",
+          "[gc][e2e]") {
+  TempDir tmp;
+  std::string root = tmp / "cache", dind = root + "/dind";
+  for (int i = 0; i < 2; ++i) {
+    MakeDirs(dind + "/build-" + std::to_string(i) + "/diff");
+    Touch(dind + "/build-" + std::to_string(i) + "/diff/blob", std::string(20000, 'b'));
+    AgeTree(dind + "/build-" + std::to_string(i), 3 * 86400);
+  }
+  MakeDirs(root + "/buildkit/snapshots");
+  Touch(root + "/buildkit/metadata_v2.db", "bolt");
+  std::string config = tmp / "config.json";
+  // Every probe enabled (the defaults): gc must still run only the volume one.
+  WriteFile(config, R"({"gc": {"policies": [{"name": "dind", "path": "dind", "min_age": "1h",
+      "triggers": {"older_than": "1d"}}]}})");
+  // The latency probe would create <root>/.cachewarden (and remove it again when it retires, so
+  // only a watch sees it afterwards); the scan would open and read buildkit/, which no policy's
+  // path reaches.
+  DirWatch watch;
+  watch.Add(root, IN_CREATE);
+  watch.Add(root + "/buildkit", IN_OPEN | IN_ACCESS);
+
+  auto dry =
+      RunProcess({BinaryPath(), "gc", "--dry-run", "--json", "--config", config, "--root", root});
+  INFO(dry.err);
+  REQUIRE(dry.exit_code == 0);
+  auto plan = nlohmann::json::parse(dry.out)["runs"][0];
+  CHECK(Names(plan, "plan", "decision", "delete") == std::set<std::string>{"build-0", "build-1"});
+  // The policy measured its entries itself.
+  for (const auto& e : plan["plan"]["entries"]) CHECK(e["bytes"].get<std::uint64_t>() >= 20000);
+  CHECK(watch.Take().empty());
+  CHECK_FALSE(Exists(root + "/.cachewarden"));
+
+  auto real = RunProcess({BinaryPath(), "gc", "--json", "--config", config, "--root", root});
+  INFO(real.err);
+  REQUIRE(real.exit_code == 0);
+  CHECK(nlohmann::json::parse(real.out)["runs"][0]["result"] == "freed");
+  CHECK(watch.Take().empty());
+  CHECK_FALSE(Exists(root + "/.cachewarden"));
+
+  // The watch sees both when every probe runs (`check`): it would have caught them.
+  RunProcess({BinaryPath(), "check", "--config", config, "--root", root});
+  auto seen = watch.Take();
+  INFO(fmt::format("{}", fmt::join(seen, "\n")));
+  CHECK(std::count(seen.begin(), seen.end(), root + "/.cachewarden CREATE") == 1);
+  CHECK(std::count(seen.begin(), seen.end(), root + "/buildkit/ OPEN") >= 1);
 }
 
 TEST_CASE("the agent runs gc policies on their interval and exports gc metrics", "[gc][e2e]") {

@@ -34,7 +34,7 @@ ProbeContext ContextAfterScan(const std::string& root, const FakeClock& clock,
 std::shared_ptr<const DindData> RunProbe(const nlohmann::json& section, ProbeContext& ctx) {
   nlohmann::json effective;
   ConfigReader reader(&section, "/probes/dind", &effective);
-  auto probe = NewDindProbe(reader);
+  auto probe = NewDindProbe(ReadDindOptions(reader));
   reader.Finish();
   std::shared_ptr<const ProbeData> out;
   Status s = probe->Collect(ctx, &out);
@@ -108,7 +108,7 @@ TEST_CASE("dind: a cancelled run fails instead of giving partial sizes", "[dind]
   ctx.cancel = &cancel;
   nlohmann::json section = {{"other_namespaces", false}};
   ConfigReader reader(&section, "/probes/dind", nullptr);
-  auto probe = NewDindProbe(reader);
+  auto probe = NewDindProbe(ReadDindOptions(reader));
   std::shared_ptr<const ProbeData> out;
   Status s = probe->Collect(ctx, &out);
   CHECK(s.reason() == "cancelled");

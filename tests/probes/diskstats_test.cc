@@ -89,7 +89,7 @@ TEST_CASE("diskstats probe follows the loop device under an ext4 cache", "[disks
   REQUIRE(testing::MountExt4Loop(tmp / "img", tmp / "mnt", 32) == "");
   nlohmann::json j = nlohmann::json::object();
   ConfigReader r(&j, "/probes/diskstats", nullptr);
-  auto probe = NewDiskstatsProbe(r);
+  auto probe = NewDiskstatsProbe(ReadDiskstatsOptions(r));
   FakeClock clock;
   ProbeContext ctx;
   ctx.cache_root = tmp / "mnt";

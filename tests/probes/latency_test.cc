@@ -27,7 +27,7 @@ std::shared_ptr<const LatencyData> Exercise(const std::string& root, bool direct
   LatencyOptions o;
   o.working_set_bytes = 1 << 20;
   o.direct = direct;
-  auto probe = MakeLatencyProbe(o);
+  auto probe = NewLatencyProbe(o);
   ProbeContext ctx;
   ctx.cache_root = root;
   auto d = Run(*probe, ctx);
@@ -115,7 +115,7 @@ TEST_CASE("latency probe counts ENOSPC instead of failing", "[latency][root]") {
   REQUIRE(testing::MountTmpfs(tmp / "mnt", "1m") == "");
   LatencyOptions o;
   o.working_set_bytes = 1 << 20;
-  auto probe = MakeLatencyProbe(o);
+  auto probe = NewLatencyProbe(o);
   ProbeContext ctx;
   ctx.cache_root = tmp / "mnt";
   (void)Run(*probe, ctx);
@@ -134,7 +134,7 @@ TEST_CASE("latency probe refuses a symlinked .cachewarden directory", "[latency]
   testing::MakeSymlink(tmp / "elsewhere", tmp / "root/.cachewarden");
   LatencyOptions o;
   o.working_set_bytes = 1 << 20;
-  auto probe = MakeLatencyProbe(o);
+  auto probe = NewLatencyProbe(o);
   ProbeContext ctx;
   ctx.cache_root = tmp / "root";
   std::shared_ptr<const ProbeData> out;
@@ -158,7 +158,7 @@ TEST_CASE("latency probe's metadata op survives a leftover file", "[latency]") {
   testing::WriteFile(tmp / ".cachewarden/meta.probe", "x");
   LatencyOptions o;
   o.working_set_bytes = 1 << 20;
-  auto probe = MakeLatencyProbe(o);
+  auto probe = NewLatencyProbe(o);
   ProbeContext ctx;
   ctx.cache_root = tmp.path();
   for (int i = 0; i < 2; ++i) {
@@ -173,14 +173,14 @@ TEST_CASE("latency probe's metadata op survives a leftover file", "[latency]") {
 TEST_CASE("latency probe config is strict", "[latency][config]") {
   nlohmann::json j = nlohmann::json::parse(R"({"working_set": "1KiB"})");
   ConfigReader r(&j, "/probes/latency", nullptr);
-  CHECK_THROWS_WITH(NewLatencyProbe(r), Catch::Contains("/probes/latency/working_set"));
+  CHECK_THROWS_WITH(ReadLatencyOptions(r), Catch::Contains("/probes/latency/working_set"));
   // Too large: the probe would allocate a bit per block of it.
   nlohmann::json big = nlohmann::json::parse(R"({"working_set": "65GiB"})");
   ConfigReader rb(&big, "/probes/latency", nullptr);
-  CHECK_THROWS_WITH(NewLatencyProbe(rb), Catch::Contains("/probes/latency/working_set"));
+  CHECK_THROWS_WITH(ReadLatencyOptions(rb), Catch::Contains("/probes/latency/working_set"));
   nlohmann::json max = nlohmann::json::parse(R"({"working_set": "64GiB"})");
   ConfigReader rm(&max, "/probes/latency", nullptr);
-  CHECK(NewLatencyProbe(rm) != nullptr);
+  CHECK(ReadLatencyOptions(rm).working_set_bytes == 64ull << 30);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ struct LogsHarness {
                               {"recent_events", 3}};
     nlohmann::json effective;
     ConfigReader reader(&section, "/probes/logs", &effective);
-    probe = NewLogsProbe(reader);
+    probe = NewLogsProbe(ReadLogsOptions(reader));
     reader.Finish();
     ctx.clock = &clock;
   }
@@ -107,7 +107,7 @@ TEST_CASE("logs: config rejects relative paths and unknown formats", "[logs][con
   auto make = [](nlohmann::json section) {
     nlohmann::json effective;
     ConfigReader reader(&section, "/probes/logs", &effective);
-    auto p = NewLogsProbe(reader);
+    ReadLogsOptions(reader);
     reader.Finish();
   };
   CHECK_THROWS_WITH(make({{"files", {{{"path", "rel.log"}}}}}),

@@ -19,7 +19,7 @@ std::unique_ptr<Probe> MakeProbe(const std::string& json) {
   nlohmann::json j = nlohmann::json::parse(json);
   nlohmann::json eff;
   ConfigReader r(&j, "/probes/volume", &eff);
-  auto p = NewVolumeProbe(r);
+  auto p = NewVolumeProbe(ReadVolumeOptions(r));
   r.Finish();
   return p;
 }
