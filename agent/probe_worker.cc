@@ -69,7 +69,7 @@ void ProbeWorker::ThreadMain(std::shared_ptr<State> s) {
       out.finished = ctx.Now();
       if (!out.status.ok()) out.data = nullptr;
       if (out.status.ok() && out.data == nullptr) {
-        out.status = Status::Error("internal", "probe returned no data");
+        out.status = Status::Error(StatusCode::kInternal, "probe returned no data");
       }
       lock.lock();
       s->running = false;
@@ -146,7 +146,7 @@ ProbeContext ContextFor(const Config& config) {
 
 RunOutcome TimeoutOutcome(const ProbeSpec& spec, SystemTime now) {
   RunOutcome out;
-  out.status = Status::Error("timeout",
+  out.status = Status::Error(StatusCode::kTimeout,
                              fmt::format("did not finish within {}", FormatDuration(spec.timeout)));
   out.finished = now;
   out.duration = spec.timeout;

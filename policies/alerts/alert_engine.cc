@@ -4,20 +4,6 @@
 
 namespace cachewarden {
 
-std::string_view AlertStateName(AlertState s) {
-  switch (s) {
-    case AlertState::kInactive:
-      return "inactive";
-    case AlertState::kPending:
-      return "pending";
-    case AlertState::kFiring:
-      return "firing";
-    case AlertState::kResolved:
-      return "resolved";
-  }
-  return "inactive";
-}
-
 MetricLabels Alert::AllLabels() const {
   MetricLabels out = {{"alertname", name}, {"severity", std::string(SeverityName(severity))}};
   out.insert(out.end(), labels.begin(), labels.end());

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.h"
 #include "policies/alerts/alert_config.h"
 #include "policies/alerts/alert_rules.h"
 #include "policies/alerts/severity.h"
@@ -13,7 +14,16 @@
 namespace cachewarden {
 
 enum class AlertState { kInactive, kPending, kFiring, kResolved };
-std::string_view AlertStateName(AlertState s);  // "inactive", "pending", ...
+// The spelling of a state in the alert-change log lines and /status JSON.
+inline constexpr EnumName<AlertState> kAlertStateNames[] = {
+    {AlertState::kInactive, "inactive"},
+    {AlertState::kPending, "pending"},
+    {AlertState::kFiring, "firing"},
+    {AlertState::kResolved, "resolved"},
+};
+constexpr std::string_view AlertStateName(AlertState s) {
+  return NameIn<AlertState>(kAlertStateNames, s);
+}
 
 // One alert: one severity of one labelled instance of a rule.
 struct Alert {

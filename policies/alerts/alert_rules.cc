@@ -157,8 +157,8 @@ std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
   ProbesInput in;
   if (auto v = s.Get<VolumeData>()) in.path = v->path;
   for (const auto& [name, r] : s.results()) {
-    in.probes.push_back(
-        {name, !r.status.ok(), r.status.reason(), r.status.message(), r.consecutive_failures});
+    in.probes.push_back({name, !r.status.ok(), std::string(r.status.reason()), r.status.message(),
+                         r.consecutive_failures});
   }
   return in;
 }

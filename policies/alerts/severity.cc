@@ -2,20 +2,6 @@
 
 namespace cachewarden {
 
-std::string_view SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kOk:
-      return "ok";
-    case Severity::kWarning:
-      return "warning";
-    case Severity::kCritical:
-      return "critical";
-    case Severity::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
-}
-
 int SeverityRank(Severity s) {
   switch (s) {
     case Severity::kOk:

@@ -4,12 +4,21 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.h"
+
 namespace cachewarden {
 
 // Monitoring-plugin order: the exit code of `check` is the value.
 enum class Severity { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
 
-std::string_view SeverityName(Severity s);  // "ok", "warning", "critical", "unknown"
+// The `severity` label of an alert, and the word `check` prints.
+inline constexpr EnumName<Severity> kSeverityNames[] = {
+    {Severity::kOk, "ok"},
+    {Severity::kWarning, "warning"},
+    {Severity::kCritical, "critical"},
+    {Severity::kUnknown, "unknown"},
+};
+constexpr std::string_view SeverityName(Severity s) { return NameIn<Severity>(kSeverityNames, s); }
 
 // One thing `check` tells a person: what is wrong, and what to do about it.
 struct Finding {
