@@ -32,7 +32,7 @@ Status LockGc(const std::string& root, UniqueFd* lock) {
   if (::flock(lock->get(), LOCK_EX | LOCK_NB) == 0) return Status::Ok();
   const int err = errno;
   if (err != EWOULDBLOCK) return PosixError("flock", root, err);
-  return Status::Error("busy",
+  return Status::Error(StatusCode::kBusy,
                        "another GC run (the agent's, or a `cachewarden gc`) is running on this "
                        "cache; this one waits for the next interval",
                        err, root);
@@ -57,7 +57,8 @@ Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
   int unreadable = 0;
   Status s = MountsUnderEntries(o.proc_root, dirs, out, &unreadable);
   if (!s.ok()) {
-    return Status::Error("mounts", "cannot look for mounts under the entries: " + s.ToString(),
+    return Status::Error(StatusCode::kMounts,
+                         "cannot look for mounts under the entries: " + s.ToString(),
                          s.error_number());
   }
   if (unreadable > 0) {
@@ -70,9 +71,7 @@ Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
 EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy, const std::atomic<bool>* cancel) {
   EntryMeasureOptions m;
   m.age_by = policy.age_by;
-  m.walk.threads = policy.threads;
-  m.walk.low_priority = policy.low_priority;
-  m.walk.nice = policy.nice;
+  m.walk.workers = policy.workers;
   m.walk.cancel = cancel;
   return m;
 }
@@ -96,7 +95,7 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) return s;
   }
   for (const auto& d : names) {
-    if (Cancelled(o)) return Status::Error("cancelled", "cancelled while measuring");
+    if (Cancelled(o)) return Status::Error(StatusCode::kCancelled, "cancelled while measuring");
     GcEntry e;
     if (GcNameIncluded(policy, d.name)) {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
@@ -159,7 +158,7 @@ std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry, const GcPolicy& poli
 
 void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRunResult* out) {
   ReapOptions ro;
-  ro.threads = policy.threads;
+  ro.threads = policy.workers.threads;
   ro.max_delete_rate = policy.max_delete_rate;
   ro.unmount_stale = policy.unmount_stale;
   ro.cancel = o.cancel;
@@ -208,7 +207,8 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
     out->result = GcResult::kCancelled;
   } else if (out->deleted_entries == 0 && errors && out->freed_bytes == 0) {
     out->result = GcResult::kFailed;  // entries were chosen, and every one failed
-    out->status = Status::Error("error", "no chosen entry could be deleted; see the log");
+    out->status =
+        Status::Error(StatusCode::kError, "no chosen entry could be deleted; see the log");
   } else if (out->deleted_entries == 0 && out->freed_bytes == 0) {
     out->result = GcResult::kFreedNothing;
   } else {
@@ -236,7 +236,7 @@ void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out)
   } else if (!c.started || c.exit_code != 0) {
     out->result = GcResult::kFailed;
     out->status =
-        Status::Error(c.timed_out ? "timeout" : "command",
+        Status::Error(c.timed_out ? StatusCode::kTimeout : StatusCode::kCommand,
                       !c.error.empty() ? c.error : fmt::format("exit code {}", c.exit_code));
   } else {
     out->result = out->freed_bytes > 0 ? GcResult::kFreed : GcResult::kFreedNothing;

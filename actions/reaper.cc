@@ -58,6 +58,14 @@ class Throttle {
   SteadyClock::time_point next_{};
 };
 
+// Detaches (umount2 MNT_DETACH) the mount whose root the directory fd `dir_fd` holds open, through
+// /proc/self/fd/N: no path is resolved again, so a name swapped for a symlink since it was opened
+// cannot redirect the unmount. Returns 0 or the errno.
+int DetachMountOf(int dir_fd) {
+  const std::string self = fmt::format("/proc/self/fd/{}", dir_fd);
+  return ::umount2(self.c_str(), MNT_DETACH) == 0 ? 0 : errno;
+}
+
 // A directory being emptied. Lives until its last child is done; then it is removed from its parent
 // (by name, relative to the parent's fd).
 struct Node {
@@ -187,10 +195,7 @@ class TreeRemover {
         n->parent->failed = true;
         return false;
       }
-      // Detach the mount through the fd we hold: no path is resolved again.
-      std::string self = fmt::format("/proc/self/fd/{}", n->fd.get());
-      if (::umount2(self.c_str(), MNT_DETACH) != 0) {
-        int err = errno;
+      if (int err = DetachMountOf(n->fd.get()); err != 0) {
         saw_mount_ = true;
         Error(n->parent, n->name, err, "umount");
         n->parent->failed = true;
@@ -334,24 +339,6 @@ class TreeRemover {
 
 }  // namespace
 
-const char* ToString(ReapResult r) {
-  switch (r) {
-    case ReapResult::kDeleted:
-      return "deleted";
-    case ReapResult::kChanged:
-      return "changed";
-    case ReapResult::kMount:
-      return "mount";
-    case ReapResult::kError:
-      return "error";
-    case ReapResult::kCancelled:
-      return "cancelled";
-    case ReapResult::kVanished:
-      return "vanished";
-  }
-  return "error";
-}
-
 ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev, std::uint64_t ino,
                       const ReapOptions& options) {
   ReapOutcome out;
@@ -405,9 +392,7 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
       out.result = ReapResult::kMount;
       return out;
     }
-    std::string self = fmt::format("/proc/self/fd/{}", fd.get());
-    if (::umount2(self.c_str(), MNT_DETACH) != 0) {
-      int err = errno;
+    if (int err = DetachMountOf(fd.get()); err != 0) {
       out.result = ReapResult::kMount;
       out.errors = 1;
       out.first_errors.push_back({name, err, "umount"});

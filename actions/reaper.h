@@ -3,18 +3,25 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "base/enum_names.h"
 
 namespace cachewarden {
 
 // How to delete one entry.
 struct ReapOptions {
-  int threads = 2;             // threads working on the entry's directories
+  // Threads working on the entry's directories (the caller's included). A plain count, not
+  // WorkerOptions: deletion runs at normal priority, paced by max_delete_rate instead.
+  int threads = 2;
   double max_delete_rate = 0;  // unlinks + rmdirs per second, over all threads; 0: no limit
   // Detach (umount2 MNT_DETACH) mounts found under the entry, then delete what is beneath. Off: a
   // mount stops that branch (reported as "mount").
   bool unmount_stale = false;
-  const std::atomic<bool>* cancel = nullptr;  // polled before every unlink
+  // Polled before every unlink and rmdir, by every deletion thread; may be null. Not owned: it must
+  // stay valid until ReapEntry returns (the deletion threads are joined before it does).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ReapError {
@@ -31,7 +38,15 @@ enum class ReapResult {
   kCancelled,  // cancelled part way
   kVanished,   // gone before we started
 };
-const char* ToString(ReapResult r);
+// The spelling of a ReapResult in the deletion log lines, `gc`'s report and JSON's "result".
+inline constexpr EnumName<ReapResult> kReapResultNames[] = {
+    {ReapResult::kDeleted, "deleted"},     {ReapResult::kChanged, "changed"},
+    {ReapResult::kMount, "mount"},         {ReapResult::kError, "error"},
+    {ReapResult::kCancelled, "cancelled"}, {ReapResult::kVanished, "vanished"},
+};
+constexpr std::string_view ToString(ReapResult r) {
+  return NameIn<ReapResult>(kReapResultNames, r);
+}
 
 struct ReapOutcome {
   ReapResult result = ReapResult::kDeleted;

@@ -31,8 +31,8 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.sys_root = top.String("sys_root", "/sys");
 
   ConfigReader log = top.Object("log");
-  std::string level = log.String("level", "info", {"debug", "info", "warn", "error"});
-  std::string format = log.String("format", "json", {"json", "text"});
+  std::string level = log.String("level", "info", NamesOf<LogLevel>(kLogLevelNames));
+  std::string format = log.String("format", "json", NamesOf<LogFormat>(kLogFormatNames));
   log.Finish();
   if (overrides.log_level) level = *overrides.log_level;
   if (overrides.log_format) format = *overrides.log_format;
@@ -40,10 +40,9 @@ Config Build(const nlohmann::json* doc, const std::string& source,
     throw ConfigError("--log-level",
                       fmt::format("expected debug, info, warn or error, got \"{}\"", level));
   }
-  if (format != "json" && format != "text") {
+  if (!ParseLogFormat(format, &c.log_format)) {
     throw ConfigError("--log-format", fmt::format("expected json or text, got \"{}\"", format));
   }
-  c.log_format = format == "json" ? LogFormat::kJson : LogFormat::kText;
   c.effective["log"] = {{"level", level}, {"format", format}};
 
   ConfigReader probes = top.Object("probes");

@@ -27,7 +27,7 @@ std::string GcRunText(const GcRunResult& run) {
   for (const auto& i : plan.items) {
     std::string decision = i.decision == GcDecision::kSkip
                                ? fmt::format("skip:{}", ToString(i.skip))
-                               : ToString(i.decision);
+                               : std::string(ToString(i.decision));
     bool measured = i.skip != SkipReason::kExcluded;
     out += fmt::format("  {:<14} {:>10} {:>8}  {}  ({})\n", decision,
                        measured ? HumanBytes(i.entry.bytes) : "-", measured ? HumanAge(i.age) : "-",

@@ -46,7 +46,7 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
       out.Counter("cachewarden_gc_skipped_entries_total",
                   "Entries a triggered policy did not delete, by reason.",
                   it == s.skipped.end() ? 0.0 : static_cast<double>(it->second),
-                  {{"policy", name}, {"reason", ToString(r)}});
+                  {{"policy", name}, {"reason", std::string(ToString(r))}});
     }
     out.Counter("cachewarden_gc_busy_skips_total",
                 "Policy ticks that found a GC run still going (the policy ran after it).",

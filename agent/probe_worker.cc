@@ -70,7 +70,7 @@ void ProbeWorker::ThreadMain(std::shared_ptr<State> s) {
       out.finished = ctx.Now();
       if (!out.status.ok()) out.data = nullptr;
       if (out.status.ok() && out.data == nullptr) {
-        out.status = Status::Error("internal", "probe returned no data");
+        out.status = Status::Error(StatusCode::kInternal, "probe returned no data");
       }
       lock.lock();
       s->running = false;
@@ -155,8 +155,8 @@ bool KeepsInstance(const Config& was, const Config& now, std::string_view name) 
 
 RunOutcome TimeoutOutcome(Duration timeout, SystemTime now) {
   RunOutcome out;
-  out.status =
-      Status::Error("timeout", fmt::format("did not finish within {}", FormatDuration(timeout)));
+  out.status = Status::Error(StatusCode::kTimeout,
+                             fmt::format("did not finish within {}", FormatDuration(timeout)));
   out.finished = now;
   out.duration = timeout;
   return out;

@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/enum_names.h"
 #include "base/units.h"
 
 namespace cachewarden {
@@ -47,6 +50,12 @@ class ConfigReader {
   // `allowed`, when not empty, lists the only values accepted.
   std::string String(std::string_view key, std::string_view def,
                      const std::vector<std::string>& allowed = {});
+  // A string that must be one of the names of `names` (an enum's name table, base/enum_names.h):
+  // the value it names, `def` when absent.
+  template <typename E>
+  E Choice(std::string_view key, E def, std::type_identity_t<std::span<const EnumName<E>>> names) {
+    return ValueIn(names, String(key, NameIn(names, def), NamesOf(names))).value_or(def);
+  }
   // A string that must not be shown: `config print` says "<redacted>".
   std::string Secret(std::string_view key);
   std::vector<std::string> StringList(std::string_view key, const std::vector<std::string>& def);

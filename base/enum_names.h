@@ -2,7 +2,9 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace cachewarden {
 
@@ -32,6 +34,15 @@ constexpr std::optional<E> ValueIn(std::span<const EnumName<E>> table, std::stri
     if (row.name == name) return row.value;
   }
   return std::nullopt;
+}
+
+// Every name of `table`, in its order: the values a config key accepts.
+template <typename E>
+std::vector<std::string> NamesOf(std::span<const EnumName<E>> table) {
+  std::vector<std::string> out;
+  out.reserve(table.size());
+  for (const auto& row : table) out.emplace_back(row.name);
+  return out;
 }
 
 }  // namespace cachewarden

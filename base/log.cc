@@ -18,8 +18,6 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<LogFormat> g_format{LogFormat::kJson};
 std::mutex g_write_mutex;
 
-constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
-
 std::string Timestamp() { return Rfc3339(std::chrono::system_clock::now()); }
 
 void WriteAll(const std::string& line) {
@@ -40,18 +38,20 @@ void ConfigureLog(LogLevel level, LogFormat format) {
 }
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
-  for (std::size_t i = 0; i < std::size(kLevelNames); ++i) {
-    if (text == kLevelNames[i]) {
-      *out = static_cast<LogLevel>(i);
-      return true;
-    }
-  }
-  return false;
+  auto level = ValueIn<LogLevel>(kLogLevelNames, text);
+  if (level) *out = *level;
+  return level.has_value();
+}
+
+bool ParseLogFormat(std::string_view text, LogFormat* out) {
+  auto format = ValueIn<LogFormat>(kLogFormatNames, text);
+  if (format) *out = *format;
+  return format.has_value();
 }
 
 void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
   if (level < g_level.load()) return;
-  auto name = kLevelNames[static_cast<int>(level)];
+  auto name = ToString(level);
   std::string line;
   if (g_format.load() == LogFormat::kJson) {
     nlohmann::json j;

@@ -7,10 +7,9 @@
 
 namespace cachewarden {
 
-Status Status::Error(std::string reason, std::string message, int err, std::string path) {
+Status Status::Error(StatusCode code, std::string message, int err, std::string path) {
   Status s;
-  s.failed_ = true;
-  s.reason_ = std::move(reason);
+  s.code_ = code == StatusCode::kOk ? StatusCode::kInternal : code;
   s.message_ = std::move(message);
   s.errno_ = err;
   s.path_ = std::move(path);
@@ -19,14 +18,18 @@ Status Status::Error(std::string reason, std::string message, int err, std::stri
 
 std::string Status::ToString() const {
   if (ok()) return "ok";
-  return fmt::format("{}: {}", reason_, message_);
+  return fmt::format("{}: {}", reason(), message_);
+}
+
+StatusCode CodeOfErrno(int err) {
+  if (err == ENOENT || err == ENOTDIR) return StatusCode::kMissing;
+  if (err == EACCES || err == EPERM) return StatusCode::kPermission;
+  return StatusCode::kIo;
 }
 
 Status PosixError(std::string_view context, std::string_view path, int err) {
-  std::string reason = "io";
-  if (err == ENOENT || err == ENOTDIR) reason = "missing";
-  if (err == EACCES || err == EPERM) reason = "permission";
-  return Status::Error(reason, fmt::format("{} {}: {}", context, path, std::strerror(err)), err,
+  return Status::Error(CodeOfErrno(err),
+                       fmt::format("{} {}: {}", context, path, std::strerror(err)), err,
                        std::string(path));
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <unistd.h>
+
 #include <utility>
 
 namespace cachewarden {
 
-// An owned file descriptor, closed on destruction. Move-only.
+// An owned file descriptor, closed on destruction. Move-only; thread-compatible like a plain value.
 class UniqueFd {
  public:
   UniqueFd() = default;
@@ -20,7 +22,11 @@ class UniqueFd {
   }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1);
+  // Closes the fd held (if any) and holds `fd` instead (-1: none).
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_ = -1;

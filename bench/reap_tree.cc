@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   ReapOutcome r = ReapEntry(dir.get(), argv[2], DevOf(sx), sx.stx_ino, o);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s removed=%llu errors=%llu seconds=%.3f\n", ToString(r.result),
+  std::printf("%s removed=%llu errors=%llu seconds=%.3f\n", std::string(ToString(r.result)).c_str(),
               static_cast<unsigned long long>(r.removed), static_cast<unsigned long long>(r.errors),
               s);
   return r.result == ReapResult::kDeleted ? 0 : 1;

@@ -10,11 +10,6 @@
 
 namespace cachewarden {
 
-void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 int OpenDirNoFollow(int dir_fd, const char* name) {
   int fd;
   do {
@@ -41,7 +36,7 @@ std::string CheckRelativePath(std::string_view path) {
 
 Status OpenBeneath(const std::string& root, const std::string& rel, UniqueFd* out) {
   if (auto why = rel.empty() ? "" : CheckRelativePath(rel); !why.empty()) {
-    return Status::Error("invalid", "policy path " + why, EINVAL, rel);
+    return Status::Error(StatusCode::kInvalid, "policy path " + why, EINVAL, rel);
   }
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return PosixError("open cache root", root, errno);
@@ -59,8 +54,8 @@ Status OpenBeneath(const std::string& root, const std::string& rel, UniqueFd* ou
         struct stat st;
         if (::fstatat(dir.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISLNK(st.st_mode)) {
-          return Status::Error("symlink", "refusing a policy path through a symlink: " + done,
-                               ELOOP, done);
+          return Status::Error(StatusCode::kSymlink,
+                               "refusing a policy path through a symlink: " + done, ELOOP, done);
         }
       }
       return PosixError("open", done, err);
@@ -72,8 +67,9 @@ Status OpenBeneath(const std::string& root, const std::string& rel, UniqueFd* ou
   return Status::Ok();
 }
 
-int ReadDirNames(int dir_fd, std::vector<DirName>* out) {
-  out->clear();
+int ForEachDirEntry(int dir_fd,
+                    const std::function<void(const char* name, unsigned char type)>& on_entry,
+                    const std::function<void()>& on_batch) {
   if (::lseek(dir_fd, 0, SEEK_SET) < 0) return errno;
   alignas(8) char buf[64 * 1024];
   for (;;) {
@@ -84,38 +80,27 @@ int ReadDirNames(int dir_fd, std::vector<DirName>* out) {
     }
     if (n == 0) return 0;
     for (ssize_t off = 0; off < n;) {
-      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
       off += d->d_reclen;
       const char* name = d->d_name;
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-      out->push_back({name, d->d_type});
+      on_entry(name, d->d_type);
     }
+    if (on_batch) on_batch();
   }
+}
+
+int ReadDirNames(int dir_fd, std::vector<DirName>* out) {
+  out->clear();
+  return ForEachDirEntry(dir_fd, [out](const char* name, unsigned char type) {
+    out->push_back({name, type});
+  });
 }
 
 int StatxNoFollow(int dir_fd, const char* name, struct statx* out) {
   int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (name[0] == '\0' ? AT_EMPTY_PATH : 0);
   if (::statx(dir_fd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, out) != 0) return errno;
   return 0;
-}
-
-Status ListNames(int fd, const std::string& path, std::vector<std::string>* names) {
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return PosixError("dup", path, errno);
-  DIR* dir = fdopendir(copy);
-  if (dir == nullptr) {
-    int err = errno;
-    close(copy);
-    return PosixError("fdopendir", path, err);
-  }
-  rewinddir(dir);
-  while (const struct dirent* d = readdir(dir)) {
-    std::string_view n = d->d_name;
-    if (n != "." && n != "..") names->emplace_back(n);
-  }
-  closedir(dir);
-  std::sort(names->begin(), names->end());
-  return Status::Ok();
 }
 
 }  // namespace cachewarden

@@ -1,6 +1,6 @@
 #include "fs/mount_namespaces.h"
 
-#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +9,8 @@
 #include <map>
 
 #include "base/text.h"
+#include "base/unique_fd.h"
+#include "fs/dirfd.h"
 #include "fs/mountinfo.h"
 #include "fs/read_file.h"
 
@@ -91,20 +93,20 @@ Status ScanDindMounts(const std::string& proc_root, const std::vector<std::strin
   out->namespaces = 1;
   if (!other_namespaces) return Status::Ok();
 
-  DIR* proc = ::opendir(proc_root.c_str());
-  if (proc == nullptr) return Status::Ok();
+  UniqueFd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!proc.valid()) return Status::Ok();
   std::map<std::uint64_t, int> lowest_pid;  // namespace -> pid
   std::size_t seen = 0;
-  while (struct dirent* ent = ::readdir(proc)) {
+  // A read error part way leaves the processes seen so far: as many namespaces as can be told.
+  (void)ForEachDirEntry(proc.get(), [&](const char* name, unsigned char) {
     int pid = 0;
-    if (!IsPid(ent->d_name, &pid) || ++seen > kMaxProcesses) continue;
-    auto ns = ParseNamespaceLink(ReadLink(proc_root + "/" + ent->d_name + "/ns/mnt"));
-    if (ns == 0 || ns == proto.mount_ns) continue;
+    if (!IsPid(name, &pid) || ++seen > kMaxProcesses) return;
+    auto ns = ParseNamespaceLink(ReadLink(proc_root + "/" + name + "/ns/mnt"));
+    if (ns == 0 || ns == proto.mount_ns) return;
     out->other_processes_visible = true;
     auto [it, fresh] = lowest_pid.emplace(ns, pid);
     if (!fresh) it->second = std::min(it->second, pid);
-  }
-  ::closedir(proc);
+  });
   for (const auto& [ns, pid] : lowest_pid) {
     std::string dir = proc_root + "/" + std::to_string(pid);
     MountTable table;

@@ -1,6 +1,5 @@
 #include "fs/walker.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,13 +17,15 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/unique_fd.h"
+#include "fs/dirfd.h"
+
 namespace cachewarden {
 namespace {
 
 constexpr unsigned kStatxMask = STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_SIZE |
                                 STATX_BLOCKS | STATX_MTIME | STATX_CTIME | STATX_ATIME;
 constexpr int kStatxFlags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT;
-constexpr std::size_t kDirentBuffer = 64 * 1024;
 
 SystemTime ToTime(const struct statx_timestamp& t) { return ToSystemTime(t.tv_sec, t.tv_nsec); }
 
@@ -48,15 +49,14 @@ std::string JoinPath(const std::string& dir, const char* name) {
 }
 
 // An open directory that queued subdirectories still refer to. The fd closes when the last of them
-// has been opened.
+// has been opened, unless it is the Measure call's parent_fd (borrowed: the caller's to close).
 struct DirRef {
-  DirRef(int f, std::string p, bool owned) : fd(f), path(std::move(p)), owns(owned) {}
-  ~DirRef() {
-    if (owns && fd >= 0) close(fd);
-  }
+  DirRef(UniqueFd owned, std::string p)
+      : fd(owned.get()), path(std::move(p)), own(std::move(owned)) {}
+  DirRef(int borrowed, std::string p) : fd(borrowed), path(std::move(p)) {}
   int fd;
   std::string path;  // relative to the Measure call's parent directory
-  bool owns;
+  UniqueFd own;      // holds `fd` when it is ours
 };
 
 struct WorkItem {
@@ -204,51 +204,39 @@ class WalkWorker {
     const std::string path =
         item.parent->path.empty() ? item.name : JoinPath(item.parent->path, item.name.c_str());
     int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
-    int fd = openat(item.parent->fd, item.name.c_str(), flags);
-    if (fd < 0 && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
-      fd = openat(item.parent->fd, item.name.c_str(), flags & ~O_NOATIME);
+    UniqueFd fd(openat(item.parent->fd, item.name.c_str(), flags));
+    if (!fd.valid() && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
+      fd.Reset(openat(item.parent->fd, item.name.c_str(), flags & ~O_NOATIME));
     }
-    if (fd < 0) {
+    if (!fd.valid()) {
       CountSkip(errno, &totals.skipped);
       return;
     }
     item.parent.reset();
     struct stat st {};
-    if (fstat(fd, &st) != 0 || st.st_dev != item.dev || st.st_ino != item.ino) {
+    if (fstat(fd.get(), &st) != 0 || st.st_dev != item.dev || st.st_ino != item.ino) {
       ++totals.skipped.vanished;  // replaced between statx and open
-      close(fd);
       return;
     }
-    auto dir = std::make_shared<DirRef>(fd, path, true);
-    if (buffer_.empty()) buffer_.resize(kDirentBuffer);
+    auto dir = std::make_shared<DirRef>(std::move(fd), path);
     std::vector<WorkItem> subdirs;
-    for (;;) {
-      const ssize_t n = getdents64(fd, buffer_.data(), buffer_.size());
-      if (n < 0) {
+    auto entry = [&](const char* name, unsigned char) {
+      struct statx sx {};
+      if (statx(dir->fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
         CountSkip(errno, &totals.skipped);
-        break;
+        return;
       }
-      if (n == 0) break;
-      for (ssize_t off = 0; off < n;) {
-        const auto* d = reinterpret_cast<const struct dirent64*>(buffer_.data() + off);
-        off += d->d_reclen;
-        const char* name = d->d_name;
-        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        struct statx sx {};
-        if (statx(fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
-          CountSkip(errno, &totals.skipped);
-          continue;
-        }
-        if (Account(sx, path, name, true)) {
-          subdirs.push_back({dir, name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
-                             static_cast<ino_t>(sx.stx_ino)});
-        }
+      if (Account(sx, path, name, true)) {
+        subdirs.push_back({dir, name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                           static_cast<ino_t>(sx.stx_ino)});
       }
-      if (!subdirs.empty()) {
-        flush(&subdirs);
-        subdirs.clear();
-      }
-    }
+    };
+    auto batch = [&] {
+      if (subdirs.empty()) return;
+      flush(&subdirs);
+      subdirs.clear();
+    };
+    if (int err = ForEachDirEntry(dir->fd, entry, batch); err != 0) CountSkip(err, &totals.skipped);
   }
 
   EntryTotals totals;
@@ -272,13 +260,12 @@ class WalkWorker {
   const WalkOptions& options_;
   HardLinkSet* links_;
   dev_t root_dev_;
-  std::vector<char> buffer_;
 };
 
 }  // namespace
 
 Walker::Walker(WalkOptions options) : options_(options), state_(std::make_unique<State>()) {
-  if (options_.threads < 1) options_.threads = 1;
+  if (options_.workers.threads < 1) options_.workers.threads = 1;
 }
 
 Walker::~Walker() = default;
@@ -310,7 +297,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   // The entry itself is accounted on the calling thread.
   WalkWorker first(options_, &s.links, s.root_dev);
   if (first.Account(sx, path_prefix, name.c_str(), !by_path)) {
-    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix, false), name,
+    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix), name,
                        makedev(sx.stx_dev_major, sx.stx_dev_minor),
                        static_cast<ino_t>(sx.stx_ino)});
   }
@@ -327,7 +314,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
 
   // `own_thread`: a worker started here, whose priority may be lowered (never the caller's thread).
   auto run = [&](bool own_thread) {
-    if (own_thread && options_.low_priority) LowerThreadPriority(options_.nice);
+    if (own_thread && options_.workers.low_priority) LowerThreadPriority(options_.workers.nice);
     WalkWorker w(options_, &s.links, s.root_dev);
     auto flush = [&](std::vector<WorkItem>* items) {
       std::lock_guard lock(s.mu);
@@ -357,8 +344,8 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   if (!s.stack.empty()) {
     std::vector<std::thread> threads;
     try {
-      threads.reserve(static_cast<std::size_t>(options_.threads));
-      for (int i = 0; i < options_.threads; ++i) threads.emplace_back(run, true);
+      threads.reserve(static_cast<std::size_t>(options_.workers.threads));
+      for (int i = 0; i < options_.workers.threads; ++i) threads.emplace_back(run, true);
     } catch (const std::exception&) {
       // A thread could not be started (std::system_error, bad_alloc): those that did start finish
       // the walk by themselves; with none, walk here.
@@ -366,7 +353,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     for (auto& t : threads) t.join();
     if (threads.empty()) run(false);
   }
-  if (s.cancelled) return Status::Error("cancelled", "walk cancelled", 0, name);
+  if (s.cancelled) return Status::Error(StatusCode::kCancelled, "walk cancelled", 0, name);
   *out = s.result;
   return Status::Ok();
 }

@@ -8,11 +8,15 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "fs/worker_options.h"
 
 namespace cachewarden {
 
-// The filesystem walker: one piece of code for the scan probe (what fills the cache) and the GC
-// reaper (how big and how old is this candidate).
+// The filesystem walker: one piece of code for measuring, used by the scan probe (what fills the
+// cache), the dind probe (its entries, when the scan's figures are stale) and GC's measuring of
+// candidates (probes/gc_entries: how big and how old is this entry, before planning and again after
+// a partial deletion). It never deletes: the GC reaper (actions/reaper) has its own walk, which
+// empties directories as it goes.
 //
 // How it walks (the rules of `du -x`, plus safety):
 // - directory file descriptors only: every entry is reached with
@@ -23,7 +27,7 @@ namespace cachewarden {
 // - an explicit work list (no recursion): depth is limited by nothing but
 //   open fds (an fd is held only by directories whose subdirectories are still
 //   queued; a chain 10,000 deep holds a handful);
-// - parallel over subtrees with at most WalkOptions::threads threads;
+// - parallel over subtrees with at most WalkOptions::workers.threads threads;
 // - never crosses into another filesystem: an entry whose st_dev differs from
 //   the walk's root, or that statx marks as a mount root (a bind mount of the
 //   same filesystem), is a mount point: reported, neither entered nor counted
@@ -61,8 +65,9 @@ struct EntryTotals {
   SystemTime oldest_mtime{};
   SystemTime newest_ctime{};
   SystemTime newest_atime{};
-  // Mount points found at or below the entry (not entered, not counted). The GC reaper must not
-  // delete an entry with a mount inside: that is exactly the "Device or resource busy" failure.
+  // Mount points found at or below the entry (not entered, not counted). GC skips an entry with a
+  // mount inside unless its policy detaches stale mounts: deleting it would fail with "Device or
+  // resource busy".
   std::uint64_t mount_points = 0;
   SkipCounts skipped;
 
@@ -72,20 +77,17 @@ struct EntryTotals {
 };
 
 struct WalkOptions {
-  // Worker threads for one Measure call (>= 1). The calling thread only waits, unless no thread can
-  // be started: then it walks by itself.
-  int threads = 2;
-  // Run the workers in the idle I/O class (ioprio_set) and at `nice`. Applies to the walker's own
-  // threads only, never to the caller's thread.
-  bool low_priority = false;
-  int nice = 10;
+  // Worker threads for one Measure call (threads >= 1), lowered with low_priority (the walker's own
+  // threads only, never the caller's). The calling thread only waits, unless no thread can be
+  // started: then it walks by itself.
+  WorkerOptions workers;
   // How many of the largest regular files (by allocated bytes) to remember, with their paths; 0
   // keeps none.
   std::size_t top_files = 0;
   // How many mount point paths to remember (all are counted).
   std::size_t max_mount_paths = 16;
-  // Polled between directories: when set, Measure stops and returns a "cancelled" error. May be
-  // null. Not owned.
+  // Polled between directories: when set, Measure stops and returns a kCancelled error. May be
+  // null. Not owned: it must outlive every Measure call made with these options.
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -110,8 +112,8 @@ class Walker {
   // Measures the entry `name` of the open directory `parent_fd` (AT_FDCWD with a path works too,
   // e.g. for the scan root). The filesystem of reference is the parent's (for AT_FDCWD: the entry's
   // own), so an entry that is itself a mount point yields mount_points == 1 and nothing else. Fails
-  // only if the entry itself cannot be looked at ("missing", "permission", "io") or the walk was
-  // cancelled ("cancelled"); *out is then unspecified. Paths remembered (largest files, mount
+  // only if the entry itself cannot be looked at (kMissing, kPermission, kIo) or the walk was
+  // cancelled (kCancelled); *out is then unspecified. Paths remembered (largest files, mount
   // points) are `path_prefix`/name/..., or name/... when the prefix is empty.
   Status Measure(int parent_fd, const std::string& name, EntryTotals* out,
                  const std::string& path_prefix = "");
@@ -127,15 +129,15 @@ class Walker {
   std::unique_ptr<State> state_;
 };
 
-// For the GC reaper: the totals of ONE candidate entry (parent directory fd, name), with a fresh
-// hard-link set: allocated and apparent bytes, inodes, newest mtime/ctime/atime in the subtree, and
-// whether a mount point lies at or inside it (EntryTotals::has_mount_inside). Same rules and errors
-// as Walker::Measure.
+// For GC's measuring and the dind probe: the totals of ONE entry (parent directory fd, name), with
+// a fresh hard-link set: allocated and apparent bytes, inodes, newest mtime/ctime/atime in the
+// subtree, and whether a mount point lies at or inside it (EntryTotals::has_mount_inside). Same
+// rules and errors as Walker::Measure.
 Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
                     EntryTotals* out);
 
 // Puts the calling thread in the idle I/O class and at `nice` (both best-effort: failures are
-// ignored). Used by the walker's threads.
+// ignored). Used by the walker's threads (WorkerOptions::low_priority).
 void LowerThreadPriority(int nice);
 
 }  // namespace cachewarden

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/unique_fd.h"
 #include "fs/dirfd.h"
 #include "fs/walker.h"
 #include "probes/mounts.h"
@@ -14,7 +15,7 @@
 namespace cachewarden {
 namespace {
 
-Status Cancelled() { return Status::Error("cancelled", "dind run cancelled"); }
+Status Cancelled() { return Status::Error(StatusCode::kCancelled, "dind run cancelled"); }
 
 class DindProbe : public Probe {
  public:
@@ -66,29 +67,24 @@ class DindProbe : public Probe {
     }
     data->sizes_from = "walk";
     WalkOptions walk;
-    walk.threads = 1;
+    walk.workers.threads = 1;
     walk.cancel = ctx.cancel;
     for (const auto& dir : data->dirs) {
       // Absent (no dind build yet) or not a directory: no entries.
-      const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) continue;
-      std::vector<std::string> names;
-      (void)ListNames(fd, dir, &names);
-      bool cancelled = false;
-      for (const auto& name : names) {
+      UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) continue;
+      std::vector<DirName> names;
+      (void)ReadDirNames(fd.get(), &names);  // a read error part way: the entries seen so far
+      std::sort(names.begin(), names.end());
+      for (const auto& [name, type] : names) {
         EntryTotals t;
-        Status s = MeasureEntry(fd, name, walk, &t);
-        if (ctx.Cancelled() || s.reason() == "cancelled") {
-          cancelled = true;
-          break;
-        }
+        Status s = MeasureEntry(fd.get(), name, walk, &t);
+        if (ctx.Cancelled() || s.code() == StatusCode::kCancelled) return false;
         if (!s.ok()) continue;  // gone meanwhile
         AddEntry(
             data, now,
             {dir, name, IsDindCacheEntry(name), t.allocated_bytes, t.newest_mtime, true, false});
       }
-      close(fd);
-      if (cancelled) return false;
     }
     return true;
   }

@@ -36,7 +36,8 @@ class DiskstatsProbe : public Probe {
       if (!s.ok()) return s;
       auto counters = ParseDiskstats(text, data->device);
       if (!counters) {
-        return Status::Error("missing", "device " + data->device + " not in diskstats", 0, path);
+        return Status::Error(StatusCode::kMissing, "device " + data->device + " not in diskstats",
+                             0, path);
       }
       // The interval on the steady clock: a wall-clock step is no interval.
       const auto now = std::chrono::steady_clock::now();

@@ -3,16 +3,24 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/enum_names.h"
 #include "base/status.h"
 #include "fs/walker.h"
 
 namespace cachewarden {
 
-// Which of an entry's times makes its age.
+// Which of an entry's times makes its age: a policy's `age_by`.
 enum class GcAgeBy { kMtime, kCtime, kAtime };
+inline constexpr EnumName<GcAgeBy> kGcAgeByNames[] = {
+    {GcAgeBy::kMtime, "mtime"},
+    {GcAgeBy::kCtime, "ctime"},
+    {GcAgeBy::kAtime, "atime"},
+};
+constexpr std::string_view ToString(GcAgeBy a) { return NameIn<GcAgeBy>(kGcAgeByNames, a); }
 
 // One candidate entry (an immediate child of a policy's directory) as measured just before
 // planning.
@@ -34,14 +42,15 @@ struct GcEntry {
   std::string error;  // measuring failed (the entry is skipped), else ""
 };
 
-// How GC measures an entry: which time is its age, and the walker's threads and priority.
+// How GC measures an entry: which time is its age, and the walker's threads, priority and cancel
+// flag (WalkOptions::workers, WalkOptions::cancel: it must outlive the MeasureGcEntry call).
 struct EntryMeasureOptions {
   GcAgeBy age_by = GcAgeBy::kMtime;
   WalkOptions walk;
 };
 
 // Measures the entry `name` of the directory `parent_fd` into *out with the scan probe's walker
-// (probes/walker.h: dirfd only, never follows symlinks, never enters another mount, hard links
+// (fs/walker.h: dirfd only, never follows symlinks, never enters another mount, hard links
 // once): its (dev, ino), allocated bytes, inode count, the newest `age_by` time in its subtree, and
 // whether a mount point of the agent's namespace lies at or under it (another device;
 // MountsUnderEntries finds the rest). A failure is stored in out->error ("" on success). Polls
@@ -65,7 +74,7 @@ struct EntryMounts {
 };
 
 // Looks for mounts at or under the entries of a policy directory in every mount namespace visible
-// in `proc_root` (probes/dind_mounts.h), keyed by entry name. `policy_dirs` are the spellings of
+// in `proc_root` (fs/mount_namespaces.h), keyed by entry name. `policy_dirs` are the spellings of
 // that one directory to match mount points against (resolved and as configured): a namespace that
 // sees the cache under another path is not matched. Fails only if our own mountinfo cannot be read;
 // `*unreadable` counts other namespaces whose mountinfo could not be read (their process exited, or

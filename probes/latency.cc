@@ -13,6 +13,9 @@
 #include <random>
 #include <vector>
 
+#include "base/enum_names.h"
+#include "base/unique_fd.h"
+
 namespace cachewarden {
 namespace {
 
@@ -22,19 +25,20 @@ constexpr const char* kFile = "latency.probe";
 constexpr const char* kMetaFile = "meta.probe";
 constexpr double kMaxWorkingSet = 64.0 * (1ULL << 30);
 
+// The errno values named by the `errno` label of the latency probe's error counts; any other is
+// "other".
+constexpr EnumName<int> kErrnoClassNames[] = {
+    {ENOSPC, "ENOSPC"},
+    {EIO, "EIO"},
+    {EROFS, "EROFS"},
+    {EDQUOT, "EDQUOT"},
+};
+
+constexpr std::string_view kOtherErrno = "other";
+
 std::string ErrnoClass(int err) {
-  switch (err) {
-    case ENOSPC:
-      return "ENOSPC";
-    case EIO:
-      return "EIO";
-    case EROFS:
-      return "EROFS";
-    case EDQUOT:
-      return "EDQUOT";
-    default:
-      return "other";
-  }
+  std::string_view name = NameIn<int>(kErrnoClassNames, err);
+  return std::string(name.empty() ? kOtherErrno : name);
 }
 
 double Median(std::vector<double> v) {
@@ -60,7 +64,7 @@ class LatencyProbe : public Probe {
   std::string_view name() const override { return LatencyData::kProbe; }
 
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
-    if (buffer_ == nullptr) return Status::Error("io", "no aligned buffer");
+    if (buffer_ == nullptr) return Status::Error(StatusCode::kIo, "no aligned buffer");
     Status s = Open(ctx.cache_root);
     if (!s.ok()) return s;
     std::array<double, kOpCount> last;
@@ -77,26 +81,26 @@ class LatencyProbe : public Probe {
     const std::uint64_t wblock = std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
     std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
     Time(kOpWrite, &last, [&] {
-      return pwrite(fd_, buffer_, kBlock, static_cast<off_t>(wblock * kBlock)) ==
+      return pwrite(fd_.get(), buffer_, kBlock, static_cast<off_t>(wblock * kBlock)) ==
              static_cast<ssize_t>(kBlock);
     });
-    const bool synced = Time(kOpFsync, &last, [&] { return fdatasync(fd_) == 0; });
+    const bool synced = Time(kOpFsync, &last, [&] { return fdatasync(fd_.get()) == 0; });
     if (synced) {
       if (!written_[wblock]) written_list_.push_back(wblock);
       written_[wblock] = true;
     }
     // Left over if a run stopped between create and unlink: not timed.
-    (void)unlinkat(dir_fd_, kMetaFile, 0);
+    (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
     Time(kOpMetadata, &last, [&] {
-      int f =
-          openat(dir_fd_, kMetaFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (f < 0) return false;
-      close(f);
-      return unlinkat(dir_fd_, kMetaFile, 0) == 0;
+      UniqueFd f(openat(dir_fd_.get(), kMetaFile,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!f.valid()) return false;
+      f.Reset();
+      return unlinkat(dir_fd_.get(), kMetaFile, 0) == 0;
     });
 
     auto data = std::make_shared<LatencyData>();
-    data->mode = direct_fd_ >= 0 ? "direct" : "fadvise";
+    data->mode = direct_fd_.valid() ? LatencyReadMode::kDirect : LatencyReadMode::kFadvise;
     data->warmup = !warmed_up_;
     const SystemTime now = ctx.Now();
     if (warmed_up_) {
@@ -127,9 +131,9 @@ class LatencyProbe : public Probe {
   }
 
   void Retire(const ProbeContext& /*ctx*/) override {
-    if (dir_fd_ >= 0) {
-      (void)unlinkat(dir_fd_, kFile, 0);
-      (void)unlinkat(dir_fd_, kMetaFile, 0);
+    if (dir_fd_.valid()) {
+      (void)unlinkat(dir_fd_.get(), kFile, 0);
+      (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
     }
     CloseFiles();
     // Only if empty; rmdir does not follow a symlink there.
@@ -157,51 +161,51 @@ class LatencyProbe : public Probe {
   // O_DIRECT where the filesystem allows it; else drop the cached page first.
   bool ReadBlock(std::uint64_t block) {
     const off_t off = static_cast<off_t>(block * kBlock);
-    if (direct_fd_ >= 0) {
-      ssize_t n = pread(direct_fd_, buffer_, kBlock, off);
+    if (direct_fd_.valid()) {
+      ssize_t n = pread(direct_fd_.get(), buffer_, kBlock, off);
       if (n == static_cast<ssize_t>(kBlock)) return true;
       if (n >= 0 || errno != EINVAL) return false;
-      close(direct_fd_);  // accepted at open, refused at read: fall back
-      direct_fd_ = -1;
+      direct_fd_.Reset();  // accepted at open, refused at read: fall back
     }
-    (void)posix_fadvise(fd_, off, kBlock, POSIX_FADV_DONTNEED);
-    return pread(fd_, buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
+    (void)posix_fadvise(fd_.get(), off, kBlock, POSIX_FADV_DONTNEED);
+    return pread(fd_.get(), buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
   }
 
   // Opens <root>/.cachewarden (never through a symlink) and the probe file in it; every later file
   // operation is relative to that directory's fd.
   Status Open(const std::string& root) {
-    if (fd_ >= 0) return Status::Ok();
+    if (fd_.valid()) return Status::Ok();
     CloseFiles();
     dir_ = root + "/" + kDir;
     if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError("mkdir", dir_, errno);
     }
-    dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir_fd_ < 0) {
+    dir_fd_.Reset(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir_fd_.valid()) {
       const int err = errno;
       struct stat st {};
       if (lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        return Status::Error("symlink", "is a symlink; the latency probe refuses to follow it", err,
-                             dir_);
+        return Status::Error(StatusCode::kSymlink,
+                             "is a symlink; the latency probe refuses to follow it", err, dir_);
       }
       return PosixError("open", dir_, err);
     }
     const std::string file = dir_ + "/" + kFile;
     // A fresh sparse file each start: only blocks this process wrote are read.
-    fd_ = openat(dir_fd_, kFile, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd_ < 0) {
+    fd_.Reset(
+        openat(dir_fd_.get(), kFile, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd_.valid()) {
       const int err = errno;
       CloseFiles();
       return PosixError("open", file, err);
     }
-    if (ftruncate(fd_, static_cast<off_t>(blocks_ * kBlock)) != 0) {
+    if (ftruncate(fd_.get(), static_cast<off_t>(blocks_ * kBlock)) != 0) {
       const int err = errno;
       CloseFiles();
       return PosixError("ftruncate", file, err);
     }
     if (options_.direct) {
-      direct_fd_ = openat(dir_fd_, kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+      direct_fd_.Reset(openat(dir_fd_.get(), kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC));
     }
     std::fill(written_.begin(), written_.end(), false);
     written_list_.clear();
@@ -209,10 +213,9 @@ class LatencyProbe : public Probe {
   }
 
   void CloseFiles() {
-    for (int fd : {direct_fd_, fd_, dir_fd_}) {
-      if (fd >= 0) close(fd);
-    }
-    direct_fd_ = fd_ = dir_fd_ = -1;
+    direct_fd_.Reset();
+    fd_.Reset();
+    dir_fd_.Reset();
   }
 
   LatencyOptions options_;
@@ -222,9 +225,9 @@ class LatencyProbe : public Probe {
   std::vector<std::uint64_t> written_list_;
   char* buffer_ = nullptr;
   std::string dir_;  // <root>/.cachewarden, for messages and rmdir
-  int dir_fd_ = -1;
-  int fd_ = -1;
-  int direct_fd_ = -1;
+  UniqueFd dir_fd_;
+  UniqueFd fd_;
+  UniqueFd direct_fd_;
   bool warmed_up_ = false;
   std::array<HistogramValue, kOpCount> histograms_;
   std::array<std::deque<double>, kOpCount> recent_;
@@ -266,7 +269,8 @@ nlohmann::json LatencyData::ToJson() const {
     if (median_seconds[op] >= 0) o["median_seconds"] = median_seconds[op];
     ops[LatencyOpName(op)] = std::move(o);
   }
-  return {{"mode", mode}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}, {"eio", eio}};
+  return {
+      {"mode", ToString(mode)}, {"warmup", warmup}, {"ops", ops}, {"errors", errors}, {"eio", eio}};
 }
 
 void LatencyData::ExportMetrics(MetricWriter& out) const {
@@ -280,16 +284,19 @@ void LatencyData::ExportMetrics(MetricWriter& out) const {
                 "Latency of the latest probe I/O, by operation.", last_seconds[op], labels);
     }
   }
-  for (const char* m : {"direct", "fadvise"}) {
+  for (const auto& [m, name] : kLatencyReadModeNames) {
     out.Gauge("cachewarden_io_probe_mode",
               "1 for the read mode in use: direct (O_DIRECT) or fadvise (page cache dropped).",
-              mode == m ? 1 : 0, {{"mode", m}});
+              mode == m ? 1 : 0, {{"mode", std::string(name)}});
   }
-  for (const char* cls : {"ENOSPC", "EIO", "EROFS", "EDQUOT", "other"}) {
+  auto export_errors = [&](std::string_view cls_name) {
+    const std::string cls(cls_name);
     auto it = errors.find(cls);
     out.Counter("cachewarden_io_probe_errors_total", "Failed probe I/O operations by errno class.",
                 it == errors.end() ? 0 : static_cast<double>(it->second), {{"errno", cls}});
-  }
+  };
+  for (const auto& [err, cls] : kErrnoClassNames) export_errors(cls);
+  export_errors(kOtherErrno);
 }
 
 std::unique_ptr<Probe> NewLatencyProbe(const LatencyOptions& options) {

@@ -6,10 +6,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/config_reader.h"
+#include "base/enum_names.h"
 #include "probes/probe.h"
 
 namespace cachewarden {
@@ -21,14 +23,24 @@ namespace cachewarden {
 // small file (op "metadata"). Blocks are spread over a sparse working set (default 64 MiB) so
 // repeated reads do not hit a device cache. The first run after start is a warm-up and is not
 // recorded. The probe file is created once and removed by Retire(). A symlink at
-// <root>/.cachewarden is never followed: the run fails (reason "symlink").
+// <root>/.cachewarden is never followed: the run fails (StatusCode::kSymlink).
 
 enum LatencyOp { kOpRead, kOpWrite, kOpFsync, kOpMetadata, kOpCount };
 const char* LatencyOpName(int op);
 
+// How the probe reads uncached: the `mode` label of cachewarden_io_probe_mode and JSON's "mode".
+enum class LatencyReadMode { kDirect, kFadvise };
+inline constexpr EnumName<LatencyReadMode> kLatencyReadModeNames[] = {
+    {LatencyReadMode::kDirect, "direct"},    // O_DIRECT
+    {LatencyReadMode::kFadvise, "fadvise"},  // posix_fadvise(DONTNEED), then a plain read
+};
+constexpr std::string_view ToString(LatencyReadMode m) {
+  return NameIn<LatencyReadMode>(kLatencyReadModeNames, m);
+}
+
 struct LatencyData : ProbeData {
   static constexpr std::string_view kProbe = "latency";
-  std::string mode;                               // "direct" or "fadvise"
+  LatencyReadMode mode = LatencyReadMode::kDirect;
   bool warmup = false;                            // this run was the warm-up: nothing recorded yet
   std::array<double, kOpCount> last_seconds{};    // -1 when the op failed or never ran
   std::array<double, kOpCount> median_seconds{};  // over recent runs, -1 if none

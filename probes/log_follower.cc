@@ -135,30 +135,24 @@ LogFollower::LogFollower(LogFollowerOptions options)
 LogFollower::~LogFollower() { Close(); }
 
 void LogFollower::Close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.Reset();
   stats_.open = false;
 }
 
 Status LogFollower::Open(bool at_end) {
-  int fd = ::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return PosixError("open", options_.path, errno);
+  UniqueFd fd(::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return PosixError("open", options_.path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return PosixError("fstat", options_.path, err);
-  }
+  if (::fstat(fd.get(), &st) != 0) return PosixError("fstat", options_.path, errno);
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::Error("io", "not a regular file", 0, options_.path);
+    return Status::Error(StatusCode::kIo, "not a regular file", 0, options_.path);
   }
-  fd_ = fd;
+  fd_ = std::move(fd);
   dev_ = st.st_dev;
   ino_ = st.st_ino;
   offset_ = at_end ? st.st_size : 0;
   last_byte_ = 0;
-  if (offset_ > 0 && ::pread(fd_, &last_byte_, 1, offset_ - 1) != 1) offset_ = 0;
+  if (offset_ > 0 && ::pread(fd_.get(), &last_byte_, 1, offset_ - 1) != 1) offset_ = 0;
   // Starting at the end of a line in progress: its head is not ours.
   skip_to_newline_ = offset_ > 0 && last_byte_ != '\n';
   stats_.open = true;
@@ -224,14 +218,14 @@ void LogFollower::TakeBytes(std::string_view data, const std::function<void(LogL
 bool LogFollower::Drain(std::size_t* budget, const std::function<void(LogLine&&)>& sink,
                         Status* error) {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) {
+  if (::fstat(fd_.get(), &st) != 0) {
     *error = PosixError("fstat", options_.path, errno);
     return false;
   }
   bool rewritten = st.st_size < offset_;
   if (!rewritten && offset_ > 0) {
     char b = 0;
-    rewritten = ::pread(fd_, &b, 1, offset_ - 1) == 1 && b != last_byte_;
+    rewritten = ::pread(fd_.get(), &b, 1, offset_ - 1) == 1 && b != last_byte_;
   }
   if (rewritten) {
     // copytruncate: the file was emptied (and maybe written again) under us.
@@ -242,7 +236,7 @@ bool LogFollower::Drain(std::size_t* budget, const std::function<void(LogLine&&)
   }
   char buf[64 * 1024];
   while (*budget > 0) {
-    ssize_t n = ::pread(fd_, buf, std::min(sizeof buf, *budget), offset_);
+    ssize_t n = ::pread(fd_.get(), buf, std::min(sizeof buf, *budget), offset_);
     if (n < 0) {
       if (errno == EINTR) continue;
       *error = PosixError("read", options_.path, errno);
@@ -264,10 +258,10 @@ Status LogFollower::Poll(const std::function<void(LogLine&&)>& sink) {
   polled_ = true;
   std::size_t budget = options_.max_read_bytes;
   Status error;
-  if (fd_ < 0) {
+  if (!fd_.valid()) {
     Status s = Open(first && options_.start_at_end);
     if (!s.ok()) {
-      stats_.missing = s.reason() == "missing";
+      stats_.missing = s.code() == StatusCode::kMissing;
       return stats_.missing ? Status::Ok() : s;
     }
   }
@@ -290,7 +284,7 @@ Status LogFollower::Poll(const std::function<void(LogLine&&)>& sink) {
   Close();
   ++stats_.rotations;
   Status s = Open(false);
-  if (!s.ok()) return s.reason() == "missing" ? Status::Ok() : s;
+  if (!s.ok()) return s.code() == StatusCode::kMissing ? Status::Ok() : s;
   if (!Drain(&budget, sink, &error)) return error;
   return Status::Ok();
 }

@@ -10,7 +10,9 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/enum_names.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace cachewarden {
 
@@ -19,6 +21,15 @@ enum class LogLineFormat {
   kPlain,  // one message per line
   kCri,    // "<RFC3339 time> <stdout|stderr> <P|F> <text>"; P lines are joined
 };
+// A file's `format` in the logs probe's config, and the detected format in its JSON.
+inline constexpr EnumName<LogLineFormat> kLogLineFormatNames[] = {
+    {LogLineFormat::kAuto, "auto"},
+    {LogLineFormat::kPlain, "plain"},
+    {LogLineFormat::kCri, "cri"},
+};
+constexpr std::string_view ToString(LogLineFormat f) {
+  return NameIn<LogLineFormat>(kLogLineFormatNames, f);
+}
 
 struct LogFollowerOptions {
   std::string path;
@@ -87,7 +98,7 @@ class LogFollower {
 
   LogFollowerOptions options_;
   LogFollowerStats stats_;
-  int fd_ = -1;
+  UniqueFd fd_;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;

@@ -45,24 +45,6 @@ std::optional<std::string> DindEntryId(std::string_view path) {
 
 }  // namespace
 
-std::string_view LogEventKindName(LogEventKind kind) {
-  switch (kind) {
-    case LogEventKind::kDindBusy:
-      return "dind_busy";
-    case LogEventKind::kSnapshotterFallback:
-      return "snapshotter_fallback";
-    case LogEventKind::kDiskFull:
-      return "disk_full";
-    case LogEventKind::kIoError:
-      return "io_error";
-    case LogEventKind::kGcError:
-      return "gc_error";
-    case LogEventKind::kBuildkitdStart:
-      return "buildkitd_start";
-  }
-  return "unknown";
-}
-
 std::optional<LogMatch> MatchLogLine(std::string_view line) {
   if (auto path = BusyRmPath(line)) {
     // The dind path may appear truncated or shell-quoted; the entry id is what a person needs, so

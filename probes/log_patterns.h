@@ -1,10 +1,12 @@
 #pragma once
 
-#include <array>
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/enum_names.h"
 
 namespace cachewarden {
 
@@ -18,13 +20,20 @@ enum class LogEventKind {
   kGcError,              // "gc error:"
   kBuildkitdStart,       // buildkitd (re)started: its config banner
 };
-inline constexpr std::size_t kLogEventKinds = 6;
-inline constexpr std::array<LogEventKind, kLogEventKinds> kAllLogEventKinds = {
-    LogEventKind::kDindBusy, LogEventKind::kSnapshotterFallback,
-    LogEventKind::kDiskFull, LogEventKind::kIoError,
-    LogEventKind::kGcError,  LogEventKind::kBuildkitdStart};
-
-std::string_view LogEventKindName(LogEventKind kind);
+// The spelling of each kind, in declaration order (a kind's value indexes it): the `kind` label of
+// cachewarden_log_events_total and JSON's "kind". Walking it walks every kind.
+inline constexpr EnumName<LogEventKind> kLogEventKindNames[] = {
+    {LogEventKind::kDindBusy, "dind_busy"},
+    {LogEventKind::kSnapshotterFallback, "snapshotter_fallback"},
+    {LogEventKind::kDiskFull, "disk_full"},
+    {LogEventKind::kIoError, "io_error"},
+    {LogEventKind::kGcError, "gc_error"},
+    {LogEventKind::kBuildkitdStart, "buildkitd_start"},
+};
+constexpr std::string_view LogEventKindName(LogEventKind kind) {
+  return NameIn<LogEventKind>(kLogEventKindNames, kind);
+}
+inline constexpr std::size_t kLogEventKinds = std::size(kLogEventKindNames);
 
 struct LogMatch {
   LogEventKind kind;

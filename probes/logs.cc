@@ -9,10 +9,6 @@ namespace {
 
 constexpr std::size_t kMaxStoredLine = 1024;
 
-std::string_view FormatName(LogLineFormat f) {
-  return f == LogLineFormat::kCri ? "cri" : f == LogLineFormat::kPlain ? "plain" : "auto";
-}
-
 // logrus's `time="2024-01-10T13:30:15Z"`, as buildkitd writes it.
 std::optional<SystemTime> LogrusTime(std::string_view line) {
   auto at = line.find("time=\"");
@@ -34,7 +30,7 @@ class LogsProbe : public Probe {
     auto data = std::make_shared<LogsData>();
     for (auto& follower : followers_) {
       // Lines read so far stay counted in this probe; the next run shows them.
-      if (ctx.Cancelled()) return Status::Error("cancelled", "logs run cancelled");
+      if (ctx.Cancelled()) return Status::Error(StatusCode::kCancelled, "logs run cancelled");
       const std::string& file = follower->options().path;
       Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, line); });
       data->files.push_back({file, follower->stats(), s.ok() ? "" : s.ToString()});
@@ -91,7 +87,7 @@ nlohmann::json LogsData::ToJson() const {
     fs.push_back({{"path", f.path},
                   {"open", f.stats.open},
                   {"missing", f.stats.missing},
-                  {"format", FormatName(f.stats.detected)},
+                  {"format", ToString(f.stats.detected)},
                   {"lines", f.stats.lines},
                   {"truncated_lines", f.stats.truncated_lines},
                   {"rotations", f.stats.rotations},
@@ -100,8 +96,8 @@ nlohmann::json LogsData::ToJson() const {
                   {"error", f.error}});
   }
   auto& counts_json = j["counts"] = nlohmann::json::object();
-  for (auto kind : kAllLogEventKinds) {
-    counts_json[std::string(LogEventKindName(kind))] = counts[static_cast<std::size_t>(kind)];
+  for (const auto& [kind, name] : kLogEventKindNames) {
+    counts_json[std::string(name)] = counts[static_cast<std::size_t>(kind)];
   }
   j["snapshotter_fallback"] = snapshotter_fallback;
   auto& ev = j["recent_events"] = nlohmann::json::array();
@@ -118,18 +114,18 @@ nlohmann::json LogsData::ToJson() const {
 }
 
 void LogsData::ExportMetrics(MetricWriter& out) const {
-  for (auto kind : kAllLogEventKinds) {
+  for (const auto& [kind, name] : kLogEventKindNames) {
     out.Counter("cachewarden_log_events_total",
                 "Lines of buildkitd's log recognised since the agent started, by kind.",
                 static_cast<double>(counts[static_cast<std::size_t>(kind)]),
-                {{"kind", std::string(LogEventKindName(kind))}});
+                {{"kind", std::string(name)}});
   }
-  for (auto kind : kAllLogEventKinds) {
+  for (const auto& [kind, name] : kLogEventKindNames) {
     auto t = last_time[static_cast<std::size_t>(kind)];
     if (t == SystemTime{}) continue;
     out.Gauge("cachewarden_log_last_event_timestamp_seconds",
               "When the latest line of each kind was logged, in seconds since the epoch.",
-              ToUnixSeconds(t), {{"kind", std::string(LogEventKindName(kind))}});
+              ToUnixSeconds(t), {{"kind", std::string(name)}});
   }
   out.Gauge("cachewarden_buildkit_snapshotter_fallback",
             "1 if buildkitd logged that the overlayfs snapshotter is not available (it copies "
@@ -156,10 +152,7 @@ LogsOptions ReadLogsOptions(ConfigReader& section) {
     if (o.path.empty() || o.path[0] != '/') {
       f.Fail("path", fmt::format("expected an absolute path, got \"{}\"", o.path));
     }
-    auto format = f.String("format", "auto", {"auto", "plain", "cri"});
-    o.format = format == "cri"     ? LogLineFormat::kCri
-               : format == "plain" ? LogLineFormat::kPlain
-                                   : LogLineFormat::kAuto;
+    o.format = f.Choice("format", LogLineFormat::kAuto, kLogLineFormatNames);
     o.start_at_end = f.String("start_at", "end", {"end", "beginning"}) == "end";
     o.max_line_bytes = static_cast<std::size_t>(max_line.value);
     o.max_read_bytes = static_cast<std::size_t>(max_read.value);

@@ -62,7 +62,7 @@ Status CollectMounts(const ProbeContext& ctx, MountsData* out) {
   out->malformed_lines = table.malformed_lines;
   const MountEntry* holder = table.Holder(out->resolved_path);
   if (holder == nullptr) {
-    return Status::Error("parse", "no mount at / in mountinfo", 0, file);
+    return Status::Error(StatusCode::kParse, "no mount at / in mountinfo", 0, file);
   }
   out->holder = *holder;
   struct statfs st {};

@@ -8,25 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "base/unique_fd.h"
 #include "fs/dirfd.h"
 
 namespace cachewarden {
 namespace {
-
-// An fd closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 bool Larger(const ScanEntry& a, const ScanEntry& b) {
   return a.totals.allocated_bytes > b.totals.allocated_bytes;
@@ -39,8 +25,8 @@ class ScanRun {
       : options_(o), walker_(MakeWalkOptions(o, cancel)), out_(out) {}
 
   Status Run(const std::string& root) {
-    Fd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (root_fd.get() < 0) return PosixError("open", root, errno);
+    UniqueFd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd.valid()) return PosixError("open", root, errno);
     for (const auto& [name, dir] : options_.groups) out_->groups.push_back({name, {}});
     out_->groups.push_back({"other", {}});
     // The root directory's own inode: `du -sx root` counts it.
@@ -48,10 +34,15 @@ class ScanRun {
     if (fstat(root_fd.get(), &st) != 0) return PosixError("fstat", root, errno);
     Group("other").Add(InodeOnly(st));
 
-    std::vector<std::string> names;
-    Status s = ListNames(root_fd.get(), root, &names);
-    if (!s.ok()) return s;
-    for (const auto& name : names) {
+    std::vector<DirName> names;
+    if (int err = ReadDirNames(root_fd.get(), &names); err != 0) {
+      return PosixError("read", root, err);
+    }
+    // In name order: which entry counts a hard link shared between two must not depend on the
+    // directory's order.
+    std::sort(names.begin(), names.end());
+    Status s;
+    for (const auto& [name, type] : names) {
       const std::string* group = GroupOf(name);
       if (group == nullptr) {
         s = MeasureUnit(root_fd.get(), name, "", "other");
@@ -74,9 +65,7 @@ class ScanRun {
  private:
   static WalkOptions MakeWalkOptions(const ScanOptions& o, const std::atomic<bool>* cancel) {
     WalkOptions w;
-    w.threads = o.threads;
-    w.low_priority = o.low_priority;
-    w.nice = o.nice;
+    w.workers = o.workers;
     w.top_files = o.top;
     w.cancel = cancel;
     return w;
@@ -113,11 +102,11 @@ class ScanRun {
     EntryTotals t;
     Status s = walker_.Measure(parent_fd, name, &t, prefix);
     if (!s.ok()) {
-      if (s.reason() == "cancelled") return s;
+      if (s.code() == StatusCode::kCancelled) return s;
       // Vanished or unreadable between listing and measuring: a skip.
-      if (s.reason() == "missing")
+      if (s.code() == StatusCode::kMissing)
         ++t.skipped.vanished;
-      else if (s.reason() == "permission")
+      else if (s.code() == StatusCode::kPermission)
         ++t.skipped.permission;
       else
         ++t.skipped.error;
@@ -130,7 +119,7 @@ class ScanRun {
 
   // A group's directory: its own inode, then each child as a unit.
   Status MeasureGroupDir(int root_fd, const std::string& name, const std::string& group) {
-    Fd fd(openat(root_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(openat(root_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {
     }, root_st{};
     if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || fstat(root_fd, &root_st) != 0 ||
@@ -140,18 +129,18 @@ class ScanRun {
       return MeasureUnit(root_fd, name, "", group);
     }
     Group(group).Add(InodeOnly(st));
-    std::vector<std::string> names;
-    Status s = ListNames(fd.get(), name, &names);
-    if (!s.ok()) {
+    std::vector<DirName> names;
+    if (ReadDirNames(fd.get(), &names) != 0) {
       EntryTotals skip;
       ++skip.skipped.error;
       Group(group).Add(skip);
       return Status::Ok();
     }
+    std::sort(names.begin(), names.end());
     const bool dind = group == options_.dind_group;
-    for (const auto& child : names) {
+    for (const auto& [child, type] : names) {
       EntryTotals t;
-      s = MeasureUnit(fd.get(), child, name, group, &t);
+      Status s = MeasureUnit(fd.get(), child, name, group, &t);
       if (!s.ok()) return s;
       if (dind && t.inodes + t.mount_points > 0) {
         out_->dind_entries.push_back({child, IsDindCacheEntry(child), t.allocated_bytes,
@@ -227,9 +216,9 @@ ScanOptions ReadScanOptions(ConfigReader& section) {
     section.Fail("dind_group", "names no group in \"groups\"");
   }
   o.top = static_cast<std::size_t>(section.Int("top", 20, 0, 10'000));
-  o.threads = static_cast<int>(section.Int("threads", 2, 1, 64));
-  o.low_priority = section.Bool("low_priority", true);
-  o.nice = static_cast<int>(section.Int("nice", 10, 0, 19));
+  o.workers.threads = static_cast<int>(section.Int("threads", 2, 1, 64));
+  o.workers.low_priority = section.Bool("low_priority", true);
+  o.workers.nice = static_cast<int>(section.Int("nice", 10, 0, 19));
   return o;
 }
 

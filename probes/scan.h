@@ -9,6 +9,7 @@
 
 #include "base/config_reader.h"
 #include "fs/walker.h"
+#include "fs/worker_options.h"
 #include "probes/probe.h"
 
 namespace cachewarden {
@@ -26,9 +27,8 @@ struct ScanOptions {
   // The group whose entries are docker-in-docker data roots ("" for none).
   std::string dind_group = "dind";
   std::size_t top = 20;  // largest entries and largest files kept
-  int threads = 2;
-  bool low_priority = true;
-  int nice = 10;
+  // The walker's threads; lowered by default, so that a scan does not slow the builds.
+  WorkerOptions workers{.threads = 2, .low_priority = true, .nice = 10};
 
   bool operator==(const ScanOptions&) const = default;
 };

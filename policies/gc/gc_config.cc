@@ -74,8 +74,7 @@ GcPolicy ReadPolicy(ConfigReader& p) {
       p.Fail("name", "use letters, digits, '_', '-' and '.' only (it becomes a metric label)");
     }
   }
-  std::string action = p.String("action", "delete", {"delete", "command"});
-  g.action = action == "delete" ? GcAction::kDelete : GcAction::kCommand;
+  g.action = p.Choice("action", GcAction::kDelete, kGcActionNames);
   g.path = p.String("path", "");
   if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand); !why.empty()) {
     p.Fail("path", why);
@@ -99,18 +98,14 @@ GcPolicy ReadPolicy(ConfigReader& p) {
     p.Fail("triggers", "total_above and older_than measure entries: they need a path");
   }
   g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
-  std::string age_by = p.String("age_by", "mtime", {"mtime", "ctime", "atime"});
-  g.age_by = age_by == "mtime"   ? GcAgeBy::kMtime
-             : age_by == "ctime" ? GcAgeBy::kCtime
-                                 : GcAgeBy::kAtime;
+  g.age_by = p.Choice("age_by", GcAgeBy::kMtime, kGcAgeByNames);
   g.unmount_stale = p.Bool("unmount_stale", false);
   // On by default where builds keep files open: the dind directories.
   g.skip_open = p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
   g.max_entries = p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
   SizeSpec max_bytes = p.Size("max_bytes", SizeSpec::Bytes(0), false);
   g.max_bytes = static_cast<std::uint64_t>(max_bytes.value);
-  std::string order = p.String("order", "oldest_first", {"oldest_first", "largest_first"});
-  g.order = order == "oldest_first" ? GcOrder::kOldestFirst : GcOrder::kLargestFirst;
+  g.order = p.Choice("order", GcOrder::kOldestFirst, kGcOrderNames);
   g.command = p.StringList("command", {});
   g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5), std::chrono::seconds(1),
                             std::chrono::hours(24));
@@ -123,9 +118,9 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   g.interval = p.Dur("interval", std::chrono::minutes(1), std::chrono::seconds(1),
                      std::chrono::hours(24 * 7));
   g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
-  g.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
-  g.low_priority = p.Bool("low_priority", true);
-  g.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
+  g.workers.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
+  g.workers.low_priority = p.Bool("low_priority", true);
+  g.workers.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
   g.dry_run = p.Bool("dry_run", false);
   p.Finish();
   return g;
@@ -171,13 +166,5 @@ GcConfig ReadGcConfig(ConfigReader& gc) {
   gc.Finish();
   return c;
 }
-
-const char* ToString(GcOrder o) {
-  return o == GcOrder::kOldestFirst ? "oldest_first" : "largest_first";
-}
-const char* ToString(GcAgeBy a) {
-  return a == GcAgeBy::kMtime ? "mtime" : a == GcAgeBy::kCtime ? "ctime" : "atime";
-}
-const char* ToString(GcAction a) { return a == GcAction::kDelete ? "delete" : "command"; }
 
 }  // namespace cachewarden

@@ -3,12 +3,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/config_reader.h"
+#include "base/enum_names.h"
 #include "base/units.h"
+#include "fs/worker_options.h"
 #include "probes/gc_entries.h"
 
 namespace cachewarden {
@@ -34,8 +37,21 @@ struct GcTriggers {
   bool always = false;
 };
 
+// A policy's `order`.
 enum class GcOrder { kOldestFirst, kLargestFirst };
+inline constexpr EnumName<GcOrder> kGcOrderNames[] = {
+    {GcOrder::kOldestFirst, "oldest_first"},
+    {GcOrder::kLargestFirst, "largest_first"},
+};
+constexpr std::string_view ToString(GcOrder o) { return NameIn<GcOrder>(kGcOrderNames, o); }
+
+// A policy's `action`.
 enum class GcAction { kDelete, kCommand };
+inline constexpr EnumName<GcAction> kGcActionNames[] = {
+    {GcAction::kDelete, "delete"},
+    {GcAction::kCommand, "command"},
+};
+constexpr std::string_view ToString(GcAction a) { return NameIn<GcAction>(kGcActionNames, a); }
 
 // One garbage-collection policy: what to look at, when to act, what never to touch, in which order,
 // and what to do. Validated when read: a policy is usable as is.
@@ -59,10 +75,9 @@ struct GcPolicy {
   Duration command_timeout = std::chrono::minutes(5);
   Duration interval = std::chrono::minutes(1);
   double max_delete_rate = 0;  // entries (files + dirs) per second; 0: no limit
-  int threads = 2;             // deletion threads per entry
-  // The measuring walker's threads: idle I/O class and this nice value.
-  bool low_priority = true;
-  int nice = 10;
+  // `threads` measure an entry and delete it; low_priority and nice lower the measuring walker's
+  // threads only (deletion is paced by max_delete_rate instead).
+  WorkerOptions workers{.threads = 2, .low_priority = true, .nice = 10};
   bool dry_run = false;
 };
 
@@ -82,9 +97,5 @@ std::string CheckPolicyPath(const std::string& path, bool allow_empty);
 
 // Reads the `gc` section; throws ConfigError.
 GcConfig ReadGcConfig(ConfigReader& gc);
-
-const char* ToString(GcOrder o);
-const char* ToString(GcAgeBy a);
-const char* ToString(GcAction a);
 
 }  // namespace cachewarden

@@ -69,38 +69,6 @@ Duration Age(SystemTime now, SystemTime newest) {
 
 }  // namespace
 
-const char* ToString(SkipReason r) {
-  switch (r) {
-    case SkipReason::kNone:
-      return "none";
-    case SkipReason::kYoung:
-      return "young";
-    case SkipReason::kExcluded:
-      return "excluded";
-    case SkipReason::kMount:
-      return "mount";
-    case SkipReason::kOpen:
-      return "open";
-    case SkipReason::kChanged:
-      return "changed";
-    case SkipReason::kError:
-      return "error";
-  }
-  return "error";
-}
-
-const char* ToString(GcDecision d) {
-  switch (d) {
-    case GcDecision::kDelete:
-      return "delete";
-    case GcDecision::kSkip:
-      return "skip";
-    case GcDecision::kKeep:
-      return "keep";
-  }
-  return "keep";
-}
-
 std::string ForeignMountReason(const std::string& foreign_mount) {
   return "a mount point inside in another mount namespace: " + foreign_mount +
          " (unmount_stale detaches only the agent's own)";

@@ -3,9 +3,11 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/enum_names.h"
 #include "policies/gc/gc_config.h"
 #include "probes/gc_entries.h"
 #include "probes/volume.h"
@@ -15,17 +17,34 @@ namespace cachewarden {
 // Why an entry is not deleted although the policy was triggered. The fixed label set of
 // cachewarden_gc_skipped_entries_total.
 enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError };
+inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
+    {SkipReason::kNone, "none"},         {SkipReason::kYoung, "young"},
+    {SkipReason::kExcluded, "excluded"}, {SkipReason::kMount, "mount"},
+    {SkipReason::kOpen, "open"},         {SkipReason::kChanged, "changed"},
+    {SkipReason::kError, "error"},
+};
+// The label values: every reason but kNone.
 inline constexpr SkipReason kAllSkipReasons[] = {SkipReason::kYoung,   SkipReason::kExcluded,
                                                  SkipReason::kMount,   SkipReason::kOpen,
                                                  SkipReason::kChanged, SkipReason::kError};
-const char* ToString(SkipReason r);
+constexpr std::string_view ToString(SkipReason r) {
+  return NameIn<SkipReason>(kSkipReasonNames, r);
+}
 
+// What the plan does with an entry: JSON's "decision".
 enum class GcDecision {
   kDelete,  // chosen
   kSkip,    // a guard forbids it (see SkipReason)
   kKeep,    // allowed, but not needed: target reached, a cap, no trigger
 };
-const char* ToString(GcDecision d);
+inline constexpr EnumName<GcDecision> kGcDecisionNames[] = {
+    {GcDecision::kDelete, "delete"},
+    {GcDecision::kSkip, "skip"},
+    {GcDecision::kKeep, "keep"},
+};
+constexpr std::string_view ToString(GcDecision d) {
+  return NameIn<GcDecision>(kGcDecisionNames, d);
+}
 
 struct GcPlanItem {
   GcEntry entry;

@@ -80,7 +80,7 @@ TEST_CASE("gc refuses a policy directory that is a symlink", "[gc][run]") {
     CHECK(r.result == GcResult::kFailed);
     CHECK(r.done.empty());
   }
-  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.reason() == "symlink");
+  CHECK(RunGcPolicy(Always("dind"), nullptr, c.options).status.code() == StatusCode::kSymlink);
   CHECK(TreeDigest(c.tmp.path()) == before);
 }
 
@@ -146,7 +146,7 @@ TEST_CASE("one gc run at a time per cache, also across processes", "[gc][run]") 
   REQUIRE(::flock(other, LOCK_EX | LOCK_NB) == 0);
   GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
   CHECK(r.result == GcResult::kFailed);
-  CHECK(r.status.reason() == "busy");
+  CHECK(r.status.code() == StatusCode::kBusy);
   CHECK(Exists(e));
   // A dry run deletes nothing and needs no lock.
   GcRunOptions dry = c.options;

@@ -97,7 +97,7 @@ TEST_CASE("a one-shot run reports a probe past its deadline as failed with reaso
   const ProbeResult* r = snapshot.Find("blocking");
   REQUIRE(r != nullptr);
   CHECK_FALSE(r->status.ok());
-  CHECK(r->status.reason() == "timeout");
+  CHECK(r->status.code() == StatusCode::kTimeout);
   CHECK(r->data == nullptr);
   CHECK(took < std::chrono::seconds(2));
   probe->Release();  // the abandoned thread finishes and exits on its own
@@ -194,7 +194,7 @@ TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]
   good.finished = SystemTime(std::chrono::seconds(100));
   ApplyOutcome(&s, "blocking", good);
   RunOutcome bad;
-  bad.status = Status::Error("io", "boom");
+  bad.status = Status::Error(StatusCode::kIo, "boom");
   bad.finished = SystemTime(std::chrono::seconds(200));
   ApplyOutcome(&s, "blocking", bad);
   ApplyOutcome(&s, "blocking", bad);

@@ -29,7 +29,7 @@ using testing::TempDir;
 
 EntryTotals MeasurePath(const std::string& path, int threads = 2) {
   WalkOptions o;
-  o.threads = threads;
+  o.workers.threads = threads;
   EntryTotals t;
   Status s = MeasureEntry(AT_FDCWD, path, o, &t);
   INFO(s.ToString());
@@ -99,7 +99,7 @@ TEST_CASE("walker walks on the calling thread when no thread can be started", "[
     } catch (const std::system_error&) {
     }
     WalkOptions o;
-    o.threads = 4;
+    o.workers.threads = 4;
     EntryTotals t;
     Status s = MeasureEntry(AT_FDCWD, root, o, &t);
     _exit(s.ok() && t.inodes == 13 && t.skipped.Total() == 0 ? 0 : 1);
@@ -326,14 +326,14 @@ TEST_CASE("walker keeps only the largest files and stops when cancelled", "[walk
   std::atomic<bool> cancel{true};
   o.cancel = &cancel;
   Status s = MeasureEntry(AT_FDCWD, tmp / "t", o, &t);
-  CHECK(s.reason() == "cancelled");
+  CHECK(s.code() == StatusCode::kCancelled);
 }
 
 TEST_CASE("walker fails only when the entry itself cannot be looked at", "[walker]") {
   TempDir tmp;
   EntryTotals t;
   Status s = MeasureEntry(AT_FDCWD, tmp / "absent", WalkOptions{}, &t);
-  CHECK(s.reason() == "missing");
+  CHECK(s.code() == StatusCode::kMissing);
 }
 
 TEST_CASE("low priority puts a walker thread in the idle I/O class at its nice value", "[walker]") {

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/enum_names.h"
 #include "tests/support/file_tree.h"
 #include "tests/support/mounts.h"
 #include "tests/support/process.h"
@@ -78,7 +79,7 @@ TEST_CASE("latency probe reads with O_DIRECT on ext4 on a loop device", "[latenc
   testing::MakeDirs(tmp / "mnt");
   REQUIRE(testing::MountExt4Loop(tmp / "img", tmp / "mnt", 32) == "");
   auto d = Exercise(tmp / "mnt");
-  CHECK(d->mode == "direct");
+  CHECK(d->mode == LatencyReadMode::kDirect);
 }
 
 TEST_CASE("latency probe on tmpfs reports the read mode it used", "[latency][root]") {
@@ -92,10 +93,11 @@ TEST_CASE("latency probe on tmpfs reports the read mode it used", "[latency][roo
   const bool kernel_allows_direct = fd >= 0;
   if (fd >= 0) close(fd);
   unlink((tmp / "mnt/t").c_str());
-  CHECK(Exercise(tmp / "mnt")->mode == (kernel_allows_direct ? "direct" : "fadvise"));
+  CHECK(Exercise(tmp / "mnt")->mode ==
+        (kernel_allows_direct ? LatencyReadMode::kDirect : LatencyReadMode::kFadvise));
   // The fallback itself, forced.
   auto d = Exercise(tmp / "mnt", /*direct=*/false);
-  CHECK(d->mode == "fadvise");
+  CHECK(d->mode == LatencyReadMode::kFadvise);
   MetricWriter w;
   d->ExportMetrics(w);
   bool fadvise_on = false;
@@ -139,7 +141,7 @@ TEST_CASE("latency probe refuses a symlinked .cachewarden directory", "[latency]
   ctx.cache_root = tmp / "root";
   std::shared_ptr<const ProbeData> out;
   Status s = probe->Collect(ctx, &out);
-  CHECK(s.reason() == "symlink");
+  CHECK(s.code() == StatusCode::kSymlink);
   CHECK(s.path() == tmp / "root/.cachewarden");
   CHECK(out == nullptr);
   probe->Retire(ctx);
@@ -181,6 +183,10 @@ TEST_CASE("latency probe config is strict", "[latency][config]") {
   nlohmann::json max = nlohmann::json::parse(R"({"working_set": "64GiB"})");
   ConfigReader rm(&max, "/probes/latency", nullptr);
   CHECK(ReadLatencyOptions(rm).working_set_bytes == 64ull << 30);
+}
+
+TEST_CASE("latency read modes: one name each, both directions", "[latency][names]") {
+  testing::CheckNameTable<LatencyReadMode>(kLatencyReadModeNames, LatencyReadMode::kFadvise);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "tests/support/enum_names.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -194,7 +195,7 @@ TEST_CASE("a path that is not a regular file is an error, whatever errno held", 
   errno = ENOENT;  // stale: must not make the directory look missing
   Status s = f.Poll([](LogLine&&) {});
   CHECK_FALSE(s.ok());
-  CHECK(s.reason() == "io");
+  CHECK(s.code() == StatusCode::kIo);
   CHECK(s.message() == "not a regular file");
   CHECK(s.error_number() == 0);
   CHECK_FALSE(f.stats().missing);
@@ -210,6 +211,10 @@ TEST_CASE("RFC 3339 times parse with fractions and offsets", "[logs]") {
   CHECK_FALSE(ParseRfc3339("2024-01-10 13:30:15Z"));
   CHECK_FALSE(ParseRfc3339("2024-13-10T13:30:15Z"));
   CHECK_FALSE(ParseRfc3339("2024-01-10T13:30:15"));
+}
+
+TEST_CASE("log line formats: one name each, both directions", "[logs][names]") {
+  testing::CheckNameTable<LogLineFormat>(kLogLineFormatNames, LogLineFormat::kCri);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "base/text.h"
+#include "tests/support/enum_names.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -48,6 +49,10 @@ TEST_CASE("invalid UTF-8 is replaced and text is cut on a character boundary", "
   CHECK(SanitizeUtf8("h\xC3\xA9llo", 2) == "h");                       // é not split
   CHECK(SanitizeUtf8("\xF0\x9F\x98\x80", 4) == "\xF0\x9F\x98\x80");
   CHECK(SanitizeUtf8("\xED\xA0\x80", 10) == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST_CASE("log event kinds: one name each, both directions", "[logs][names]") {
+  testing::CheckNameTable<LogEventKind>(kLogEventKindNames, LogEventKind::kBuildkitdStart);
 }
 
 }  // namespace

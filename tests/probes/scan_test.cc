@@ -158,7 +158,7 @@ TEST_CASE("scan config is strict and checks its groups", "[scan][config]") {
   CHECK(o.groups.size() == 2);
   CHECK(o.dind_group == "docker");
   CHECK(o.top == 5);
-  CHECK(o.threads == 4);
+  CHECK(o.workers.threads == 4);
   CHECK(read("{}").groups.size() == 2);
   CHECK_THROWS_WITH(read(R"({"groups": {"other": "x"}})"), Catch::Contains("reserved"));
   CHECK_THROWS_WITH(read(R"({"groups": {"a": "x/y"}})"), Catch::Contains("/probes/scan/groups/a"));

@@ -171,7 +171,8 @@ TEST_CASE("CacheIOErrors follows the latency probe's latest run", "[alerts]") {
   auto clean = std::make_shared<LatencyData>();
   s.Put<LatencyData>(clean, clock.Now());
   ProbeResult failed = *s.Find(LatencyData::kProbe);
-  failed.status = Status::Error("io", "mkdir: Input/output error", EIO, "/c/.cachewarden");
+  failed.status =
+      Status::Error(StatusCode::kIo, "mkdir: Input/output error", EIO, "/c/.cachewarden");
   s.Set(failed);
   CHECK(ExtractIoErrors(s, clock.Now())->probe_eio);
 

@@ -195,7 +195,7 @@ TEST_CASE("a failing probe is a candidate labelled with the probe", "[alerts]") 
   Snapshot s;
   ProbeResult r;
   r.probe = "volume";
-  r.status = Status::Error("timeout", "did not finish within 5s");
+  r.status = Status::Error(StatusCode::kTimeout, "did not finish within 5s");
   r.consecutive_failures = 4;
   s.Set(r);
   auto in = ExtractProbes(s, SystemTime{});

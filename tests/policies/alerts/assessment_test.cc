@@ -69,7 +69,7 @@ TEST_CASE("a failed probe is UNKNOWN in check, named by its rule and probe", "[a
   Snapshot s;
   ProbeResult r;
   r.probe = "volume";
-  r.status = Status::Error("missing", "statvfs /nope: No such file or directory");
+  r.status = Status::Error(StatusCode::kMissing, "statvfs /nope: No such file or directory");
   r.consecutive_failures = 1;
   s.Set(r);
   auto findings = Assess(s, DefaultAlertsConfig(), clock.Now());
@@ -224,7 +224,7 @@ TEST_CASE("check and cachewarden_alert_firing agree beyond mounts: disk, probes,
   Snapshot failing = VolumeAt(50, clock);
   ProbeResult r;
   r.probe = "latency";
-  r.status = Status::Error("timeout", "did not finish within 5s");
+  r.status = Status::Error(StatusCode::kTimeout, "did not finish within 5s");
   r.consecutive_failures = 1;
   failing.Set(r);
   CHECK(Worst(RequireAgreement(failing, now)) == Severity::kUnknown);

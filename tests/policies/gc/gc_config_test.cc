@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/config_errors.h"
+#include "tests/support/enum_names.h"
 
 namespace cachewarden {
 namespace {
@@ -49,7 +50,7 @@ TEST_CASE("gc config reads a full policy", "[gc][config]") {
   CHECK(p.age_by == GcAgeBy::kCtime);
   CHECK(p.max_bytes == 1073741824ULL);
   CHECK(*p.triggers.inodes_until_below == SizeSpec::Percent(90));
-  CHECK(p.threads == 4);
+  CHECK(p.workers.threads == 4);
   CHECK(c.policies[1].command == std::vector<std::string>{"buildctl", "prune"});
   CHECK_FALSE(c.policies[1].skip_open);
   // skip_open is on by default for a policy on the dind directories.
@@ -120,6 +121,42 @@ TEST_CASE("gc config is strict about keys, triggers and commands", "[gc][config]
   CHECK(ErrorOf(R"({"policies": [{"name": "a", "path": "d",
       "triggers": {"inodes_used_above": "5GiB"}}]})")
             .find("percentage") != std::string::npos);
+}
+
+TEST_CASE("gc order and action: one name each, both directions", "[gc][config][names]") {
+  testing::CheckNameTable<GcOrder>(kGcOrderNames, GcOrder::kLargestFirst);
+  testing::CheckNameTable<GcAction>(kGcActionNames, GcAction::kCommand);
+}
+
+TEST_CASE("gc config reads order and age_by by their name tables, and shows them as read",
+          "[gc][config]") {
+  auto read = [](const std::string& key, std::string_view value, nlohmann::json* effective) {
+    nlohmann::json j = {{"policies",
+                         {{{"name", "p"},
+                           {"path", "d"},
+                           {"triggers", {{"always", true}}},
+                           {key, std::string(value)}}}}};
+    ConfigReader r(&j, "/gc", effective);
+    return ReadGcConfig(r).policies.at(0);
+  };
+  for (const auto& [order, name] : kGcOrderNames) {
+    nlohmann::json effective;
+    CHECK(read("order", name, &effective).order == order);
+    CHECK(effective["policies"][0]["order"] == std::string(name));
+  }
+  for (const auto& [age_by, name] : kGcAgeByNames) {
+    nlohmann::json effective;
+    CHECK(read("age_by", name, &effective).age_by == age_by);
+    CHECK(effective["policies"][0]["age_by"] == std::string(name));
+  }
+  nlohmann::json effective;
+  CHECK(testing::ConfigErrorOf([&] {
+          read("order", "newest_first", &effective);
+        }).find(R"(expected one of "oldest_first", "largest_first", got "newest_first")") !=
+        std::string::npos);
+  CHECK(testing::ConfigErrorOf([&] {
+          read("age_by", "btime", &effective);
+        }).find(R"(expected one of "mtime", "ctime", "atime", got "btime")") != std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/enum_names.h"
+
 namespace cachewarden {
 namespace {
 
@@ -222,6 +224,14 @@ TEST_CASE("gc skips an entry mounted in another namespace even with unmount_stal
   CHECK(Chosen(plan) == std::vector<std::string>{"own"});
   CHECK(Item(plan, "busy").skip == SkipReason::kMount);
   CHECK(Item(plan, "busy").why.find("pid 7 dockerd") != std::string::npos);
+}
+
+TEST_CASE("gc skip reasons and decisions: one name each, both directions", "[gc][names]") {
+  testing::CheckNameTable<SkipReason>(kSkipReasonNames, SkipReason::kError);
+  testing::CheckNameTable<GcDecision>(kGcDecisionNames, GcDecision::kKeep);
+  // The label set is the table without kNone.
+  CHECK(std::size(kAllSkipReasons) + 1 == std::size(kSkipReasonNames));
+  for (SkipReason r : kAllSkipReasons) CHECK(r != SkipReason::kNone);
 }
 
 }  // namespace
