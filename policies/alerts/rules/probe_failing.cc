@@ -20,8 +20,8 @@ std::optional<ProbesInput> ExtractProbes(const Snapshot& s, SystemTime) {
   ProbesInput in;
   in.path = CachePath(s);
   for (const auto& [name, r] : s.results()) {
-    in.probes.push_back(
-        {name, !r.status.ok(), r.status.reason(), r.status.message(), r.consecutive_failures});
+    in.probes.push_back({name, !r.status.ok(), std::string(r.status.reason()), r.status.message(),
+                         r.consecutive_failures});
   }
   return in;
 }
