@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tests/support/skip.h"
+
 namespace cachewarden::testing {
 
 bool IsRoot();
@@ -22,11 +24,11 @@ void UnmountUnder(const std::string& path);
 
 }  // namespace cachewarden::testing
 
-// Catch2 v2 has no SKIP: say why, visibly, and leave the test case. In CI (root) these tests run.
+// Skips the test (see tests/support/skip.h) unless we are root in a private mount namespace. In CI
+// (root) these tests run.
 #define CW_REQUIRE_ROOT()                                                                      \
   do {                                                                                         \
     if (!cachewarden::testing::IsRoot() || !cachewarden::testing::InPrivateMountNamespace()) { \
-      WARN("SKIPPED: needs root and a private mount namespace (unshare -m)");                  \
-      return;                                                                                  \
+      CW_SKIP("needs root and a private mount namespace (unshare -m)");                        \
     }                                                                                          \
   } while (0)
