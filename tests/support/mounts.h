@@ -19,6 +19,9 @@ std::string Mount(const std::string& type, const std::string& source, const std:
 std::string MountTmpfs(const std::string& target, const std::string& size);
 // An ext4 filesystem of `mib` MiB in `image`, loop-mounted at `target`.
 std::string MountExt4Loop(const std::string& image, const std::string& target, int mib);
+// An overlay at `dir`/merged, of `dir`/lower, upper and work (made here), and its line in
+// /proc/self/mountinfo in *mountinfo_line. Returns "" on success, else the error text.
+std::string MountOverlay(const std::string& dir, std::string* mountinfo_line);
 // Detaches every mount at or under `path` (deepest first).
 void UnmountUnder(const std::string& path);
 
