@@ -218,12 +218,12 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
 
 void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out) {
   VolumeData before, after;
-  bool have_before = StatVolume(o.root, &before).ok();
+  bool have_before = o.read_volume(o.root, &before).ok();
   LogInfo("gc runs a command", {{"policy", policy.name}, {"argv", policy.command}});
   CommandOutcome c = RunCommandAction(policy.command, policy.command_timeout, o.cancel);
   out->command_exit_code = c.exit_code;
   out->command_output = c.output;
-  if (have_before && StatVolume(o.root, &after).ok() && after.avail_bytes > before.avail_bytes) {
+  if (have_before && o.read_volume(o.root, &after).ok() && after.avail_bytes > before.avail_bytes) {
     out->freed_bytes = after.avail_bytes - before.avail_bytes;
   }
   LogInfo("gc command finished", {{"policy", policy.name},
@@ -251,7 +251,7 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
   out.dry_run = o.dry_run || policy.dry_run;
   out.started = o.clock->Now();
   VolumeData own_volume;
-  if (volume == nullptr && StatVolume(o.root, &own_volume).ok()) volume = &own_volume;
+  if (volume == nullptr && o.read_volume(o.root, &own_volume).ok()) volume = &own_volume;
 
   std::vector<GcEntry> entries;
   UniqueFd dir;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,18 +48,26 @@ struct GcRunResult {
   nlohmann::json ToJson() const;
 };
 
+// Reads the figures of the volume holding `path` (the cache root) into *out. Called on the GC run's
+// thread; must not keep `out`.
+using VolumeReader = std::function<Status(const std::string& path, VolumeData* out)>;
+
 struct GcRunOptions {
   std::string root;  // the cache directory
   std::string proc_root = "/proc";
   bool dry_run = false;  // or the policy's own dry_run
   const std::atomic<bool>* cancel = nullptr;
   const Clock* clock = &RealClock::Get();
+  // How the run reads the volume: for the plan when RunGcPolicy gets no `volume`, and before and
+  // after a command action (what it freed). statvfs in the agent; tests pass their own figures.
+  VolumeReader read_volume = StatVolume;
 };
 
 // One run of one policy: opens the policy directory beneath the root (refusing symlinks), measures
 // its entries, plans with PlanGc, and unless dry-running, deletes exactly the planned entries with
 // the reaper (each re-checked by dev/ino), or runs the command. `volume` may be null: it is then
-// read with statvfs. Every deletion is logged. Blocks: call it on a thread of its own.
+// read with `options.read_volume`. Every deletion is logged. Blocks: call it on a thread of its
+// own.
 GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,
                         const GcRunOptions& options);
 

@@ -38,6 +38,21 @@ void GlobalInitOnce() {
 
 }  // namespace
 
+MetricLabels CommonAlertLabels(const std::string& instance, const MetricLabels& external_labels,
+                               const EnvironmentReader& getenv) {
+  MetricLabels out = {{"instance", instance}};
+  for (auto [label, env] : {std::pair{"pod", "POD_NAME"}, std::pair{"namespace", "POD_NAMESPACE"},
+                            std::pair{"node", "NODE_NAME"}}) {
+    const char* v = getenv(env);
+    if (v != nullptr && *v != '\0') out.emplace_back(label, v);
+  }
+  for (const auto& kv : external_labels) {
+    std::erase_if(out, [&](const auto& l) { return l.first == kv.first; });
+    out.push_back(kv);
+  }
+  return out;
+}
+
 nlohmann::json AlertmanagerPayload(const NotificationBatch& batch) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& a : batch.alerts) out.push_back(AlertJson(a));

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,17 @@ struct NotificationBatch {
   std::vector<OutgoingAlert> alerts;
   bool changed = false;  // an alert changed state (webhooks send only these)
 };
+
+// Reads one environment variable: its value, or null when unset. The agent passes std::getenv;
+// tests pass their own, so no test sets the process environment.
+using EnvironmentReader = std::function<const char*(const char* name)>;
+
+// The labels every outgoing alert carries besides its own: instance=`instance`, then pod, namespace
+// and node from POD_NAME, POD_NAMESPACE and NODE_NAME (what the Kubernetes downward API sets in the
+// agent's container) as `getenv` reads them, each only when set and not empty, then
+// `external_labels`, which replace any of these of the same name.
+MetricLabels CommonAlertLabels(const std::string& instance, const MetricLabels& external_labels,
+                               const EnvironmentReader& getenv);
 
 // POST /api/v2/alerts body, and the Alertmanager webhook payload.
 nlohmann::json AlertmanagerPayload(const NotificationBatch& batch);

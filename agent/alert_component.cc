@@ -25,17 +25,8 @@ AlertComponent::AlertComponent(const Clock& clock) : clock_(clock) {}
 AlertComponent::~AlertComponent() = default;
 
 MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
-  MetricLabels out = {{"instance", HostName()}};
-  for (auto [label, env] : {std::pair{"pod", "POD_NAME"}, std::pair{"namespace", "POD_NAMESPACE"},
-                            std::pair{"node", "NODE_NAME"}}) {
-    const char* v = std::getenv(env);
-    if (v != nullptr && *v != '\0') out.emplace_back(label, v);
-  }
-  for (const auto& kv : config.alertmanager.external_labels) {
-    std::erase_if(out, [&](const auto& l) { return l.first == kv.first; });
-    out.push_back(kv);
-  }
-  return out;
+  return CommonAlertLabels(HostName(), config.alertmanager.external_labels,
+                           [](const char* name) { return std::getenv(name); });
 }
 
 void AlertComponent::Configure(const Config& config) {

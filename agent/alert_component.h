@@ -33,8 +33,8 @@ class AlertComponent : public Component {
   void ExportMetrics(MetricWriter& out) const override;
   void AddStatus(nlohmann::json& status) const override;
 
-  // The labels every outgoing alert carries besides its own: instance, and pod/namespace/node from
-  // POD_NAME/POD_NAMESPACE/NODE_NAME when set, then external_labels.
+  // The labels every outgoing alert carries besides its own: CommonAlertLabels (actions/notifier.h)
+  // for this host name and the process environment (POD_NAME/POD_NAMESPACE/NODE_NAME).
   static MetricLabels CommonLabels(const AlertsConfig& config);
 
  private:

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 
@@ -67,6 +68,30 @@ std::set<std::string> Planned(const GcPlan& plan) {
   return out;
 }
 
+GcPolicy CommandPolicy(std::vector<std::string> argv) {
+  GcPolicy p;
+  p.name = "prune";
+  p.action = GcAction::kCommand;
+  p.command = std::move(argv);
+  p.triggers.always = true;
+  return p;
+}
+
+// A volume of 4 GiB whose free bytes are 1 GiB plus the number in `freed_file` (0 while it does not
+// exist): a command that writes a number there "frees" that many bytes, seen between the reads
+// before and after it. Counts its reads in *reads when given.
+VolumeReader FakeVolume(const std::string& freed_file, int* reads) {
+  return [freed_file, reads](const std::string& path, VolumeData* out) {
+    if (reads != nullptr) ++*reads;
+    const std::string freed = ReadFile(freed_file);
+    out->path = path;
+    out->size_bytes = std::uint64_t{4} << 30;
+    out->avail_bytes = out->free_bytes =
+        (std::uint64_t{1} << 30) + (freed.empty() ? 0 : std::stoull(freed));
+    return Status::Ok();
+  };
+}
+
 TEST_CASE("gc refuses a policy directory that is a symlink", "[gc][run]") {
   Cache c;
   std::filesystem::remove_all(c.root + "/dind");
@@ -92,23 +117,32 @@ TEST_CASE("gc deletes old per-build dind entries and keeps the rest", "[gc][run]
   c.Entry("cache_keep", 9 * kDay);
   std::filesystem::create_directory_symlink(c.outside, c.root + "/dind/link-out");
   std::set<std::string> chosen = {c.root + "/dind/build-old", c.root + "/dind/build-older"};
-  auto before = TreeDigest(c.tmp.path(), chosen);
+  const auto everything = TreeDigest(c.tmp.path());
+  // What must be left: everything but the two chosen entries.
+  const auto rest = TreeDigest(c.tmp.path(), chosen);
   GcPolicy p = DefaultDindPolicy();
   p.skip_open = false;
   c.options.dry_run = true;
   GcRunResult plan = RunGcPolicy(p, nullptr, c.options);
   CHECK(plan.result == GcResult::kDryRun);
   CHECK(Planned(plan.plan) == std::set<std::string>{"build-old", "build-older"});
-  CHECK(TreeDigest(c.tmp.path()).size() > before.size());  // nothing deleted yet
+  CHECK(TreeDigest(c.tmp.path()) == everything);  // nothing deleted yet
   c.options.dry_run = false;
   GcRunResult r = RunGcPolicy(p, nullptr, c.options);
   CHECK(r.result == GcResult::kFreed);
   CHECK(Deleted(r) == Planned(plan.plan));
   CHECK(r.deleted_entries == 2);
-  CHECK(r.freed_bytes > 0);
+  std::uint64_t planned_bytes = 0;
+  for (const auto& i : r.plan.items) {
+    if (i.decision == GcDecision::kDelete) planned_bytes += i.entry.bytes;
+  }
+  CHECK(planned_bytes > 0);
+  CHECK(r.freed_bytes == planned_bytes);
   CHECK(r.skipped[SkipReason::kYoung] == 2);  // build-young and the fresh symlink
   CHECK(r.skipped[SkipReason::kExcluded] == 1);
-  CHECK(TreeDigest(c.tmp.path(), chosen) == before);
+  // Each planned entry is gone, and nothing else changed.
+  for (const auto& e : chosen) CHECK_FALSE(Exists(e));
+  CHECK(TreeDigest(c.tmp.path()) == rest);
   CHECK(ReadFile(c.outside + "/d/precious") == "precious");
 }
 
@@ -167,8 +201,11 @@ TEST_CASE("gc skips an entry with a tmpfs inside, or detaches it when asked", "[
   Touch(e + "/m/inside", "tmpfs");
   auto before = TreeDigest(c.tmp.path());
   GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
-  // freed_nothing unless something else on this disk freed space meanwhile.
-  CHECK((r.result == GcResult::kFreedNothing || r.result == GcResult::kFreed));
+  // The plan skips the entry: nothing is deleted, and the deleting run measures what it frees by
+  // the entries (not by the disk's free space).
+  CHECK(r.result == GcResult::kFreedNothing);
+  CHECK(r.freed_bytes == 0);
+  CHECK(r.done.empty());
   CHECK(r.skipped[SkipReason::kMount] == 1);
   CHECK(TreeDigest(c.tmp.path()) == before);
 
@@ -338,19 +375,44 @@ TEST_CASE("gc command action runs argv without a shell, records the exit code", 
   CHECK(slow.exit_code == 128 + SIGTERM);
 
   Cache c;
-  GcPolicy p;
-  p.name = "prune";
-  p.action = GcAction::kCommand;
-  p.command = {"sh", "-c", "exit 3"};
-  p.triggers.always = true;
+  c.options.read_volume = FakeVolume(c.tmp / "freed", nullptr);
+  GcPolicy p = CommandPolicy({"sh", "-c", "exit 3"});
   GcRunResult r = RunGcPolicy(p, nullptr, c.options);
   CHECK(r.result == GcResult::kFailed);
   CHECK(r.command_exit_code == 3);
   p.command = {"true"};
   r = RunGcPolicy(p, nullptr, c.options);
   CHECK(r.command_exit_code == 0);
-  // freed_nothing unless something else on this disk freed space meanwhile.
-  CHECK((r.result == GcResult::kFreedNothing || r.result == GcResult::kFreed));
+  CHECK(r.result == GcResult::kFreedNothing);
+}
+
+TEST_CASE("gc command action counts as freed what the volume gained while it ran",
+          "[gc][command]") {
+  Cache c;
+  const std::string freed_file = c.tmp / "freed";
+  int reads = 0;
+  c.options.read_volume = FakeVolume(freed_file, &reads);
+  GcPolicy p = CommandPolicy({"true"});
+  GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+  CHECK(r.result == GcResult::kFreedNothing);
+  CHECK(r.freed_bytes == 0);
+  CHECK(reads == 3);  // for the plan, before and after the command
+
+  p.command = {"sh", "-c", "echo 4096 > \"$0\"", freed_file};
+  r = RunGcPolicy(p, nullptr, c.options);
+  CHECK(r.command_exit_code == 0);
+  CHECK(r.result == GcResult::kFreed);
+  CHECK(r.freed_bytes == 4096);
+
+  // A volume that cannot be read: nothing is counted as freed.
+  c.options.read_volume = [](const std::string& path, VolumeData*) {
+    return PosixError("statvfs", path, EIO);
+  };
+  WriteFile(freed_file, "0");
+  r = RunGcPolicy(p, nullptr, c.options);
+  CHECK(r.command_exit_code == 0);
+  CHECK(r.result == GcResult::kFreedNothing);
+  CHECK(r.freed_bytes == 0);
 }
 
 }  // namespace

@@ -195,69 +195,6 @@ TEST_CASE("namespace links parse", "[dind]") {
   CHECK(ParseNamespaceLink("") == 0);
 }
 
-TEST_CASE("a real Device or resource busy: the stale mount and the log line, with the entry id",
-          "[dind][logs][root]") {
-  CW_REQUIRE_ROOT();
-  TempDir dir;
-  const std::string root = dir / "cache";
-  const std::string entry = "5f1c0de5a1";
-  fs::create_directories(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged");
-  fs::create_directories(root + "/dind/cache_keep");
-  REQUIRE(testing::MountTmpfs(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged", "8m") == "");
-  testing::WriteFile(root + "/dind/" + entry + "/tmp.AbCd/overlay2/merged/f", "x");
-  // What dockerd-wrapper.sh does at teardown, for real.
-  auto rm = testing::RunProcess({"rm", "-rf", root + "/dind/" + entry});
-  REQUIRE(rm.exit_code != 0);
-  REQUIRE(rm.err.find("Device or resource busy") != std::string::npos);
-  const std::string log = dir / "buildkitd.log";
-  testing::WriteFile(log,
-                     "time=\"2026-01-01T00:00:00Z\" level=info msg=\"running server on "
-                     "/run/buildkit/buildkitd.sock\"\n" +
-                         rm.err);
-
-  nlohmann::json config = {
-      {"probes", {{"logs", {{"files", {{{"path", log}, {"start_at", "beginning"}}}}}}}}};
-  testing::WriteFile(dir / "config.json", config.dump());
-  auto r = testing::RunProcess(
-      {testing::BinaryPath(), "check", "--json", "--config", dir / "config.json", "--root", root});
-  INFO(r.err);
-  auto report = nlohmann::json::parse(r.out);
-  auto dind = report["probes"]["dind"]["data"];
-  INFO(dind.dump(2));
-  REQUIRE(dind["mounts"].size() == 1);
-  auto m = dind["mounts"][0];
-  CHECK(m["scope"] == "own");
-  CHECK(m["entry_id"] == entry);
-  CHECK(m["fstype"] == "tmpfs");
-  CHECK(m["pid"].get<int>() > 0);
-  auto own_ns = ParseNamespaceLink(fs::read_symlink("/proc/self/ns/mnt").string());
-  CHECK(m["mount_namespace"].get<std::uint64_t>() == own_ns);
-  CHECK(m["command"] == "cachewarden");
-
-  auto events = report["probes"]["logs"]["data"]["recent_events"];
-  INFO(events.dump(2));
-  int busy = 0;
-  for (const auto& e : events) {
-    if (e["kind"] != "dind_busy") continue;
-    ++busy;
-    CHECK(e["entry_id"] == entry);
-  }
-  CHECK(busy >= 1);
-  CHECK(report["probes"]["logs"]["data"]["counts"]["dind_busy"] == busy);
-
-  bool dind_finding = false, log_finding = false;
-  for (const auto& f : report["findings"]) {
-    auto summary = f["summary"].get<std::string>();
-    if (f["source"] == "DindStaleMounts" && summary.find(entry) != std::string::npos)
-      dind_finding = true;
-    if (f["source"] == "DindCleanupResourceBusy" && summary.find(entry) != std::string::npos)
-      log_finding = true;
-  }
-  CHECK(dind_finding);
-  CHECK(log_finding);
-  CHECK(r.exit_code == 1);
-}
-
 }  // namespace
 }  // namespace cachewarden
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <sstream>
 #include <vector>
 
 #include "base/text.h"
@@ -54,6 +56,26 @@ std::string MountExt4Loop(const std::string& image, const std::string& target, i
   r = RunProcess({"mount", "-o", "loop", image, target});
   if (r.exit_code != 0) return "mount -o loop failed: " + r.err;
   return "";
+}
+
+std::string MountOverlay(const std::string& dir, std::string* mountinfo_line) {
+  for (auto d : {"lower", "upper", "work", "merged"}) {
+    std::filesystem::create_directories(dir + "/" + d);
+  }
+  std::string err =
+      Mount("overlay", "overlay", dir + "/merged",
+            "lowerdir=" + dir + "/lower,upperdir=" + dir + "/upper,workdir=" + dir + "/work");
+  if (!err.empty()) return err;
+  std::istringstream in(ReadFile("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto t = ParseMountInfo(line);
+    if (!t.entries.empty() && t.entries[0].mount_point == dir + "/merged") {
+      *mountinfo_line = line;
+      return "";
+    }
+  }
+  return "overlay at " + dir + "/merged not in /proc/self/mountinfo";
 }
 
 void UnmountUnder(const std::string& path) {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tests/support/skip.h"
+
 namespace cachewarden::testing {
 
 bool IsRoot();
@@ -17,16 +19,19 @@ std::string Mount(const std::string& type, const std::string& source, const std:
 std::string MountTmpfs(const std::string& target, const std::string& size);
 // An ext4 filesystem of `mib` MiB in `image`, loop-mounted at `target`.
 std::string MountExt4Loop(const std::string& image, const std::string& target, int mib);
+// An overlay at `dir`/merged, of `dir`/lower, upper and work (made here), and its line in
+// /proc/self/mountinfo in *mountinfo_line. Returns "" on success, else the error text.
+std::string MountOverlay(const std::string& dir, std::string* mountinfo_line);
 // Detaches every mount at or under `path` (deepest first).
 void UnmountUnder(const std::string& path);
 
 }  // namespace cachewarden::testing
 
-// Catch2 v2 has no SKIP: say why, visibly, and leave the test case. In CI (root) these tests run.
+// Skips the test (see tests/support/skip.h) unless we are root in a private mount namespace. In CI
+// (root) these tests run.
 #define CW_REQUIRE_ROOT()                                                                      \
   do {                                                                                         \
     if (!cachewarden::testing::IsRoot() || !cachewarden::testing::InPrivateMountNamespace()) { \
-      WARN("SKIPPED: needs root and a private mount namespace (unshare -m)");                  \
-      return;                                                                                  \
+      CW_SKIP("needs root and a private mount namespace (unshare -m)");                        \
     }                                                                                          \
   } while (0)

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdexcept>
+
 namespace cachewarden::testing {
 
 int FreeLoopbackPort() {
@@ -22,6 +24,25 @@ int FreeLoopbackPort() {
   }
   close(fd);
   return port;
+}
+
+RefusingLoopbackPort::RefusingLoopbackPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd_ >= 0) close(fd_);
+    throw std::runtime_error("RefusingLoopbackPort: cannot bind 127.0.0.1:0");
+  }
+  port_ = ntohs(addr.sin_port);
+}
+
+RefusingLoopbackPort::~RefusingLoopbackPort() {
+  if (fd_ >= 0) close(fd_);
 }
 
 bool AllocateFile(const std::string& path, long long bytes) {

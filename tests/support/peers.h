@@ -10,6 +10,22 @@ namespace cachewarden::testing {
 // that cannot report the port they bound.
 int FreeLoopbackPort();
 
+// A TCP port on 127.0.0.1 where nothing listens, held while the object lives: a socket bound to
+// port 0 and never listening, so a connection to it is refused at once, and no other socket can
+// take the port meanwhile (unlike FreeLoopbackPort's).
+class RefusingLoopbackPort {
+ public:
+  RefusingLoopbackPort();
+  ~RefusingLoopbackPort();
+  RefusingLoopbackPort(const RefusingLoopbackPort&) = delete;
+  RefusingLoopbackPort& operator=(const RefusingLoopbackPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = -1;
+};
+
 // Creates `path` with `bytes` allocated (fallocate).
 bool AllocateFile(const std::string& path, long long bytes);
 
