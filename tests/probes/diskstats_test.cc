@@ -103,7 +103,7 @@ TEST_CASE("diskstats probe reports the await between the fixture's two samples",
 
   nlohmann::json j = nlohmann::json::object();
   ConfigReader r(&j, "/probes/diskstats", nullptr);
-  auto probe = NewDiskstatsProbe(r);
+  auto probe = NewDiskstatsProbe(ReadDiskstatsOptions(r));
   FakeClock clock;
   ProbeContext ctx;
   ctx.cache_root = tmp / "cache";
