@@ -72,12 +72,12 @@ nlohmann::json WebhookPayload(const NotificationBatch& batch) {
   auto common = [&](auto member) {
     nlohmann::json c = nlohmann::json::object();
     if (batch.alerts.empty()) return c;
-    for (const auto& [k, v] : batch.alerts[0].*member) {
+    // A named pair, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+    for (const auto& kv : batch.alerts[0].*member) {
       bool shared = std::all_of(batch.alerts.begin(), batch.alerts.end(), [&](const auto& a) {
-        return std::find(((a).*member).begin(), ((a).*member).end(), std::pair{k, v}) !=
-               ((a).*member).end();
+        return std::find((a.*member).begin(), (a.*member).end(), kv) != (a.*member).end();
       });
-      if (shared) c[k] = v;
+      if (shared) c[kv.first] = kv.second;
     }
     return c;
   };

@@ -151,8 +151,10 @@ const MountEntry* MountTable::RootMount() const {
     }
   }
   if (root == nullptr) return nullptr;
-  // Follow mounts stacked on "/".
-  for (bool moved = true; moved;) {
+  // Follow mounts stacked on "/". At most one step per entry: in a table whose parent links form a
+  // cycle (only a malformed or crafted file has one) the walk would otherwise never end.
+  std::size_t steps = 0;
+  for (bool moved = true; moved && steps < entries.size(); ++steps) {
     moved = false;
     for (const auto& e : entries) {
       if (&e != root && e.parent == root->id && e.mount_point == "/") {

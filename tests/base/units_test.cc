@@ -75,4 +75,13 @@ TEST_CASE("JSON with invalid UTF-8 in a string is still printed", "[units]") {
 }
 
 }  // namespace
+TEST_CASE("a duration in milliseconds parses to exactly that many (found by the fuzzer)",
+          "[units]") {
+  CHECK(ParseDuration("8303309ms") == std::chrono::milliseconds(8303309));
+  CHECK(ParseDuration("1h30m") == std::chrono::minutes(90));
+  CHECK(ParseDuration("0.001s") == std::chrono::milliseconds(1));
+  CHECK(ParseDuration(FormatDuration(std::chrono::milliseconds(8303309))) ==
+        std::chrono::milliseconds(8303309));
+}
+
 }  // namespace cachewarden

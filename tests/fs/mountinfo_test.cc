@@ -62,6 +62,15 @@ TEST_CASE("a later mount on / is the root that paths resolve from", "[mountinfo]
   CHECK(t.Holder("/tmp/earthly")->id == 3);
 }
 
+TEST_CASE("mounts on / whose parents form a cycle still resolve (found by the fuzzer)",
+          "[mountinfo]") {
+  // Each "/" mount names the other as its parent; following the stack on "/" used to loop forever.
+  auto t = ParseMountInfo("1 2 0:1 / / rw - ext4 /dev/a rw\n2 1 0:2 / / rw - ext4 /dev/b rw\n");
+  REQUIRE(t.entries.size() == 2);
+  REQUIRE(t.RootMount() != nullptr);
+  CHECK(t.Holder("/x") != nullptr);
+}
+
 TEST_CASE("very long option strings parse", "[mountinfo]") {
   std::string lower = "lowerdir=";
   for (int i = 0; i < 2000; ++i)
