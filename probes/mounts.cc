@@ -103,6 +103,8 @@ nlohmann::json MountsData::ToJson() const {
 }
 
 void MountsData::ExportMetrics(MetricWriter& out) const {
+  // The only series whose labels hold paths (README, "Metrics"): there is one, for the one mount
+  // that holds the cache, so the paths cannot multiply series.
   out.Gauge("cachewarden_mount_info",
             "The mount that holds the cache: kind, fstype, source and mount point; always 1.", 1,
             {{"kind", std::string(MountKindName(verdict.kind))},
