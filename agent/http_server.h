@@ -33,7 +33,8 @@ class HttpServer {
   };
 
   // Binds `listen` (":9479", "127.0.0.1:0", "[::1]:9479") and starts serving; throws
-  // std::runtime_error naming the address when it cannot.
+  // std::runtime_error naming the address when it cannot. civetweb starts listening before the
+  // handlers are added, so a request that arrives while this runs may get a 404.
   HttpServer(const std::string& listen, Handlers handlers);
   ~HttpServer();
 
