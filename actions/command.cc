@@ -3,18 +3,26 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <climits>
 #include <cstring>
+#include <optional>
+
+#include "base/unique_fd.h"
 
 namespace cachewarden {
 namespace {
 
+using Steady = std::chrono::steady_clock;
+
 constexpr std::size_t kMaxOutput = 8192;
+constexpr std::chrono::seconds kKillGrace{5};
 
 std::string Resolve(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
@@ -36,6 +44,76 @@ int Decode(int status) {
   return -1;
 }
 
+bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
+// posix_spawn's attributes and file actions, destroyed on every path out.
+struct SpawnSetup {
+  SpawnSetup() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+
+  // What the header promises of the child; 0, or the first error.
+  int Prepare(int output_fd) {
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int steps[] = {
+        posix_spawnattr_setflags(
+            &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+        posix_spawnattr_setpgroup(&attr, 0),  // a new group, led by the command
+        posix_spawnattr_setsigmask(&attr, &none),
+        posix_spawnattr_setsigdefault(&attr, &all),
+        // The pipe first: should it have got fd 0 (our stdin closed), /dev/null replaces it only
+        // after it has been copied to 1 and 2.
+        posix_spawn_file_actions_adddup2(&actions, output_fd, STDOUT_FILENO),
+        posix_spawn_file_actions_adddup2(&actions, output_fd, STDERR_FILENO),
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
+        posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1),
+    };
+    for (int e : steps) {
+      if (e != 0) return e;
+    }
+    return 0;
+  }
+
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+};
+
+// Appends what the pipe holds now to `out`, up to kMaxOutput; beyond that it is read and dropped,
+// so the command never blocks on a full pipe. False once the pipe is at its end (or broken).
+bool ReadAvailable(int fd, std::string* out) {
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      std::size_t room = kMaxOutput - std::min(kMaxOutput, out->size());
+      out->append(buf, std::min(room, static_cast<std::size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+}
+
+// glibc 2.36's <sys/pidfd.h> declares pidfd_open without extern "C" (fixed in 2.37), so C++ cannot
+// link against it: the system call itself, which is all the wrapper is. O_CLOEXEC is implied.
+int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// Milliseconds from `now` until `t`, rounded up, as poll(2) takes them.
+int MsUntil(Steady::time_point t, Steady::time_point now) {
+  if (t <= now) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - now).count();
+  return static_cast<int>(std::min<std::int64_t>(ms, INT_MAX));
+}
+
 }  // namespace
 
 CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration timeout,
@@ -50,7 +128,6 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
     out.error = "\"" + argv[0] + "\" not found in " + kCommandPath;
     return out;
   }
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -64,80 +141,79 @@ CommandOutcome RunCommandAction(const std::vector<std::string>& argv, Duration t
     out.error = std::string("pipe: ") + std::strerror(errno);
     return out;
   }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    out.error = std::string("fork: ") + std::strerror(errno);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    if (devnull >= 0) ::close(devnull);
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  // Only our end: the command's writes block as usual.
+  if (::fcntl(read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
+    out.error = std::string("fcntl: ") + std::strerror(errno);
     return out;
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(pipe_fds[1], 1);
-    ::dup2(pipe_fds[1], 2);
-    ::syscall(SYS_close_range, 3, ~0U, 0);
-    ::execve(exe.c_str(), args.data(), envp);
-    _exit(127);
+  pid_t pid = -1;
+  {
+    SpawnSetup spawn;
+    int e = spawn.Prepare(write_end.get());
+    if (e == 0)
+      e = ::posix_spawn(&pid, exe.c_str(), &spawn.actions, &spawn.attr, args.data(), envp);
+    if (e != 0) {
+      out.error = "cannot run " + exe + ": " + std::strerror(e);
+      return out;
+    }
   }
-  ::setpgid(pid, pid);  // also from here: no race with the first kill
-  ::close(pipe_fds[1]);
-  if (devnull >= 0) ::close(devnull);
+  write_end.Reset();  // the command holds the only write end now: its exit ends the pipe
+  UniqueFd pidfd(PidfdOpen(pid));
+  if (!pidfd.valid()) {
+    out.error = std::string("pidfd_open: ") + std::strerror(errno);
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return out;
+  }
   out.started = true;
 
-  using Steady = std::chrono::steady_clock;
-  auto deadline = Steady::now() + timeout;
-  Steady::time_point kill_at{};
-  bool eof = false;
-  int status = 0;
-  char buf[4096];
-  for (;;) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+  const Steady::time_point deadline = Steady::now() + timeout;
+  std::optional<Steady::time_point> kill_at;  // set once the group got SIGTERM
+  bool killed = false;                        // the group got SIGKILL
+  bool pipe_open = true;
+  while (true) {
     auto now = Steady::now();
-    bool stop = now >= deadline || (cancel != nullptr && cancel->load());
-    if (stop && kill_at == Steady::time_point{}) {
+    if (!kill_at && (now >= deadline || Cancelled(cancel))) {
       out.timed_out = now >= deadline;
       out.cancelled = !out.timed_out;
       ::kill(-pid, SIGTERM);
-      kill_at = now + std::chrono::seconds(5);
+      kill_at = now + kKillGrace;
     }
-    if (kill_at != Steady::time_point{} && now >= kill_at) ::kill(-pid, SIGKILL);
-    if (!eof) {
-      struct pollfd p = {pipe_fds[0], POLLIN, 0};
-      if (::poll(&p, 1, 50) > 0) {
-        ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
-        if (n <= 0) {
-          eof = true;
-        } else if (out.output.size() < kMaxOutput) {
-          out.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n),
-                                                       kMaxOutput - out.output.size()));
-        }
-      }
-    } else {
-      ::poll(nullptr, 0, 20);
+    if (kill_at && !killed && now >= *kill_at) {
+      ::kill(-pid, SIGKILL);
+      killed = true;
     }
+    int wait_ms = -1;  // once killed, only the exit is left to wait for
+    if (!kill_at) {
+      wait_ms = MsUntil(deadline, now);
+      if (cancel != nullptr) wait_ms = std::min(wait_ms, static_cast<int>(kCancelCheck.count()));
+    } else if (!killed) {
+      wait_ms = MsUntil(*kill_at, now);
+    }
+    struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {pipe_open ? read_end.get() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 2, wait_ms);
+    if (n < 0 && errno != EINTR) {
+      out.error = std::string("poll: ") + std::strerror(errno);
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    if (n <= 0) continue;
+    if (fds[1].revents != 0) pipe_open = ReadAvailable(read_end.get(), &out.output);
+    if (fds[0].revents != 0) break;  // the command has exited
   }
-  // What the child wrote just before exiting is still in the pipe. Drain it, but not for ever: a
-  // grandchild may hold the pipe open.
-  for (int i = 0; i < 20 && !eof; ++i) {
-    struct pollfd p = {pipe_fds[0], POLLIN, 0};
-    if (::poll(&p, 1, 10) <= 0) break;
-    ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    if (out.output.size() < kMaxOutput) {
-      out.output.append(
-          buf, std::min<std::size_t>(static_cast<std::size_t>(n), kMaxOutput - out.output.size()));
-    }
+  // The command is a zombie until reaped below, so its pid, the group's id, cannot have been
+  // reused: what is left of a stopped command's group is killed here, and what the command wrote
+  // before exiting is in the pipe already. Later output of processes it left behind is not waited
+  // for.
+  if (kill_at) ::kill(-pid, SIGKILL);
+  if (pipe_open) ReadAvailable(read_end.get(), &out.output);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  ::close(pipe_fds[0]);
   out.exit_code = Decode(status);
-  if (out.exit_code == 127 && out.output.empty()) out.error = "exec failed";
   return out;
 }
 

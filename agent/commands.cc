@@ -1,13 +1,13 @@
 #include "agent/commands.h"
 
 #include <fmt/format.h>
-#include <prometheus/text_serializer.h>
 
 #include <cstdio>
 #include <filesystem>
 
 #include "agent/agent_state.h"
 #include "agent/daemon.h"
+#include "agent/exposition.h"
 #include "agent/oneshot.h"
 #include "agent/report.h"
 #include "base/json_text.h"
@@ -77,8 +77,7 @@ int TextfileCommand(const CommandLine& cl) {
   MetricWriter w;
   ExportBuildInfo(w);
   snapshot->ExportMetrics(w);
-  prometheus::TextSerializer serializer;
-  std::string text = serializer.Serialize(w.Take());
+  std::string text = ExpositionText(w.Take());
   std::string error;
   if (!WriteAtomically(*out, text, &error)) {
     fmt::print(stderr, "cachewarden: textfile: {}\n", error);

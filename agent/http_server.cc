@@ -3,70 +3,109 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 #include <fmt/format.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
+#include <zlib.h>
 
-#include <atomic>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
+
+#include "agent/exposition.h"
 
 namespace cachewarden {
 namespace {
 
-class ProviderCollectable : public prometheus::Collectable {
- public:
-  explicit ProviderCollectable(std::function<std::vector<prometheus::MetricFamily>()> f)
-      : f_(std::move(f)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override { return f_(); }
+constexpr std::string_view kIndexPage =
+    "<html><body><h1>cachewarden</h1><ul><li><a href=\"/metrics\">/metrics</a><li><a "
+    "href=\"/status\">/status</a><li><a href=\"/healthz\">/healthz</a>"
+    "<li><a href=\"/readyz\">/readyz</a></ul></body></html>\n";
 
- private:
-  std::function<std::vector<prometheus::MetricFamily>()> f_;
+struct Response {
+  int code = 200;
+  const char* type = "text/plain";
+  std::string body;
 };
 
-// Set before the server starts and cleared only after its threads have been joined, so a request
-// never sees it change under it: no lock while handling.
-std::atomic<const HttpServer::Handlers*> g_handlers{nullptr};
+const char* ReasonPhrase(int code) { return code == 200 ? "OK" : "Service Unavailable"; }
 
-void Reply(mg_connection* c, int code, const char* reason, const char* type,
-           const std::string& body) {
+void Reply(mg_connection* c, const Response& r, bool with_body) {
   mg_printf(c,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: "
             "no-store\r\nConnection: close\r\n\r\n",
-            code, reason, type, body.size());
-  mg_write(c, body.data(), body.size());
+            r.code, ReasonPhrase(r.code), r.type, r.body.size());
+  if (with_body) mg_write(c, r.body.data(), r.body.size());
 }
 
-int BeginRequest(mg_connection* c) {
-  const mg_request_info* info = mg_get_request_info(c);
-  const char* uri = info->local_uri;
-  if (uri == nullptr) return 0;
-  const HttpServer::Handlers* handlers = g_handlers.load();
-  if (handlers == nullptr) return 0;
-  if (std::strcmp(uri, "/healthz") == 0) {
-    bool ok = handlers->healthy();
-    Reply(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
-          ok ? "ok\n" : "event loop stalled\n");
-    return ok ? 200 : 503;
+// One of the plain paths: served for every method at exactly `path`. Anything below it (civetweb
+// also hands us "/healthz/x") is declined, so civetweb answers 404 or 405 as for an unknown path.
+class ExactPathHandler : public CivetHandler {
+ public:
+  ExactPathHandler(std::string path, std::function<Response()> respond)
+      : path_(std::move(path)), respond_(std::move(respond)) {}
+
+  bool handleGet(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  bool handleHead(CivetServer*, mg_connection* c) override { return Serve(c, false); }
+  bool handlePost(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  bool handlePut(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  bool handleDelete(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  bool handleOptions(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  bool handlePatch(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+
+ private:
+  bool Serve(mg_connection* c, bool with_body) {
+    const char* uri = mg_get_request_info(c)->local_uri;
+    if (uri == nullptr || path_ != uri) return false;
+    Reply(c, respond_(), with_body);
+    return true;
   }
-  if (std::strcmp(uri, "/readyz") == 0) {
-    bool ok = handlers->ready();
-    Reply(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
-          ok ? "ready\n" : "waiting for the first run of every probe\n");
-    return ok ? 200 : 503;
-  }
-  if (std::strcmp(uri, "/status") == 0) {
-    Reply(c, 200, "OK", "application/json", handlers->status_json());
-    return 200;
-  }
-  if (std::strcmp(uri, "/") == 0) {
-    Reply(c, 200, "OK", "text/html",
-          "<html><body><h1>cachewarden</h1><ul><li><a href=\"/metrics\">/metrics</a><li><a "
-          "href=\"/status\">/status</a><li><a href=\"/healthz\">/healthz</a>"
-          "<li><a href=\"/readyz\">/readyz</a></ul></body></html>\n");
-    return 200;
-  }
-  return 0;  // /metrics and 404s: civetweb and the Exposer
+
+  std::string path_;
+  std::function<Response()> respond_;
+};
+
+bool AcceptsGzip(mg_connection* c) {
+  const char* accepted = mg_get_header(c, "Accept-Encoding");
+  return accepted != nullptr && std::strstr(accepted, "gzip") != nullptr;
 }
+
+// The gzip stream of `in`, or "" if zlib fails (the caller then sends it uncompressed).
+std::string Gzip(const std::string& in) {
+  z_stream z{};
+  // 15 window bits + 16: a gzip header and trailer rather than zlib's.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return "";
+  }
+  std::string out(deflateBound(&z, in.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "";
+}
+
+// /metrics, GET only, as prometheus-cpp's Exposer served it: other methods are declined (civetweb's
+// 404 or 405), and the body is gzip-compressed when the client accepts it.
+class MetricsHandler : public CivetHandler {
+ public:
+  explicit MetricsHandler(std::function<std::vector<prometheus::MetricFamily>()> metrics)
+      : metrics_(std::move(metrics)) {}
+
+  bool handleGet(CivetServer*, mg_connection* c) override {
+    std::string text = ExpositionText(metrics_());
+    std::string gzipped = AcceptsGzip(c) ? Gzip(text) : "";
+    const std::string& body = gzipped.empty() ? text : gzipped;
+    mg_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n\r\n",
+              kExpositionContentType, gzipped.empty() ? "" : "Content-Encoding: gzip\r\n",
+              body.size());
+    mg_write(c, body.data(), body.size());
+    return true;
+  }
+
+ private:
+  std::function<std::vector<prometheus::MetricFamily>()> metrics_;
+};
 
 }  // namespace
 
@@ -77,39 +116,54 @@ std::string CivetListenAddress(const std::string& listen) {
 
 class HttpServer::Impl {
  public:
-  Impl(const std::string& listen, Handlers handlers) : handlers_(std::move(handlers)) {
-    const HttpServer::Handlers* none = nullptr;
-    if (!g_handlers.compare_exchange_strong(none, &handlers_)) {
-      throw std::logic_error("one HttpServer at a time");
-    }
-    CivetCallbacks callbacks;
-    callbacks.begin_request = &BeginRequest;
+  Impl(const std::string& listen, Handlers h)
+      : handlers_(std::move(h)),
+        metrics_(handlers_.metrics),
+        healthz_(
+            "/healthz",
+            [this] {
+              bool ok = handlers_.healthy();
+              return Response{ok ? 200 : 503, "text/plain", ok ? "ok\n" : "event loop stalled\n"};
+            }),
+        readyz_("/readyz",
+                [this] {
+                  bool ok = handlers_.ready();
+                  return Response{ok ? 200 : 503, "text/plain",
+                                  ok ? "ready\n" : "waiting for the first run of every probe\n"};
+                }),
+        status_("/status",
+                [this] {
+                  return Response{200, "application/json", handlers_.status_json()};
+                }),
+        index_("/", [] {
+          return Response{200, "text/html", std::string(kIndexPage)};
+        }) {
     try {
-      exposer_ = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", CivetListenAddress(listen), "num_threads",
-                                   "4"},
-          &callbacks);
+      server_ = std::make_unique<CivetServer>(std::vector<std::string>{
+          "listening_ports", CivetListenAddress(listen), "num_threads", "4"});
     } catch (const std::exception& e) {
-      Unregister();
       throw std::runtime_error(fmt::format("cannot listen on \"{}\": {}", listen, e.what()));
     }
-    collectable_ = std::make_shared<ProviderCollectable>(handlers_.metrics);
-    exposer_->RegisterCollectable(collectable_);
+    server_->addHandler("/metrics", metrics_);
+    server_->addHandler("/healthz", healthz_);
+    server_->addHandler("/readyz", readyz_);
+    server_->addHandler("/status", status_);
+    server_->addHandler("/", index_);
   }
-  ~Impl() {
-    exposer_.reset();  // joins civetweb's threads
-    Unregister();
-  }
+
+  // The workers are joined before the handlers they call are destroyed.
+  ~Impl() { server_.reset(); }
+
   int port() const {
-    auto ports = exposer_->GetListeningPorts();
+    auto ports = server_->getListeningPorts();
     return ports.empty() ? 0 : ports.front();
   }
 
  private:
-  static void Unregister() { g_handlers = nullptr; }
   Handlers handlers_;
-  std::shared_ptr<ProviderCollectable> collectable_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  MetricsHandler metrics_;
+  ExactPathHandler healthz_, readyz_, status_, index_;
+  std::unique_ptr<CivetServer> server_;
 };
 
 HttpServer::HttpServer(const std::string& listen, Handlers handlers)

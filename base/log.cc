@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -28,6 +29,24 @@ void WriteAll(const std::string& line) {
     if (n <= 0) return;
     done += static_cast<std::size_t>(n);
   }
+}
+
+// A text field's value: bare when it is printable ASCII without spaces, quotes, backslashes or
+// '=', otherwise a JSON string. A newline or an escape byte in a value (a file name under the cache
+// can hold any byte) then shows as \n or \u001b inside quotes instead of ending the line or
+// driving the terminal, so a value cannot forge a log line.
+std::string TextValue(std::string_view v) {
+  bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '=';
+  });
+  return bare ? std::string(v) : DumpJson(nlohmann::json(v));
+}
+
+// The message as written, unless it holds a control byte: then a JSON string too.
+std::string TextMessage(std::string_view msg) {
+  bool plain =
+      std::none_of(msg.begin(), msg.end(), [](unsigned char c) { return c < ' ' || c == 0x7f; });
+  return plain ? std::string(msg) : DumpJson(nlohmann::json(msg));
 }
 
 }  // namespace
@@ -63,10 +82,12 @@ void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields) {
     }
     line = DumpJson(j) + "\n";
   } else {
-    line = fmt::format("{} {:<5} {}", Timestamp(), name, msg);
+    line = fmt::format("{} {:<5} {}", Timestamp(), name, TextMessage(msg));
     if (fields.is_object()) {
       for (const auto& [k, v] : fields.items()) {
-        line += fmt::format(" {}={}", k, v.is_string() ? v.get<std::string>() : DumpJson(v));
+        line +=
+            fmt::format(" {}={}", TextValue(k),
+                        v.is_string() ? TextValue(v.get_ref<const std::string&>()) : DumpJson(v));
       }
     }
     line += "\n";

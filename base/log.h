@@ -26,8 +26,11 @@ inline constexpr EnumName<LogFormat> kLogFormatNames[] = {
 constexpr std::string_view ToString(LogFormat f) { return NameIn<LogFormat>(kLogFormatNames, f); }
 
 // Process-wide logger writing to stderr: one JSON object per line ({"ts","level","msg", fields...})
-// or, for people, one text line. Thread-safe; a line is written with one write(2) so lines never
-// interleave.
+// or, for people, one text line: `TS LEVEL msg key=value ...`, where a string value that is not
+// plain printable ASCII (spaces, quotes, '=', control or non-ASCII bytes) is a JSON string, so a
+// newline or an escape byte in a value (a file name under the cache) cannot end the line or reach
+// the terminal raw; other values are JSON. Either way one event is one line. Thread-safe; a line is
+// written with one write(2) so lines never interleave.
 void ConfigureLog(LogLevel level, LogFormat format);
 // The level or format spelled `text` (by the tables above); false, *out untouched, for any other.
 bool ParseLogLevel(std::string_view text, LogLevel* out);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <string_view>
 
 #include "base/text.h"
 #include "probes/log_patterns.h"
@@ -30,23 +31,26 @@ class MountsProbe : public Probe {
 }  // namespace
 
 std::string ResolveCachePath(const std::string& path, std::string* existing) {
-  std::string head = path;
-  std::string tail;
+  // `head` is the prefix of `path` tried, shortened a component at a time; the rest of `path` is
+  // what does not exist yet.
+  std::string_view head = path;
   while (true) {
-    char buf[PATH_MAX];
-    if (::realpath(head.c_str(), buf) != nullptr) {
-      std::string real = buf;
-      *existing = real;
-      if (tail.empty()) return real;
-      return real == "/" ? tail : real + tail;
+    std::string tried(head.empty() ? std::string_view("/") : head);
+    char real[PATH_MAX];
+    if (::realpath(tried.c_str(), real) != nullptr) {
+      existing->assign(real);
+      std::string_view rest = std::string_view(path).substr(head.size());
+      if (rest.empty()) return *existing;
+      return *existing == "/" ? std::string(rest) : *existing + std::string(rest);
     }
-    auto slash = head.find_last_of('/');
-    if (slash == std::string::npos || head == "/") {
-      *existing = "/";
+    std::size_t slash = head.find_last_of('/');
+    if (slash == std::string_view::npos || tried == "/") {
+      // A char, not the literal "/": GCC 12 at -O3 reports a false -Werror=restrict when a
+      // std::string is assigned a one-character literal (GCC bug 105329).
+      existing->assign(1, '/');
       return path;
     }
-    tail = head.substr(slash) + tail;
-    head = slash == 0 ? "/" : head.substr(0, slash);
+    head = head.substr(0, slash);
   }
 }
 
@@ -99,6 +103,8 @@ nlohmann::json MountsData::ToJson() const {
 }
 
 void MountsData::ExportMetrics(MetricWriter& out) const {
+  // The only series whose labels hold paths (README, "Metrics"): there is one, for the one mount
+  // that holds the cache, so the paths cannot multiply series.
   out.Gauge("cachewarden_mount_info",
             "The mount that holds the cache: kind, fstype, source and mount point; always 1.", 1,
             {{"kind", std::string(MountKindName(verdict.kind))},
