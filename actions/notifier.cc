@@ -215,6 +215,16 @@ bool HttpNotifier::Send(const std::string& body, std::string* error) {
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   std::string auth;
   if (!target_.bearer_token.empty()) {
+    // The config refuses such a token; this keeps a header injection impossible whatever built
+    // the target.
+    for (char ch : target_.bearer_token) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        *error = "the bearer token contains a CR, LF or other control character; not sent";
+        return false;
+      }
+    }
     auth = "Authorization: Bearer " + target_.bearer_token;
     headers = curl_slist_append(headers, auth.c_str());
   }

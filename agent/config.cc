@@ -1,15 +1,37 @@
 #include "agent/config.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace cachewarden {
 namespace {
+
+// Whether `listen` is ":PORT", "IPV4:PORT" or "[IPV6]:PORT" with PORT from 0 to 65535.
+bool ValidListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = listen.substr(0, colon), port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return false;
+  }
+  if (host.empty()) return true;
+  unsigned char addr[16];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    return ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) == 1;
+  }
+  return ::inet_pton(AF_INET, host.c_str(), addr) == 1;
+}
+
+// An absolute path with no NUL (which the kernel would silently cut it at).
+void CheckAbsolutePath(const ConfigReader& r, std::string_view key, const std::string& path) {
+  if (path.find('\0') != std::string::npos) r.Fail(key, "expected a path, got one with a NUL byte");
+  if (path.empty() || path[0] != '/') {
+    r.Fail(key, fmt::format("expected an absolute path, got \"{}\"", path));
+  }
+}
 
 Config Build(const nlohmann::json* doc, const std::string& source,
              const ConfigOverrides& overrides) {
@@ -19,16 +41,19 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   ConfigReader top(doc, "", &c.effective);
   c.root = top.String("root", DefaultRoot());
   if (overrides.root) c.root = *overrides.root, c.effective["root"] = c.root;
-  if (c.root.empty() || c.root[0] != '/') {
-    top.Fail("root", fmt::format("expected an absolute path, got \"{}\"", c.root));
-  }
+  CheckAbsolutePath(top, "root", c.root);
   c.listen = top.String("listen", ":9479");
   if (overrides.listen) c.listen = *overrides.listen, c.effective["listen"] = c.listen;
-  if (c.listen.find(':') == std::string::npos) {
-    top.Fail("listen", fmt::format("expected host:port or :port, got \"{}\"", c.listen));
+  if (!ValidListen(c.listen)) {
+    top.Fail("listen",
+             fmt::format("expected host:port or :port (an IPv4 address or [IPv6], port 0 to "
+                         "65535), got \"{}\"",
+                         c.listen));
   }
   c.proc_root = top.String("proc_root", "/proc");
+  CheckAbsolutePath(top, "proc_root", c.proc_root);
   c.sys_root = top.String("sys_root", "/sys");
+  CheckAbsolutePath(top, "sys_root", c.sys_root);
 
   ConfigReader log = top.Object("log");
   std::string level = log.String("level", "info", NamesOf<LogLevel>(kLogLevelNames));
@@ -75,8 +100,11 @@ Config LoadConfigText(const std::string& text, const std::string& source,
   nlohmann::json doc = ParseJsonText(text, source);
   try {
     return Build(&doc, source, overrides);
-  } catch (const nlohmann::json::exception& e) {
-    // Any library error on the config path is still a config error.
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Any other error while reading the config (a library's type_error or out_of_range) is still
+    // a config error: a reload must never be killed by what the file says.
     throw ConfigError(source, e.what());
   }
 }
@@ -88,14 +116,7 @@ Config LoadConfig(const std::optional<std::string>& file, const ConfigOverrides&
     if (env != nullptr && *env != '\0') path = env;
   }
   if (!path) return Build(nullptr, "built-in defaults", overrides);
-  std::ifstream in(*path, std::ios::binary);
-  if (!in) {
-    throw ConfigError("",
-                      fmt::format("{}: cannot read config file: {}", *path, std::strerror(errno)));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return LoadConfigText(buffer.str(), *path, overrides);
+  return LoadConfigText(ReadConfigFile(*path), *path, overrides);
 }
 
 }  // namespace cachewarden

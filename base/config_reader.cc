@@ -1,8 +1,14 @@
 #include "base/config_reader.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
 
 namespace cachewarden {
 namespace {
@@ -43,27 +49,137 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   return best;
 }
 
-nlohmann::json ParseJsonText(const std::string& text, const std::string& source) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // Recompute line and column from the byte offset; nlohmann's message has them too, but buried
-    // after its own prefix.
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
+namespace {
+
+// One open object or array while parsing: the keys seen so far (objects) or the elements finished
+// so far (arrays), and the component it adds to the JSON path of what is being parsed.
+struct Frame {
+  bool array = false;
+  std::set<std::string> keys;
+  std::string key;
+  std::size_t count = 0;
+};
+
+std::string PathOfFrames(const std::vector<Frame>& frames) {
+  std::string path;
+  for (const auto& f : frames) {
+    path += '/';
+    path += f.array ? std::to_string(f.count) : f.key;
+  }
+  return path;
+}
+
+std::string LineColumn(const std::string& text, std::size_t byte) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
     }
+  }
+  return fmt::format("{}:{}", line, column);
+}
+
+}  // namespace
+
+nlohmann::json ParseJsonText(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxConfigBytes) {
+    throw ConfigError("",
+                      fmt::format("{}: config is larger than {} bytes", source, kMaxConfigBytes));
+  }
+  // The parser itself is iterative, but the tree it builds is walked recursively (dump, compare,
+  // destroy): the callback refuses deep nesting before it is built, and names duplicate keys,
+  // which the parser would otherwise resolve silently as "last one wins".
+  std::vector<Frame> frames;
+  auto element_done = [&frames] {
+    if (!frames.empty() && frames.back().array) ++frames.back().count;
+  };
+  nlohmann::json::parser_callback_t callback = [&](int, nlohmann::json::parse_event_t event,
+                                                   nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    switch (event) {
+      case E::object_start:
+      case E::array_start:
+        if (frames.size() >= kMaxConfigDepth) {
+          throw ConfigError(PathOfFrames(frames).empty() ? "/" : PathOfFrames(frames),
+                            fmt::format("nesting deeper than {} levels", kMaxConfigDepth));
+        }
+        frames.emplace_back().array = event == E::array_start;
+        break;
+      case E::key: {
+        Frame& f = frames.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) {
+          throw ConfigError(PathOfFrames(frames), "duplicate key");
+        }
+        break;
+      }
+      case E::object_end:
+      case E::array_end:
+        frames.pop_back();
+        element_done();
+        break;
+      case E::value:
+        element_done();
+        break;
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, callback);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's message has line and column too, but buried after its own prefix.
     std::string what = e.what();
     auto pos = what.find("syntax error");
     if (pos == std::string::npos) pos = what.find("parse error");
-    throw ConfigError(
-        "", fmt::format("{}:{}:{}: invalid JSON: {}", source, line, column, what.substr(pos)));
+    if (pos == std::string::npos) pos = 0;
+    throw ConfigError("", fmt::format("{}:{}: invalid JSON: {}", source, LineColumn(text, e.byte),
+                                      what.substr(pos)));
+  } catch (const std::exception& e) {
+    // Anything else the parser throws (out_of_range for "1e400", bad_alloc) is still a config
+    // error, at the key being parsed, never a crash.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw ConfigError(PathOfFrames(frames),
+                      fmt::format("{}: invalid JSON: {}", source,
+                                  pos == std::string::npos ? what : what.substr(pos + 2)));
   }
+}
+
+std::string ReadConfigFile(const std::string& path) {
+  auto fail = [&path](const std::string& why) {
+    throw ConfigError("", fmt::format("{}: cannot read config file: {}", path, why));
+  };
+  // O_NONBLOCK so that a FIFO with no writer does not hang the open; fstat then refuses anything
+  // that is not a regular file (a FIFO, /dev/zero) before a read could hang or never end.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail(std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail("not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
+    fail(fmt::format("larger than {} bytes", kMaxConfigBytes));
+  }
+  // Read at most one byte past the limit, so a file that grows while read is still refused.
+  std::string text;
+  char buf[65536];
+  while (text.size() <= kMaxConfigBytes) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(std::strerror(errno));
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (text.size() > kMaxConfigBytes) fail(fmt::format("larger than {} bytes", kMaxConfigBytes));
+  return text;
 }
 
 ConfigReader::ConfigReader(const nlohmann::json* object, std::string path,

@@ -90,7 +90,18 @@ class ConfigReader {
 // plausible typo.
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
-// Parses JSON text; syntax errors throw ConfigError naming `source`, line and column.
+// Limits on a config document: its size in bytes and how deeply objects and lists nest.
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+inline constexpr std::size_t kMaxConfigDepth = 64;
+
+// Parses JSON text. Every failure throws ConfigError, never anything else: syntax errors name
+// `source`, line and column; a duplicate key, nesting deeper than kMaxConfigDepth and a number out
+// of range (1e400) name the JSON path; text over kMaxConfigBytes is refused.
 nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
+
+// The contents of the config file at `path`. Throws ConfigError (naming `path`) if it cannot be
+// opened or read, is not a regular file (a FIFO or /dev/zero would hang or never end), or is
+// larger than kMaxConfigBytes. Never blocks on the file's kind.
+std::string ReadConfigFile(const std::string& path);
 
 }  // namespace cachewarden

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <utility>
 
 namespace cachewarden {
@@ -47,6 +48,8 @@ constexpr std::pair<std::string_view, double> kSizeUnits[] = {
     {"GB", 1e9},        {"TB", 1e12},          {"KiB", 1024.0},
     {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
 
+constexpr double kMaxDurationSeconds = 100000.0 * 86400;
+
 constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
 
 }  // namespace
@@ -54,20 +57,26 @@ constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
 std::optional<Duration> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   double nanos = 0;
+  // Each unit at most once: "1s1s1s" is a typo or a generated string gone wrong, not 3s.
+  bool seen[std::size(kDurationUnits)] = {};
   while (!text.empty()) {
     auto number = TakeNumber(text);
     if (!number) return std::nullopt;
     auto unit = TakeUnit(text);
     bool found = false;
-    for (const auto& [name, scale] : kDurationUnits) {
-      if (unit == name) {
-        nanos += *number * scale;
+    for (std::size_t i = 0; i < std::size(kDurationUnits); ++i) {
+      if (unit == kDurationUnits[i].first) {
+        if (seen[i]) return std::nullopt;
+        seen[i] = true;
+        nanos += *number * kDurationUnits[i].second;
         found = true;
       }
     }
     if (!found) return std::nullopt;
   }
-  if (nanos > 1e18) return std::nullopt;  // about 31 years
+  // 100000 days, which covers the longest maximum a key documents (36500d) and stays well inside
+  // Duration's nanoseconds (about 292 years).
+  if (nanos > kMaxDurationSeconds * 1e9) return std::nullopt;
   return Duration(std::llround(nanos));
 }
 

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "policies/alerts/alert_rules.h"
 
@@ -51,6 +51,14 @@ std::string CheckedUrl(const ConfigReader& r, const std::string& key, std::strin
   return url;
 }
 
+// Whether `value` can go into an HTTP header as it is: no control characters (CR, LF, NUL, ...).
+bool HeaderSafe(std::string_view value) {
+  return std::none_of(value.begin(), value.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
 // How to reach a notifier destination: timeout, auth, CA (not the URL).
 HttpTargetConfig ReadTarget(ConfigReader& r) {
   HttpTargetConfig t;
@@ -60,15 +68,21 @@ HttpTargetConfig ReadTarget(ConfigReader& r) {
   if (!token_file.empty()) {
     if (!t.bearer_token.empty())
       r.Fail("bearer_token_file", "give bearer_token or bearer_token_file, not both");
-    std::ifstream in(token_file);
-    if (!in) r.Fail("bearer_token_file", fmt::format("cannot read \"{}\"", token_file));
-    std::stringstream s;
-    s << in.rdbuf();
-    t.bearer_token = s.str();
+    try {
+      // Bounded and never blocking: a FIFO or /dev/zero here must not hang the load.
+      t.bearer_token = ReadConfigFile(token_file);
+    } catch (const ConfigError& e) {
+      r.Fail("bearer_token_file", fmt::format("cannot read \"{}\": {}", token_file, e.what()));
+    }
     while (!t.bearer_token.empty() &&
            std::isspace(static_cast<unsigned char>(t.bearer_token.back()))) {
       t.bearer_token.pop_back();
     }
+  }
+  // The token goes into a request header: a CR or LF would inject headers of its own.
+  if (!HeaderSafe(t.bearer_token)) {
+    r.Fail(token_file.empty() ? "bearer_token" : "bearer_token_file",
+           "the token contains a CR, LF or other control character");
   }
   ConfigReader basic = r.Object("basic_auth");
   t.basic_username = basic.String("username", "");

@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/config_errors.h"
@@ -90,6 +92,46 @@ TEST_CASE("an out-of-range or malformed value names the path", "[config]") {
   CHECK_THAT(ErrorOf(R"({"root": "relative/path"})"),
              Catch::StartsWith("/root: expected an absolute path"));
   CHECK_THAT(ErrorOf(R"({"listen": "9479"})"), Catch::StartsWith("/listen: expected host:port"));
+}
+
+TEST_CASE("a bad address, path or duration names its key", "[config]") {
+  for (const char* listen : {"999.1.1.1:99999", "127.0.0.1:99999", "999.1.1.1:80", ":", ":-1",
+                             "[::1:80", "[zz]:80", "host name:80"}) {
+    INFO(listen);
+    CHECK_THAT(ErrorOf(fmt::format(R"({{"listen": "{}"}})", listen)),
+               Catch::StartsWith("/listen: expected host:port"));
+  }
+  for (const char* listen : {":0", ":9479", "127.0.0.1:0", "0.0.0.0:65535", "[::1]:9479"}) {
+    INFO(listen);
+    CHECK(Load(fmt::format(R"({{"listen": "{}"}})", listen)).listen == listen);
+  }
+  CHECK_THAT(ErrorOf(R"({"proc_root": "proc"})"),
+             Catch::StartsWith("/proc_root: expected an absolute path"));
+  CHECK_THAT(ErrorOf(R"({"sys_root": ""})"),
+             Catch::StartsWith("/sys_root: expected an absolute path"));
+  CHECK(ErrorOf(R"({"root": "/tmp/a\u0000b"})") ==
+        "/root: expected a path, got one with a NUL byte");
+  CHECK_THAT(ErrorOf(R"({"probes": {"volume": {"interval": "1s1s1s"}}})"),
+             Catch::StartsWith("/probes/volume/interval: expected a duration") &&
+                 Catch::Contains("\"1s1s1s\""));
+}
+
+TEST_CASE("a duplicate key or an overflowing number is a config error", "[config]") {
+  CHECK(ErrorOf(R"({"gc": {"policies": []}, "gc": {}})") == "/gc: duplicate key");
+  CHECK_THAT(
+      ErrorOf(R"({"probes": {"volume": {"interval": 1e400}}})"),
+      Catch::StartsWith("/probes/volume/interval: test.json: invalid JSON: number overflow"));
+  CHECK_THAT(ErrorOf(std::string(100000, '[')), Catch::Contains("nesting deeper than 64 levels"));
+}
+
+TEST_CASE("min_age accepts its documented maximum of 36500d", "[config]") {
+  Config c = Load(R"({"gc": {"policies": [{"name": "p", "path": "dind", "min_age": "36500d",
+                                           "triggers": {"older_than": "1d"}}]}})");
+  REQUIRE(c.gc.policies.size() == 1);
+  CHECK(c.gc.policies[0].min_age == std::chrono::hours(24 * 36500));
+  CHECK_THAT(ErrorOf(R"({"gc": {"policies": [{"name": "p", "path": "dind", "min_age": "36501d",
+                                              "triggers": {"older_than": "1d"}}]}})"),
+             Catch::StartsWith("/gc/policies/0/min_age:") && Catch::Contains("out of range"));
 }
 
 TEST_CASE("a bad size names the path and the accepted forms", "[config]") {

@@ -24,6 +24,18 @@ TEST_CASE("durations parse with units and sums", "[config]") {
   CHECK_FALSE(ParseDuration(""));
 }
 
+TEST_CASE("a duration names each unit at most once", "[config]") {
+  CHECK_FALSE(ParseDuration("1s1s1s"));
+  CHECK_FALSE(ParseDuration("1h30m1h"));
+  CHECK(ParseDuration("1d2h3m4s5ms") == seconds(93784) + milliseconds(5));
+}
+
+TEST_CASE("durations reach 100000 days and no further", "[config]") {
+  CHECK(ParseDuration("36500d") == std::chrono::hours(24 * 36500));
+  CHECK(ParseDuration("100000d") == std::chrono::hours(24 * 100000));
+  CHECK_FALSE(ParseDuration("100001d"));
+}
+
 TEST_CASE("durations format back to their shortest spelling", "[config]") {
   CHECK(FormatDuration(seconds(90)) == "1m30s");
   CHECK(FormatDuration(seconds(21600)) == "6h");

@@ -110,6 +110,43 @@ std::vector<nlohmann::json> LogLines(const std::string& stderr_text, const std::
   return out;
 }
 
+TEST_CASE("SIGHUP with a hostile config keeps the old one serving", "[e2e]") {
+  CW_REQUIRE_ROOT();
+  TempDir dir;
+  auto started = ReadyAgentOnTmpfs(dir);
+  AgentUnderTest& agent = *started;
+
+  // Each of these used to kill the daemon on reload (an uncaught out_of_range, a stack overflow)
+  // or be taken silently (the duplicate key).
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {R"({"probes": {"volume": {"interval": 1e400}}})", "number overflow"},
+      {std::string(100000, '[') + std::string(100000, ']'), "nesting deeper than 64 levels"},
+      {R"({"root": "/", "root": "/tmp"})", "/root: duplicate key"},
+  };
+  int rejected = 0;
+  for (const auto& [text, message] : hostile) {
+    INFO(message);
+    WriteFile(agent.config_path(), text);
+    agent.process().Signal(SIGHUP);
+    ++rejected;
+    REQUIRE(WaitUntil([&] {
+      return static_cast<int>(LogLines(agent.Stderr(),
+                                       "config reload rejected; the previous config stays in force")
+                                  .size()) == rejected;
+    }));
+    CHECK_THAT(agent.Stderr(), Catch::Contains(message));
+    CHECK(agent.Metric("cachewarden_config_last_reload_successful") == 0);
+    // Still serving, still on the old config (the tmpfs root).
+    CHECK(agent.Metric("cachewarden_volume_size_bytes") == 64.0 * 1024 * 1024);
+    CHECK(HttpGet(agent.Url("/healthz")).code == 200);
+  }
+
+  int code = -1;
+  agent.process().Signal(SIGTERM);
+  REQUIRE(agent.process().WaitExit(std::chrono::seconds(2), &code));
+  CHECK(code == 0);
+}
+
 void AppendLines(const std::string& path, const std::string& line, int n) {
   std::ofstream out(path, std::ios::app);
   for (int i = 0; i < n; ++i) out << line << "\n";

@@ -71,6 +71,40 @@ TEST_CASE("a bad config exits 78 naming the problem", "[cli]") {
   CHECK(Cw({"config", "check", dir / "good.json"}).exit_code == 0);
 }
 
+TEST_CASE("config check refuses a hostile config with 78 and a message, never a crash", "[cli]") {
+  TempDir dir;
+  struct Case {
+    std::string name, text, message;
+  };
+  const std::vector<Case> cases = {
+      {"overflow.json", R"({"probes": {"volume": {"interval": 1e400}}})",
+       "/probes/volume/interval: " + dir / "overflow.json" + ": invalid JSON: number overflow"},
+      {"deep.json", std::string(100000, '[') + std::string(100000, ']'),
+       "nesting deeper than 64 levels"},
+      {"dup.json", R"({"gc": {"policies": []}, "gc": {"enabled": true}})", "/gc: duplicate key"},
+      {"big.json", "{\"root\": \"/x\"" + std::string(2 << 20, ' ') + "}",
+       "larger than 1048576 bytes"},
+      {"listen.json", R"({"listen": "999.1.1.1:99999"})", "/listen: expected host:port"},
+      {"duration.json", R"({"probes": {"volume": {"interval": "1s1s1s"}}})",
+       "/probes/volume/interval: expected a duration"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    WriteFile(dir / c.name, c.text);
+    auto r = Cw({"config", "check", dir / c.name});
+    CHECK(r.exit_code == 78);
+    CHECK_THAT(r.err, Catch::Contains(c.message));
+  }
+  // Not regular files: refused at once, neither read forever nor waited on.
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  for (std::string path : {std::string("/dev/zero"), dir / "fifo"}) {
+    INFO(path);
+    auto r = Cw({"config", "check", path});
+    CHECK(r.exit_code == 78);
+    CHECK_THAT(r.err, Catch::Contains(path + ": cannot read config file: not a regular file"));
+  }
+}
+
 TEST_CASE("config print shows every default as JSON", "[cli]") {
   auto r = Cw({"config", "print", "--root", "/srv/cache"});
   REQUIRE(r.exit_code == 0);
@@ -114,6 +148,26 @@ TEST_CASE("check exits 0 or 1 or 2 by how full the cache is and 3 when it cannot
   auto missing = Cw({"check", "--root", dir / "nope"});
   CHECK(missing.exit_code == 3);
   CHECK_THAT(missing.out, Catch::Contains("UNKNOWN") && Catch::Contains("No such file"));
+}
+
+TEST_CASE("textfile never follows a symlink planted at a temporary name", "[cli]") {
+  TempDir dir;
+  const std::string out = dir / "cachewarden.prom";
+  const std::string victim = dir / "victim";
+  WriteFile(victim, "precious");
+  // The old temporary name was <out>.tmp.<pid>: plant a link at it for every pid the child could
+  // get soon (the next few thousand from the kernel's last one).
+  int last = std::stoi(ReadFile("/proc/sys/kernel/ns_last_pid"));
+  for (int pid = last + 1; pid <= last + 5000; ++pid) {
+    REQUIRE(::symlink(victim.c_str(), fmt::format("{}.tmp.{}", out, pid).c_str()) == 0);
+  }
+  auto r = Cw({"textfile", "--out", out, "--root", dir.path()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(ReadFile(victim) == "precious");
+  struct stat st {};
+  REQUIRE(::lstat(out.c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
+  CHECK_THAT(ReadFile(out), Catch::Contains("cachewarden_probe_success"));
 }
 
 TEST_CASE("textfile writes metrics promtool accepts and replaces the file atomically", "[cli]") {

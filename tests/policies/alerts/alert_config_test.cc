@@ -1,8 +1,11 @@
 #include "policies/alerts/alert_config.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/config_errors.h"
+#include "tests/support/process.h"
 
 namespace cachewarden {
 namespace {
@@ -63,6 +66,34 @@ TEST_CASE("bad alert settings name their JSON path", "[alerts][config]") {
             .find("not both") != std::string::npos);
   CHECK(ErrorOf(R"({"webhooks": [{"url": "http://x", "timout": "1s"}]})")
             .find("/alerts/webhooks/0/timout") != std::string::npos);
+}
+
+TEST_CASE("a bearer token with CR, LF or a control character is refused at load",
+          "[alerts][config]") {
+  CHECK(
+      ErrorOf(R"({"alertmanager": {"urls": ["http://am"], "bearer_token": "t\r\nX-Evil: 1"}})") ==
+      "/alerts/alertmanager/bearer_token: the token contains a CR, LF or other control character");
+  CHECK_THAT(ErrorOf(R"({"webhooks": [{"url": "http://x", "bearer_token": "a\nb"}]})"),
+             Catch::StartsWith("/alerts/webhooks/0/bearer_token: the token contains a CR"));
+  testing::TempDir dir;
+  // A trailing newline is trimmed (files usually end in one); one inside the token is refused.
+  testing::WriteFile(dir / "ok", "secret\n");
+  testing::WriteFile(dir / "bad", "secret\r\nX-Evil: 1\n");
+  CHECK(Read(fmt::format(
+                 R"({{"alertmanager": {{"urls": ["http://am"], "bearer_token_file": "{}"}}}})",
+                 dir / "ok"))
+            .alertmanager.targets.at(0)
+            .bearer_token == "secret");
+  CHECK(ErrorOf(fmt::format(
+            R"({{"alertmanager": {{"urls": ["http://am"], "bearer_token_file": "{}"}}}})",
+            dir / "bad")) ==
+        "/alerts/alertmanager/bearer_token_file: the token contains a CR, LF or other control "
+        "character");
+  // Never waits on a FIFO or reads /dev/zero forever.
+  CHECK_THAT(
+      ErrorOf(R"({"alertmanager": {"urls": ["http://am"], "bearer_token_file": "/dev/zero"}})"),
+      Catch::StartsWith("/alerts/alertmanager/bearer_token_file: cannot read") &&
+          Catch::Contains("not a regular file"));
 }
 
 }  // namespace
