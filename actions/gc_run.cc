@@ -152,7 +152,9 @@ std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry, const GcPolicy& poli
   if (reap.removed == 0) return 0;
   GcEntry rest;
   MeasureGcEntry(dir_fd, entry.name, MeasureOptionsOf(policy, cancel), &rest);
-  if (!rest.error.empty() || rest.dev != entry.dev || rest.ino != entry.ino) return 0;
+  if (!rest.error.empty() || !rest.incomplete.empty() || rest.dev != entry.dev ||
+      rest.ino != entry.ino)
+    return 0;
   return entry.bytes > rest.bytes ? entry.bytes - rest.bytes : 0;
 }
 

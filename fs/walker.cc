@@ -34,8 +34,10 @@ void CountSkip(int err, SkipCounts* s) {
     ++s->vanished;
   } else if (err == EACCES || err == EPERM) {
     ++s->permission;
+    if (s->first_error == 0) s->first_error = err;
   } else {
     ++s->error;
+    if (s->first_error == 0) s->first_error = err;
   }
 }
 
@@ -106,6 +108,7 @@ void SkipCounts::Add(const SkipCounts& o) {
   vanished += o.vanished;
   permission += o.permission;
   error += o.error;
+  if (first_error == 0) first_error = o.first_error;
 }
 
 void EntryTotals::Add(const EntryTotals& o) {

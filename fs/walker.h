@@ -37,7 +37,9 @@ namespace cachewarden {
 //   arguments);
 // - entries that vanish, change type or deny access mid-walk are skipped and
 //   counted in SkipCounts, never fatal. Only failing to look at the entry
-//   asked for (the argument of Measure) is an error.
+//   asked for (the argument of Measure) is an error. Skips other than
+//   `vanished` mean the totals describe only part of the entry: a caller that
+//   decides from them (GC) must treat them as unknown.
 // - memory is bounded: totals are aggregated on the fly; only the top-N
 //   largest files and the first few mount points are kept, never the tree.
 //
@@ -49,6 +51,7 @@ struct SkipCounts {
   std::uint64_t vanished = 0;    // ENOENT/ENOTDIR, or replaced by another inode
   std::uint64_t permission = 0;  // EACCES/EPERM
   std::uint64_t error = 0;       // any other errno (EIO, EMFILE, ...)
+  int first_error = 0;           // the errno of one permission or error skip (0 if none)
   std::uint64_t Total() const { return vanished + permission + error; }
   void Add(const SkipCounts& o);
 };

@@ -42,6 +42,10 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
                 : age_by == GcAgeBy::kCtime ? totals.newest_ctime
                                             : totals.newest_atime;
   out->has_mount = totals.has_mount_inside();
+  if (const std::uint64_t unseen = totals.skipped.permission + totals.skipped.error; unseen > 0) {
+    out->incomplete =
+        fmt::format("{} entries not seen ({})", unseen, std::strerror(totals.skipped.first_error));
+  }
 }
 
 std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir) {

@@ -40,6 +40,11 @@ struct GcEntry {
   std::string foreign_mount;
   bool open = false;  // a visible process holds something inside open
   std::string error;  // measuring failed (the entry is skipped), else ""
+  // The walk could not see all of the entry (a directory or entry it could not open or stat for a
+  // reason other than having vanished: EMFILE, ENOMEM, EACCES, EIO...), so `newest` and `bytes`
+  // describe only a part: for people, e.g. "12 entries not seen (Too many open files)"; "" when
+  // the walk saw everything. GC skips such an entry (`incomplete`).
+  std::string incomplete;
 };
 
 // How GC measures an entry: which time is its age, and the walker's threads, priority and cancel
@@ -53,7 +58,8 @@ struct EntryMeasureOptions {
 // (fs/walker.h: dirfd only, never follows symlinks, never enters another mount, hard links
 // once): its (dev, ino), allocated bytes, inode count, the newest `age_by` time in its subtree, and
 // whether a mount point of the agent's namespace lies at or under it (another device;
-// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on success). Polls
+// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on success), a partial
+// walk in out->incomplete. Polls
 // options.walk.cancel.
 void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOptions& options,
                     GcEntry* out);

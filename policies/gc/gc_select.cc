@@ -107,6 +107,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
     if (!e.error.empty()) {
       item.skip = SkipReason::kError;
       item.why = "not measured: " + e.error;
+    } else if (!e.incomplete.empty()) {
+      item.skip = SkipReason::kIncomplete;
+      item.why = "not measured whole: " + e.incomplete;
     } else if (item.age < policy.min_age) {
       item.skip = SkipReason::kYoung;
       item.why =

@@ -16,17 +16,19 @@ namespace cachewarden {
 
 // Why an entry is not deleted although the policy was triggered. The fixed label set of
 // cachewarden_gc_skipped_entries_total.
-enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError };
+// kIncomplete: the walk could not see the whole entry (out of fds, unreadable directories), so its
+// age and size are unknown.
+enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError, kIncomplete };
 inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
     {SkipReason::kNone, "none"},         {SkipReason::kYoung, "young"},
     {SkipReason::kExcluded, "excluded"}, {SkipReason::kMount, "mount"},
     {SkipReason::kOpen, "open"},         {SkipReason::kChanged, "changed"},
-    {SkipReason::kError, "error"},
+    {SkipReason::kError, "error"},       {SkipReason::kIncomplete, "incomplete"},
 };
 // The label values: every reason but kNone.
-inline constexpr SkipReason kAllSkipReasons[] = {SkipReason::kYoung,   SkipReason::kExcluded,
-                                                 SkipReason::kMount,   SkipReason::kOpen,
-                                                 SkipReason::kChanged, SkipReason::kError};
+inline constexpr SkipReason kAllSkipReasons[] = {
+    SkipReason::kYoung,   SkipReason::kExcluded, SkipReason::kMount,     SkipReason::kOpen,
+    SkipReason::kChanged, SkipReason::kError,    SkipReason::kIncomplete};
 constexpr std::string_view ToString(SkipReason r) {
   return NameIn<SkipReason>(kSkipReasonNames, r);
 }
@@ -70,9 +72,10 @@ struct GcPlan {
 };
 
 // Pure: decides from the measured entries, the volume (may be null: the volume triggers then do not
-// fire) and the time. Guards are applied first (excluded, young, mount, open, error), then eligible
-// entries are taken in the policy's order while a trigger still wants them (older_than, always, or
-// bytes/inodes still short of the low watermark), within max_entries and max_bytes.
+// fire) and the time. Guards are applied first (excluded, error, incomplete, young, mount, open),
+// then eligible entries are taken in the policy's order while a trigger still wants them
+// (older_than, always, or bytes/inodes still short of the low watermark), within max_entries and
+// max_bytes.
 GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const VolumeData* volume,
               SystemTime now);
 
