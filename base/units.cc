@@ -40,15 +40,53 @@ std::string_view TakeUnit(std::string_view& text) {
 
 // In nanoseconds, each exact in a double, so that "8303309ms" is exactly that many milliseconds (a
 // scale of 1e-3 seconds is not exact and came out 1 ns short: found by the fuzzer).
-constexpr std::pair<std::string_view, double> kDurationUnits[] = {
-    {"ms", 1e6}, {"s", 1e9}, {"m", 6e10}, {"h", 3.6e12}, {"d", 8.64e13}, {"w", 6.048e14}};
+// Nanoseconds per unit, as integers: a duration is summed exactly, never in floating point (a
+// double holds nanoseconds exactly only up to 2^53, about 104 days).
+constexpr std::pair<std::string_view, std::int64_t> kDurationUnits[] = {
+    {"ms", 1'000'000},        {"s", 1'000'000'000},      {"m", 60'000'000'000},
+    {"h", 3'600'000'000'000}, {"d", 86'400'000'000'000}, {"w", 604'800'000'000'000}};
 
 constexpr std::pair<std::string_view, double> kSizeUnits[] = {
     {"B", 1},           {"KB", 1e3},           {"MB", 1e6},
     {"GB", 1e9},        {"TB", 1e12},          {"KiB", 1024.0},
     {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
 
-constexpr double kMaxDurationSeconds = 100000.0 * 86400;
+// 100000 days, which covers the longest maximum a key documents (36500d) and stays well inside
+// Duration's nanoseconds (about 292 years).
+constexpr std::int64_t kMaxDurationNanos = 100'000 * 86'400'000'000'000;
+
+// Reads "digits[.digits]" from the front of `text` and scales it by `unit` nanoseconds exactly,
+// truncating below a nanosecond. Nothing beyond kMaxDurationNanos.
+std::optional<std::int64_t> TakeScaledNumber(std::string_view& text, std::int64_t unit) {
+  std::size_t n = 0;
+  std::int64_t whole = 0;
+  for (; n < text.size() && text[n] >= '0' && text[n] <= '9'; ++n) {
+    whole = std::min<std::int64_t>(whole * 10 + (text[n] - '0'), kMaxDurationNanos);
+  }
+  const bool has_whole = n > 0;
+  if (whole > kMaxDurationNanos / unit) return std::nullopt;
+  std::int64_t nanos = whole * unit;
+  bool has_fraction = false;
+  if (n < text.size() && text[n] == '.') {
+    // The first 18 fractional digits, as a numerator over 10^digits; further digits are worth
+    // less than a thousandth of a nanosecond for every unit.
+    std::uint64_t numerator = 0, denominator = 1;
+    for (++n; n < text.size() && text[n] >= '0' && text[n] <= '9'; ++n) {
+      has_fraction = true;
+      if (denominator < 1'000'000'000'000'000'000ULL) {
+        numerator = numerator * 10 + static_cast<std::uint64_t>(text[n] - '0');
+        denominator *= 10;
+      }
+    }
+    __extension__ using Wide = unsigned __int128;
+    nanos += static_cast<std::int64_t>(static_cast<Wide>(numerator) * static_cast<Wide>(unit) /
+                                       denominator);
+  }
+  if (!has_whole && !has_fraction) return std::nullopt;
+  if (nanos > kMaxDurationNanos) return std::nullopt;
+  text.remove_prefix(n);
+  return nanos;
+}
 
 constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
 
@@ -56,28 +94,30 @@ constexpr double kMaxSizeBytes = 4611686018427387904.0;  // 2^62
 
 std::optional<Duration> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
-  double nanos = 0;
+  std::int64_t nanos = 0;
   // Each unit at most once: "1s1s1s" is a typo or a generated string gone wrong, not 3s.
   bool seen[std::size(kDurationUnits)] = {};
   while (!text.empty()) {
-    auto number = TakeNumber(text);
-    if (!number) return std::nullopt;
-    auto unit = TakeUnit(text);
-    bool found = false;
-    for (std::size_t i = 0; i < std::size(kDurationUnits); ++i) {
-      if (unit == kDurationUnits[i].first) {
-        if (seen[i]) return std::nullopt;
-        seen[i] = true;
-        nanos += *number * kDurationUnits[i].second;
-        found = true;
-      }
+    // The unit follows the number, so find it first to scale the number exactly.
+    std::size_t digits = 0;
+    while (digits < text.size() &&
+           ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) {
+      ++digits;
     }
-    if (!found) return std::nullopt;
+    std::string_view after = text.substr(digits);
+    const std::string_view unit = TakeUnit(after);
+    std::size_t i = 0;
+    while (i < std::size(kDurationUnits) && kDurationUnits[i].first != unit) ++i;
+    if (i == std::size(kDurationUnits) || seen[i]) return std::nullopt;
+    seen[i] = true;
+    std::string_view number = text.substr(0, digits);
+    auto scaled = TakeScaledNumber(number, kDurationUnits[i].second);
+    if (!scaled || !number.empty()) return std::nullopt;  // e.g. "1.2.3s"
+    nanos += *scaled;
+    if (nanos > kMaxDurationNanos) return std::nullopt;
+    text = after;
   }
-  // 100000 days, which covers the longest maximum a key documents (36500d) and stays well inside
-  // Duration's nanoseconds (about 292 years).
-  if (nanos > kMaxDurationSeconds * 1e9) return std::nullopt;
-  return Duration(std::llround(nanos));
+  return Duration(nanos);
 }
 
 std::string FormatDuration(Duration d) {
