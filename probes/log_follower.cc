@@ -119,7 +119,12 @@ std::optional<SystemTime> ParseRfc3339(std::string_view t) {
     return std::nullopt;
   }
   if (i != t.size()) return std::nullopt;
-  time_t secs = timegm(&tm) - offset;
+  const time_t secs = timegm(&tm) - offset;
+  // SystemTime counts nanoseconds in 64 bits, about 1677 to 2262: a year beyond that (found by
+  // log_follower_fuzz, "4048-...") is not a time this agent can hold, so not a timestamp.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(SystemTime::duration::max()).count() - 1;
+  if (secs > kLimit || secs < -kLimit) return std::nullopt;
   return SystemTime(std::chrono::seconds(secs)) +
          std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(nanos));
 }

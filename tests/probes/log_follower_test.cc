@@ -213,6 +213,16 @@ TEST_CASE("RFC 3339 times parse with fractions and offsets", "[logs]") {
   CHECK_FALSE(ParseRfc3339("2024-01-10T13:30:15"));
 }
 
+TEST_CASE("an RFC 3339 time beyond what a SystemTime holds is not a time", "[logs]") {
+  // Found by log_follower_fuzz: year 4048 overflowed the nanosecond count (UB, a wrapped time).
+  CHECK_FALSE(ParseRfc3339("4048-01-10T13:30:15Z"));
+  CHECK_FALSE(ParseRfc3339("9999-12-31T23:59:59.999999999-23:59"));
+  CHECK_FALSE(ParseRfc3339("0001-01-01T00:00:00Z"));
+  auto late = ParseRfc3339("2261-12-31T23:59:59Z");
+  REQUIRE(late);
+  CHECK(ToUnixSeconds(*late) == Approx(9214646399.0));
+}
+
 TEST_CASE("log line formats: one name each, both directions", "[logs][names]") {
   testing::CheckNameTable<LogLineFormat>(kLogLineFormatNames, LogLineFormat::kCri);
 }
