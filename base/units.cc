@@ -61,7 +61,10 @@ std::optional<std::int64_t> TakeScaledNumber(std::string_view& text, std::int64_
   std::size_t n = 0;
   std::int64_t whole = 0;
   for (; n < text.size() && text[n] >= '0' && text[n] <= '9'; ++n) {
-    whole = std::min<std::int64_t>(whole * 10 + (text[n] - '0'), kMaxDurationNanos);
+    // Saturates: anything past the cap is rejected below, and the product never overflows.
+    whole = whole > kMaxDurationNanos / 10
+                ? kMaxDurationNanos
+                : std::min<std::int64_t>(whole * 10 + (text[n] - '0'), kMaxDurationNanos);
   }
   const bool has_whole = n > 0;
   if (whole > kMaxDurationNanos / unit) return std::nullopt;
@@ -113,8 +116,8 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     std::string_view number = text.substr(0, digits);
     auto scaled = TakeScaledNumber(number, kDurationUnits[i].second);
     if (!scaled || !number.empty()) return std::nullopt;  // e.g. "1.2.3s"
+    if (*scaled > kMaxDurationNanos - nanos) return std::nullopt;
     nanos += *scaled;
-    if (nanos > kMaxDurationNanos) return std::nullopt;
     text = after;
   }
   return Duration(nanos);

@@ -49,6 +49,10 @@ TEST_CASE("durations are summed exactly, to the nanosecond, also past 2^53 ns", 
   CHECK_FALSE(ParseDuration("1.2.3s"));
   CHECK_FALSE(ParseDuration(".s"));
   CHECK_FALSE(ParseDuration(std::string(400, '9') + "ms"));
+  // Found by config_fuzz and units_fuzz: neither the digits nor the sum of parts may overflow.
+  CHECK_FALSE(ParseDuration("1000000000000000000000000h30m"));
+  CHECK_FALSE(ParseDuration("99999d99999h"));
+  CHECK(ParseDuration("99999d24h") == std::chrono::hours(24 * 100000));
 }
 
 TEST_CASE("durations format back to their shortest spelling", "[config]") {
