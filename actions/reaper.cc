@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,7 +73,7 @@ int DetachMountOf(int dir_fd) {
 struct Node {
   Node* parent = nullptr;
   std::string name;
-  UniqueFd fd;                      // opened when processed
+  DirFdBudget::Dir dir;             // its fd, held while the budget allows (opened when processed)
   std::atomic<int> pending{1};      // itself + children not yet finished
   std::atomic<bool> failed{false};  // something below could not be removed
   bool opened = false;              // false: vanished or not a directory
@@ -80,15 +82,29 @@ struct Node {
 class TreeRemover {
  public:
   TreeRemover(const ReapOptions& o, std::uint64_t dev, std::uint64_t mnt_id)
-      : options_(o), throttle_(o.max_delete_rate, o.cancel), dev_(dev), mnt_id_(mnt_id) {}
+      : options_(o),
+        throttle_(o.max_delete_rate, o.cancel),
+        dev_(dev),
+        mnt_id_(mnt_id),
+        fds_(o.max_held_fds > 0 ? o.max_held_fds : DirFdBudget::SizeFor(o.threads)) {
+    fds_.set_before_reopen(o.before_reopen);
+  }
 
-  // Empties the directory open as `fd` (it is not removed itself).
-  void Run(UniqueFd fd, const std::string& name) {
+  // Empties the directory `name` of `parent_fd`, open as `fd` (it is not removed itself).
+  void Run(int parent_fd, UniqueFd fd, const std::string& name) {
     std::vector<std::thread> helpers;
     helpers.reserve(static_cast<std::size_t>(std::max(options_.threads - 1, 0)));
+    fds_.Borrow(&top_, parent_fd);
     auto* root = new Node;
     root->name = name;
-    root->fd = std::move(fd);
+    root->dir.parent = &top_;
+    root->dir.name = name;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0) {
+      root->dir.dev = st.st_dev;
+      root->dir.ino = st.st_ino;
+    }
+    fds_.Adopt(&root->dir, std::move(fd));
     root->opened = true;
     root_ = root;
     Push(root);
@@ -107,11 +123,22 @@ class TreeRemover {
   }
 
   bool root_failed() const { return root_failed_; }
+  std::size_t peak_held_fds() const { return fds_.peak_held(); }
   ReapOutcome& outcome() { return outcome_; }
   bool saw_mount() const { return saw_mount_; }
 
  private:
-  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  bool Cancelled() const {
+    return (options_.cancel != nullptr && options_.cancel->load()) || moved_.load();
+  }
+
+  // A directory re-opened on the way back is not the one left (the tree moved): everything stops,
+  // and nothing more is done through any directory of this reap.
+  void Moved(Node* n, const std::string& leaf) {
+    moved_ = true;
+    Error(n, leaf, ESTALE, "moved");
+    n->failed = true;
+  }
 
   void Push(Node* n) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -166,16 +193,33 @@ class TreeRemover {
 
   void Removed() { removed_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Opens `n` below its parent; a mount is detached or refused here.
+  // Opens `n` below its parent (pinned in the budget on success); a mount is detached or refused
+  // here.
   bool Open(Node* n) {
+    int parent_fd = -1;
+    if (int err = fds_.Pin(&n->parent->dir, &parent_fd); err != 0) {
+      if (fds_.moved()) {
+        Moved(n->parent, n->name);
+      } else {
+        Error(n->parent, n->name, err, "open");
+        n->parent->failed = true;
+      }
+      return false;
+    }
+    const bool opened = OpenBelow(n, parent_fd);
+    fds_.Unpin(&n->parent->dir);
+    return opened;
+  }
+
+  bool OpenBelow(Node* n, int parent_fd) {
     for (int attempt = 0; attempt < 16; ++attempt) {
-      n->fd.Reset(OpenDirNoFollow(n->parent->fd.get(), n->name.c_str()));
-      if (!n->fd.valid()) {
+      UniqueFd fd(OpenDirNoFollow(parent_fd, n->name.c_str()));
+      if (!fd.valid()) {
         int err = errno;
         if (err == ENOENT) return false;  // vanished: nothing to do
         if (err == ELOOP || err == ENOTDIR) {
           // Not a directory (any more): unlink the name itself, never follow.
-          UnlinkName(n->parent, n->name);
+          UnlinkName(n->parent, parent_fd, n->name);
           return false;
         }
         Error(n->parent, n->name, err, "open");
@@ -183,19 +227,26 @@ class TreeRemover {
         return false;
       }
       struct statx sx;
-      if (int err = StatxNoFollow(n->fd.get(), "", &sx); err != 0) {
+      if (int err = StatxNoFollow(fd.get(), "", &sx); err != 0) {
         Error(n->parent, n->name, err, "stat");
         n->parent->failed = true;
         return false;
       }
-      if (DevOf(sx) == dev_ && sx.stx_mnt_id == mnt_id_) return true;
+      if (DevOf(sx) == dev_ && sx.stx_mnt_id == mnt_id_) {
+        n->dir.parent = &n->parent->dir;
+        n->dir.name = n->name;
+        n->dir.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+        n->dir.ino = sx.stx_ino;
+        fds_.Adopt(&n->dir, std::move(fd));
+        return true;
+      }
       if (!options_.unmount_stale) {
         saw_mount_ = true;
         Error(n->parent, n->name, EXDEV, "mount");
         n->parent->failed = true;
         return false;
       }
-      if (int err = DetachMountOf(n->fd.get()); err != 0) {
+      if (int err = DetachMountOf(fd.get()); err != 0) {
         saw_mount_ = true;
         Error(n->parent, n->name, err, "umount");
         n->parent->failed = true;
@@ -209,12 +260,14 @@ class TreeRemover {
     return false;
   }
 
-  void UnlinkName(Node* dir, const std::string& name, std::vector<Node*>* kids = nullptr) {
+  // Unlinks `name` of `dir`, open (pinned) as `dir_fd`.
+  void UnlinkName(Node* dir, int dir_fd, const std::string& name,
+                  std::vector<Node*>* kids = nullptr) {
     if (!throttle_.Acquire()) {  // cancelled
       dir->failed = true;
       return;
     }
-    if (::unlinkat(dir->fd.get(), name.c_str(), 0) == 0) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) == 0) {
       Removed();
       return;
     }
@@ -248,8 +301,12 @@ class TreeRemover {
       }
     }
     if (n->opened) {
+      // Pinned by Open (the root: by Run) until its names are done; this pin only reads the fd.
+      int fd = -1;
+      (void)fds_.Pin(&n->dir, &fd);
+      fds_.Unpin(&n->dir);
       std::vector<DirName> names;
-      if (int err = ReadDirNames(n->fd.get(), &names); err != 0) {
+      if (int err = ReadDirNames(fd, &names); err != 0) {
         Error(n, "", err, "read");
         n->failed = true;
       }
@@ -261,7 +318,7 @@ class TreeRemover {
         unsigned char type = d.type;
         if (type == DT_UNKNOWN) {
           struct stat st;
-          if (::fstatat(n->fd.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (::fstatat(fd, d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             int err = errno;
             if (err == ENOENT) continue;  // vanished meanwhile
             Error(n, d.name, err, "stat");
@@ -273,9 +330,10 @@ class TreeRemover {
         if (type == DT_DIR) {
           Child(n, d.name, &kids);
         } else {
-          UnlinkName(n, d.name, &kids);
+          UnlinkName(n, fd, d.name, &kids);
         }
       }
+      fds_.Unpin(&n->dir);
     }
     Node* next = Share(kids);
     Finish(n);
@@ -287,27 +345,36 @@ class TreeRemover {
       Node* parent = n->parent;
       if (parent == nullptr) {  // the entry itself: its caller removes it
         root_failed_ = n->failed.load() || Cancelled();
-        n->fd.Reset();
+        fds_.Close(&n->dir, false);
         delete n;
         std::lock_guard<std::mutex> lock(mutex_);
         done_ = true;
         cv_.notify_all();
         return;
       }
-      if (n->failed) {
-        parent->failed = true;
-      } else if (n->opened) {
-        n->fd.Reset();
-        if (!throttle_.Acquire()) {  // cancelled
-          parent->failed = true;
-        } else if (::unlinkat(parent->fd.get(), n->name.c_str(), AT_REMOVEDIR) == 0) {
-          Removed();
-        } else if (int err = errno; err == ENOTDIR) {
-          UnlinkName(parent, n->name);  // swapped for a link: remove the link
-        } else if (err != ENOENT) {
-          Error(parent, n->name, err, "rmdir");
+      if (n->failed || !n->opened || moved_) {
+        if (n->failed || moved_) parent->failed = true;
+        fds_.Close(&n->dir, false);
+      } else if (int parent_fd = -1; int err = fds_.Close(&n->dir, true, &parent_fd)) {
+        // The parent, released, could not be re-opened as the directory it was.
+        if (fds_.moved()) {
+          Moved(parent, n->name);
+        } else {
+          Error(parent, n->name, err, "open");
           parent->failed = true;
         }
+      } else {
+        if (!throttle_.Acquire()) {  // cancelled
+          parent->failed = true;
+        } else if (::unlinkat(parent_fd, n->name.c_str(), AT_REMOVEDIR) == 0) {
+          Removed();
+        } else if (int e = errno; e == ENOTDIR) {
+          UnlinkName(parent, parent_fd, n->name);  // swapped for a link: remove the link
+        } else if (e != ENOENT) {
+          Error(parent, n->name, e, "rmdir");
+          parent->failed = true;
+        }
+        fds_.Unpin(&parent->dir);
       }
       delete n;
       n = parent;
@@ -329,8 +396,11 @@ class TreeRemover {
   std::deque<Node*> queue_;
   bool done_ = false;
   int idle_ = 0;
+  DirFdBudget fds_;
+  DirFdBudget::Dir top_;  // the entry's parent, borrowed
   Node* root_ = nullptr;
   bool root_failed_ = false;
+  std::atomic<bool> moved_{false};
   std::atomic<bool> saw_mount_{false};
   std::atomic<std::uint64_t> removed_{0};
   std::atomic<std::uint64_t> outcome_unmounted_{0};
@@ -409,7 +479,7 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
   }
 
   TreeRemover remover(options, DevOf(opened), opened.stx_mnt_id);
-  remover.Run(std::move(fd), name);
+  remover.Run(parent_fd, std::move(fd), name);
   remover.Collect();
   ReapOutcome& r = remover.outcome();
   r.unmounted += out.unmounted;

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,11 @@ struct ReapOptions {
   // Polled before every unlink and rmdir, by every deletion thread; may be null. Not owned: it must
   // stay valid until ReapEntry returns (the deletion threads are joined before it does).
   const std::atomic<bool>* cancel = nullptr;
+  // Directory fds one reap keeps open at most (beyond those its threads are using); 0:
+  // DirFdBudget::SizeFor(threads), from the soft RLIMIT_NOFILE when the reap starts.
+  std::size_t max_held_fds = 0;
+  // Tests only: called before each re-open of a released directory (DirFdBudget).
+  std::function<void()> before_reopen;
 };
 
 struct ReapError {
@@ -65,6 +72,13 @@ struct ReapOutcome {
 // (CVE-2018-6954). A directory on another mount (statx mount id or device) is never entered. Hard
 // links are unlinked (the name goes; other names of the inode and their content stay). `parent_fd`
 // itself is never removed.
+//
+// Fds: the directories still being emptied keep at most a budget of fds open (ReapOptions::
+// max_held_fds, fs/dirfd.h's DirFdBudget); one released is re-opened through ".." of its last child
+// on the way back up, or by name from the nearest open ancestor, and checked against the (dev, ino)
+// it had: a tree 3,000 deep is deleted at a soft RLIMIT_NOFILE of 64. A directory found moved on
+// the way back (not the one left) stops the whole reap (kError, an error "moved" with ESTALE):
+// nothing more is unlinked or removed, in particular not the moved directory from wherever it went.
 //
 // Per-operation errors are counted and never stop the rest. Blocks the calling thread (which also
 // works) and uses threads-1 more. Thread-safe: independent calls may run concurrently.

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,6 +102,156 @@ int StatxNoFollow(int dir_fd, const char* name, struct statx* out) {
   int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (name[0] == '\0' ? AT_EMPTY_PATH : 0);
   if (::statx(dir_fd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, out) != 0) return errno;
   return 0;
+}
+
+std::size_t DirFdBudget::SizeFor(int threads) {
+  struct rlimit rl {};
+  rlim_t soft = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) soft = rl.rlim_cur;
+  const long quarter = static_cast<long>(std::min<rlim_t>(soft / 4, 1 << 20));
+  const long n = quarter - 2L * std::max(threads, 1);
+  return static_cast<std::size_t>(std::clamp(n, 2L, 4096L));
+}
+
+DirFdBudget::~DirFdBudget() = default;
+
+void DirFdBudget::Borrow(Dir* d, int fd) {
+  std::lock_guard lock(mu_);
+  d->fd = fd;
+  d->borrowed = true;
+}
+
+void DirFdBudget::Hold(Dir* d, UniqueFd fd) {
+  d->own = std::move(fd);
+  d->fd = d->own.get();
+  peak_ = std::max(peak_, ++held_);
+}
+
+void DirFdBudget::Drop(Dir* d) {
+  if (d->in_lru) {
+    lru_.erase(d->lru);
+    d->in_lru = false;
+  }
+  if (d->own.valid()) {
+    d->own.Reset();
+    --held_;
+  }
+  if (!d->borrowed) d->fd = -1;
+}
+
+void DirFdBudget::MakeEvictable(Dir* d) {
+  if (d->borrowed || d->fd < 0 || d->pins > 0 || d->in_lru) return;
+  lru_.push_front(d);
+  d->lru = lru_.begin();
+  d->in_lru = true;
+}
+
+void DirFdBudget::Evict() {
+  while (held_ > max_held_ && !lru_.empty()) Drop(lru_.back());
+}
+
+int DirFdBudget::Adopt(Dir* d, UniqueFd fd) {
+  std::lock_guard lock(mu_);
+  Hold(d, std::move(fd));
+  d->pins = 1;
+  Evict();
+  return d->fd;
+}
+
+int DirFdBudget::Reopen(int from_fd, const char* name, const Dir* want, UniqueFd* out) {
+  if (before_reopen_) before_reopen_();
+  constexpr int kFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  // O_NOATIME keeps a measuring walk from touching atimes; it needs ownership or CAP_FOWNER.
+  UniqueFd fd(::openat(from_fd, name, kFlags | O_NOATIME));
+  if (!fd.valid() && errno == EPERM) fd.Reset(::openat(from_fd, name, kFlags));
+  if (!fd.valid()) return errno;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno;
+  if (st.st_dev != want->dev || st.st_ino != want->ino) {
+    moved_ = true;
+    return ESTALE;
+  }
+  *out = std::move(fd);
+  return 0;
+}
+
+int DirFdBudget::Pin(Dir* d, int* fd) {
+  std::lock_guard lock(mu_);
+  return PinLocked(d, fd);
+}
+
+int DirFdBudget::PinLocked(Dir* d, int* fd) {
+  if (d->fd < 0 && !d->borrowed) {
+    if (moved_) return ESTALE;
+    // The released ones from `d` up to the nearest open ancestor, then down again by name.
+    std::vector<Dir*> chain;
+    Dir* top = d;
+    while (top->fd < 0 && !top->borrowed) {
+      if (top->parent == nullptr) return EBADF;
+      chain.push_back(top);
+      top = top->parent;
+    }
+    UniqueFd cur;
+    int from = top->fd;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      UniqueFd next;
+      if (int err = Reopen(from, (*it)->name.c_str(), *it, &next); err != 0) return err;
+      cur = std::move(next);
+      from = cur.get();
+    }
+    Hold(d, std::move(cur));
+  }
+  if (d->in_lru) {
+    lru_.erase(d->lru);
+    d->in_lru = false;
+  }
+  ++d->pins;
+  *fd = d->fd;
+  Evict();
+  return 0;
+}
+
+void DirFdBudget::Unpin(Dir* d) {
+  std::lock_guard lock(mu_);
+  if (--d->pins == 0) MakeEvictable(d);
+  Evict();
+}
+
+int DirFdBudget::Close(Dir* d, bool parent_needed, int* parent_fd) {
+  std::lock_guard lock(mu_);
+  Dir* p = d->parent;
+  int err = 0;
+  if (parent_needed && p != nullptr && p->fd < 0 && !p->borrowed && d->fd >= 0) {
+    UniqueFd up;
+    err = moved_ ? ESTALE : Reopen(d->fd, "..", p, &up);
+    if (err == 0) {
+      Hold(p, std::move(up));
+      MakeEvictable(p);
+    }
+  }
+  Drop(d);
+  d->pins = 0;
+  // Without an fd of its own to climb from, the parent is re-opened by name.
+  if (err == 0 && parent_needed && p != nullptr && parent_fd != nullptr) {
+    return PinLocked(p, parent_fd);
+  }
+  Evict();
+  return err;
+}
+
+bool DirFdBudget::moved() const {
+  std::lock_guard lock(mu_);
+  return moved_;
+}
+
+std::size_t DirFdBudget::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
+std::size_t DirFdBudget::peak_held() const {
+  std::lock_guard lock(mu_);
+  return peak_;
 }
 
 }  // namespace cachewarden

@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,5 +58,94 @@ int StatxNoFollow(int dir_fd, const char* name, struct statx* out);
 inline std::uint64_t DevOf(const struct statx& s) {
   return (static_cast<std::uint64_t>(s.stx_dev_major) << 32) | s.stx_dev_minor;
 }
+
+// A bound on the directory fds one walk (the walker's Measure, one reap) holds open, so that a tree
+// thousands deep walks at a soft RLIMIT_NOFILE of 256 (or 64) instead of failing with EMFILE.
+//
+// The caller keeps a tree of Dir nodes (each one knows its parent, its name in it and the (dev,
+// ino) it had when opened) and asks the budget for a directory's fd whenever it needs it (Pin),
+// giving it back when done (Unpin). Past `max_held` open fds the least recently used unpinned ones
+// are closed (released); a released directory is opened again when next needed:
+// - on the way back up, when a child is finished (Close), from the child's own fd through
+//   openat(child, "..", O_DIRECTORY|O_NOFOLLOW): one open per level, so a walk stays linear in
+//   depth;
+// - otherwise (Pin), from its nearest ancestor still open (or borrowed), by name, one level at a
+//   time.
+// Every re-opened directory is checked against the (dev, ino) recorded on the way down; a mismatch
+// means the tree moved under the walk: the re-open fails with ESTALE, moved() turns true and the
+// caller must stop (a walk is then incomplete, a reap failed): nothing is ever done through a
+// directory that is not the one recorded.
+//
+// Fds held: at most max_held, plus those pinned at once (one or two per thread), plus one while a
+// directory is re-opened by name. Thread-safe (one mutex; re-opens run under it). The fd of a
+// pinned Dir stays open and unchanged until it is unpinned. Dir nodes are the caller's: a Dir must
+// outlive every Dir below it and be Closed (if it ever held an fd) before it is destroyed.
+class DirFdBudget {
+ public:
+  struct Dir {
+    Dir* parent = nullptr;  // null only for a borrowed Dir
+    std::string name;       // in `parent`
+    std::uint64_t dev = 0;  // st_dev, st_ino when it was opened
+    std::uint64_t ino = 0;
+
+   private:
+    friend class DirFdBudget;
+    int fd = -1;  // own's, or the borrowed one; -1: released (or never opened)
+    UniqueFd own;
+    bool borrowed = false;
+    int pins = 0;
+    bool in_lru = false;
+    std::list<Dir*>::iterator lru;
+  };
+
+  // The budget for a walk or reap on `threads` threads, from the soft RLIMIT_NOFILE: a quarter of
+  // it (the scan, GC's measuring and a reap may run at once, and the agent needs fds of its own),
+  // less two per thread (the fds pinned beyond the budget), at least 2 and at most 4096 (more buys
+  // nothing: re-opens on the way up cost one openat per level).
+  static std::size_t SizeFor(int threads);
+
+  explicit DirFdBudget(std::size_t max_held) : max_held_(max_held < 1 ? 1 : max_held) {}
+  ~DirFdBudget();
+  DirFdBudget(const DirFdBudget&) = delete;
+  DirFdBudget& operator=(const DirFdBudget&) = delete;
+
+  // `d` stands for `fd`, which the caller owns and keeps open (the walk's parent directory, or
+  // AT_FDCWD); it is never released or closed here and has no parent.
+  void Borrow(Dir* d, int fd);
+  // `d` (parent, name, dev, ino set) now holds `fd` (owned from now on), pinned once; returns it.
+  int Adopt(Dir* d, UniqueFd fd);
+  // The fd of `d` in *fd, pinned, re-opened if it was released. Returns 0, or the errno of the
+  // re-open (ESTALE: a directory on the way is not the one recorded).
+  int Pin(Dir* d, int* fd);
+  void Unpin(Dir* d);
+  // `d` is finished (unpinned, nothing below it needs it): its fd is closed. With `parent_needed`,
+  // a released parent is first re-opened through "..", and its fd is returned pinned in
+  // *parent_fd (when `parent_fd` is not null; else it is left unpinned, held while the budget
+  // allows). Returns 0, or the errno of re-opening the parent (ESTALE: it moved).
+  int Close(Dir* d, bool parent_needed, int* parent_fd = nullptr);
+
+  // A re-open found a directory that is not the one recorded (sticky).
+  bool moved() const;
+  // Owned fds open now, and the most at once (tests).
+  std::size_t held() const;
+  std::size_t peak_held() const;
+  // Called before every re-open, under the budget's lock (tests: to move a directory meanwhile).
+  void set_before_reopen(std::function<void()> hook) { before_reopen_ = std::move(hook); }
+
+ private:
+  int PinLocked(Dir* d, int* fd);
+  int Reopen(int from_fd, const char* name, const Dir* want, UniqueFd* out);
+  void Hold(Dir* d, UniqueFd fd);
+  void Drop(Dir* d);
+  void MakeEvictable(Dir* d);
+  void Evict();
+
+  const std::size_t max_held_;
+  mutable std::mutex mu_;
+  std::list<Dir*> lru_;  // unpinned held Dirs, most recently used first
+  std::size_t held_ = 0, peak_ = 0;
+  bool moved_ = false;
+  std::function<void()> before_reopen_;
+};
 
 }  // namespace cachewarden

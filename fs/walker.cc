@@ -50,15 +50,18 @@ std::string JoinPath(const std::string& dir, const char* name) {
   return p;
 }
 
-// An open directory that queued subdirectories still refer to. The fd closes when the last of them
-// has been opened, unless it is the Measure call's parent_fd (borrowed: the caller's to close).
+// A directory of the walk: alive while a queued subdirectory or a directory below it refers to it
+// (through `parent`), so that its fd can be given back to the budget and re-opened later. The
+// walk's top one borrows the Measure call's parent_fd.
 struct DirRef {
-  DirRef(UniqueFd owned, std::string p)
-      : fd(owned.get()), path(std::move(p)), own(std::move(owned)) {}
-  DirRef(int borrowed, std::string p) : fd(borrowed), path(std::move(p)) {}
-  int fd;
+  DirRef(DirFdBudget* b, std::string p) : budget(b), path(std::move(p)) {}
+  // Given back on the way up: a parent that others still refer to is re-opened through ".." now,
+  // while this directory's fd is at hand, if the budget had released it.
+  ~DirRef() { budget->Close(&dir, parent != nullptr && parent.use_count() > 1); }
+  DirFdBudget* budget;
   std::string path;  // relative to the Measure call's parent directory
-  UniqueFd own;      // holds `fd` when it is ours
+  std::shared_ptr<DirRef> parent;
+  DirFdBudget::Dir dir;
 };
 
 struct WorkItem {
@@ -142,7 +145,8 @@ void LowerThreadPriority(int nice) {
 
 struct Walker::State {
   HardLinkSet links;
-  std::vector<LargeFile> top;  // largest first
+  std::unique_ptr<DirFdBudget> fds;  // one per Measure call
+  std::vector<LargeFile> top;        // largest first
   std::vector<std::string> mount_paths;
 
   // One Measure call.
@@ -154,6 +158,7 @@ struct Walker::State {
   bool cancelled = false;
   dev_t root_dev = 0;
   EntryTotals result;
+  std::size_t peak_held_fds = 0;
 };
 
 namespace {
@@ -161,8 +166,8 @@ namespace {
 // One worker's view: its own totals and top list, merged at the end.
 class WalkWorker {
  public:
-  WalkWorker(const WalkOptions& o, HardLinkSet* links, dev_t root_dev)
-      : options_(o), links_(links), root_dev_(root_dev) {}
+  WalkWorker(const WalkOptions& o, HardLinkSet* links, DirFdBudget* fds, dev_t root_dev)
+      : options_(o), links_(links), fds_(fds), root_dev_(root_dev) {}
 
   // Counts the entry; true if it is a directory to enter. `check_mount_attr` is false only for a
   // walk root given by path (it may be a volume's root).
@@ -206,26 +211,39 @@ class WalkWorker {
   void ReadDir(WorkItem item, const Flush& flush) {
     const std::string path =
         item.parent->path.empty() ? item.name : JoinPath(item.parent->path, item.name.c_str());
-    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
-    UniqueFd fd(openat(item.parent->fd, item.name.c_str(), flags));
-    if (!fd.valid() && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
-      fd.Reset(openat(item.parent->fd, item.name.c_str(), flags & ~O_NOATIME));
-    }
-    if (!fd.valid()) {
-      CountSkip(errno, &totals.skipped);
+    int parent_fd = -1;
+    if (int err = fds_->Pin(&item.parent->dir, &parent_fd); err != 0) {
+      // A parent released and not found again; a moved tree stops the walk (Walker::Measure).
+      if (!fds_->moved()) CountSkip(err, &totals.skipped);
       return;
     }
-    item.parent.reset();
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
+    UniqueFd fd(openat(parent_fd, item.name.c_str(), flags));
+    if (!fd.valid() && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
+      fd.Reset(openat(parent_fd, item.name.c_str(), flags & ~O_NOATIME));
+    }
+    const int open_err = errno;
+    fds_->Unpin(&item.parent->dir);
+    if (!fd.valid()) {
+      CountSkip(open_err, &totals.skipped);
+      return;
+    }
     struct stat st {};
     if (fstat(fd.get(), &st) != 0 || st.st_dev != item.dev || st.st_ino != item.ino) {
       ++totals.skipped.vanished;  // replaced between statx and open
       return;
     }
-    auto dir = std::make_shared<DirRef>(std::move(fd), path);
+    auto dir = std::make_shared<DirRef>(fds_, path);
+    dir->parent = std::move(item.parent);
+    dir->dir.parent = &dir->parent->dir;
+    dir->dir.name = std::move(item.name);
+    dir->dir.dev = st.st_dev;
+    dir->dir.ino = st.st_ino;
+    const int dir_fd = fds_->Adopt(&dir->dir, std::move(fd));
     std::vector<WorkItem> subdirs;
     auto entry = [&](const char* name, unsigned char) {
       struct statx sx {};
-      if (statx(dir->fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
+      if (statx(dir_fd, name, kStatxFlags, kStatxMask, &sx) != 0) {
         CountSkip(errno, &totals.skipped);
         return;
       }
@@ -239,7 +257,8 @@ class WalkWorker {
       flush(&subdirs);
       subdirs.clear();
     };
-    if (int err = ForEachDirEntry(dir->fd, entry, batch); err != 0) CountSkip(err, &totals.skipped);
+    if (int err = ForEachDirEntry(dir_fd, entry, batch); err != 0) CountSkip(err, &totals.skipped);
+    fds_->Unpin(&dir->dir);
   }
 
   EntryTotals totals;
@@ -262,6 +281,7 @@ class WalkWorker {
 
   const WalkOptions& options_;
   HardLinkSet* links_;
+  DirFdBudget* fds_;
   dev_t root_dev_;
 };
 
@@ -274,6 +294,8 @@ Walker::Walker(WalkOptions options) : options_(options), state_(std::make_unique
 Walker::~Walker() = default;
 
 std::vector<LargeFile> Walker::LargestFiles() const { return state_->top; }
+
+std::size_t Walker::PeakHeldFds() const { return state_->peak_held_fds; }
 
 const std::vector<std::string>& Walker::MountPointPaths() const { return state_->mount_paths; }
 
@@ -296,12 +318,17 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   s.stop = false;
   s.cancelled = false;
   s.result = EntryTotals();
+  s.fds = std::make_unique<DirFdBudget>(options_.max_held_fds > 0
+                                            ? options_.max_held_fds
+                                            : DirFdBudget::SizeFor(options_.workers.threads));
+  s.fds->set_before_reopen(options_.before_reopen);
 
   // The entry itself is accounted on the calling thread.
-  WalkWorker first(options_, &s.links, s.root_dev);
+  WalkWorker first(options_, &s.links, s.fds.get(), s.root_dev);
   if (first.Account(sx, path_prefix, name.c_str(), !by_path)) {
-    s.stack.push_back({std::make_shared<DirRef>(parent_fd, path_prefix), name,
-                       makedev(sx.stx_dev_major, sx.stx_dev_minor),
+    auto top = std::make_shared<DirRef>(s.fds.get(), path_prefix);
+    s.fds->Borrow(&top->dir, parent_fd);
+    s.stack.push_back({std::move(top), name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
                        static_cast<ino_t>(sx.stx_ino)});
   }
   auto merge = [&](WalkWorker& w) {
@@ -318,7 +345,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   // `own_thread`: a worker started here, whose priority may be lowered (never the caller's thread).
   auto run = [&](bool own_thread) {
     if (own_thread && options_.workers.low_priority) LowerThreadPriority(options_.workers.nice);
-    WalkWorker w(options_, &s.links, s.root_dev);
+    WalkWorker w(options_, &s.links, s.fds.get(), s.root_dev);
     auto flush = [&](std::vector<WorkItem>* items) {
       std::lock_guard lock(s.mu);
       for (auto& i : *items) s.stack.push_back(std::move(i));
@@ -330,6 +357,11 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
       if (s.stop || s.stack.empty()) break;
       if (options_.cancel != nullptr && options_.cancel->load()) {
         s.stop = s.cancelled = true;
+        s.cv.notify_all();
+        break;
+      }
+      if (s.fds->moved()) {  // the rest cannot be reached safely: incomplete (Measure)
+        s.stop = true;
         s.cv.notify_all();
         break;
       }
@@ -356,7 +388,16 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     for (auto& t : threads) t.join();
     if (threads.empty()) run(false);
   }
+  const bool moved = s.fds->moved();
+  s.peak_held_fds = s.fds->peak_held();
+  s.fds.reset();
   if (s.cancelled) return Status::Error(StatusCode::kCancelled, "walk cancelled", 0, name);
+  if (moved) {
+    // A directory re-opened on the way back was not the one left: the tree moved under the walk,
+    // which stopped there. What it did not see is unknown, as for an unreadable directory.
+    ++s.result.skipped.error;
+    s.result.skipped.first_error = ESTALE;
+  }
   *out = s.result;
   return Status::Ok();
 }

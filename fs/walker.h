@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,9 +26,15 @@ namespace cachewarden {
 //   AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT), never through a path string, so a
 //   symlink swapped into the tree mid-walk is never followed;
 // - symlinks count as themselves (their own st_blocks and st_size);
-// - an explicit work list (no recursion): depth is limited by nothing but
-//   open fds (an fd is held only by directories whose subdirectories are still
-//   queued; a chain 10,000 deep holds a handful);
+// - an explicit work list (no recursion), and bounded fds: the directories
+//   whose subdirectories are still queued hold at most a budget of fds
+//   (DirFdBudget, sized from RLIMIT_NOFILE and the threads, or
+//   WalkOptions::max_held_fds); the least recently used are released and
+//   re-opened when needed, through ".." of a child on the way back up (linear
+//   in depth) or by name from the nearest open ancestor, each checked against
+//   the (dev, ino) seen on the way down. So a tree 3,000 deep walks whole at a
+//   soft limit of 256 fds. A directory found moved on the way back stops the
+//   walk, counted as an `error` skip with first_error ESTALE (incomplete);
 // - parallel over subtrees with at most WalkOptions::workers.threads threads;
 // - never crosses into another filesystem: an entry whose st_dev differs from
 //   the walk's root, or that statx marks as a mount root (a bind mount of the
@@ -92,6 +100,11 @@ struct WalkOptions {
   // Polled between directories: when set, Measure stops and returns a kCancelled error. May be
   // null. Not owned: it must outlive every Measure call made with these options.
   const std::atomic<bool>* cancel = nullptr;
+  // Directory fds a Measure call keeps open at most (beyond those its threads are using); 0:
+  // DirFdBudget::SizeFor(workers.threads), from the soft RLIMIT_NOFILE at the call.
+  std::size_t max_held_fds = 0;
+  // Tests only: called before each re-open of a released directory (DirFdBudget).
+  std::function<void()> before_reopen;
 };
 
 // A file remembered by the top-N list; `path` is relative to the directory that held the entry
@@ -125,6 +138,8 @@ class Walker {
   std::vector<LargeFile> LargestFiles() const;
   // Paths of the first WalkOptions::max_mount_paths mount points met.
   const std::vector<std::string>& MountPointPaths() const;
+  // The most directory fds the last Measure call held at once (tests: the budget holds).
+  std::size_t PeakHeldFds() const;
 
  private:
   struct State;

@@ -15,6 +15,7 @@
 
 #include "actions/command.h"
 #include "base/unique_fd.h"
+#include "tests/support/deep_tree.h"
 #include "tests/support/gc_tree.h"
 #include "tests/support/mounts.h"
 
@@ -425,93 +426,14 @@ namespace {
 
 using namespace cachewarden::testing;
 
-// Builds under `parent` an entry `name` `depth` directories deep: each level holds the next one
-// ("n") and three empty leaf directories, so a walk that keeps an fd for every directory whose
-// subdirectories are still queued holds about one per level. Everything is `age_seconds` old but
-// a file "fresh" at the bottom, written now. By fds only: the paths are longer than PATH_MAX.
-void DeepEntry(const std::string& parent, const std::string& name, int depth, int age_seconds) {
-  REQUIRE(::mkdir((parent + "/" + name).c_str(), 0755) == 0);
-  UniqueFd fd(::open((parent + "/" + name).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  REQUIRE(fd.valid());
-  for (int i = 0; i < depth; ++i) {
-    for (const char* d : {"a", "b", "c", "n"}) REQUIRE(::mkdirat(fd.get(), d, 0755) == 0);
-    UniqueFd next(::openat(fd.get(), "n", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    REQUIRE(next.valid());
-    fd = std::move(next);
-  }
-  UniqueFd file(::openat(fd.get(), "fresh", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  REQUIRE(file.valid());
-  REQUIRE(::write(file.get(), "now", 3) == 3);
-  // Aging changes no directory's mtime: top down, each level's children, then the entry itself.
-  struct timespec t[2];
-  clock_gettime(CLOCK_REALTIME, &t[0]);
-  t[0].tv_sec -= age_seconds;
-  t[1] = t[0];
-  fd.Reset(::open((parent + "/" + name).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  for (int i = 0; i < depth; ++i) {
-    for (const char* d : {"a", "b", "c", "n"}) {
-      REQUIRE(::utimensat(fd.get(), d, t, AT_SYMLINK_NOFOLLOW) == 0);
-    }
-    UniqueFd next(::openat(fd.get(), "n", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME));
-    REQUIRE(next.valid());
-    fd = std::move(next);
-  }
-  REQUIRE(::utimensat(AT_FDCWD, (parent + "/" + name).c_str(), t, AT_SYMLINK_NOFOLLOW) == 0);
-}
-
-// Runs `fn` in a child process whose soft and hard RLIMIT_NOFILE are `nofile` (0: the fds it has
-// open plus 8); returns what it wrote to the pipe (at most 4 KiB).
-template <typename Fn>
-std::string InChildWithNofile(rlim_t nofile, const Fn& fn) {
-  int p[2];
-  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(p[0]);
-    if (nofile == 0) {
-      nofile = 8;
-      for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-        (void)e;
-        ++nofile;
-      }
-    }
-    struct rlimit rl {
-      nofile, nofile
-    };
-    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::_exit(3);
-    std::string out = fn();
-    (void)!::write(p[1], out.data(), out.size());
-    ::_exit(0);
-  }
-  ::close(p[1]);
-  std::string out(4096, '\0');
-  std::size_t got = 0;
-  for (;;) {
-    ssize_t n = ::read(p[0], out.data() + got, out.size() - got);
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(p[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  out.resize(got);
-  return out;
-}
-
 TEST_CASE("gc never plans to delete an entry it could not see whole, e.g. out of fds",
           "[gc][run][fds]") {
   Cache c;
   DeepEntry(c.root + "/dind", "deep", 3000, 3 * kDay);
   GcPolicy p = Always();
   p.min_age = std::chrono::hours(1);
-  p.workers.threads = 1;
   c.options.dry_run = true;
-  // 256 fds: the walk must either see the fresh file (young) or say it could not (incomplete);
-  // never "delete".
-  std::string got = InChildWithNofile(256, [&] {
+  auto plan_of_deep = [&] {
     GcRunResult r = RunGcPolicy(p, nullptr, c.options);
     for (const auto& i : r.plan.items) {
       if (i.entry.name == "deep") {
@@ -520,20 +442,41 @@ TEST_CASE("gc never plans to delete an entry it could not see whole, e.g. out of
       }
     }
     return std::string("missing");
-  });
-  INFO(got);
-  CHECK((got.rfind("skip young", 0) == 0 || got.rfind("skip incomplete", 0) == 0));
-  // A handful of fds: the walk cannot see the bottom and says so; the entry is skipped for it.
-  got = InChildWithNofile(0, [&] {
+  };
+  // 256 fds, on one thread and on the default two: the walk's fds are bounded, so it sees the
+  // fresh file at the bottom and the entry is too young.
+  for (int threads : {1, 2}) {
+    p.workers.threads = threads;
+    std::string got = InChildWithNofile(256, plan_of_deep);
+    INFO(threads << " threads: " << got);
+    CHECK(got.rfind("skip young", 0) == 0);
+  }
+  // The real run at 256 fds deletes nothing of it.
+  c.options.dry_run = false;
+  std::string got = InChildWithNofile(256, [&] {
     GcRunResult r = RunGcPolicy(p, nullptr, c.options);
-    std::string out = "missing";
-    for (const auto& i : r.plan.items) {
-      if (i.entry.name == "deep") {
-        out = std::string(ToString(i.decision)) + " " + std::string(ToString(i.skip)) + " " + i.why;
-      }
-    }
-    return out + " counted " + std::to_string(r.skipped[SkipReason::kIncomplete]);
+    return std::to_string(r.done.size());
   });
+  CHECK(got == "0");
+  CHECK(std::filesystem::exists(c.root + "/dind/deep/n/n/n"));
+  c.options.dry_run = true;
+  p.workers.threads = 1;
+  // Too few fds to open the entry's directories at all: the walk cannot see the bottom and says
+  // so; the entry is skipped for it.
+  got = InChildWithNofile(
+      0,
+      [&] {
+        GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+        std::string out = "missing";
+        for (const auto& i : r.plan.items) {
+          if (i.entry.name == "deep") {
+            out = std::string(ToString(i.decision)) + " " + std::string(ToString(i.skip)) + " " +
+                  i.why;
+          }
+        }
+        return out + " counted " + std::to_string(r.skipped[SkipReason::kIncomplete]);
+      },
+      /*spare=*/0);
   INFO(got);
   CHECK(got.rfind("skip incomplete", 0) == 0);
   CHECK(got.find("counted 1") != std::string::npos);

@@ -6,10 +6,12 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "fs/dirfd.h"
+#include "tests/support/deep_tree.h"
 #include "tests/support/gc_tree.h"
 #include "tests/support/mounts.h"
 #include "tests/support/process.h"
@@ -126,6 +128,27 @@ TEST_CASE("reaper deletes a 10000-level-deep entry", "[gc][reaper]") {
   CHECK(r.removed == 10002);
   CHECK_FALSE(Exists(f.dind + "/deep"));
   CHECK(f.Digest({"deep"}) == before);
+}
+
+TEST_CASE("reaper deletes a tree 3,000 deep at 64 fds", "[gc][reaper][fds]") {
+  Fixture f(/*tmpfs=*/true);
+  DeepEntry(f.dind, "deep", 3000, 3 * 86400, /*fresh_file=*/false);
+  auto before = f.Digest({"deep"});
+  for (int threads : {1, 2}) {
+    if (threads == 2) DeepEntry(f.dind, "deep", 3000, 3 * 86400, /*fresh_file=*/false);
+    std::string got = InChildWithNofile(64, [&] {
+      ReapOptions o;
+      o.threads = threads;
+      ReapOutcome r = f.Reap("deep", o);
+      std::string out = std::string(ToString(r.result)) + " removed " + std::to_string(r.removed);
+      for (const auto& e : r.first_errors) out += " " + e.what + ":" + std::strerror(e.error);
+      return out;
+    });
+    INFO(threads << " threads: " << got);
+    CHECK(got == "deleted removed 12001");  // the entry and 4 directories a level
+    CHECK_FALSE(Exists(f.dind + "/deep"));
+    CHECK(f.Digest({"deep"}) == before);
+  }
 }
 
 TEST_CASE("reaper skips an entry replaced since it was planned", "[gc][reaper]") {

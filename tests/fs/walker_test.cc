@@ -14,6 +14,7 @@
 #include <system_error>
 #include <thread>
 
+#include "tests/support/deep_tree.h"
 #include "tests/support/file_tree.h"
 #include "tests/support/mounts.h"
 #include "tests/support/process.h"
@@ -210,6 +211,28 @@ TEST_CASE("walker walks a 10,000-level-deep directory without recursion", "[walk
   EntryTotals t = MeasurePath(root);
   CHECK(t.inodes == kDepth + 1 + kDepth / 1000);
   RequireSameAsDu(root, t);
+}
+
+TEST_CASE("walker sees the bottom of a tree 3,000 deep at 256 fds, on one thread and on two",
+          "[walker][fds]") {
+  TempDir tmp;
+  testing::DeepEntry(tmp.path(), "deep", 3000, 3 * 86400);
+  for (int threads : {1, 2}) {
+    std::string got = testing::InChildWithNofile(256, [&] {
+      WalkOptions o;
+      o.workers.threads = threads;
+      EntryTotals t;
+      Status s = MeasureEntry(AT_FDCWD, tmp / "deep", o, &t);
+      const auto age = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now() - t.newest_mtime);
+      return fmt::format("{} inodes {} unseen {} newest {}s", s.ok() ? "ok" : s.ToString(),
+                         t.inodes, t.skipped.Total(), age.count());
+    });
+    INFO(threads << " threads: " << got);
+    // The entry, 4 directories a level and the fresh file; nothing skipped; the newest is now.
+    CHECK(got.rfind("ok inodes 12002 unseen 0 newest ", 0) == 0);
+    CHECK(std::stoll(got.substr(got.rfind(' ') + 1)) < 3600);
+  }
 }
 
 TEST_CASE("walker counts a directory with 100,000 entries", "[walker]") {
