@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 
 #include "actions/command.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "fs/dirfd.h"
 #include "probes/gc_entries.h"
 
@@ -38,10 +40,10 @@ Status LockGc(const std::string& root, UniqueFd* lock) {
                        err, root);
 }
 
-// The cache root as /proc's links and mount tables name it (resolved), and as configured.
+// The cache root as /proc's links and mount tables name it (resolved), and as configured, each
+// spelled once (NormalizePath): a root of "/" or "/tmp/earthly//" must match too.
 std::vector<std::string> RootSpellings(const GcRunOptions& o) {
-  std::string configured = o.root;
-  while (configured.size() > 1 && configured.back() == '/') configured.pop_back();
+  std::string configured = NormalizePath(o.root);
   char resolved[PATH_MAX];
   std::vector<std::string> out = {
       ::realpath(configured.c_str(), resolved) != nullptr ? std::string(resolved) : configured};
@@ -53,7 +55,7 @@ std::vector<std::string> RootSpellings(const GcRunOptions& o) {
 Status ScanEntryMounts(const GcPolicy& policy, const GcRunOptions& o,
                        std::map<std::string, EntryMounts>* out) {
   std::vector<std::string> dirs;
-  for (const auto& root : RootSpellings(o)) dirs.push_back(root + "/" + policy.path);
+  for (const auto& root : RootSpellings(o)) dirs.push_back(JoinPath(root, policy.path));
   int unreadable = 0;
   Status s = MountsUnderEntries(o.proc_root, dirs, out, &unreadable);
   if (!s.ok()) {
@@ -83,12 +85,7 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
                   std::vector<GcEntry>* entries) {
   std::vector<DirName> names;
   if (int err = ReadDirNames(dir_fd, &names); err != 0) {
-    return PosixError("list", o.root + "/" + policy.path, err);
-  }
-  std::set<std::string> held;
-  if (policy.skip_open && !names.empty()) {
-    // /proc's links name resolved paths: compare with the resolved root.
-    held = EntriesHeldOpen(o.proc_root, RootSpellings(o)[0] + "/" + policy.path);
+    return PosixError("list", JoinPath(o.root, policy.path), err);
   }
   std::map<std::string, EntryMounts> mounts;
   if (policy.action == GcAction::kDelete && !names.empty()) {
@@ -99,15 +96,27 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     GcEntry e;
     if (GcNameIncluded(policy, d.name)) {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
-      e.open = held.contains(d.name);
       if (auto it = mounts.find(d.name); it != mounts.end()) {
-        e.has_mount = true;
+        e.has_mount = e.has_mount || it->second.own || !it->second.foreign.empty();
         e.foreign_mount = it->second.foreign;
+        e.mounted_elsewhere = it->second.elsewhere;
       }
     } else {
       e.name = d.name;  // excluded: not worth a walk
     }
     entries->push_back(std::move(e));
+  }
+  if (policy.skip_open && !entries->empty()) {
+    // By identity: a process may see an entry under another path (another namespace, a bind).
+    EntryIds ids;
+    for (const GcEntry& e : *entries) {
+      if (e.error.empty() && e.dev != 0) ids[{e.dev, e.ino}] = e.name;
+    }
+    struct statx dir_sx;
+    const std::uint64_t dev = StatxNoFollow(dir_fd, "", &dir_sx) == 0 ? DevOf(dir_sx) : 0;
+    std::set<std::string> held =
+        EntriesHeldOpen(o.proc_root, JoinPath(RootSpellings(o)[0], policy.path), ids, dev);
+    for (GcEntry& e : *entries) e.open = held.contains(e.name);
   }
   return Status::Ok();
 }
@@ -124,7 +133,12 @@ std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o, const s
     return s.ToString();
   }
   auto it = mounts.find(name);
-  if (it == mounts.end() || it->second.foreign.empty()) return "";
+  if (it == mounts.end()) return "";
+  if (!it->second.elsewhere.empty()) {
+    reap->result = ReapResult::kMount;
+    return "in use: mounted elsewhere at " + it->second.elsewhere;
+  }
+  if (it->second.foreign.empty()) return "";
   reap->result = ReapResult::kMount;
   return ForeignMountReason(it->second.foreign);
 }

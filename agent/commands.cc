@@ -11,6 +11,7 @@
 #include "agent/oneshot.h"
 #include "agent/report.h"
 #include "base/json_text.h"
+#include "base/text.h"
 #include "fs/atomic_file.h"
 #include "policies/alerts/assessment.h"
 
@@ -23,8 +24,7 @@ ConfigOverrides OverridesFrom(const CommandLine& cl) {
   o.log_format = cl.Get("log-format");
   if (o.root) {
     // A relative --root is taken from the current directory.
-    o.root = std::filesystem::absolute(*o.root).lexically_normal().string();
-    if (o.root->size() > 1 && o.root->back() == '/') o.root->pop_back();
+    o.root = NormalizePath(std::filesystem::absolute(*o.root).lexically_normal().string());
   }
   return o;
 }

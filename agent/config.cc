@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "base/text.h"
+
 namespace cachewarden {
 namespace {
 
@@ -42,6 +44,9 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.root = top.String("root", DefaultRoot());
   if (overrides.root) c.root = *overrides.root, c.effective["root"] = c.root;
   CheckAbsolutePath(top, "root", c.root);
+  // One spelling: every path GC and the probes build from the root, and compare with /proc's
+  // links and mount tables, starts from it ("/" + "/dind" would never match "/dind").
+  c.root = NormalizePath(c.root);
   c.listen = top.String("listen", ":9479");
   if (overrides.listen) c.listen = *overrides.listen, c.effective["listen"] = c.listen;
   if (!ValidListen(c.listen)) {
@@ -52,6 +57,7 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   }
   c.proc_root = top.String("proc_root", "/proc");
   CheckAbsolutePath(top, "proc_root", c.proc_root);
+  c.proc_root = NormalizePath(c.proc_root);
   c.sys_root = top.String("sys_root", "/sys");
   CheckAbsolutePath(top, "sys_root", c.sys_root);
 

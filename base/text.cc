@@ -43,4 +43,32 @@ bool PathIsUnder(std::string_view path, std::string_view prefix) {
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
+std::string NormalizePath(std::string_view path) {
+  std::string out;
+  const bool absolute = !path.empty() && path[0] == '/';
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    std::size_t end = path.find('/', i);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(i, end - i);
+    i = end;
+    if (part.empty() || part == ".") continue;
+    if (!out.empty() || absolute) out += '/';
+    out += part;
+  }
+  if (out.empty() && absolute) out = "/";
+  if (out.empty() && !path.empty()) out = ".";
+  return out;
+}
+
+std::string JoinPath(std::string_view dir, std::string_view rest) {
+  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  std::string out(dir);
+  if (rest.empty()) return out;
+  if (out.empty() || out.back() != '/') out += '/';
+  out += rest;
+  return out;
+}
+
 }  // namespace cachewarden

@@ -14,4 +14,14 @@ std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes);
 // not; everything is under "/").
 bool PathIsUnder(std::string_view path, std::string_view prefix);
 
+// `path` with repeated slashes collapsed and "." components and a trailing slash dropped: "/" stays
+// "/", "//a/./b/" becomes "/a/b", "" stays "". Lexical only: ".." is kept as it is (with symlinks
+// it is not the lexical parent), and nothing is resolved. The one spelling of a configured path
+// that other paths are built from and compared with.
+std::string NormalizePath(std::string_view path);
+
+// `dir` + "/" + `rest` without a doubled slash: JoinPath("/", "dind") is "/dind", JoinPath("/a",
+// "b/c") is "/a/b/c"; an empty `rest` gives `dir`.
+std::string JoinPath(std::string_view dir, std::string_view rest);
+
 }  // namespace cachewarden

@@ -1,6 +1,7 @@
 #include "fs/mount_namespaces.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,24 +34,116 @@ std::string Comm(const std::string& proc_dir) {
   return comm;
 }
 
-void Collect(const MountTable& table, const std::vector<std::string>& dirs, const DindMount& proto,
-             std::vector<DindMount>* out) {
-  for (const auto& e : table.entries) {
-    for (const auto& dir : dirs) {
-      if (e.mount_point == dir || !PathIsUnder(e.mount_point, dir)) continue;
-      DindMount m = proto;
-      m.mount_id = e.id;
-      m.mount_point = e.mount_point;
-      m.fstype = e.fstype;
-      m.source = e.source;
-      m.dind_dir = dir;
-      std::string_view rest(e.mount_point);
-      rest.remove_prefix(dir.size());
-      while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-      m.entry_id = std::string(rest.substr(0, rest.find('/')));
-      out->push_back(std::move(m));
-      break;
+// A dind directory as our namespace names it, and where it is in its filesystem.
+struct Tree {
+  std::string path;
+  bool located = false;
+  unsigned major = 0, minor = 0;
+  std::string fs_path;  // from the root of its filesystem, as mountinfo's root field spells it
+};
+
+// The first component of `path` below `dir` ("" when `path` is `dir` or not under it).
+std::string EntryBelow(std::string_view path, std::string_view dir) {
+  if (!PathIsUnder(path, dir) || NormalizePath(path) == NormalizePath(dir)) return "";
+  std::string_view rest = path;
+  rest.remove_prefix(dir == "/" ? 0 : dir.size());
+  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+// `path` (a mount point) relative to `base` (its parent mount's mount point), with a leading "/".
+std::string Below(std::string_view path, std::string_view base) {
+  if (base != "/") path.remove_prefix(base.size());
+  return path.empty() ? "/" : std::string(path);
+}
+
+Tree Locate(const MountTable& own, const std::string& dir) {
+  Tree t;
+  t.path = NormalizePath(dir);
+  char resolved[PATH_MAX];
+  if (::realpath(t.path.c_str(), resolved) == nullptr) return t;
+  const MountEntry* holder = nullptr;
+  struct statx sx;
+  // By identity where the kernel says (Linux >= 5.8), else by the longest mount point prefix.
+  if (StatxNoFollow(AT_FDCWD, resolved, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID) != 0) {
+    holder = own.FindById(static_cast<int>(sx.stx_mnt_id));
+  }
+  if (holder == nullptr) holder = own.Holder(resolved);
+  if (holder == nullptr || !PathIsUnder(resolved, holder->mount_point)) return t;
+  t.located = true;
+  t.major = holder->major;
+  t.minor = holder->minor;
+  t.fs_path = NormalizePath(JoinPath(holder->root, Below(resolved, holder->mount_point)));
+  return t;
+}
+
+// Where one mount of a table is, relative to the trees: which tree and entry (tree < 0: none).
+struct Place {
+  int tree = -1;
+  std::string entry;
+  bool shows = false;
+};
+
+class Classifier {
+ public:
+  Classifier(const MountTable& table, const std::vector<Tree>& trees)
+      : table_(table), trees_(trees) {}
+
+  Place Of(const MountEntry& e, int depth = 0) {
+    if (auto it = memo_.find(e.id); it != memo_.end()) return it->second;
+    Place p = Compute(e, depth);
+    memo_[e.id] = p;
+    return p;
+  }
+
+ private:
+  Place Compute(const MountEntry& e, int depth) {
+    for (std::size_t i = 0; i < trees_.size(); ++i) {
+      const Tree& t = trees_[i];
+      if (std::string id = EntryBelow(e.mount_point, t.path); !id.empty()) {
+        return {static_cast<int>(i), id, false};
+      }
+      if (!t.located || e.major != t.major || e.minor != t.minor) continue;
+      if (std::string id = EntryBelow(e.root, t.fs_path); !id.empty()) {
+        return {static_cast<int>(i), id, true};
+      }
     }
+    const MountEntry* parent = e.parent != e.id ? table_.FindById(e.parent) : nullptr;
+    // Mount trees are shallow; the cap only guards against a malformed table with a cycle.
+    if (parent == nullptr || depth > 64) return {};
+    if (Place pp = Of(*parent, depth + 1); pp.tree >= 0) return {pp.tree, pp.entry, false};
+    if (!PathIsUnder(e.mount_point, parent->mount_point)) return {};
+    for (std::size_t i = 0; i < trees_.size(); ++i) {
+      const Tree& t = trees_[i];
+      if (!t.located || parent->major != t.major || parent->minor != t.minor) continue;
+      std::string on = JoinPath(parent->root, Below(e.mount_point, parent->mount_point));
+      if (std::string id = EntryBelow(NormalizePath(on), t.fs_path); !id.empty()) {
+        return {static_cast<int>(i), id, false};
+      }
+    }
+    return {};
+  }
+
+  const MountTable& table_;
+  const std::vector<Tree>& trees_;
+  std::map<int, Place> memo_;
+};
+
+void Collect(const MountTable& table, const std::vector<Tree>& trees, const DindMount& proto,
+             std::vector<DindMount>* out) {
+  Classifier classify(table, trees);
+  for (const auto& e : table.entries) {
+    Place p = classify.Of(e);
+    if (p.tree < 0) continue;
+    DindMount m = proto;
+    m.mount_id = e.id;
+    m.mount_point = e.mount_point;
+    m.fstype = e.fstype;
+    m.source = e.source;
+    m.dind_dir = trees[static_cast<std::size_t>(p.tree)].path;
+    m.entry_id = p.entry;
+    m.shows_entry = p.shows;
+    out->push_back(std::move(m));
   }
 }
 
@@ -74,15 +167,12 @@ std::uint64_t ParseNamespaceLink(const std::string& target) {
 Status ScanDindMounts(const std::string& proc_root, const std::vector<std::string>& dind_dirs,
                       bool other_namespaces, DindMountScan* out) {
   *out = DindMountScan{};
-  std::vector<std::string> dirs;
-  for (auto d : dind_dirs) {
-    while (d.size() > 1 && d.back() == '/') d.pop_back();
-    dirs.push_back(std::move(d));
-  }
   const std::string self = proc_root + "/self";
   MountTable own;
   Status s = ReadMountInfo(self + "/mountinfo", &own);
   if (!s.ok()) return s;
+  std::vector<Tree> dirs;
+  for (const auto& d : dind_dirs) dirs.push_back(Locate(own, d));
   DindMount proto;
   proto.own_namespace = true;
   proto.mount_ns = ParseNamespaceLink(ReadLink(self + "/ns/mnt"));

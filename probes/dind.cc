@@ -104,6 +104,9 @@ class DindProbe : public Probe {
     const SystemTime now = ctx.Now();
     std::map<std::pair<std::uint64_t, int>, SystemTime> still;
     for (auto& m : mounts) {
+      // A view of an entry elsewhere (a bind mount of it) is not a mount under the dind directory:
+      // it does not make the entry's removal fail.
+      if (m.shows_entry) continue;
       auto key = std::make_pair(m.mount_ns, m.mount_id);
       auto it = first_seen_.find(key);
       SystemTime first = it == first_seen_.end() ? now : it->second;

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
+#include "base/unique_fd.h"
 #include "fs/dirfd.h"
 #include "fs/mount_namespaces.h"
 #include "fs/walker.h"
@@ -48,16 +52,49 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
   }
 }
 
-std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir) {
+namespace {
+
+// A st_dev in DevOf's encoding (fs/dirfd.h), as GcEntry::dev and EntryIds hold it.
+std::uint64_t DevKey(dev_t d) {
+  return (static_cast<std::uint64_t>(major(d)) << 32) | static_cast<std::uint64_t>(minor(d));
+}
+
+// The entry of `ids` that the directory open as `dir` is or lies in, following ".." (in the
+// namespace of the process that holds it) up to the top; "" if none.
+std::string EntryAbove(UniqueFd dir, const EntryIds& ids) {
+  // Deeper than any real tree; bounds the walk if ".." never reaches a fixed point.
+  constexpr int kMaxDepth = 4096;
+  for (int depth = 0; depth < kMaxDepth && dir.valid(); ++depth) {
+    struct stat st;
+    if (::fstat(dir.get(), &st) != 0) return "";
+    auto it = ids.find({DevKey(st.st_dev), st.st_ino});
+    if (it != ids.end()) return it->second;
+    UniqueFd up(::openat(dir.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat ust;
+    if (!up.valid() || ::fstat(up.get(), &ust) != 0) return "";
+    if (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino) return "";  // the top
+    dir = std::move(up);
+  }
+  return "";
+}
+
+std::string ReadLinkText(const std::string& link) {
+  std::string target(4096, '\0');
+  ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+  if (n <= 0) return "";
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+}  // namespace
+
+std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir,
+                                      const EntryIds& ids, std::uint64_t dev) {
   std::set<std::string> held;
-  std::string prefix = policy_dir + "/";
-  auto note = [&](const std::string& link) {
-    std::string target(4096, '\0');
-    ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    if (n <= 0) return;
-    target.resize(static_cast<std::size_t>(n));
-    if (target.compare(0, prefix.size(), prefix) != 0) return;
-    std::string rest = target.substr(prefix.size());
+  const std::string prefix = JoinPath(NormalizePath(policy_dir), "");
+  auto by_path = [&](const std::string& target) {
+    if (!PathIsUnder(target, prefix) || target.size() <= prefix.size() + 1) return;
+    std::string rest = target.substr(prefix == "/" ? 1 : prefix.size() + 1);
     auto slash = rest.find('/');
     std::string entry = rest.substr(0, slash);
     if (auto del = entry.find(" (deleted)");
@@ -66,17 +103,43 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::s
     }
     if (!entry.empty()) held.insert(entry);
   };
+  // One link (cwd or fd) of process directory `base`: by identity, then by path.
+  auto note = [&](const std::string& base, const std::string& link, bool is_cwd) {
+    struct stat st;
+    if (::stat(link.c_str(), &st) != 0) return;
+    if (auto it = ids.find({DevKey(st.st_dev), st.st_ino}); it != ids.end()) {
+      held.insert(it->second);
+      return;
+    }
+    if (!is_cwd && DevKey(st.st_dev) != dev) return;  // elsewhere: cannot be inside an entry
+    const std::string target = ReadLinkText(link);
+    std::string name;
+    if (S_ISDIR(st.st_mode)) {
+      name = EntryAbove(UniqueFd(::open(link.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)), ids);
+    } else if (!target.empty() && target[0] == '/') {
+      // The file's directory as the process names it, resolved in its own root and mounts.
+      std::string dir = target.substr(0, target.rfind('/'));
+      name = EntryAbove(
+          UniqueFd(::open(JoinPath(base + "/root", dir).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+          ids);
+    }
+    if (!name.empty()) {
+      held.insert(name);
+    } else if (!target.empty()) {
+      by_path(target);
+    }
+  };
   UniqueFd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!proc.valid()) return held;
   std::vector<DirName> pids, fds;
   if (ReadDirNames(proc.get(), &pids) != 0) return held;
   for (const auto& p : pids) {
     if (p.name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string base = proc_root + "/" + p.name;
-    note(base + "/cwd");
+    std::string base = JoinPath(proc_root, p.name);
+    note(base, base + "/cwd", true);
     UniqueFd fd_dir(::open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd_dir.valid() || ReadDirNames(fd_dir.get(), &fds) != 0) continue;
-    for (const auto& f : fds) note(base + "/fd/" + f.name);
+    for (const auto& f : fds) note(base, base + "/fd/" + f.name, false);
   }
   return held;
 }
@@ -91,7 +154,11 @@ Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::s
   for (const DindMount& m : scan.mounts) {
     if (m.entry_id.empty()) continue;
     EntryMounts& e = (*out)[m.entry_id];
-    if (m.own_namespace) {
+    if (m.shows_entry) {
+      if (e.elsewhere.empty()) {
+        e.elsewhere = fmt::format("{} (pid {} {})", m.mount_point, m.pid, m.command);
+      }
+    } else if (m.own_namespace) {
       e.own = true;
     } else if (e.foreign.empty()) {
       e.foreign = fmt::format("{} ({}, pid {} {})", m.mount_point, m.fstype, m.pid, m.command);

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -38,6 +40,9 @@ struct GcEntry {
   // skipped (`mount`), even with unmount_stale: the agent detaches only mounts of its own
   // namespace, and rmdir here would silently detach that one there.
   std::string foreign_mount;
+  // A mount that shows the entry elsewhere, in any namespace (EntryMounts::elsewhere): the entry
+  // is in use there (`mounted_elsewhere`), whatever the path it is seen under. "" if none.
+  std::string mounted_elsewhere;
   bool open = false;  // a visible process holds something inside open
   std::string error;  // measuring failed (the entry is skipped), else ""
   // The walk could not see all of the entry (a directory or entry it could not open or stat for a
@@ -64,15 +69,29 @@ struct EntryMeasureOptions {
 void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOptions& options,
                     GcEntry* out);
 
-// Names of the entries of the directory `policy_dir` (an absolute path) that some process visible
-// in `proc_root` holds open (an fd or its cwd below the entry). Unreadable processes are passed
-// over.
-std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir);
+// The entries of a policy directory by identity: (device as DevOf encodes it, fs/dirfd.h; inode)
+// -> name.
+using EntryIds = std::map<std::pair<std::uint64_t, std::uint64_t>, std::string>;
+
+// Names of the entries of a policy directory that some process visible in `proc_root` holds open:
+// its cwd, or an open file or directory, is the entry or lies inside it. Matched by identity, so
+// a process that sees the entry under another path (another mount namespace, a bind mount, a
+// chroot) is found: a cwd or directory fd is followed up through ".." until an entry's (dev, ino)
+// or the top; a non-directory on the entries' device `dev` (DevOf's encoding) is placed by its
+// directory, resolved through /proc/<pid>/root. Paths under `policy_dir` (its normalised spelling,
+// as /proc's links name it) also count, e.g. for a deleted file whose directory is gone. Unreadable
+// processes are passed over.
+std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::string& policy_dir,
+                                      const EntryIds& ids, std::uint64_t dev);
 
 // The mounts at or under one entry of a policy directory, as the mount namespaces visible in /proc
 // see them.
 struct EntryMounts {
   bool own = false;  // in the agent's own namespace (unmount_stale may detach it)
+  // A mount that shows the entry elsewhere (a bind mount whose root is the entry or inside it), in
+  // any namespace, for people: "<mount point> (pid <pid> <comm>)"; "" if none. The entry is in
+  // use there although nothing is mounted on it.
+  std::string elsewhere;
   std::string
       foreign;  // one in another namespace, for people: "<mount point> (<fstype>, pid <pid>
                 // <comm>)"; "" if none. rmdir of such a mount point succeeds here and silently
@@ -81,8 +100,9 @@ struct EntryMounts {
 
 // Looks for mounts at or under the entries of a policy directory in every mount namespace visible
 // in `proc_root` (fs/mount_namespaces.h), keyed by entry name. `policy_dirs` are the spellings of
-// that one directory to match mount points against (resolved and as configured): a namespace that
-// sees the cache under another path is not matched. Fails only if our own mountinfo cannot be read;
+// that one directory (resolved and as configured); a namespace that sees the cache or an entry
+// under another path is matched by the mounts' device and root field. Fails only if our own
+// mountinfo cannot be read;
 // `*unreadable` counts other namespaces whose mountinfo could not be read (their process exited, or
 // no permission).
 Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::string>& policy_dirs,

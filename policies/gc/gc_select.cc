@@ -116,6 +116,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
           fmt::format("young ({} < min_age {})",
                       FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(item.age)),
                       FormatDuration(policy.min_age));
+    } else if (!e.mounted_elsewhere.empty()) {
+      item.skip = SkipReason::kMountedElsewhere;
+      item.why = "in use: mounted elsewhere at " + e.mounted_elsewhere;
     } else if (!e.foreign_mount.empty()) {
       item.skip = SkipReason::kMount;
       item.why = ForeignMountReason(e.foreign_mount);

@@ -18,17 +18,35 @@ namespace cachewarden {
 // cachewarden_gc_skipped_entries_total.
 // kIncomplete: the walk could not see the whole entry (out of fds, unreadable directories), so its
 // age and size are unknown.
-enum class SkipReason { kNone, kYoung, kExcluded, kMount, kOpen, kChanged, kError, kIncomplete };
+// kMountedElsewhere: a mount in some namespace shows the entry under another path (a bind mount of
+// it, as `WITH DOCKER` makes at /var/lib/docker): in use there.
+enum class SkipReason {
+  kNone,
+  kYoung,
+  kExcluded,
+  kMount,
+  kOpen,
+  kChanged,
+  kError,
+  kIncomplete,
+  kMountedElsewhere,
+};
 inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
-    {SkipReason::kNone, "none"},         {SkipReason::kYoung, "young"},
-    {SkipReason::kExcluded, "excluded"}, {SkipReason::kMount, "mount"},
-    {SkipReason::kOpen, "open"},         {SkipReason::kChanged, "changed"},
-    {SkipReason::kError, "error"},       {SkipReason::kIncomplete, "incomplete"},
+    {SkipReason::kNone, "none"},
+    {SkipReason::kYoung, "young"},
+    {SkipReason::kExcluded, "excluded"},
+    {SkipReason::kMount, "mount"},
+    {SkipReason::kOpen, "open"},
+    {SkipReason::kChanged, "changed"},
+    {SkipReason::kError, "error"},
+    {SkipReason::kIncomplete, "incomplete"},
+    {SkipReason::kMountedElsewhere, "mounted_elsewhere"},
 };
 // The label values: every reason but kNone.
 inline constexpr SkipReason kAllSkipReasons[] = {
-    SkipReason::kYoung,   SkipReason::kExcluded, SkipReason::kMount,     SkipReason::kOpen,
-    SkipReason::kChanged, SkipReason::kError,    SkipReason::kIncomplete};
+    SkipReason::kYoung,      SkipReason::kExcluded,        SkipReason::kMount,
+    SkipReason::kOpen,       SkipReason::kChanged,         SkipReason::kError,
+    SkipReason::kIncomplete, SkipReason::kMountedElsewhere};
 constexpr std::string_view ToString(SkipReason r) {
   return NameIn<SkipReason>(kSkipReasonNames, r);
 }
@@ -72,7 +90,8 @@ struct GcPlan {
 };
 
 // Pure: decides from the measured entries, the volume (may be null: the volume triggers then do not
-// fire) and the time. Guards are applied first (excluded, error, incomplete, young, mount, open),
+// fire) and the time. Guards are applied first (excluded, error, incomplete, young,
+// mounted_elsewhere, mount, open),
 // then eligible entries are taken in the policy's order while a trigger still wants them
 // (older_than, always, or bytes/inodes still short of the low watermark), within max_entries and
 // max_bytes.

@@ -1,0 +1,260 @@
+// GC's in-use guards (issue 14, findings 2 to 7): what another mount namespace sees, how the root
+// is spelled, entries that are mount points, future times and hard links. Companion of
+// gc_run_test.cc.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <functional>
+
+#include "actions/gc_run.h"
+#include "fs/dirfd.h"
+#include "probes/gc_entries.h"
+#include "tests/support/gc_tree.h"
+#include "tests/support/mounts.h"
+
+namespace cachewarden {
+namespace {
+
+using namespace cachewarden::testing;
+
+constexpr int kDay = 86400;
+
+struct Cache {
+  TempDir tmp;
+  std::string root = tmp / "root";
+  std::string outside = tmp / "outside";
+  GcRunOptions options;
+  Cache() {
+    MakeDirs(root + "/dind");
+    MakeDirs(outside + "/d");
+    Touch(outside + "/d/precious", "precious");
+    options.root = root;
+  }
+  std::string Entry(const std::string& name, int age_seconds) {
+    std::string e = root + "/dind/" + name;
+    MakeDirs(e + "/sub");
+    Touch(e + "/sub/file", std::string(10000, 'x'));
+    AgeTree(e, age_seconds);
+    return e;
+  }
+};
+
+GcPolicy Always(std::string path = "dind") {
+  GcPolicy p;
+  p.name = "t";
+  p.path = std::move(path);
+  p.min_age = Duration(0);
+  p.triggers.always = true;
+  return p;
+}
+
+std::uint64_t Inode(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+const GcPlanItem* Item(const GcRunResult& r, const std::string& name) {
+  for (const auto& i : r.plan.items) {
+    if (i.entry.name == name) return &i;
+  }
+  return nullptr;
+}
+
+// A child process in a mount namespace of its own (as a build container with `WITH DOCKER` is):
+// runs `setup` there (mounts, chdir, opens), reports whether it worked and waits until destroyed.
+class ForeignNamespace {
+ public:
+  explicit ForeignNamespace(const std::function<bool()>& setup) {
+    int ready[2], go[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      char b = ::unshare(CLONE_NEWNS) == 0 &&
+                       ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 && setup()
+                   ? 1
+                   : 0;
+      if (::write(ready[1], &b, 1) != 1) ::_exit(1);
+      ::close(go[1]);
+      while (::read(go[0], &b, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    go_ = go[1];
+    char b = 0;
+    ok_ = pid_ > 0 && ::read(ready[0], &b, 1) == 1 && b == 1;
+    ::close(ready[0]);
+  }
+  ~ForeignNamespace() {
+    if (go_ >= 0) ::close(go_);
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+  bool ok() const { return ok_; }
+  int pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+  bool ok_ = false;
+};
+
+TEST_CASE("gc skips an entry another mount namespace sees at another path, as WITH DOCKER does",
+          "[gc][run][mount][guards]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  const std::string e = c.Entry("build-docker", 2 * kDay);
+  MakeDirs(e + "/tmp");
+  const std::string docker = c.tmp / "var/lib/docker";
+  MakeDirs(docker);
+  int fd = -1;
+  // dind/<id> bound at /var/lib/docker, the child's cwd and an open file in there, a tmpfs inside.
+  ForeignNamespace ns([&] {
+    if (::mount(e.c_str(), docker.c_str(), nullptr, MS_BIND, nullptr) != 0) return false;
+    if (::chdir(docker.c_str()) != 0) return false;
+    fd = ::open("sub/file", O_RDONLY);
+    return fd >= 0 && ::mount("tmpfs", "tmp", "tmpfs", 0, "size=1m") == 0;
+  });
+  REQUIRE(ns.ok());
+  // What the agent sees: the bind mount (by its root field and device) and the tmpfs inside it
+  // (by its parent mount), although neither mount point is under the cache.
+  std::map<std::string, EntryMounts> mounts;
+  REQUIRE(MountsUnderEntries("/proc", {c.root + "/dind"}, &mounts, nullptr).ok());
+  CHECK(mounts["build-docker"].elsewhere.find(docker) != std::string::npos);
+  CHECK(mounts["build-docker"].foreign.find(docker + "/tmp") != std::string::npos);
+  for (bool unmount_stale : {false, true}) {
+    INFO("unmount_stale " << unmount_stale);
+    GcPolicy p = Always();
+    p.unmount_stale = unmount_stale;
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    const GcPlanItem* i = Item(r, "build-docker");
+    REQUIRE(i != nullptr);
+    CHECK(i->decision == GcDecision::kSkip);
+    CHECK(i->skip == SkipReason::kMountedElsewhere);
+    CHECK(i->why.find(docker) != std::string::npos);
+    CHECK(r.skipped[SkipReason::kMountedElsewhere] == 1);
+    CHECK(r.plan.ToJson()["entries"][0]["skip_reason"] == "mounted_elsewhere");
+    CHECK(Exists(e + "/sub/file"));
+  }
+}
+
+TEST_CASE("gc finds a process's cwd and open files in an entry by identity, not by path",
+          "[gc][run][guards]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  const std::string e = c.Entry("build-cwd", 2 * kDay);
+  const std::string f = c.Entry("build-fd", 2 * kDay);
+  c.Entry("idle", 2 * kDay);
+  const std::string view = c.tmp / "view";
+  MakeDirs(view + "/cwd");
+  MakeDirs(view + "/fd");
+  // The child binds each entry elsewhere, takes its cwd in one and opens a file in the other
+  // through that path, then detaches the first bind: no mount shows that entry any more, and no
+  // path names either entry.
+  ForeignNamespace ns([&] {
+    const std::string vc = view + "/cwd", vf = view + "/fd";
+    if (::mount(e.c_str(), vc.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(f.c_str(), vf.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return false;
+    }
+    if (::chdir((vc + "/sub").c_str()) != 0) return false;
+    if (::open((vf + "/sub/file").c_str(), O_RDONLY) < 0) return false;
+    return ::umount2(vc.c_str(), MNT_DETACH) == 0;
+  });
+  REQUIRE(ns.ok());
+  struct statx sx;
+  REQUIRE(StatxNoFollow(AT_FDCWD, e.c_str(), &sx) == 0);
+  const EntryIds ids = {{{DevOf(sx), sx.stx_ino}, "build-cwd"},
+                        {{DevOf(sx), Inode(f)}, "build-fd"},
+                        {{DevOf(sx), Inode(c.root + "/dind/idle")}, "idle"}};
+  CHECK(EntriesHeldOpen("/proc", c.root + "/dind", ids, DevOf(sx)) ==
+        std::set<std::string>{"build-cwd", "build-fd"});
+  GcPolicy p = Always();
+  p.skip_open = true;
+  GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+  const GcPlanItem* i = Item(r, "build-cwd");
+  REQUIRE(i != nullptr);
+  CHECK(i->skip == SkipReason::kOpen);
+  i = Item(r, "build-fd");
+  REQUIRE(i != nullptr);
+  CHECK(i->skip == SkipReason::kMountedElsewhere);  // the first guard that holds
+  CHECK_FALSE(Exists(c.root + "/dind/idle"));
+  CHECK(Exists(e + "/sub/file"));
+  CHECK(Exists(f + "/sub/file"));
+}
+
+TEST_CASE("gc sees a mount inside an entry of a namespace that sees the whole cache elsewhere",
+          "[gc][run][mount][guards]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  const std::string e = c.Entry("build-merged", 2 * kDay);
+  MakeDirs(e + "/merged");
+  const std::string cache_view = c.tmp / "cache";
+  MakeDirs(cache_view);
+  ForeignNamespace ns([&] {
+    const std::string merged = cache_view + "/dind/build-merged/merged";
+    return ::mount(c.root.c_str(), cache_view.c_str(), nullptr, MS_BIND, nullptr) == 0 &&
+           ::mount("tmpfs", merged.c_str(), "tmpfs", 0, "size=1m") == 0;
+  });
+  REQUIRE(ns.ok());
+  GcPolicy p = Always();
+  p.unmount_stale = true;
+  GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+  const GcPlanItem* i = Item(r, "build-merged");
+  REQUIRE(i != nullptr);
+  CHECK(i->skip == SkipReason::kMount);
+  CHECK(i->why.find("another mount namespace") != std::string::npos);
+  CHECK(Exists(e + "/merged"));
+  const std::string child_mounts = "/proc/" + std::to_string(ns.pid()) + "/mountinfo";
+  CHECK(ReadFile(child_mounts).find(cache_view + "/dind/build-merged/merged") != std::string::npos);
+}
+
+TEST_CASE("gc's mount and open guards hold whatever the spelling of the root, / included",
+          "[gc][run][mount][guards]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  struct Spelling {
+    std::string root, path;
+  };
+  const std::vector<Spelling> spellings = {
+      {c.root + "/", "dind"},
+      {c.root + "//", "dind"},
+      {"/", c.root.substr(1) + "/dind"},
+      {"//", c.root.substr(1) + "/dind"},
+  };
+  for (const Spelling& s : spellings) {
+    INFO("root " << s.root << " path " << s.path);
+    const std::string m = c.Entry("build-mounted", 2 * kDay);
+    const std::string o = c.Entry("build-open", 2 * kDay);
+    MakeDirs(m + "/merged");
+    ForeignNamespace ns(
+        [&] { return ::mount("tmpfs", (m + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0; });
+    REQUIRE(ns.ok());
+    int fd = ::open((o + "/sub/file").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    GcPolicy p = Always(s.path);
+    p.unmount_stale = true;
+    p.skip_open = true;
+    c.options.root = s.root;
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    ::close(fd);
+    const GcPlanItem* mi = Item(r, "build-mounted");
+    const GcPlanItem* oi = Item(r, "build-open");
+    REQUIRE(mi != nullptr);
+    REQUIRE(oi != nullptr);
+    CHECK(mi->skip == SkipReason::kMount);
+    CHECK(oi->skip == SkipReason::kOpen);
+    const std::string child_mounts = "/proc/" + std::to_string(ns.pid()) + "/mountinfo";
+    CHECK(ReadFile(child_mounts).find(m + "/merged") != std::string::npos);
+    CHECK(Exists(o + "/sub/file"));
+  }
+}
+
+}  // namespace
+}  // namespace cachewarden
