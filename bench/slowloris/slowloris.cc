@@ -32,27 +32,40 @@ namespace {
 using Clock = std::chrono::steady_clock;
 int g_port = 0;
 
-int Connect(bool nonblocking) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A non-blocking connection to the server. `wait_ms` > 0: waits that long for it to be
+// established (-1 if it is not); 0: returns at once, possibly still connecting (a server whose
+// accept queue is full would otherwise hold the caller in connect for minutes).
+int Connect(int wait_ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(g_port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
     ::close(fd);
     return -1;
   }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (nonblocking) ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  if (wait_ms > 0) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::poll(&p, 1, wait_ms) <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+        err != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   return fd;
 }
 
 // One GET on a fresh connection, read to the server's close; the status code or 0. Gives up after
 // `timeout_ms`.
 int Get(const char* path, int timeout_ms) {
-  int fd = Connect(false);
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  int fd = Connect(timeout_ms);
   if (fd < 0) return 0;
   char req[256];
   int n = std::snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
@@ -62,7 +75,6 @@ int Get(const char* path, int timeout_ms) {
   }
   std::string got;
   char buf[65536];
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     int left = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
@@ -106,7 +118,7 @@ struct Phase {
 // /metrics load and /healthz probes for `seconds`, `slow` connections held meanwhile.
 Phase Run(int slow, int seconds, int load_threads, int pid) {
   std::vector<int> conns;
-  for (int i = 0; i < slow; i++) conns.push_back(Connect(true));
+  for (int i = 0; i < slow; i++) conns.push_back(Connect(0));
   std::atomic<bool> stop{false};
   std::thread holder([&] {
     // One byte a second to the odd ones (of a header that never ends); the dropped ones reconnect.
@@ -124,7 +136,7 @@ Phase Run(int slow, int seconds, int load_threads, int pid) {
             conns[i] = -1;
           }
         }
-        if (conns[i] < 0) conns[i] = Connect(true);
+        if (conns[i] < 0) conns[i] = Connect(0);
         if (conns[i] >= 0 && i % 2 == 1 && Clock::now() >= next) {
           ::send(conns[i], &head[at % head.size()], 1, MSG_NOSIGNAL);
         }
