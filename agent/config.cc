@@ -82,6 +82,8 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.gc = ReadGcConfig(gc);
   ConfigReader alerts = top.Object("alerts");
   c.alerts = ReadAlertsConfig(alerts);
+  ConfigReader web = top.Object("web");
+  c.web = ReadWebConfig(web);
   top.Finish();
   return c;
 }

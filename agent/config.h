@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/web_config.h"
 #include "base/log.h"
 #include "policies/alerts/alert_config.h"
 #include "policies/gc/gc_config.h"
@@ -29,6 +30,7 @@ struct Config {
   std::vector<ProbeSpec> probes;
   GcConfig gc;
   AlertsConfig alerts;
+  WebConfig web;  // the endpoint's TLS, auth, /status detail and limits
   // Every key with its effective value, for `config print`.
   nlohmann::json effective;
 

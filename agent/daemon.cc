@@ -104,9 +104,9 @@ class Daemon {
   std::list<std::unique_ptr<ProbeSlot>> retired_;
   std::vector<std::shared_ptr<Component>> components_;
 
-  // civetweb takes up to two seconds to stop (its listener polls with that timeout). It stops on a
-  // thread of its own while the loop winds down; if it is still not done by then, the process exits
-  // without waiting for it, so that shutdown stays within two seconds.
+  // The endpoint stops on a thread of its own while the loop winds down (it waits for bcrypt checks
+  // in flight); if it is still not done by then, the process exits without waiting for it, so that
+  // shutdown stays within two seconds.
   std::unique_ptr<HttpServer> http_;
   std::thread http_stopper_;
   std::promise<void> http_stopped_;
@@ -324,6 +324,16 @@ void Daemon::Reload() {
     LogWarn("the listen address changes only on restart",
             {{"listen", config_->listen}, {"requested", next->listen}});
   }
+  // The endpoint first: certificates that no longer load reject the whole reload, and the running
+  // listener keeps its own. Every reload reads them afresh, which is how rotation is picked up.
+  try {
+    http_->Configure(next->web);
+  } catch (const std::exception& e) {
+    state_->RecordReload(false, RealClock::Get().Now());
+    LogError("config reload rejected; the previous config stays in force",
+             {{"error", fmt::format("/web/config_file: {}: {}", next->web.config_file, e.what())}});
+    return;
+  }
   ConfigureLog(next->log_level, next->log_format);
   std::shared_ptr<const Config> was = std::exchange(config_, next);
   state_->SetConfig(config_);
@@ -396,7 +406,7 @@ int Daemon::Run() {
     h.healthy = [this] { return SteadyMs() - last_tick_ms_.load() < kStalledAfter.count(); };
     h.ready = [this] { return ready_.load(); };
     h.status_json = [state] { return state->StatusJson(RealClock::Get().Now()); };
-    http_ = std::make_unique<HttpServer>(config_->listen, std::move(h));
+    http_ = std::make_unique<HttpServer>(config_->listen, std::move(h), config_->web);
   } catch (const std::exception& e) {
     LogError("cannot start the HTTP endpoint", {{"error", e.what()}});
     uv_loop_close(&loop_);
