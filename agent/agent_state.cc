@@ -1,6 +1,7 @@
 #include "agent/agent_state.h"
 
 #include "base/json_text.h"
+#include "policies/gc/gc_describe.h"
 
 namespace cachewarden {
 
@@ -87,6 +88,7 @@ std::string AgentState::StatusJson(SystemTime now) const {
                 {"root", config ? config->root : ""},
                 {"config_source", config ? config->source : ""},
                 {"config_last_reload_successful", reload_ok}};
+  if (config) j["agent"]["gc"] = GcPolicyStatus(config->gc);
   for (const auto& source : sources) source->AddStatus(j);
   return DumpJson(j, 2) + "\n";
 }

@@ -13,6 +13,7 @@
 #include "base/json_text.h"
 #include "fs/atomic_file.h"
 #include "policies/alerts/assessment.h"
+#include "policies/gc/gc_describe.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {
@@ -47,6 +48,8 @@ int RunCommand(const CommandLine& cl) {
   options.config_file = cl.Get("config");
   options.overrides = OverridesFrom(cl);
   options.port_file = cl.Get("port-file");
+  // The agent deletes: before it starts, say what and when, one line a person reads per policy.
+  for (const auto& line : DescribeGc(config->gc)) LogInfo(line);
   return RunDaemon(std::move(*config), options);
 }
 

@@ -1,0 +1,61 @@
+// The real binary's words for people: what the agent says it will delete, what `check` names, what
+// `config` prints, and that /status and `check --json` give one answer.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/agent.h"
+#include "tests/support/http.h"
+
+namespace cachewarden::testing {
+namespace {
+
+[[maybe_unused]] ProcessResult Cw(std::vector<std::string> args) {
+  args.insert(args.begin(), BinaryPath());
+  return RunProcess(args, {"CACHEWARDEN_CONFIG="});
+}
+
+constexpr std::string_view kDefaultDindPolicy =
+    "policy dind deletes dind/* (not cache_*) idle over 1d, or while the volume is over 85% used, "
+    "oldest first until 80%; never an entry idle under 6h, one held open or one with a mount "
+    "inside; checked every 1m";
+
+void StopAgent(AgentUnderTest& agent) {
+  int code = -1;
+  agent.process().Signal(SIGTERM);
+  REQUIRE(agent.process().WaitExit(std::chrono::seconds(5), &code));
+  CHECK(code == 0);
+}
+
+TEST_CASE("run logs each gc policy in words at start and /status shows them", "[e2e][report]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "cache");
+  AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}"}})", dir / "cache"));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  CHECK_THAT(agent.Stderr(),
+             Catch::Contains(fmt::format("\"msg\":\"gc: {}\"", kDefaultDindPolicy)));
+  auto j = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+  CHECK(j["agent"]["gc"]["enabled"] == true);
+  REQUIRE(j["agent"]["gc"]["policies"].size() == 1);
+  CHECK(j["agent"]["gc"]["policies"][0]["name"] == "dind");
+  CHECK(j["agent"]["gc"]["policies"][0]["description"] == kDefaultDindPolicy);
+  StopAgent(agent);
+}
+
+TEST_CASE("run with gc disabled says at start that nothing is deleted", "[e2e][report]") {
+  TempDir dir;
+  AgentUnderTest agent(dir.path(),
+                       fmt::format(R"({{"root": "{}", "gc": {{"enabled": false}}}})", dir.path()));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  CHECK_THAT(agent.Stderr(),
+             Catch::Contains("\"msg\":\"gc: disabled (gc.enabled is false): nothing is deleted\""));
+  StopAgent(agent);
+}
+
+}  // namespace
+}  // namespace cachewarden::testing
