@@ -24,6 +24,8 @@ constexpr std::string_view kDefaultDindPolicy =
     "inside; checked every 1m";
 
 void StopAgent(AgentUnderTest& agent) {
+  // Signals are handled once the agent is ready.
+  REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
   int code = -1;
   agent.process().Signal(SIGTERM);
   REQUIRE(agent.process().WaitExit(std::chrono::seconds(5), &code));
@@ -55,6 +57,30 @@ TEST_CASE("run with gc disabled says at start that nothing is deleted", "[e2e][r
   CHECK_THAT(agent.Stderr(),
              Catch::Contains("\"msg\":\"gc: disabled (gc.enabled is false): nothing is deleted\""));
   StopAgent(agent);
+}
+
+
+TEST_CASE("config print shows the default dind policy with every default filled in",
+          "[e2e][report]") {
+  auto r = Cw({"config", "print"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["gc"]["enabled"] == true);
+  REQUIRE(j["gc"]["policies"].size() == 1);
+  const auto& p = j["gc"]["policies"][0];
+  CHECK(p["name"] == "dind");
+  CHECK(p["path"] == "dind");
+  CHECK(p["action"] == "delete");
+  CHECK(p["include"] == nlohmann::json::array({"*"}));
+  CHECK(p["exclude"] == nlohmann::json::array({"cache_*"}));
+  CHECK(p["min_age"] == "6h");
+  CHECK(p["skip_open"] == true);
+  CHECK(p["unmount_stale"] == false);
+  CHECK(p["interval"] == "1m");
+  CHECK(p["triggers"]["older_than"] == "1d");
+  CHECK(p["triggers"]["used_above"] == "85%");
+  CHECK(p["triggers"]["until_below"] == "80%");
+  CHECK(p["triggers"]["free_below"].is_null());
 }
 
 }  // namespace

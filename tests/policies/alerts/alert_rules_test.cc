@@ -148,10 +148,10 @@ TEST_CASE("dind rules fire on stale mounts, recent busy errors and large leftove
   DecideResourceBusy(BusyAgo(1000), Defaults("DindCleanupResourceBusy"), &out);
   CHECK_FALSE(out.candidates.at(0).fires);
   out = {};
-  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3, 3600, {}}, Defaults("DindLeftoversLarge"), &out);
   CHECK(out.candidates.at(0).fires);
   out = {};
-  DecideLeftovers({"/c/dind", 1 << 20, 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  DecideLeftovers({"/c/dind", 1 << 20, 3, 3600, {}}, Defaults("DindLeftoversLarge"), &out);
   CHECK_FALSE(out.candidates.at(0).fires);
   out = {};
   DecideSnapshotterFallback({"/c", true, "native"}, {}, &out);
