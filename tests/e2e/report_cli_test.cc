@@ -2,9 +2,12 @@
 // `config` prints, and that /status and `check --json` give one answer.
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <utime.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/agent.h"
@@ -59,7 +62,6 @@ TEST_CASE("run with gc disabled says at start that nothing is deleted", "[e2e][r
   StopAgent(agent);
 }
 
-
 TEST_CASE("config print shows the default dind policy with every default filled in",
           "[e2e][report]") {
   auto r = Cw({"config", "print"});
@@ -81,6 +83,42 @@ TEST_CASE("config print shows the default dind policy with every default filled 
   CHECK(p["triggers"]["used_above"] == "85%");
   CHECK(p["triggers"]["until_below"] == "80%");
   CHECK(p["triggers"]["free_below"].is_null());
+}
+
+// A file of `bytes` bytes at `path`, last modified `age` ago (its directory too).
+void OldFile(const std::string& path, std::size_t bytes, std::chrono::seconds age) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << std::string(bytes, 'x');
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - age);
+  struct utimbuf times {
+    t, t
+  };
+  REQUIRE(::utime(path.c_str(), &times) == 0);
+  REQUIRE(::utime(std::filesystem::path(path).parent_path().c_str(), &times) == 0);
+}
+
+TEST_CASE("check names each dind leftover with its size and real idle time and says cachewarden gc",
+          "[e2e][report]") {
+  TempDir dir;
+  const std::string root = dir / "cache";
+  std::filesystem::create_directories(root + "/buildkit");
+  OldFile(root + "/dind/cache_keep/f", 1000, std::chrono::hours(96));
+  OldFile(root + "/dind/old1/f", 5 << 20, std::chrono::hours(72));
+  OldFile(root + "/dind/fresh/f", 1000, std::chrono::seconds(0));
+  WriteFile(dir / "limit.json",
+            R"({"alerts": {"rules": {"DindLeftoversLarge": {"max_size": "1MiB"}}}})");
+  auto r = Cw({"check", "--root", root, "--config", dir / "limit.json"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Catch::Contains("[WARNING] DindLeftoversLarge: 1 leftover dind entry under " +
+                                    root + "/dind holds 5.0 MiB: old1 (5.0 MiB, idle 3d)\n"));
+  CHECK_THAT(r.out, Catch::Contains("`cachewarden gc` deletes them"));
+  CHECK_THAT(r.out, !Catch::Contains("cache_keep") && !Catch::Contains("fresh ("));
+  // Under the limits it is an OK line that still names the entry and the command.
+  r = Cw({"check", "--root", root});
+  CHECK_THAT(r.out, Catch::Contains("[OK] DindLeftoversLarge: 1 leftover dind entry under " + root +
+                                    "/dind holds 5.0 MiB: old1 (5.0 MiB, idle 3d) (limits: 10.0 "
+                                    "GiB, 100 entries; `cachewarden gc` frees them)"));
 }
 
 }  // namespace

@@ -60,8 +60,8 @@ std::string NamedEntries(const LeftoversInput& in) {
                        HumanAgeSeconds(e.idle_seconds));
   }
   const double more = in.entries - static_cast<double>(in.largest.size());
-  if (more > 0) out += fmt::format(" and {:.0f} more", more);
-  return out;
+  if (more > 0 && !out.empty()) out += fmt::format(" and {:.0f} more", more);
+  return out.empty() ? out : ": " + out;
 }
 
 }  // namespace
@@ -73,19 +73,20 @@ void DecideLeftovers(const LeftoversInput& in, const RuleConfig& c, RuleOutcome*
   const std::string held = fmt::format("{:.0f} leftover dind entr{} under {} hold{} {}", in.entries,
                                        in.entries == 1 ? "y" : "ies", in.path,
                                        in.entries == 1 ? "s" : "", HumanBytes(in.bytes));
-  cand.summary = fmt::format("{}: {}", held, NamedEntries(in));
+  cand.summary = held + NamedEntries(in);
   cand.description = fmt::format(
-      "{} (limits: {}, {:.0f} entries). A leftover is not cache_* and idle (nothing in it "
+      "They are over the limits ({}, {:.0f} entries). A leftover is not cache_* and idle (nothing "
+      "in it "
       "modified) for {} or more, so it belongs to no running build; `earthly prune` does not "
       "remove them (earthly#3696). `cachewarden gc` deletes them as its GC policies say "
       "(`cachewarden gc --dry-run` first shows which); or remove them while no build runs, or "
       "restart buildkitd, whose entrypoint wipes them.",
-      cand.summary, HumanBytes(max_size), max_entries, HumanAgeSeconds(in.leftover_age_seconds));
+      HumanBytes(max_size), max_entries, HumanAgeSeconds(in.leftover_age_seconds));
   out->candidates.push_back(std::move(cand));
   out->ok_summary =
       in.entries == 0
           ? fmt::format("No leftover dind entries under {}", in.path)
-          : fmt::format("{}: {} (limits: {}, {:.0f} entries; `cachewarden gc` frees them)", held,
+          : fmt::format("{}{} (limits: {}, {:.0f} entries; `cachewarden gc` frees them)", held,
                         NamedEntries(in), HumanBytes(max_size), max_entries);
 }
 
