@@ -58,7 +58,7 @@ int CheckCommand(const CommandLine& cl) {
   if (!config) return kExitConfig;
   auto snapshot = CollectOnce(*config);
   const SystemTime now = RealClock::Get().Now();
-  auto findings = Assess(*snapshot, config->alerts, now);
+  auto findings = CheckFindings(*config, *snapshot, now);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
     fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings, now), 2));

@@ -121,5 +121,39 @@ TEST_CASE("check names each dind leftover with its size and real idle time and s
                                     "GiB, 100 entries; `cachewarden gc` frees them)"));
 }
 
+TEST_CASE("check on a missing root says so in one line and exits 3, scan exits 66",
+          "[e2e][report]") {
+  TempDir dir;
+  const std::string root = dir / "nonexistent";
+  auto r = Cw({"check", "--root", root});
+  CHECK(r.exit_code == 3);
+  CHECK(r.out == fmt::format("cachewarden check: UNKNOWN\ncache: {} (config: built-in defaults)\n"
+                             "  [UNKNOWN] CacheRootMissing: cache root {} does not exist\n"
+                             "      fix: Point --root (or `root` in the config, or "
+                             "$EARTHLY_TMP_DIR) at BuildKit's cache directory, or create it.\n",
+                             root, root));
+  CHECK_THAT(r.out, !Catch::Contains("[OK]"));
+  r = Cw({"check", "--json", "--root", root});
+  CHECK(r.exit_code == 3);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["status"] == "unknown");
+  CHECK(j["exit_code"] == 3);
+  REQUIRE(j["findings"].size() == 1);
+  CHECK(j["findings"][0]["summary"] == "cache root " + root + " does not exist");
+  r = Cw({"scan", "--root", root});
+  CHECK(r.exit_code == 66);
+  CHECK(r.err == "cachewarden: scan: cache root " + root + " does not exist\n");
+}
+
+TEST_CASE("every command's --help lists its exit codes", "[e2e][report]") {
+  for (const char* c : {"run", "check", "textfile", "config", "scan", "gc", "version"}) {
+    INFO(c);
+    auto r = Cw({c, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\nexit codes:\n  0   "));
+  }
+  CHECK_THAT(Cw({"scan", "--help"}).out, Catch::Contains("  66  the cache root does not exist"));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
