@@ -155,5 +155,47 @@ TEST_CASE("every command's --help lists its exit codes", "[e2e][report]") {
   CHECK_THAT(Cw({"scan", "--help"}).out, Catch::Contains("  66  the cache root does not exist"));
 }
 
+TEST_CASE("/status carries the same status, exit code and findings as check --json",
+          "[e2e][report]") {
+  TempDir dir;
+  const std::string root = dir / "cache";
+  std::filesystem::create_directories(root + "/buildkit");
+  OldFile(root + "/dind/old1/f", 5 << 20, std::chrono::hours(72));
+  // GC off, so that the leftover stays for both to see; a low limit, so that it is a warning.
+  const std::string config = fmt::format(
+      R"({{"root": "{}", "gc": {{"enabled": false}},
+           "alerts": {{"rules": {{"DindLeftoversLarge": {{"max_size": "1MiB"}}}}}}}})",
+      root);
+  AgentUnderTest agent(dir.path(), config);
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
+  auto check = Cw({"check", "--json", "--config", agent.config_path()});
+  REQUIRE(check.exit_code == 1);
+  auto want = nlohmann::json::parse(check.out);
+  auto status = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+  CHECK(status["status"] == "warning");
+  CHECK(status["status"] == want["status"]);
+  CHECK(status["exit_code"] == want["exit_code"]);
+  // The same findings in the same order; summaries of figures that move (the host disk's) aside.
+  auto sources = [](const nlohmann::json& findings) {
+    std::vector<std::string> out;
+    for (const auto& f : findings) {
+      out.push_back(f["severity"].get<std::string>() + " " + f["source"].get<std::string>());
+    }
+    return out;
+  };
+  CHECK(sources(status["findings"]) == sources(want["findings"]));
+  auto leftover = [](const nlohmann::json& findings) {
+    for (const auto& f : findings) {
+      if (f["source"] == "DindLeftoversLarge") return f;
+    }
+    return nlohmann::json();
+  };
+  CHECK(leftover(status["findings"]) == leftover(want["findings"]));
+  CHECK(leftover(status["findings"])["severity"] == "warning");
+  StopAgent(agent);
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
