@@ -85,20 +85,20 @@ void PrintUsage(std::FILE* out) {
   fmt::print(out, "\nRun `cachewarden <command> --help` for a command's options.\n");
 }
 
-void PrintCommandHelp(const CommandSpec& c) {
-  fmt::print("usage: cachewarden {}{}{} [options]\n\n{}\n", c.name, c.args.empty() ? "" : " ",
+void PrintCommandHelp(const CommandSpec& c, std::FILE* out) {
+  fmt::print(out, "usage: cachewarden {}{}{} [options]\n\n{}\n", c.name, c.args.empty() ? "" : " ",
              c.args, c.summary);
-  if (!c.description.empty()) fmt::print("\n{}\n", c.description);
-  fmt::print("\noptions:\n");
+  if (!c.description.empty()) fmt::print(out, "\n{}\n", c.description);
+  fmt::print(out, "\noptions:\n");
   for (const auto& o : c.options) {
     std::string flag = fmt::format("--{}{}{}", o.name, o.value.empty() ? "" : " ", o.value);
-    fmt::print("  {:<22} {}\n", flag, o.help);
+    fmt::print(out, "  {:<22} {}\n", flag, o.help);
   }
-  fmt::print("  {:<22} {}\n", "--help", "show this help");
-  fmt::print("\nexit codes:\n");
+  fmt::print(out, "  {:<22} {}\n", "--help", "show this help");
+  fmt::print(out, "\nexit codes:\n");
   for (std::string_view rest = c.exits; !rest.empty();) {
     auto nl = rest.find('\n');
-    fmt::print("  {}\n", rest.substr(0, nl));
+    fmt::print(out, "  {}\n", rest.substr(0, nl));
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
   }
 }
@@ -106,6 +106,13 @@ void PrintCommandHelp(const CommandSpec& c) {
 int UsageError(const std::string& message) {
   fmt::print(stderr, "cachewarden: {}\n", message);
   PrintUsage(stderr);
+  return kExitUsage;
+}
+
+// A wrong option or argument of a known command: the usage of that command, not the top level's.
+int CommandUsageError(const CommandSpec& spec, const std::string& message) {
+  fmt::print(stderr, "cachewarden: {}\n", message);
+  PrintCommandHelp(spec, stderr);
   return kExitUsage;
 }
 
@@ -145,7 +152,7 @@ int RunCli(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      PrintCommandHelp(*spec);
+      PrintCommandHelp(*spec, stdout);
       return 0;
     }
     if (arg.starts_with("--")) {
@@ -160,16 +167,18 @@ int RunCli(int argc, char** argv) {
         if (o.name == flag) opt = &o;
       }
       if (opt == nullptr) {
-        return UsageError(fmt::format("{}: unknown option --{}", name, flag));
+        return CommandUsageError(*spec, fmt::format("{}: unknown option --{}", name, flag));
       }
       if (opt->value.empty()) {
-        if (inline_value) return UsageError(fmt::format("{}: --{} takes no value", name, flag));
+        if (inline_value)
+          return CommandUsageError(*spec, fmt::format("{}: --{} takes no value", name, flag));
         cl.options[flag] = "";
       } else if (inline_value) {
         cl.options[flag] = *inline_value;
       } else {
         if (i + 1 >= argc) {
-          return UsageError(fmt::format("{}: --{} needs a value ({})", name, flag, opt->value));
+          return CommandUsageError(
+              *spec, fmt::format("{}: --{} needs a value ({})", name, flag, opt->value));
         }
         cl.options[flag] = argv[++i];
       }
@@ -178,7 +187,8 @@ int RunCli(int argc, char** argv) {
     cl.args.emplace_back(arg);
   }
   if (cl.args.size() > spec->max_args) {
-    return UsageError(fmt::format("{}: unexpected argument \"{}\"", name, cl.args.back()));
+    return CommandUsageError(*spec,
+                             fmt::format("{}: unexpected argument \"{}\"", name, cl.args.back()));
   }
   return spec->handler(cl);
 }

@@ -197,5 +197,21 @@ TEST_CASE("/status carries the same status, exit code and findings as check --js
   StopAgent(agent);
 }
 
+TEST_CASE("a wrong option prints the usage of the command it was given to", "[e2e][report]") {
+  auto r = Cw({"check", "--quiet"});
+  CHECK(r.exit_code == 64);
+  CHECK_THAT(r.err, Catch::StartsWith("cachewarden: check: unknown option --quiet\n"
+                                      "usage: cachewarden check [options]\n"));
+  CHECK_THAT(r.err, Catch::Contains("  --json ") && !Catch::Contains("\ncommands:\n"));
+  CHECK(r.out.empty());
+  r = Cw({"gc", "--policy"});
+  CHECK(r.exit_code == 64);
+  CHECK_THAT(r.err,
+             Catch::Contains("usage: cachewarden gc [options]") && Catch::Contains("  --dry-run "));
+  r = Cw({"scan", "extra"});
+  CHECK(r.exit_code == 64);
+  CHECK_THAT(r.err, Catch::Contains("usage: cachewarden scan [options]"));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
