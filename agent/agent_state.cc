@@ -1,6 +1,8 @@
 #include "agent/agent_state.h"
 
+#include "agent/report.h"
 #include "base/json_text.h"
+#include "policies/gc/gc_describe.h"
 
 namespace cachewarden {
 
@@ -87,6 +89,11 @@ std::string AgentState::StatusJson(SystemTime now) const {
                 {"root", config ? config->root : ""},
                 {"config_source", config ? config->source : ""},
                 {"config_last_reload_successful", reload_ok}};
+  if (config) {
+    j["agent"]["gc"] = GcPolicyStatus(config->gc);
+    // The same verdict as `check --json`, by the same code, over the latest snapshot.
+    j.update(VerdictJson(CheckFindings(*config, *snap, now)));
+  }
   for (const auto& source : sources) source->AddStatus(j);
   return DumpJson(j, 2) + "\n";
 }

@@ -14,7 +14,8 @@ constexpr int kExitUsage = 64;        // EX_USAGE: wrong command or option
 constexpr int kExitConfig = 78;       // EX_CONFIG: bad configuration
 constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: cannot listen
 constexpr int kExitSoftware = 70;     // EX_SOFTWARE: internal error
-constexpr int kExitIo = 74;           // EX_IOERR: cannot write output
+constexpr int kExitNoInput = 66;      // EX_NOINPUT: the cache root cannot be read
+constexpr int kExitIo = 74;           // EX_IOERR: cannot write output, or a walk failed
 
 // The parsed command line of one command: flags by name (without "--"), positional arguments in
 // order.
@@ -42,6 +43,9 @@ struct CommandSpec {
   std::vector<OptionSpec> options;
   std::size_t max_args;
   int (*handler)(const CommandLine& cl);
+  // Every exit code the command gives and what it means, one "CODE  meaning" per line: --help
+  // prints it, README lists the same.
+  std::string_view exits;
 };
 
 // The options every command that loads config understands.

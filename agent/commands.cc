@@ -14,6 +14,7 @@
 #include "base/text.h"
 #include "fs/atomic_file.h"
 #include "policies/alerts/assessment.h"
+#include "policies/gc/gc_describe.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {
@@ -47,6 +48,8 @@ int RunCommand(const CommandLine& cl) {
   options.config_file = cl.Get("config");
   options.overrides = OverridesFrom(cl);
   options.port_file = cl.Get("port-file");
+  // The agent deletes: before it starts, say what and when, one line a person reads per policy.
+  for (const auto& line : DescribeGc(config->gc)) LogInfo(line);
   return RunDaemon(std::move(*config), options);
 }
 
@@ -55,7 +58,7 @@ int CheckCommand(const CommandLine& cl) {
   if (!config) return kExitConfig;
   auto snapshot = CollectOnce(*config);
   const SystemTime now = RealClock::Get().Now();
-  auto findings = Assess(*snapshot, config->alerts, now);
+  auto findings = CheckFindings(*config, *snapshot, now);
   Severity worst = Worst(findings);
   if (cl.Has("json")) {
     fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings, now), 2));

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+
+#include "policies/alerts/assessment.h"
 
 namespace cachewarden {
 namespace {
@@ -15,6 +18,42 @@ std::string Upper(std::string_view s) {
 }
 
 }  // namespace
+
+std::string RootMissing(const Status& s, const std::string& root) {
+  if (s.code() != StatusCode::kMissing || s.path() != root) return "";
+  return fmt::format("cache root {} {}", root,
+                     s.error_number() == ENOTDIR ? "is not a directory" : "does not exist");
+}
+
+std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapshot, SystemTime now) {
+  for (const auto& spec : config.probes) {
+    const ProbeResult* r = snapshot.Find(spec.name);
+    if (r == nullptr) continue;
+    if (std::string missing = RootMissing(r->status, config.root); !missing.empty()) {
+      return {{Severity::kUnknown,
+               "CacheRootMissing",
+               {},
+               std::move(missing),
+               "Point --root (or `root` in the config, or $EARTHLY_TMP_DIR) at BuildKit's cache "
+               "directory, or create it."}};
+    }
+  }
+  return Assess(snapshot, config.alerts, now);
+}
+
+nlohmann::json VerdictJson(const std::vector<Finding>& findings) {
+  Severity worst = Worst(findings);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& f : findings) {
+    list.push_back({{"severity", SeverityName(f.severity)},
+                    {"source", f.Source()},
+                    {"summary", f.summary},
+                    {"remedy", f.remedy}});
+  }
+  return {{"status", SeverityName(worst)},
+          {"exit_code", static_cast<int>(worst)},
+          {"findings", std::move(list)}};
+}
 
 std::string CheckReportText(const Config& config, const std::vector<Finding>& findings) {
   std::string out = fmt::format("cachewarden check: {}\ncache: {} (config: {})\n",
@@ -34,19 +73,9 @@ std::string CheckReportText(const Config& config, const std::vector<Finding>& fi
 
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,
                                const std::vector<Finding>& findings, SystemTime now) {
-  Severity worst = Worst(findings);
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& f : findings) {
-    list.push_back({{"severity", SeverityName(f.severity)},
-                    {"source", f.Source()},
-                    {"summary", f.summary},
-                    {"remedy", f.remedy}});
-  }
   nlohmann::json j = snapshot.ToJson(now);
-  j["status"] = SeverityName(worst);
-  j["exit_code"] = static_cast<int>(worst);
+  j.update(VerdictJson(findings));
   j["root"] = config.root;
-  j["findings"] = std::move(list);
   return j;
 }
 

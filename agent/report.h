@@ -10,11 +10,24 @@
 
 namespace cachewarden {
 
+// "cache root /x does not exist" (or "is not a directory") when `s` failed because the cache root
+// `root` is not there; "" for any other outcome. One sentence for check, /status and scan.
+std::string RootMissing(const Status& s, const std::string& root);
+
+// What `check` concludes and /status shows, from one snapshot at `now` (one code for both): the
+// findings of the rule set (Assess), or, when the cache root does not exist, that one finding
+// (UNKNOWN, rule "CacheRootMissing"): every probe's failure and every rule's OK line would be about
+// a path that is not there.
+std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapshot, SystemTime now);
+
+// {"status", "exit_code", "findings"} of `findings`: what `check --json` and /status both carry.
+// Each finding is {"severity", "source", "summary", "remedy"}, its source the rule and its labels.
+nlohmann::json VerdictJson(const std::vector<Finding>& findings);
+
 // `check`'s report for people: the verdict, then each finding with its fix.
 std::string CheckReportText(const Config& config, const std::vector<Finding>& findings);
-// `check --json`: {"status", "exit_code", "root", "findings", "probes"}; each finding is
-// {"severity", "source", "summary", "remedy"}, its source the rule and its labels. `now` is the
-// time the findings were assessed at (the probes' ages are taken from it).
+// `check --json`: VerdictJson's keys, "root" and "probes". `now` is the time the findings were
+// assessed at (the probes' ages are taken from it).
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,
                                const std::vector<Finding>& findings, SystemTime now);
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "agent/commands.h"
+#include "agent/report.h"
 #include "base/json_text.h"
 
 namespace cachewarden {
@@ -104,6 +105,13 @@ int ScanCommand(const CommandLine& cl) {
   }
   ScanData data;
   Status s = ScanCache(config->root, options, nullptr, RealClock::Get(), &data);
+  if (!s.ok() && s.path() == config->root) {
+    // The root itself: one line that says so, as `check` does.
+    std::string missing = RootMissing(s, config->root);
+    if (missing.empty()) missing = fmt::format("cannot open the cache root: {}", s.ToString());
+    fmt::print(stderr, "cachewarden: scan: {}\n", missing);
+    return kExitNoInput;
+  }
   if (!s.ok()) {
     fmt::print(stderr, "cachewarden: scan {}: {}\n", config->root, s.ToString());
     return kExitIo;

@@ -378,9 +378,11 @@ ConfigReader ConfigReader::Object(std::string_view key) {
   return ConfigReader(v, PathOf(key), effective);
 }
 
-std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* present) {
+std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* present,
+                                                   const nlohmann::json* def) {
   const auto* v = Get(key);
   *present = v != nullptr;
+  if (v == nullptr) v = def;
   std::vector<ConfigReader> out;
   if (v == nullptr) return out;
   if (!v->is_array()) Fail(key, fmt::format("expected a list of objects, got {}", Describe(*v)));

@@ -66,8 +66,11 @@ class ConfigReader {
 
   // A nested object; absent means empty (all defaults).
   ConfigReader Object(std::string_view key);
-  // A list of objects; `present` is set to whether the key was given at all.
-  std::vector<ConfigReader> ObjectList(std::string_view key, bool* present);
+  // A list of objects; `present` is set to whether the key was given at all. When it was not and
+  // `def` is given (a JSON list of objects that outlives the readers), the readers read `def`, so
+  // the effective config shows the default list with every default of its objects filled in.
+  std::vector<ConfigReader> ObjectList(std::string_view key, bool* present,
+                                       const nlohmann::json* def = nullptr);
 
   // Throws for keys present in the object that no read asked for.
   void Finish();

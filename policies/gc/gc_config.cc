@@ -134,33 +134,33 @@ std::string CheckPolicyPath(const std::string& path, bool allow_empty) {
   return CheckRelativePath(path);
 }
 
+namespace {
+
+// The policy used when the config names none, as the config would spell it: read by the same code
+// as a given one, so `config print` shows it with every default filled in.
+const nlohmann::json& DefaultPolicies() {
+  static const nlohmann::json kPolicies = nlohmann::json::parse(R"([{
+    "name": "dind", "path": "dind", "exclude": ["cache_*"], "min_age": "6h",
+    "triggers": {"older_than": "24h", "used_above": "85%", "until_below": "80%"}}])");
+  return kPolicies;
+}
+
+}  // namespace
+
 GcPolicy DefaultDindPolicy() {
-  GcPolicy p;
-  p.name = "dind";
-  p.path = "dind";
-  p.exclude = {"cache_*"};
-  p.min_age = std::chrono::hours(6);
-  p.skip_open = true;
-  p.triggers.older_than = std::chrono::hours(24);
-  p.triggers.used_above = SizeSpec::Percent(85);
-  p.triggers.until_below = SizeSpec::Percent(80);
-  return p;
+  ConfigReader r(&DefaultPolicies()[0], "/gc/policies/0", nullptr);
+  return ReadPolicy(r);
 }
 
 GcConfig ReadGcConfig(ConfigReader& gc) {
   GcConfig c;
   c.enabled = gc.Bool("enabled", true);
   bool present = false;
-  auto list = gc.ObjectList("policies", &present);
-  if (!present) {
-    c.policies.push_back(DefaultDindPolicy());
-  } else {
-    std::set<std::string> names;
-    for (auto& p : list) {
-      c.policies.push_back(ReadPolicy(p));
-      if (!names.insert(c.policies.back().name).second) {
-        p.Fail("name", fmt::format("duplicate policy name \"{}\"", c.policies.back().name));
-      }
+  std::set<std::string> names;
+  for (auto& p : gc.ObjectList("policies", &present, &DefaultPolicies())) {
+    c.policies.push_back(ReadPolicy(p));
+    if (!names.insert(c.policies.back().name).second) {
+      p.Fail("name", fmt::format("duplicate policy name \"{}\"", c.policies.back().name));
     }
   }
   gc.Finish();

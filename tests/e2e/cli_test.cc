@@ -147,7 +147,7 @@ TEST_CASE("check exits 0 or 1 or 2 by how full the cache is and 3 when it cannot
   CHECK_THAT(text.out, Catch::StartsWith("cachewarden check: CRITICAL") && Catch::Contains("fix:"));
   auto missing = Cw({"check", "--root", dir / "nope"});
   CHECK(missing.exit_code == 3);
-  CHECK_THAT(missing.out, Catch::Contains("UNKNOWN") && Catch::Contains("No such file"));
+  CHECK_THAT(missing.out, Catch::Contains("UNKNOWN") && Catch::Contains("does not exist"));
 }
 
 TEST_CASE("textfile never follows a symlink planted at a temporary name", "[cli]") {

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policies/alerts/rule.h"
 
@@ -17,7 +18,17 @@ struct LeftoversInput {
   double bytes = 0;
   double entries = 0;
   double leftover_age_seconds = 0;  // what makes an entry a leftover
+  struct Entry {
+    std::string name;
+    double bytes = 0;
+    double idle_seconds = 0;  // since anything in it was last modified
+  };
+  // The largest leftovers, largest first, at most kNamedLeftovers: the texts name them.
+  std::vector<Entry> largest;
 };
+
+// How many leftover entries the texts name; the rest are counted.
+inline constexpr std::size_t kNamedLeftovers = 3;
 
 // Needs the dind probe's data.
 std::optional<LeftoversInput> ExtractLeftovers(const Snapshot& s, SystemTime now);

@@ -148,14 +148,39 @@ TEST_CASE("dind rules fire on stale mounts, recent busy errors and large leftove
   DecideResourceBusy(BusyAgo(1000), Defaults("DindCleanupResourceBusy"), &out);
   CHECK_FALSE(out.candidates.at(0).fires);
   out = {};
-  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  DecideLeftovers({"/c/dind", 11.0 * (1 << 30), 3, 3600, {}}, Defaults("DindLeftoversLarge"), &out);
   CHECK(out.candidates.at(0).fires);
   out = {};
-  DecideLeftovers({"/c/dind", 1 << 20, 3, 3600}, Defaults("DindLeftoversLarge"), &out);
+  DecideLeftovers({"/c/dind", 1 << 20, 3, 3600, {}}, Defaults("DindLeftoversLarge"), &out);
   CHECK_FALSE(out.candidates.at(0).fires);
   out = {};
   DecideSnapshotterFallback({"/c", true, "native"}, {}, &out);
   CHECK(out.candidates.at(0).fires);
+}
+
+TEST_CASE("dind leftovers are named, largest first, with size and real idle time, then counted",
+          "[alerts]") {
+  LeftoversInput in{"/c/dind", 11.0 * (1 << 30), 5, 3600, {}};
+  in.largest = {{"big", 8.0 * (1 << 30), 3 * 86400.0},
+                {"mid", 2.0 * (1 << 30), 7200},
+                {"small", 1.0 * (1 << 30), 3700}};
+  RuleOutcome out;
+  DecideLeftovers(in, Defaults("DindLeftoversLarge"), &out);
+  REQUIRE(out.candidates.at(0).fires);
+  CHECK(
+      out.candidates[0].summary ==
+      "5 leftover dind entries under /c/dind hold 11.0 GiB: big (8.0 GiB, idle 3d), mid (2.0 GiB, "
+      "idle 2h), small (1.0 GiB, idle 1h1m) and 2 more");
+  CHECK_THAT(out.candidates[0].description,
+             Catch::Contains("`cachewarden gc`") && Catch::Contains("idle (nothing in it modified) "
+                                                                    "for 1h or more"));
+  in = {"/c/dind", 5 << 20, 1, 3600, {{"old1", 5 << 20, 3 * 86400.0}}};
+  out = {};
+  DecideLeftovers(in, Defaults("DindLeftoversLarge"), &out);
+  CHECK_FALSE(out.candidates.at(0).fires);
+  CHECK(out.ok_summary ==
+        "1 leftover dind entry under /c/dind holds 5.0 MiB: old1 (5.0 MiB, idle 3d) (limits: 10.0 "
+        "GiB, 100 entries; `cachewarden gc` frees them)");
 }
 
 TEST_CASE("GC is ineffective when its trigger held 15 minutes and nothing was freed", "[alerts]") {
