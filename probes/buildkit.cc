@@ -1,7 +1,5 @@
 #include "probes/buildkit.h"
 
-#include <algorithm>
-
 namespace cachewarden {
 namespace {
 
@@ -127,7 +125,7 @@ void BuildkitData::ExportMetrics(MetricWriter& out) const {
               "Bytes of the build cache records BuildKit lists, by record type.",
               static_cast<double>(t.bytes), {{"type", type}});
   }
-  const char* kBytesHelp =
+  constexpr std::string_view kBytesHelp =
       "Bytes of BuildKit's build cache records, as BuildKit counts them: total, in use, shared, "
       "reclaimable (not in use).";
   out.Gauge("cachewarden_buildkit_bytes", kBytesHelp, static_cast<double>(usage.total_bytes),
@@ -145,7 +143,6 @@ void BuildkitData::ExportMetrics(MetricWriter& out) const {
   }
   out.Gauge("cachewarden_buildkit_workers", "Workers BuildKit lists.",
             static_cast<double>(workers.size()));
-  // One family at a time (the writer keeps each family's samples together anyway).
   struct PolicyGauge {
     const char* name;
     const char* help;

@@ -1,5 +1,6 @@
 #include "probes/buildkit_channel.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -46,11 +47,11 @@ bool ParseBuildkitAddress(std::string_view text, BuildkitAddress* out, std::stri
     if (!text.starts_with(s.prefix)) continue;
     const std::string_view path = text.substr(s.prefix.size());
     if (!path.starts_with('/')) {
-      *error = "\"" + std::string(text) + "\": the socket path must be absolute (unix:///path)";
+      *error = fmt::format("\"{}\": the socket path must be absolute (unix:///path)", text);
       return false;
     }
     if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      *error = "\"" + std::string(text) + "\": socket path too long for a unix socket";
+      *error = fmt::format("\"{}\": socket path too long for a unix socket", text);
       return false;
     }
     out->kind = s.kind;
@@ -59,7 +60,7 @@ bool ParseBuildkitAddress(std::string_view text, BuildkitAddress* out, std::stri
     return true;
   }
   *error =
-      "\"" + std::string(text) + "\": not a BuildKit address (unix:///path or docker-unix:///path)";
+      fmt::format("\"{}\": not a BuildKit address (unix:///path or docker-unix:///path)", text);
   return false;
 }
 
@@ -127,9 +128,9 @@ Status UpgradeDockerGrpc(const std::string& path, SteadyTime deadline, UniqueFd*
   const std::string code = space == std::string::npos ? "" : status_line.substr(space + 1, 4);
   if (!status_line.starts_with("HTTP/1.") || (code != "101" && code != "101 ")) {
     return Status::Error(StatusCode::kIo,
-                         "dockerd did not upgrade POST /grpc to h2c (BuildKit off, or an API "
-                         "without it): \"" +
-                             status_line + "\"",
+                         fmt::format("dockerd did not upgrade POST /grpc to h2c (BuildKit off, or "
+                                     "an API without it): \"{}\"",
+                                     status_line),
                          0, path);
   }
   *out = std::move(fd);
