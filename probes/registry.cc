@@ -36,6 +36,9 @@ constexpr ProbeEntry kProbes[] = {
                                                                seconds(10)),
     Row<DiskstatsOptions, &ReadDiskstatsOptions, &NewDiskstatsProbe>("diskstats", true, seconds(15),
                                                                      seconds(5)),
+    // Off by default: most hosts have no BuildKit socket at the default address.
+    Row<BuildkitOptions, &ReadBuildkitOptions, &NewBuildkitProbe>("buildkit", false, minutes(1),
+                                                                  seconds(30)),
 };
 
 }  // namespace

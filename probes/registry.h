@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/config_reader.h"
+#include "probes/buildkit.h"
 #include "probes/dind.h"
 #include "probes/diskstats.h"
 #include "probes/latency.h"
@@ -24,7 +25,7 @@ namespace cachewarden {
 // build probes that behave the same, which is what lets a reload keep an unchanged probe's
 // instance.
 using ProbeOptions = std::variant<VolumeOptions, ScanOptions, MountsOptions, DindOptions,
-                                  LogsOptions, LatencyOptions, DiskstatsOptions>;
+                                  LogsOptions, LatencyOptions, DiskstatsOptions, BuildkitOptions>;
 
 // One row of the probe table: the only place a probe is made known.
 struct ProbeEntry {

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/config_reader.h"
+#include "probes/buildkit_channel.h"
+#include "probes/buildkit_client.h"
+#include "probes/probe.h"
+
+namespace cachewarden {
+
+// The `buildkit` probe: BuildKit's own view of its cache, asked over its gRPC Control API
+// (DiskUsage, ListWorkers, Info where served) at the first of `probes.buildkit.address` that
+// answers. Off by default (a host without a reachable BuildKit would report it failed forever).
+// An address that is missing, refuses, or does not answer within `call_timeout` per call is a
+// failed run with the reason (every address's, in order): never a stuck run.
+
+struct BuildkitTypeUsage {
+  std::int64_t records = 0;
+  std::int64_t bytes = 0;
+};
+
+// Sums of DiskUsage records, in bytes. `reclaimable` is what `buildctl du` calls reclaimable: the
+// records not in use (shared ones included).
+struct BuildkitUsage {
+  std::int64_t records = 0;
+  std::int64_t in_use_records = 0;
+  std::int64_t total_bytes = 0;
+  std::int64_t in_use_bytes = 0;
+  std::int64_t shared_bytes = 0;
+  std::int64_t reclaimable_bytes = 0;
+  std::map<std::string, BuildkitTypeUsage> by_type;  // by RecordType ("" shown as "unknown")
+  std::optional<SystemTime> oldest_last_used;        // of records that have been used
+};
+
+BuildkitUsage SummarizeUsage(const std::vector<BuildkitRecord>& records);
+
+struct BuildkitData : ProbeData {
+  static constexpr std::string_view kProbe = "buildkit";
+  std::string address;  // the configured address that answered
+  BuildkitVersion version;
+  bool info_served = false;
+  BuildkitUsage usage;
+  std::vector<BuildkitWorker> workers;
+
+  nlohmann::json ToJson() const override;
+  void ExportMetrics(MetricWriter& out) const override;
+};
+
+// `probes.buildkit`: `address` (list, tried in order) and `call_timeout` (the deadline of each
+// gRPC call and of the docker-unix upgrade).
+struct BuildkitOptions {
+  std::vector<BuildkitAddress> addresses;
+  Duration call_timeout = std::chrono::seconds(5);
+  bool operator==(const BuildkitOptions&) const = default;
+};
+
+// Throws ConfigError for an address that is not unix:///path or docker-unix:///path, or an empty
+// list.
+BuildkitOptions ReadBuildkitOptions(ConfigReader& section);
+std::unique_ptr<Probe> NewBuildkitProbe(const BuildkitOptions& options);
+
+}  // namespace cachewarden

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+
+namespace cachewarden {
+
+// Where a BuildKit daemon answers, as `probes.buildkit.address` names it:
+//   unix:///run/buildkit/buildkitd.sock     buildkitd's own gRPC socket
+//   docker-unix:///var/run/docker.sock      the BuildKit inside dockerd, reached by upgrading an
+//                                           HTTP/1.1 `POST /grpc` on the Docker API socket to h2c
+struct BuildkitAddress {
+  enum class Kind { kUnix, kDockerUnix };
+  Kind kind = Kind::kUnix;
+  std::string path;  // absolute socket path
+  std::string text;  // as configured, for labels and messages
+
+  bool operator==(const BuildkitAddress&) const = default;
+};
+
+// Parses one address; false and a reason in *error for any other scheme or a relative path.
+bool ParseBuildkitAddress(std::string_view text, BuildkitAddress* out, std::string* error);
+
+// Connects to the Docker API socket at `socket_path`, sends `POST /grpc` with `Connection: Upgrade`
+// and `Upgrade: h2c`, and reads the answer's head up to its blank line (byte by byte, so that no
+// byte of the HTTP/2 stream that follows is consumed). On `101` stores the connected socket in *fd
+// (non-blocking, close-on-exec), ready for grpc::CreateInsecureChannelFromFd. Every step is bounded
+// by `deadline`: kTimeout when it passes, kMissing/kPermission/kIo when the socket is not there or
+// refuses, kIo naming the status line when dockerd answers anything but 101 or closes first.
+// Thread-safe (no shared state); blocks the calling thread until the deadline at most.
+Status UpgradeDockerGrpc(const std::string& socket_path,
+                         std::chrono::steady_clock::time_point deadline, UniqueFd* fd);
+
+}  // namespace cachewarden

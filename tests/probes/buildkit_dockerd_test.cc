@@ -1,0 +1,122 @@
+// The buildkit probe against a real BuildKit: the one inside the test's own dockerd (Debian's
+// docker.io, tests/support/dockerd.h), reached through docker-unix:// on its API socket, compared
+// with what the same dockerd's `GET /system/df` lists as BuildCache.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "probes/buildkit.h"
+#include "tests/support/dockerd.h"
+#include "tests/support/process.h"
+#include "tests/support/skip.h"
+
+namespace cachewarden {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::int64_t kKeepStorage = 134217728;  // 128 MiB, in bytes: dockerd parses no unit
+
+// A build that leaves records of three types: a COPY (regular, and the context: source.local), a
+// RUN writing 300 KiB (regular), a RUN --mount=type=cache writing 200 KiB (exec.cachemount).
+constexpr const char* kDockerfile = R"(FROM cw-busybox:1
+COPY hello.txt /hello.txt
+RUN dd if=/dev/zero of=/blob bs=1024 count=300
+RUN --mount=type=cache,target=/cache dd if=/dev/zero of=/cache/c bs=1024 count=200
+)";
+
+Status Probe(const std::string& socket, Duration call_timeout,
+             std::shared_ptr<const ProbeData>* out) {
+  BuildkitOptions o;
+  BuildkitAddress a;
+  std::string error;
+  REQUIRE(ParseBuildkitAddress("docker-unix://" + socket, &a, &error));
+  o.addresses = {a};
+  o.call_timeout = call_timeout;
+  auto probe = NewBuildkitProbe(o);
+  ProbeContext ctx;
+  return probe->Collect(ctx, out);
+}
+
+TEST_CASE("buildkit probe through docker-unix reports what dockerd's /system/df lists",
+          "[buildkit][dockerd]") {
+  if (const std::string why = testing::TestDockerd::Unavailable(); !why.empty()) CW_SKIP(why);
+  testing::TestDockerd dockerd(R"({"builder": {"gc": {"enabled": true, "defaultKeepStorage": ")" +
+                               std::to_string(kKeepStorage) + R"("}}})");
+  std::string error;
+  REQUIRE(dockerd.Start(&error));
+  REQUIRE(dockerd.ImportBusybox("cw-busybox:1", &error));
+  std::filesystem::create_directories(dockerd.dir() + "/ctx");
+  testing::WriteFile(dockerd.dir() + "/ctx/Dockerfile", kDockerfile);
+  testing::WriteFile(dockerd.dir() + "/ctx/hello.txt", "hello\n");
+  const testing::ProcessResult build =
+      dockerd.Docker({"build", "--progress=plain", "-t", "cw-built:1", dockerd.dir() + "/ctx"});
+  INFO("docker build:\n" << build.err << "\ndockerd's log:\n" << dockerd.Log());
+  REQUIRE(build.exit_code == 0);
+
+  std::shared_ptr<const ProbeData> out;
+  const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(10), &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  const auto* data = dynamic_cast<const BuildkitData*>(out.get());
+  REQUIRE(data != nullptr);
+
+  const std::string df_text = dockerd.Get("/system/df", &error);
+  INFO(error);
+  REQUIRE_FALSE(df_text.empty());
+  const nlohmann::json df = nlohmann::json::parse(df_text);
+  std::int64_t count = 0, size = 0, in_use = 0, shared = 0;
+  std::map<std::string, std::int64_t> type_count, type_size;
+  for (const auto& r : df.at("BuildCache")) {
+    ++count;
+    const std::int64_t sz = r.at("Size").get<std::int64_t>();
+    size += sz;
+    if (r.at("InUse").get<bool>()) in_use += sz;
+    if (r.at("Shared").get<bool>()) shared += sz;
+    ++type_count[r.at("Type").get<std::string>()];
+    type_size[r.at("Type").get<std::string>()] += sz;
+  }
+  INFO("/system/df: " << df.at("BuildCache").dump());
+  CHECK(data->usage.records > 0);
+  CHECK(data->usage.records == count);
+  CHECK(data->usage.total_bytes == size);
+  CHECK(data->usage.in_use_bytes == in_use);
+  CHECK(data->usage.shared_bytes == shared);
+  CHECK(data->usage.reclaimable_bytes == size - in_use);
+  REQUIRE(data->usage.by_type.size() == type_count.size());
+  for (const auto& [type, n] : type_count) {
+    INFO(type);
+    REQUIRE(data->usage.by_type.contains(type));
+    CHECK(data->usage.by_type.at(type).records == n);
+    CHECK(data->usage.by_type.at(type).bytes == type_size.at(type));
+  }
+  // What the Dockerfile wrote, as BuildKit measured it.
+  CHECK(data->usage.by_type.at("exec.cachemount").bytes >= 200 * 1024);
+  CHECK(data->usage.by_type.at("regular").bytes >= 300 * 1024);
+
+  // ListWorkers: dockerd's one worker, with the GC policies its daemon.json asked for.
+  REQUIRE(data->workers.size() == 1);
+  const auto& policies = data->workers[0].gc_policies;
+  REQUIRE_FALSE(policies.empty());
+  int capped = 0;
+  for (const auto& p : policies) capped += p.keep_bytes == kKeepStorage ? 1 : 0;
+  CHECK(capped > 0);
+  CHECK(policies.back().all);
+  CHECK_FALSE(data->workers[0].platforms.empty());
+  CHECK_FALSE(data->info_served);  // dockerd 20.10's BuildKit has no Info
+
+  // Stopped: the probe fails with a reason, within its deadline.
+  dockerd.Stop();
+  const auto start = Clock::now();
+  std::shared_ptr<const ProbeData> none;
+  const Status down = Probe(dockerd.socket_path(), std::chrono::seconds(2), &none);
+  CHECK_FALSE(down.ok());
+  CHECK(Clock::now() - start < std::chrono::seconds(5));
+  CHECK(down.message().find(dockerd.socket_path()) != std::string::npos);
+  CHECK(none == nullptr);
+}
+
+}  // namespace
+}  // namespace cachewarden
