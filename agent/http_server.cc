@@ -354,16 +354,24 @@ void HttpServer::Impl::OnConnection() {
   c->settings = Current();
   const WebConfig& web = c->settings->web;
   if (static_cast<int>(conns_.size()) > web.max_connections) {
-    // The oldest connection still sending its head makes room; one that is being answered does
-    // not, so that at worst new connections wait rather than answers being cut.
-    auto victim = std::find_if(conns_.begin(), conns_.end(),
-                               [c](Conn* o) { return o != c && o->state == State::kReading; });
-    if (victim != conns_.end()) {
-      Close(*victim);
-    } else {
+    // Room is made by the oldest connection still sending its head, else the oldest already
+    // answered (lingering for the client's close), else the oldest whose client is not reading
+    // its answer: a new client always gets in, so that /healthz does. Only a connection waiting
+    // for its bcrypt check (two at most) is never dropped.
+    Conn* victim = nullptr;
+    for (State wanted : {State::kReading, State::kLingering, State::kWriting}) {
+      auto it = std::find_if(conns_.begin(), conns_.end(),
+                             [&](Conn* o) { return o != c && o->state == wanted; });
+      if (it != conns_.end()) {
+        victim = *it;
+        break;
+      }
+    }
+    if (victim == nullptr) {
       Close(c);
       return;
     }
+    Close(victim);
   }
   uv_tcp_nodelay(&c->tcp, 1);
   if (c->settings->tls) {
