@@ -24,8 +24,7 @@ TEST_CASE("http request heads: complete, incomplete, refused", "[http]") {
   CHECK(ParseRequestHead("get / HTTP/1.1\r\n\r\n", &h) == 400);
   CHECK(ParseRequestHead("GET nopath HTTP/1.1\r\n\r\n", &h) == 400);
   CHECK(ParseRequestHead("GET / HTTP/1.1\r\nno colon\r\n\r\n", &h) == 400);
-  CHECK(ParseRequestHead("GET / HTTP/1.1\r\n" + std::string(kMaxRequestHeadBytes, 'a'), &h) ==
-        431);
+  CHECK(ParseRequestHead("GET / HTTP/1.1\r\n" + std::string(kMaxRequestHeadBytes, 'a'), &h) == 431);
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < kMaxRequestHeaderLines; i++) many += "X: 1\r\n";
   CHECK(ParseRequestHead(many + "\r\n", &h) == 200);
