@@ -421,7 +421,8 @@ int Daemon::Run() {
   }
   LogInfo("listening", {{"listen", config_->listen},
                         {"port", port},
-                        {"metrics", fmt::format("http://127.0.0.1:{}/metrics", port)},
+                        {"metrics", fmt::format("{}://127.0.0.1:{}/metrics",
+                                                config_->web.tls ? "https" : "http", port)},
                         {"root", config_->root},
                         {"config", config_->source}});
   if (options_.port_file) {

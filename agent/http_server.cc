@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "agent/exposition.h"
+#include "agent/http_request.h"
 
 namespace cachewarden {
 namespace {
@@ -29,8 +30,6 @@ constexpr std::string_view kIndexPage =
     "href=\"/status\">/status</a><li><a href=\"/healthz\">/healthz</a>"
     "<li><a href=\"/readyz\">/readyz</a></ul></body></html>\n";
 
-constexpr std::size_t kMaxHeadBytes = 8 * 1024;
-constexpr int kMaxHeaderLines = 64;
 constexpr std::uint64_t kResponseDeadlineMs = 30'000;
 // After the response, how long a client has to close its side (its unread request body is
 // drained meanwhile, so that closing does not reset the response away).
@@ -84,99 +83,11 @@ std::string Gzip(const std::string& in) {
   return rc == Z_STREAM_END ? out : "";
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// Decodes standard base64; nullopt on anything else.
-std::optional<std::string> Base64Decode(std::string_view in) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  std::size_t pad = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else if (c == '=') {
-      pad++;
-      continue;
-    } else {
-      return std::nullopt;
-    }
-    if (pad > 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  if (pad > 2) return std::nullopt;
-  return out;
-}
-
 std::string Sha256(std::string_view s) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
   return std::string(reinterpret_cast<char*>(md), n);
-}
-
-struct Request {
-  std::string method, path;  // path without its query string
-  std::string accept_encoding, authorization;
-};
-
-// Parses a complete request head (ending in an empty line). Returns 0, or the status to refuse
-// it with.
-int ParseHead(std::string_view head, Request& r) {
-  auto eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  auto sp1 = line.find(' ');
-  auto sp2 = line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 == sp1) return 400;
-  r.method = std::string(line.substr(0, sp1));
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!version.starts_with("HTTP/1.") || r.method.empty() || target.empty()) return 400;
-  for (char c : r.method) {
-    if (c < 'A' || c > 'Z') return 400;
-  }
-  // The absolute form ("http://host/path") proxies send is accepted too.
-  if (target.starts_with("http://") || target.starts_with("https://")) {
-    auto slash = target.find('/', target.find("//") + 2);
-    target = slash == std::string_view::npos ? "/" : target.substr(slash);
-  }
-  if (target[0] != '/') return 400;
-  r.path = std::string(target.substr(0, target.find('?')));
-  std::size_t pos = eol + 2;
-  while (pos < head.size()) {
-    auto end = head.find("\r\n", pos);
-    if (end == std::string_view::npos || end == pos) break;
-    std::string_view h = head.substr(pos, end - pos);
-    pos = end + 2;
-    auto colon = h.find(':');
-    if (colon == std::string_view::npos || colon == 0) return 400;
-    std::string name = Lower(h.substr(0, colon));
-    std::string_view value = h.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (name == "accept-encoding") r.accept_encoding = std::string(value);
-    if (name == "authorization") r.authorization = std::string(value);
-  }
-  return 0;
 }
 
 }  // namespace
@@ -212,7 +123,7 @@ class HttpServer::Impl {
     BIO* rbio = nullptr;  // owned by ssl
     BIO* wbio = nullptr;  // owned by ssl
     std::list<Conn*>::iterator pos;
-    Request request;
+    HttpRequestHead request;
     // The bcrypt check on the thread pool: its inputs and result.
     std::string user, password, hash;
     bool verified = false;
@@ -354,16 +265,24 @@ void HttpServer::Impl::OnConnection() {
   c->settings = Current();
   const WebConfig& web = c->settings->web;
   if (static_cast<int>(conns_.size()) > web.max_connections) {
-    // The oldest connection still sending its head makes room; one that is being answered does
-    // not, so that at worst new connections wait rather than answers being cut.
-    auto victim = std::find_if(conns_.begin(), conns_.end(),
-                               [c](Conn* o) { return o != c && o->state == State::kReading; });
-    if (victim != conns_.end()) {
-      Close(*victim);
-    } else {
+    // Room is made by the oldest connection still sending its head, else the oldest already
+    // answered (lingering for the client's close), else the oldest whose client is not reading
+    // its answer: a new client always gets in, so that /healthz does. Only a connection waiting
+    // for its bcrypt check (two at most) is never dropped.
+    Conn* victim = nullptr;
+    for (State wanted : {State::kReading, State::kLingering, State::kWriting}) {
+      auto it = std::find_if(conns_.begin(), conns_.end(),
+                             [&](Conn* o) { return o != c && o->state == wanted; });
+      if (it != conns_.end()) {
+        victim = *it;
+        break;
+      }
+    }
+    if (victim == nullptr) {
       Close(c);
       return;
     }
+    Close(victim);
   }
   uv_tcp_nodelay(&c->tcp, 1);
   if (c->settings->tls) {
@@ -414,7 +333,7 @@ void HttpServer::Impl::OnRead(Conn* c, ssize_t n, const uv_buf_t* buf) {
   if (n == 0 || c->state == State::kClosing) return;
   if (c->state != State::kReading) return;  // a request body or pipelined bytes: ignored
   if (c->ssl == nullptr) {
-    std::size_t room = kMaxHeadBytes + 4 - std::min(c->in.size(), kMaxHeadBytes + 4);
+    std::size_t room = kMaxRequestHeadBytes + 4 - std::min(c->in.size(), kMaxRequestHeadBytes + 4);
     c->in.append(buf->base, std::min(static_cast<std::size_t>(n), room));
     OnPlaintext(c);
     return;
@@ -441,29 +360,23 @@ void HttpServer::Impl::OnRead(Conn* c, ssize_t n, const uv_buf_t* buf) {
       if (err != SSL_ERROR_WANT_READ) Close(c);
       return;
     }
-    std::size_t room = kMaxHeadBytes + 4 - std::min(c->in.size(), kMaxHeadBytes + 4);
+    std::size_t room = kMaxRequestHeadBytes + 4 - std::min(c->in.size(), kMaxRequestHeadBytes + 4);
     c->in.append(plain, std::min(static_cast<std::size_t>(got), room));
     OnPlaintext(c);
   }
 }
 
 void HttpServer::Impl::OnPlaintext(Conn* c) {
-  auto end = c->in.find("\r\n\r\n");
-  std::string_view head(c->in);
-  bool too_big = end == std::string::npos ? c->in.size() > kMaxHeadBytes : end + 4 > kMaxHeadBytes;
-  if (!too_big && end == std::string::npos) return;  // more to come
-  head = too_big ? head : head.substr(0, end + 2);
-  int lines = static_cast<int>(std::count(head.begin(), head.end(), '\n'));
+  int code = ParseRequestHead(c->in, &c->request);
+  if (code == 0) return;  // more to come
   StartTimer(c, kResponseDeadlineMs);
-  if (too_big || lines > kMaxHeaderLines + 1) {
+  if (code == 431) {
     Send(c, Response{431, "text/plain", "request head too large\n", ""}, true);
-    return;
-  }
-  if (int code = ParseHead(head, c->request); code != 0) {
+  } else if (code != 200) {
     Send(c, Response{code, "text/plain", "bad request\n", ""}, true);
-    return;
+  } else {
+    Dispatch(c);
   }
-  Dispatch(c);
 }
 
 void HttpServer::Impl::Dispatch(Conn* c) {
@@ -478,7 +391,7 @@ void HttpServer::Impl::Dispatch(Conn* c) {
                   "WWW-Authenticate: Basic realm=\"cachewarden\", charset=\"UTF-8\"\r\n"};
   const std::string& auth = c->request.authorization;
   std::optional<std::string> decoded;
-  if (auth.size() > 6 && Lower(std::string_view(auth).substr(0, 6)) == "basic ") {
+  if (auth.size() > 6 && AsciiLower(std::string_view(auth).substr(0, 6)) == "basic ") {
     decoded = Base64Decode(std::string_view(auth).substr(6));
   }
   auto colon = decoded ? decoded->find(':') : std::string::npos;

@@ -26,8 +26,9 @@ namespace cachewarden {
 // (8 KiB, 64 header lines; 431 past them), a deadline from accept to its end (the WebConfig's
 // request_timeout, TLS handshake included; the connection is closed at it), the response a 30 s
 // deadline, and at max_connections the oldest connection still sending its head is dropped for
-// the new one (if none is, the new one is refused). bcrypt checks run on libuv's thread pool, two
-// at a time at most (more: 429), and a verified user/password pair is cached (see web_config.h).
+// the new one (else the oldest already answered, else the oldest not reading its answer), so a new
+// client always gets in. bcrypt checks run on libuv's thread pool, two at a time at most (more:
+// 429), and a verified user/password pair is cached (see web_config.h).
 //
 // Each server owns its handlers and its providers: several may exist at once (there is no
 // process-wide state besides libuv's thread pool). The providers are called on the server's

@@ -63,7 +63,8 @@ struct WebConfig {
   // Whether /healthz and /readyz answer without credentials (for the kubelet's probes).
   bool health_without_auth = true;
   StatusDetail status_detail = StatusDetail::kFull;
-  // Connections held at once; past it the oldest one still sending its request is dropped.
+  // Connections held at once; past it the oldest one still sending its request is dropped (else
+  // the oldest answered or stalled one: see http_server.h).
   int max_connections = 512;
   // From accept to the end of the request head (TLS handshake included).
   Duration request_timeout = std::chrono::seconds(10);

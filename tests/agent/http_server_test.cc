@@ -352,6 +352,33 @@ TEST_CASE("http at max_connections the oldest connection still sending its head 
   for (int fd : fds) ::close(fd);
 }
 
+TEST_CASE(
+    "http at max_connections clients that do not read their answers make room for a new "
+    "one",
+    "[http]") {
+  WebConfig web;
+  web.max_connections = 8;
+  // An answer far larger than what loopback's socket buffers hold, so its write stays pending.
+  const std::string big(24 << 20, 'x');
+  HttpServer s("127.0.0.1:0", FixedHandlers(1, true, true, big), web);
+  std::vector<int> fds;
+  for (int i = 0; i < 8; i++) {
+    int fd = ConnectLoopback(s.port());
+    REQUIRE(fd >= 0);
+    pollfd p{fd, POLLOUT, 0};
+    REQUIRE(::poll(&p, 1, 5000) == 1);
+    const std::string req = "GET /status HTTP/1.1\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+    fds.push_back(fd);
+    REQUIRE(testing::WaitUntil([&] { return s.connections() == i + 1; }));
+  }
+  Reply r = Request(s.port(), "/healthz");
+  CHECK(r.code == 200);
+  CHECK(r.body == "ok\n");
+  for (int fd : fds) ::close(fd);
+  CHECK(testing::WaitUntil([&] { return s.connections() == 0; }));
+}
+
 struct Pki {
   TempDir dir;
   CertFiles ca, server, client, other_ca, other_server, stranger;
