@@ -123,7 +123,6 @@ class TreeRemover {
   }
 
   bool root_failed() const { return root_failed_; }
-  std::size_t peak_held_fds() const { return fds_.peak_held(); }
   ReapOutcome& outcome() { return outcome_; }
   bool saw_mount() const { return saw_mount_; }
 

@@ -124,7 +124,9 @@ void DirFdBudget::Borrow(Dir* d, int fd) {
 void DirFdBudget::Hold(Dir* d, UniqueFd fd) {
   d->own = std::move(fd);
   d->fd = d->own.get();
-  peak_ = std::max(peak_, ++held_);
+  held_.push_front(d);
+  d->held = held_.begin();
+  peak_ = std::max(peak_, held_.size());
 }
 
 void DirFdBudget::Drop(Dir* d) {
@@ -134,7 +136,7 @@ void DirFdBudget::Drop(Dir* d) {
   }
   if (d->own.valid()) {
     d->own.Reset();
-    --held_;
+    held_.erase(d->held);
   }
   if (!d->borrowed) d->fd = -1;
 }
@@ -147,7 +149,7 @@ void DirFdBudget::MakeEvictable(Dir* d) {
 }
 
 void DirFdBudget::Evict() {
-  while (held_ > max_held_ && !lru_.empty()) Drop(lru_.back());
+  while (held_.size() > max_held_ && !lru_.empty()) Drop(lru_.back());
 }
 
 int DirFdBudget::Adopt(Dir* d, UniqueFd fd) {
@@ -183,6 +185,19 @@ int DirFdBudget::Pin(Dir* d, int* fd) {
 int DirFdBudget::PinLocked(Dir* d, int* fd) {
   if (d->fd < 0 && !d->borrowed) {
     if (moved_) return ESTALE;
+    // A child still open climbs back in one step (the held ones are at most the budget and the
+    // pinned: a short scan, and only on a re-open).
+    for (Dir* h : held_) {
+      if (h->parent != d) continue;
+      UniqueFd up;
+      if (Reopen(h->fd, "..", d, &up) == 0) {
+        Hold(d, std::move(up));
+        break;
+      }
+      if (moved_) return ESTALE;
+    }
+  }
+  if (d->fd < 0 && !d->borrowed) {
     // The released ones from `d` up to the nearest open ancestor, then down again by name.
     std::vector<Dir*> chain;
     Dir* top = d;
@@ -246,7 +261,7 @@ bool DirFdBudget::moved() const {
 
 std::size_t DirFdBudget::held() const {
   std::lock_guard lock(mu_);
-  return held_;
+  return held_.size();
 }
 
 std::size_t DirFdBudget::peak_held() const {

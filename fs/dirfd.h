@@ -69,8 +69,9 @@ inline std::uint64_t DevOf(const struct statx& s) {
 // - on the way back up, when a child is finished (Close), from the child's own fd through
 //   openat(child, "..", O_DIRECTORY|O_NOFOLLOW): one open per level, so a walk stays linear in
 //   depth;
-// - otherwise (Pin), from its nearest ancestor still open (or borrowed), by name, one level at a
-//   time.
+// - otherwise (Pin), through ".." of a child of it that is open, if there is one (another thread
+//   came back up first), else from its nearest ancestor still open (or borrowed), by name, one
+//   level at a time.
 // Every re-opened directory is checked against the (dev, ino) recorded on the way down; a mismatch
 // means the tree moved under the walk: the re-open fails with ESTALE, moved() turns true and the
 // caller must stop (a walk is then incomplete, a reap failed): nothing is ever done through a
@@ -96,6 +97,7 @@ class DirFdBudget {
     int pins = 0;
     bool in_lru = false;
     std::list<Dir*>::iterator lru;
+    std::list<Dir*>::iterator held;  // in held_, while `own` is open
   };
 
   // The budget for a walk or reap on `threads` threads, from the soft RLIMIT_NOFILE: a quarter of
@@ -104,7 +106,8 @@ class DirFdBudget {
   // nothing: re-opens on the way up cost one openat per level).
   static std::size_t SizeFor(int threads);
 
-  explicit DirFdBudget(std::size_t max_held) : max_held_(max_held < 1 ? 1 : max_held) {}
+  // At least 2: a directory and the child it is re-opened from on the way up.
+  explicit DirFdBudget(std::size_t max_held) : max_held_(max_held < 2 ? 2 : max_held) {}
   ~DirFdBudget();
   DirFdBudget(const DirFdBudget&) = delete;
   DirFdBudget& operator=(const DirFdBudget&) = delete;
@@ -142,8 +145,9 @@ class DirFdBudget {
 
   const std::size_t max_held_;
   mutable std::mutex mu_;
-  std::list<Dir*> lru_;  // unpinned held Dirs, most recently used first
-  std::size_t held_ = 0, peak_ = 0;
+  std::list<Dir*> lru_;   // unpinned held Dirs, most recently used first
+  std::list<Dir*> held_;  // every Dir with an fd of its own open
+  std::size_t peak_ = 0;
   bool moved_ = false;
   std::function<void()> before_reopen_;
 };

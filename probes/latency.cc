@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -66,7 +68,10 @@ class LatencyProbe : public Probe {
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     if (buffer_ == nullptr) return Status::Error(StatusCode::kIo, "no aligned buffer");
     Status s = Open(ctx.cache_root);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      CloseFiles();
+      return s;
+    }
     std::array<double, kOpCount> last;
     last.fill(-1);
     run_eio_ = false;
@@ -127,13 +132,19 @@ class LatencyProbe : public Probe {
     data->errors = errors_;
     data->eio = run_eio_;
     *out = std::move(data);
+    // Nothing stays open between runs: an open file would keep `mount -o remount,ro` of the cache
+    // from succeeding (EBUSY) and pin a removed cache's inode.
+    CloseFiles();
     return Status::Ok();
   }
 
   void Retire(const ProbeContext& /*ctx*/) override {
-    if (dir_fd_.valid()) {
-      (void)unlinkat(dir_fd_.get(), kFile, 0);
-      (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
+    if (!dir_.empty()) {
+      dir_fd_.Reset(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (dir_fd_.valid()) {
+        (void)unlinkat(dir_fd_.get(), kFile, 0);
+        (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
+      }
     }
     CloseFiles();
     // Only if empty; rmdir does not follow a symlink there.
@@ -171,44 +182,74 @@ class LatencyProbe : public Probe {
     return pread(fd_.get(), buffer_, kBlock, off) == static_cast<ssize_t>(kBlock);
   }
 
-  // Opens <root>/.cachewarden (never through a symlink) and the probe file in it; every later file
-  // operation is relative to that directory's fd.
+  // What the root is: a root removed and made again, or a filesystem mounted over it, is another.
+  struct RootId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    std::uint64_t mnt_id = 0;  // 0 where statx cannot say
+    bool operator==(const RootId&) const = default;
+  };
+
+  // Opens, for one run, the root (never a symlink), <root>/.cachewarden (never through a symlink)
+  // and the probe file in it; every file operation of the run is relative to that directory's fd.
+  // The probe file is made afresh (and what was written forgotten) at the first run and whenever
+  // the root's identity changed or the file went; else reopened as it was.
   Status Open(const std::string& root) {
-    if (fd_.valid()) return Status::Ok();
     CloseFiles();
     dir_ = root + "/" + kDir;
-    if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    struct statx sx {};
+    if (statx(AT_FDCWD, root.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_MNT_ID,
+              &sx) != 0) {
+      const int err = errno;
+      return PosixError(err == ENOENT ? "cache root is gone:" : "statx", root, err);
+    }
+    if (S_ISLNK(sx.stx_mode)) {
+      return Status::Error(StatusCode::kSymlink,
+                           "cache root is now a symlink; the latency probe refuses to follow it",
+                           ELOOP, root);
+    }
+    const RootId id{makedev(sx.stx_dev_major, sx.stx_dev_minor), static_cast<ino_t>(sx.stx_ino),
+                    (sx.stx_mask & STATX_MNT_ID) != 0 ? sx.stx_mnt_id : 0};
+    UniqueFd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root_fd.valid()) return PosixError("open", root, errno);
+    struct stat st {};
+    if (fstat(root_fd.get(), &st) != 0 || st.st_dev != id.dev || st.st_ino != id.ino) {
+      return Status::Error(StatusCode::kIo, "cache root changed while opening it", ESTALE, root);
+    }
+    if (mkdirat(root_fd.get(), kDir, 0700) != 0 && errno != EEXIST) {
       return PosixError("mkdir", dir_, errno);
     }
-    dir_fd_.Reset(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    dir_fd_.Reset(openat(root_fd.get(), kDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir_fd_.valid()) {
       const int err = errno;
-      struct stat st {};
-      if (lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      struct stat lst {};
+      if (fstatat(root_fd.get(), kDir, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
         return Status::Error(StatusCode::kSymlink,
                              "is a symlink; the latency probe refuses to follow it", err, dir_);
       }
       return PosixError("open", dir_, err);
     }
     const std::string file = dir_ + "/" + kFile;
-    // A fresh sparse file each start: only blocks this process wrote are read.
-    fd_.Reset(
-        openat(dir_fd_.get(), kFile, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    const bool fresh = !root_id_.has_value() || *root_id_ != id;
+    if (!fresh) {
+      fd_.Reset(openat(dir_fd_.get(), kFile, O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd_.valid() && errno != ENOENT) return PosixError("open", file, errno);
+    }
     if (!fd_.valid()) {
-      const int err = errno;
-      CloseFiles();
-      return PosixError("open", file, err);
+      // A fresh sparse file: only blocks this process wrote into it are read.
+      fd_.Reset(
+          openat(dir_fd_.get(), kFile, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!fd_.valid()) return PosixError("open", file, errno);
+      if (ftruncate(fd_.get(), static_cast<off_t>(blocks_ * kBlock)) != 0) {
+        return PosixError("ftruncate", file, errno);
+      }
+      std::fill(written_.begin(), written_.end(), false);
+      written_list_.clear();
     }
-    if (ftruncate(fd_.get(), static_cast<off_t>(blocks_ * kBlock)) != 0) {
-      const int err = errno;
-      CloseFiles();
-      return PosixError("ftruncate", file, err);
-    }
+    root_id_ = id;
     if (options_.direct) {
       direct_fd_.Reset(openat(dir_fd_.get(), kFile, O_RDONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC));
     }
-    std::fill(written_.begin(), written_.end(), false);
-    written_list_.clear();
     return Status::Ok();
   }
 
@@ -224,7 +265,8 @@ class LatencyProbe : public Probe {
   std::vector<bool> written_;
   std::vector<std::uint64_t> written_list_;
   char* buffer_ = nullptr;
-  std::string dir_;  // <root>/.cachewarden, for messages and rmdir
+  std::string dir_;                // <root>/.cachewarden, for messages and rmdir
+  std::optional<RootId> root_id_;  // the root the probe file was made in
   UniqueFd dir_fd_;
   UniqueFd fd_;
   UniqueFd direct_fd_;

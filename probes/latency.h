@@ -22,8 +22,15 @@ namespace cachewarden {
 // tmpfs does, posix_fadvise(DONTNEED) then a plain read: mode "fadvise"), and creates and unlinks a
 // small file (op "metadata"). Blocks are spread over a sparse working set (default 64 MiB) so
 // repeated reads do not hit a device cache. The first run after start is a warm-up and is not
-// recorded. The probe file is created once and removed by Retire(). A symlink at
-// <root>/.cachewarden is never followed: the run fails (StatusCode::kSymlink).
+// recorded. The probe file is made at the first run and removed by Retire(); it is made afresh when
+// the root's identity (st_dev, st_ino, mount id) changes (the cache removed and made again, a
+// filesystem mounted over it) or the file went. Nothing is held open between runs: every run opens
+// the root, the directory and the file and closes them at its end, so the probe never keeps a
+// removed cache's inode alive or makes `mount -o remount,ro` fail with EBUSY (holding the file
+// only while timing would save three opens a run and measure the same). A run fails, with the
+// reason, when the root is gone (kMissing), is now a symlink or <root>/.cachewarden is one
+// (kSymlink, never followed), or is read-only (EROFS on opening the file); it recovers by itself at
+// the next run once the root is back.
 
 enum LatencyOp { kOpRead, kOpWrite, kOpFsync, kOpMetadata, kOpCount };
 const char* LatencyOpName(int op);

@@ -451,13 +451,17 @@ TEST_CASE("gc never plans to delete an entry it could not see whole, e.g. out of
     INFO(threads << " threads: " << got);
     CHECK(got.rfind("skip young", 0) == 0);
   }
-  // The real run at 256 fds deletes nothing of it.
+  // The real run at 256 fds deletes nothing of it, and all of an entry as deep but old.
+  DeepEntry(c.root + "/dind", "old", 3000, 3 * kDay, /*fresh_file=*/false);
   c.options.dry_run = false;
   std::string got = InChildWithNofile(256, [&] {
     GcRunResult r = RunGcPolicy(p, nullptr, c.options);
-    return std::to_string(r.done.size());
+    std::string out = std::string(ToString(r.result));
+    for (const auto& d : r.done) out += " " + d.name + " " + std::string(ToString(d.reap.result));
+    return out;
   });
-  CHECK(got == "0");
+  CHECK(got == "freed old deleted");
+  CHECK_FALSE(std::filesystem::exists(c.root + "/dind/old"));
   CHECK(std::filesystem::exists(c.root + "/dind/deep/n/n/n"));
   c.options.dry_run = true;
   p.workers.threads = 1;

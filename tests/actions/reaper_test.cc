@@ -151,6 +151,35 @@ TEST_CASE("reaper deletes a tree 3,000 deep at 64 fds", "[gc][reaper][fds]") {
   }
 }
 
+TEST_CASE("reaper stops, deleting nothing elsewhere, when a directory it left moved",
+          "[gc][reaper][fds]") {
+  Fixture f;
+  DeepEntry(f.dind, "e", 40, 3 * 86400, /*fresh_file=*/false);
+  ReapOptions o;
+  o.threads = 1;
+  o.max_held_fds = 2;
+  bool moved = false;
+  int reopens = 0;
+  // At the tenth re-open (some levels deep), the entry's upper part moves outside: climbing back
+  // through "..", the reaper finds outside/ where e/ was, and must not remove n from there.
+  o.before_reopen = [&] {
+    if (++reopens == 10) {
+      moved = ::rename((f.dind + "/e/n").c_str(), (f.outside + "/n").c_str()) == 0;
+    }
+  };
+  auto before = TreeDigest(f.tmp.path(), {f.dind + "/e", f.outside + "/n"});
+  ReapOutcome r = f.Reap("e", o);
+  REQUIRE(moved);
+  CHECK(r.result == ReapResult::kError);
+  bool said_moved = false;
+  for (const auto& e : r.first_errors)
+    said_moved = said_moved || (e.what == "moved" && e.error == ESTALE);
+  CHECK(said_moved);
+  CHECK(Exists(f.outside + "/n"));  // not removed from where it went
+  CHECK(Exists(f.dind + "/e"));
+  CHECK(TreeDigest(f.tmp.path(), {f.dind + "/e", f.outside + "/n"}) == before);
+}
+
 TEST_CASE("reaper skips an entry replaced since it was planned", "[gc][reaper]") {
   Fixture f;
   MakeDirs(f.dind + "/e");

@@ -1,10 +1,12 @@
 #include "probes/latency.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "tests/support/enum_names.h"
 #include "tests/support/file_tree.h"
@@ -151,6 +153,73 @@ TEST_CASE("latency probe refuses a symlinked .cachewarden directory", "[latency]
   struct stat st {};
   CHECK(lstat((tmp / "root/.cachewarden").c_str(), &st) == 0);
   CHECK(S_ISLNK(st.st_mode));  // left alone
+}
+
+TEST_CASE("latency probe fails with the reason when its root is gone or a symlink, and recovers",
+          "[latency]") {
+  testing::TempDir tmp;
+  const std::string root = tmp / "root";
+  testing::MakeDirs(root);
+  testing::MakeDirs(tmp / "elsewhere");
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  auto probe = NewLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = root;
+  for (int i = 0; i < 2; ++i) (void)Run(*probe, ctx);
+  std::shared_ptr<const ProbeData> out;
+  // The cache removed: the run fails instead of timing a deleted file.
+  std::filesystem::remove_all(root);
+  Status s = probe->Collect(ctx, &out);
+  INFO(s.ToString());
+  CHECK(s.code() == StatusCode::kMissing);
+  CHECK(s.path() == root);
+  // Replaced by a symlink: refused, nothing made through it.
+  testing::MakeSymlink(tmp / "elsewhere", root);
+  s = probe->Collect(ctx, &out);
+  INFO(s.ToString());
+  CHECK(s.code() == StatusCode::kSymlink);
+  CHECK(s.path() == root);
+  CHECK(access((tmp / "elsewhere/.cachewarden").c_str(), F_OK) != 0);
+  // A fresh directory: the probe works there again, on a file of its own.
+  REQUIRE(::unlink(root.c_str()) == 0);
+  testing::MakeDirs(root);
+  auto d = Run(*probe, ctx);
+  CHECK(d->errors.empty());
+  CHECK(d->last_seconds[kOpWrite] > 0);
+  CHECK(access((root + "/.cachewarden/latency.probe").c_str(), F_OK) == 0);
+  d = Run(*probe, ctx);
+  CHECK(d->last_seconds[kOpRead] > 0);  // reads back what it wrote in the new root
+  probe->Retire(ctx);
+  CHECK(access((root + "/.cachewarden").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("latency probe holds no file between runs, fails with EROFS read-only, and recovers",
+          "[latency][root]") {
+  CW_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  const std::string mnt = tmp / "mnt";
+  testing::MakeDirs(mnt);
+  REQUIRE(testing::MountTmpfs(mnt, "8m") == "");
+  LatencyOptions o;
+  o.working_set_bytes = 1 << 20;
+  auto probe = NewLatencyProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = mnt;
+  for (int i = 0; i < 2; ++i) (void)Run(*probe, ctx);
+  // Between runs nothing of the probe is open, so the remount succeeds (an open file: EBUSY).
+  REQUIRE(::mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+  std::shared_ptr<const ProbeData> out;
+  Status s = probe->Collect(ctx, &out);
+  INFO(s.ToString());
+  CHECK_FALSE(s.ok());
+  CHECK(s.error_number() == EROFS);
+  CHECK(out == nullptr);
+  REQUIRE(::mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT, nullptr) == 0);
+  auto d = Run(*probe, ctx);
+  CHECK(d->last_seconds[kOpWrite] > 0);
+  CHECK(d->last_seconds[kOpRead] > 0);  // the same root: the blocks written before still count
+  probe->Retire(ctx);
 }
 
 TEST_CASE("latency probe's metadata op survives a leftover file", "[latency]") {
