@@ -22,6 +22,9 @@ struct ReapOptions {
   // Polled before every unlink and rmdir, by every deletion thread; may be null. Not owned: it must
   // stay valid until ReapEntry returns (the deletion threads are joined before it does).
   const std::atomic<bool>* cancel = nullptr;
+  // Tests only: behave as Linux < 5.8, whose statx reports neither a mount id (STATX_MNT_ID in
+  // stx_mask) nor STATX_ATTR_MOUNT_ROOT, so the mount check must fall back to mountinfo.
+  bool emulate_no_mount_id = false;
 };
 
 struct ReapError {
@@ -62,9 +65,14 @@ struct ReapOutcome {
 // Safety: only directory fds and names are used, never a path string. Every directory is opened
 // with openat(O_NOFOLLOW|O_DIRECTORY) relative to its parent's fd and emptied through that fd, so a
 // directory swapped for a symlink at any moment is unlinked as a link and its target never touched
-// (CVE-2018-6954). A directory on another mount (statx mount id or device) is never entered. Hard
-// links are unlinked (the name goes; other names of the inode and their content stay). `parent_fd`
-// itself is never removed.
+// (CVE-2018-6954). A directory on another mount is never entered: another device, a statx mount id
+// other than the entry's, STATX_ATTR_MOUNT_ROOT, or, where the kernel reports neither (Linux
+// < 5.8), the (dev, ino) of a mount root of our namespace's mountinfo, read when the reap starts
+// (so a mount made after planning counts); with neither and no readable mountinfo, nothing is
+// deleted (kMount, "mount check"). An entry that is itself a mount point is never emptied (kMount):
+// the caller detaches it and measures what is beneath before it asks again (GC: actions/gc_run).
+// Hard links are unlinked (the name goes; other names of the inode and their content stay).
+// `parent_fd` itself is never removed.
 //
 // Per-operation errors are counted and never stop the rest. Blocks the calling thread (which also
 // works) and uses threads-1 more. Thread-safe: independent calls may run concurrently.

@@ -110,6 +110,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
     } else if (!e.incomplete.empty()) {
       item.skip = SkipReason::kIncomplete;
       item.why = "not measured whole: " + e.incomplete;
+    } else if (e.mount_point && !policy.unmount_stale) {
+      item.skip = SkipReason::kMountPoint;
+      item.why = "the entry is a mount point (unmount_stale is off)";
     } else if (item.age < policy.min_age) {
       item.skip = SkipReason::kYoung;
       item.why =
@@ -186,7 +189,11 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
       continue;
     }
     item.decision = GcDecision::kDelete;
-    item.why = because;
+    item.why = item.entry.mount_point
+                   ? because +
+                         "; a stale mount at the entry: detached, then what is beneath is "
+                         "measured and judged again"
+                   : because;
     plan.planned_bytes += item.entry.bytes;
     freed_inodes += item.entry.inodes;
     plan.planned_entries++;

@@ -20,6 +20,9 @@ namespace cachewarden {
 // age and size are unknown.
 // kMountedElsewhere: a mount in some namespace shows the entry under another path (a bind mount of
 // it, as `WITH DOCKER` makes at /var/lib/docker): in use there.
+// kMountPoint: the entry is itself a mount point (in use as a mount), and the policy does not
+// detach stale mounts; with unmount_stale, a stale one (older than min_age by what it shows) is
+// planned, detached, and the directory beneath measured and judged again before any delete.
 enum class SkipReason {
   kNone,
   kYoung,
@@ -30,6 +33,7 @@ enum class SkipReason {
   kError,
   kIncomplete,
   kMountedElsewhere,
+  kMountPoint,
 };
 inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
     {SkipReason::kNone, "none"},
@@ -41,12 +45,13 @@ inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
     {SkipReason::kError, "error"},
     {SkipReason::kIncomplete, "incomplete"},
     {SkipReason::kMountedElsewhere, "mounted_elsewhere"},
+    {SkipReason::kMountPoint, "mount_point"},
 };
 // The label values: every reason but kNone.
 inline constexpr SkipReason kAllSkipReasons[] = {
-    SkipReason::kYoung,      SkipReason::kExcluded,        SkipReason::kMount,
-    SkipReason::kOpen,       SkipReason::kChanged,         SkipReason::kError,
-    SkipReason::kIncomplete, SkipReason::kMountedElsewhere};
+    SkipReason::kYoung,      SkipReason::kExcluded,         SkipReason::kMount,
+    SkipReason::kOpen,       SkipReason::kChanged,          SkipReason::kError,
+    SkipReason::kIncomplete, SkipReason::kMountedElsewhere, SkipReason::kMountPoint};
 constexpr std::string_view ToString(SkipReason r) {
   return NameIn<SkipReason>(kSkipReasonNames, r);
 }
@@ -90,7 +95,7 @@ struct GcPlan {
 };
 
 // Pure: decides from the measured entries, the volume (may be null: the volume triggers then do not
-// fire) and the time. Guards are applied first (excluded, error, incomplete, young,
+// fire) and the time. Guards are applied first (excluded, error, incomplete, mount_point, young,
 // mounted_elsewhere, mount, open),
 // then eligible entries are taken in the policy's order while a trigger still wants them
 // (older_than, always, or bytes/inodes still short of the low watermark), within max_entries and

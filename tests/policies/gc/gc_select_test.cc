@@ -227,7 +227,7 @@ TEST_CASE("gc skips an entry mounted in another namespace even with unmount_stal
 }
 
 TEST_CASE("gc skip reasons and decisions: one name each, both directions", "[gc][names]") {
-  testing::CheckNameTable<SkipReason>(kSkipReasonNames, SkipReason::kMountedElsewhere);
+  testing::CheckNameTable<SkipReason>(kSkipReasonNames, SkipReason::kMountPoint);
   testing::CheckNameTable<GcDecision>(kGcDecisionNames, GcDecision::kKeep);
   // The label set is the table without kNone.
   CHECK(std::size(kAllSkipReasons) + 1 == std::size(kSkipReasonNames));
