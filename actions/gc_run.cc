@@ -95,7 +95,8 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   for (const auto& d : names) {
     if (Cancelled(o)) return Status::Error(StatusCode::kCancelled, "cancelled while measuring");
     GcEntry e;
-    if (GcNameIncluded(policy, d.name)) {
+    // Excluded entries are measured too: their size and age matter to the operator.
+    {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
       if (auto it = mounts.find(d.name); it != mounts.end()) {
         e.has_mount = e.has_mount || it->second.own || !it->second.foreign.empty();
@@ -103,8 +104,6 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
         e.mounted_elsewhere = it->second.elsewhere;
         e.mount_point = e.mount_point || it->second.own_at_entry;
       }
-    } else {
-      e.name = d.name;  // excluded: not worth a walk
     }
     entries->push_back(std::move(e));
   }

@@ -95,6 +95,7 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
   out->newest = age_by == GcAgeBy::kMtime   ? totals.newest_mtime
                 : age_by == GcAgeBy::kCtime ? totals.newest_ctime
                                             : totals.newest_atime;
+  out->newest_ctime = totals.newest_ctime;
   out->has_mount = totals.has_mount_inside();
   if (const std::uint64_t unseen = totals.skipped.permission + totals.skipped.error; unseen > 0) {
     out->incomplete =

@@ -35,7 +35,10 @@ struct GcEntry {
   std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
   std::uint64_t inodes = 0;  // files, directories and links inside, itself included
   SystemTime newest{};       // newest time (per age_by) in the entry's subtree
-  bool has_mount = false;    // a mount point at or under the entry, in any namespace
+  // Newest ctime in the subtree: the age's fallback when `newest` lies in the future (ctime cannot
+  // be set from user space, so it is never later than the last change's real time).
+  SystemTime newest_ctime{};
+  bool has_mount = false;  // a mount point at or under the entry, in any namespace
   // The entry is itself a mount point of the agent's namespace (another device or mount than its
   // parent's). `newest` is then the age of what the mount shows, `bytes` and `inodes` 0: what is
   // beneath is hidden until it is detached, and the mount's own content frees nothing of the

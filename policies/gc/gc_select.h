@@ -71,9 +71,21 @@ constexpr std::string_view ToString(GcDecision d) {
   return NameIn<GcDecision>(kGcDecisionNames, d);
 }
 
+// How far in the future an entry's newest time may lie and still be believed (clock skew between a
+// build host and the cache's filesystem, NFS). Beyond it the time is reported (`future_mtime`) and
+// the entry is aged by its newest ctime instead, which user space cannot set: a `touch -d 2099`
+// (or a tar with bad times) no longer keeps an entry young forever; it ages from the change.
+inline constexpr Duration kFutureTimeSkew = std::chrono::minutes(5);
+
 struct GcPlanItem {
   GcEntry entry;
-  Duration age{};  // now - entry.newest, never negative
+  // now - entry.newest, never negative; now - entry.newest_ctime when entry.newest is more than
+  // kFutureTimeSkew ahead (0 if that is ahead too: the clock went back).
+  Duration age{};
+  bool future_mtime = false;  // entry.newest is more than kFutureTimeSkew ahead of now
+  // The entry could be measured (entry.error is ""): else `age` and the sizes mean nothing, and
+  // JSON's age_seconds is null (text: "-").
+  bool measured() const { return entry.error.empty(); }
   GcDecision decision = GcDecision::kKeep;
   SkipReason skip = SkipReason::kNone;
   std::string why;  // for people: "older than 24h", "young (2h < min_age 6h)"
@@ -89,7 +101,8 @@ struct GcPlan {
   std::uint64_t need_inodes = 0;
   std::uint64_t planned_bytes = 0;  // sum over kDelete items
   std::size_t planned_entries = 0;
-  std::vector<GcPlanItem> items;  // in the policy's order: chosen ones first come first
+  std::size_t future_mtime_entries = 0;  // items with future_mtime
+  std::vector<GcPlanItem> items;         // in the policy's order: chosen ones first come first
 
   nlohmann::json ToJson() const;
 };
