@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,15 +95,15 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
   for (const auto& d : names) {
     if (Cancelled(o)) return Status::Error(StatusCode::kCancelled, "cancelled while measuring");
     GcEntry e;
-    if (GcNameIncluded(policy, d.name)) {
+    // Excluded entries are measured too: their size and age matter to the operator.
+    {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
       if (auto it = mounts.find(d.name); it != mounts.end()) {
         e.has_mount = e.has_mount || it->second.own || !it->second.foreign.empty();
         e.foreign_mount = it->second.foreign;
         e.mounted_elsewhere = it->second.elsewhere;
+        e.mount_point = e.mount_point || it->second.own_at_entry;
       }
-    } else {
-      e.name = d.name;  // excluded: not worth a walk
     }
     entries->push_back(std::move(e));
   }
@@ -138,9 +139,16 @@ std::string MountAppeared(const GcPolicy& policy, const GcRunOptions& o, const s
     reap->result = ReapResult::kMount;
     return "in use: mounted elsewhere at " + it->second.elsewhere;
   }
-  if (it->second.foreign.empty()) return "";
-  reap->result = ReapResult::kMount;
-  return ForeignMountReason(it->second.foreign);
+  if (!it->second.foreign.empty()) {
+    reap->result = ReapResult::kMount;
+    return ForeignMountReason(it->second.foreign);
+  }
+  if (it->second.own && !policy.unmount_stale) {
+    // Mounted in our own namespace since planning: not ours to detach.
+    reap->result = ReapResult::kMount;
+    return "a mount point inside appeared after planning (unmount_stale is off)";
+  }
+  return "";
 }
 
 void CountReap(const ReapOutcome& r, GcRunResult* out) {
@@ -172,6 +180,53 @@ std::uint64_t FreedInPart(int dir_fd, const GcEntry& entry, const GcPolicy& poli
   return entry.bytes > rest.bytes ? entry.bytes - rest.bytes : 0;
 }
 
+// An entry planned as a stale mount (GcEntry::mount_point, unmount_stale): detaches the mount if
+// the entry still is the one planned (dev, ino of the mount's root), measures the directory beneath
+// and judges it again with the policy's guards (min_age, mounts, open files, a partial walk).
+// "" if the directory beneath may be deleted, with *beneath its measure; else why not, with *reap
+// filled in.
+std::string DetachStaleMount(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
+                             const GcEntry& planned, GcEntry* beneath, ReapOutcome* reap) {
+  UniqueFd fd(OpenDirNoFollow(dir_fd, planned.name.c_str()));
+  struct statx sx;
+  if (!fd.valid() || StatxNoFollow(fd.get(), "", &sx) != 0 || DevOf(sx) != planned.dev ||
+      sx.stx_ino != planned.ino) {
+    reap->result = ReapResult::kChanged;
+    return "the mount at the entry changed since planning";
+  }
+  const std::string self = fmt::format("/proc/self/fd/{}", fd.get());
+  if (::umount2(self.c_str(), MNT_DETACH) != 0) {
+    const int err = errno;
+    reap->result = ReapResult::kMount;
+    reap->errors = 1;
+    reap->first_errors.push_back({planned.name, err, "umount"});
+    return fmt::format("cannot detach the mount at the entry: {}", std::strerror(err));
+  }
+  fd.Reset();
+  reap->unmounted = 1;
+  LogInfo("gc detached a mount at an entry", {{"policy", policy.name}, {"entry", planned.name}});
+  MeasureGcEntry(dir_fd, planned.name, MeasureOptionsOf(policy, o.cancel), beneath);
+  if (beneath->error.empty() && policy.skip_open) {
+    EntryIds ids = {{{beneath->dev, beneath->ino}, beneath->name}};
+    beneath->open =
+        EntriesHeldOpen(o.proc_root, JoinPath(RootSpellings(o)[0], policy.path), ids, beneath->dev)
+            .contains(beneath->name);
+  }
+  // The same guards as the plan's, on the directory beneath alone; its triggers already held.
+  GcPolicy again = policy;
+  again.triggers = GcTriggers{};
+  again.triggers.always = true;
+  again.max_entries = 0;
+  again.max_bytes = 0;
+  GcPlan plan = PlanGc(again, {*beneath}, nullptr, o.clock->Now());
+  const GcPlanItem& item = plan.items.front();
+  if (item.decision == GcDecision::kDelete) return "";
+  reap->result = item.skip == SkipReason::kMount || item.skip == SkipReason::kMountPoint
+                     ? ReapResult::kMount
+                     : ReapResult::kChanged;
+  return "detached a stale mount; the directory beneath is kept: " + item.why;
+}
+
 void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRunResult* out) {
   ReapOptions ro;
   ro.threads = policy.workers.threads;
@@ -184,23 +239,30 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
     if (item.decision != GcDecision::kDelete) continue;
     if (Cancelled(o)) break;
     GcEntryOutcome done{item.entry.name, item.entry.bytes, item.age, {}};
+    GcEntry target = item.entry;
     std::string refused = MountAppeared(policy, o, item.entry.name, &done.reap);
+    if (refused.empty() && item.entry.mount_point) {
+      refused = DetachStaleMount(policy, o, dir_fd, item.entry, &target, &done.reap);
+      done.bytes = target.bytes;
+    }
     if (refused.empty()) {
-      done.reap = ReapEntry(dir_fd, item.entry.name, item.entry.dev, item.entry.ino, ro);
+      const std::uint64_t unmounted = done.reap.unmounted;
+      done.reap = ReapEntry(dir_fd, target.name, target.dev, target.ino, ro);
+      done.reap.unmounted += unmounted;
     }
     nlohmann::json fields = {{"policy", policy.name},
                              {"entry", item.entry.name},
-                             {"bytes", item.entry.bytes},
+                             {"bytes", done.bytes},
                              {"age_seconds", static_cast<std::int64_t>(ToSeconds(item.age))},
                              {"result", ToString(done.reap.result)},
                              {"removed", done.reap.removed}};
     if (done.reap.result == ReapResult::kDeleted) {
-      done.freed = item.entry.bytes;
+      done.freed = target.bytes;
       out->freed_bytes += done.freed;
       out->deleted_entries++;
       LogInfo("gc deleted an entry", fields);
     } else {
-      done.freed = FreedInPart(dir_fd, item.entry, policy, done.reap, o.cancel);
+      done.freed = FreedInPart(dir_fd, target, policy, done.reap, o.cancel);
       out->freed_bytes += done.freed;
       in_part = in_part || done.freed > 0;
       fields["freed_bytes"] = done.freed;

@@ -14,11 +14,15 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
+#include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "base/log.h"
 #include "fs/dirfd.h"
+#include "fs/mountinfo.h"
 
 namespace cachewarden {
 namespace {
@@ -68,6 +72,72 @@ int DetachMountOf(int dir_fd) {
   return ::umount2(self.c_str(), MNT_DETACH) == 0 ? 0 : errno;
 }
 
+// Tells whether a directory met while emptying an entry is on the entry's own mount, or the root
+// of another mount that must not be entered. The kernel says where it can (the statx mount id and
+// STATX_ATTR_MOUNT_ROOT, Linux >= 5.8); where it cannot, the (dev, ino) of every mount root of our
+// namespace (from /proc/self/mountinfo, stat'ed when the check is made) stand in.
+class MountCheck {
+ public:
+  // For the mount that `base` (statx of an open directory) is on.
+  MountCheck(const struct statx& base, const ReapOptions& o)
+      : emulate_(o.emulate_no_mount_id), dev_(DevOf(base)) {
+    struct statx b = Seen(base);
+    has_mnt_id_ = (b.stx_mask & STATX_MNT_ID) != 0;
+    mnt_id_ = b.stx_mnt_id;
+    if (!has_mnt_id_) ReadMountRoots();
+  }
+
+  // The statx of a directory as the mount check sees it: with the seam, as an old kernel fills it.
+  struct statx Seen(const struct statx& sx) const {
+    struct statx out = sx;
+    if (emulate_) {
+      out.stx_mask &= ~static_cast<std::uint32_t>(STATX_MNT_ID);
+      out.stx_mnt_id = 0;
+      out.stx_attributes &= ~static_cast<std::uint64_t>(STATX_ATTR_MOUNT_ROOT);
+      out.stx_attributes_mask &= ~static_cast<std::uint64_t>(STATX_ATTR_MOUNT_ROOT);
+    }
+    return out;
+  }
+
+  // Why no mount can be told apart ("" when one can): the kernel reports no mount ids and the
+  // mountinfo could not be read.
+  const std::string& unknown() const { return unknown_; }
+
+  // Whether the directory `raw` (statx of it, opened below the base) is on the base's mount.
+  bool SameMount(const struct statx& raw) const {
+    struct statx sx = Seen(raw);
+    if (DevOf(sx) != dev_) return false;
+    if ((sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+        (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) {
+      return false;
+    }
+    if (has_mnt_id_ && (sx.stx_mask & STATX_MNT_ID) != 0) return sx.stx_mnt_id == mnt_id_;
+    return !unknown_.empty() ? false : !mount_roots_.contains({DevOf(sx), sx.stx_ino});
+  }
+
+ private:
+  void ReadMountRoots() {
+    MountTable table;
+    if (Status s = ReadMountInfo("/proc/self/mountinfo", &table); !s.ok()) {
+      unknown_ = "the kernel reports no mount ids (Linux < 5.8) and " + s.ToString();
+      return;
+    }
+    for (const MountEntry& e : table.entries) {
+      struct statx sx;
+      if (StatxNoFollow(AT_FDCWD, e.mount_point.c_str(), &sx) == 0) {
+        mount_roots_.insert({DevOf(sx), sx.stx_ino});
+      }
+    }
+  }
+
+  bool emulate_;
+  std::uint64_t dev_;
+  bool has_mnt_id_ = false;
+  std::uint64_t mnt_id_ = 0;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> mount_roots_;
+  std::string unknown_;
+};
+
 // A directory being emptied. Lives until its last child is done; then it is removed from its parent
 // (by name, relative to the parent's fd).
 struct Node {
@@ -81,11 +151,10 @@ struct Node {
 
 class TreeRemover {
  public:
-  TreeRemover(const ReapOptions& o, std::uint64_t dev, std::uint64_t mnt_id)
+  TreeRemover(const ReapOptions& o, const MountCheck& mounts)
       : options_(o),
         throttle_(o.max_delete_rate, o.cancel),
-        dev_(dev),
-        mnt_id_(mnt_id),
+        mounts_(mounts),
         fds_(o.max_held_fds > 0 ? o.max_held_fds : DirFdBudget::SizeFor(o.threads)) {
     fds_.set_before_reopen(o.before_reopen);
   }
@@ -231,7 +300,7 @@ class TreeRemover {
         n->parent->failed = true;
         return false;
       }
-      if (DevOf(sx) == dev_ && sx.stx_mnt_id == mnt_id_) {
+      if (mounts_.SameMount(sx)) {
         n->dir.parent = &n->parent->dir;
         n->dir.name = n->name;
         n->dir.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
@@ -389,7 +458,7 @@ class TreeRemover {
  private:
   const ReapOptions& options_;
   Throttle throttle_;
-  const std::uint64_t dev_, mnt_id_;
+  const MountCheck& mounts_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Node*> queue_;
@@ -454,30 +523,22 @@ ReapOutcome ReapEntry(int parent_fd, const std::string& name, std::uint64_t dev,
     out.result = ReapResult::kChanged;
     return out;
   }
-  if (opened.stx_mnt_id != parent_sx.stx_mnt_id) {
-    // The entry is itself a mount point: only detached, then the directory beneath (a new identity)
-    // is emptied, when asked to.
-    if (!options.unmount_stale) {
-      out.result = ReapResult::kMount;
-      return out;
-    }
-    if (int err = DetachMountOf(fd.get()); err != 0) {
-      out.result = ReapResult::kMount;
-      out.errors = 1;
-      out.first_errors.push_back({name, err, "umount"});
-      return out;
-    }
-    LogInfo("gc detached a mount at an entry", {{"entry", name}});
-    out.unmounted++;
-    fd.Reset(OpenDirNoFollow(parent_fd, name.c_str()));
-    if (!fd.valid() || StatxNoFollow(fd.get(), "", &opened) != 0 ||
-        opened.stx_mnt_id != parent_sx.stx_mnt_id) {
-      out.result = ReapResult::kMount;
-      return out;
-    }
+  if (!MountCheck(parent_sx, options).SameMount(opened)) {
+    // The entry is itself a mount point: what is beneath is another directory, of an age and size
+    // nobody measured. Never emptied here; GC detaches it and measures again first.
+    out.result = ReapResult::kMount;
+    return out;
   }
-
-  TreeRemover remover(options, DevOf(opened), opened.stx_mnt_id);
+  const MountCheck mounts(opened, options);
+  if (!mounts.unknown().empty()) {
+    out.result = ReapResult::kMount;
+    out.errors = 1;
+    out.first_errors.push_back({name, ENOTSUP, "mount check: " + mounts.unknown()});
+    LogWarn("gc refuses to delete an entry: cannot tell mounts apart",
+            {{"entry", name}, {"reason", mounts.unknown()}});
+    return out;
+  }
+  TreeRemover remover(options, mounts);
   remover.Run(parent_fd, std::move(fd), name);
   remover.Collect();
   ReapOutcome& r = remover.outcome();

@@ -29,6 +29,9 @@ struct ReapOptions {
   std::size_t max_held_fds = 0;
   // Tests only: called before each re-open of a released directory (DirFdBudget).
   std::function<void()> before_reopen;
+  // Tests only: behave as Linux < 5.8, whose statx reports neither a mount id (STATX_MNT_ID in
+  // stx_mask) nor STATX_ATTR_MOUNT_ROOT, so the mount check must fall back to mountinfo.
+  bool emulate_no_mount_id = false;
 };
 
 struct ReapError {
@@ -69,9 +72,14 @@ struct ReapOutcome {
 // Safety: only directory fds and names are used, never a path string. Every directory is opened
 // with openat(O_NOFOLLOW|O_DIRECTORY) relative to its parent's fd and emptied through that fd, so a
 // directory swapped for a symlink at any moment is unlinked as a link and its target never touched
-// (CVE-2018-6954). A directory on another mount (statx mount id or device) is never entered. Hard
-// links are unlinked (the name goes; other names of the inode and their content stay). `parent_fd`
-// itself is never removed.
+// (CVE-2018-6954). A directory on another mount is never entered: another device, a statx mount id
+// other than the entry's, STATX_ATTR_MOUNT_ROOT, or, where the kernel reports neither (Linux
+// < 5.8), the (dev, ino) of a mount root of our namespace's mountinfo, read when the reap starts
+// (so a mount made after planning counts); with neither and no readable mountinfo, nothing is
+// deleted (kMount, "mount check"). An entry that is itself a mount point is never emptied (kMount):
+// the caller detaches it and measures what is beneath before it asks again (GC: actions/gc_run).
+// Hard links are unlinked (the name goes; other names of the inode and their content stay).
+// `parent_fd` itself is never removed.
 //
 // Fds: the directories still being emptied keep at most a budget of fds open (ReapOptions::
 // max_held_fds, fs/dirfd.h's DirFdBudget); one released is re-opened through ".." of its last child

@@ -28,7 +28,7 @@ std::string GcRunText(const GcRunResult& run) {
     std::string decision = i.decision == GcDecision::kSkip
                                ? fmt::format("skip:{}", ToString(i.skip))
                                : std::string(ToString(i.decision));
-    bool measured = i.skip != SkipReason::kExcluded;
+    const bool measured = i.measured();
     out += fmt::format("  {:<14} {:>10} {:>8}  {}  ({})\n", decision,
                        measured ? HumanBytes(i.entry.bytes) : "-", measured ? HumanAge(i.age) : "-",
                        ShowName(i.entry.name), i.why);

@@ -16,6 +16,7 @@ void GcStats::Record(const GcRunResult& run) {
   for (const auto& [reason, n] : run.skipped) s.skipped[reason] += n;
   s.last_run = ToUnixSeconds(run.finished);
   s.last_freed = run.freed_bytes;
+  s.last_future_mtime = run.plan.future_mtime_entries;
   s.last_result = run.result;
   if (run.command_exit_code) s.command_exit_code = run.command_exit_code;
   s.last = run.ToJson();
@@ -56,6 +57,10 @@ void GcStats::ExportMetrics(MetricWriter& out) const {
                 s.last_run, {{"policy", name}});
       out.Gauge("cachewarden_gc_last_freed_bytes", "Bytes freed by the policy's last run.",
                 static_cast<double>(s.last_freed), {{"policy", name}});
+      out.Gauge("cachewarden_gc_future_mtime_entries",
+                "Entries of the policy's last plan whose newest time lies more than 5 minutes in "
+                "the future (aged by their ctime instead).",
+                static_cast<double>(s.last_future_mtime), {{"policy", name}});
       for (const auto& [result, label] : kGcResultNames) {
         out.Gauge("cachewarden_gc_last_result",
                   "1 for the result of the policy's last run (freed_nothing: triggered but nothing "

@@ -37,6 +37,7 @@ class GcStats {
     std::uint64_t busy = 0;
     double last_run = 0;  // unix seconds, 0: never
     std::uint64_t last_freed = 0;
+    std::uint64_t last_future_mtime = 0;  // entries of the last plan with a future time
     std::optional<GcResult> last_result;
     std::optional<int> command_exit_code;
     nlohmann::json last;  // the last run's plan and outcome

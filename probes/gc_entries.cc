@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -34,8 +35,57 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
   out->dev = DevOf(self);
   out->ino = self.stx_ino;
   out->is_dir = S_ISDIR(self.stx_mode);
+  struct statx parent;
+  if (int err = StatxNoFollow(parent_fd, "", &parent); err != 0) {
+    out->error = std::strerror(err);
+    return;
+  }
+  out->mount_point = out->is_dir && (DevOf(self) != DevOf(parent) ||
+                                     ((self.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+                                      (self.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) ||
+                                     ((self.stx_mask & parent.stx_mask & STATX_MNT_ID) != 0 &&
+                                      self.stx_mnt_id != parent.stx_mnt_id));
   EntryTotals totals;
-  Status s = MeasureEntry(parent_fd, name, options.walk, &totals);
+  Status s;
+  if (out->mount_point) {
+    // Measured by what the mount shows (its own root is the filesystem of reference): its age
+    // decides whether it is stale; nothing of it is counted as the cache's.
+    UniqueFd fd(OpenDirNoFollow(parent_fd, name.c_str()));
+    if (!fd.valid()) {
+      out->error = std::strerror(errno);
+      return;
+    }
+    // The walker takes the mount's root for a mount point; its children are on its filesystem.
+    std::vector<DirName> names;
+    if (int err = ReadDirNames(fd.get(), &names); err != 0) {
+      out->error = std::strerror(err);
+      return;
+    }
+    struct statx root;
+    if (int err = StatxNoFollow(fd.get(), "", &root); err != 0) {
+      out->error = std::strerror(err);
+      return;
+    }
+    auto time_of = [](const struct statx_timestamp& t) {
+      return SystemTime(std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec));
+    };
+    totals.newest_mtime = totals.oldest_mtime = time_of(root.stx_mtime);
+    totals.newest_ctime = time_of(root.stx_ctime);
+    totals.newest_atime = time_of(root.stx_atime);
+    Walker walker(options.walk);
+    for (const auto& d : names) {
+      EntryTotals child;
+      s = walker.Measure(fd.get(), d.name, &child);
+      if (!s.ok() && s.code() != StatusCode::kMissing) break;
+      if (s.ok()) totals.Add(child);
+      s = Status::Ok();
+    }
+    totals.allocated_bytes = 0;
+    totals.inodes = 0;
+    totals.mount_points = 0;
+  } else {
+    s = MeasureEntry(parent_fd, name, options.walk, &totals);
+  }
   if (!s.ok()) {
     out->error = s.ToString();
     return;
@@ -45,6 +95,7 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
   out->newest = age_by == GcAgeBy::kMtime   ? totals.newest_mtime
                 : age_by == GcAgeBy::kCtime ? totals.newest_ctime
                                             : totals.newest_atime;
+  out->newest_ctime = totals.newest_ctime;
   out->has_mount = totals.has_mount_inside();
   if (const std::uint64_t unseen = totals.skipped.permission + totals.skipped.error; unseen > 0) {
     out->incomplete =
@@ -154,6 +205,10 @@ Status MountsUnderEntries(const std::string& proc_root, const std::vector<std::s
   for (const DindMount& m : scan.mounts) {
     if (m.entry_id.empty()) continue;
     EntryMounts& e = (*out)[m.entry_id];
+    if (m.own_namespace && !m.shows_entry &&
+        NormalizePath(m.mount_point) == JoinPath(m.dind_dir, m.entry_id)) {
+      e.own_at_entry = true;
+    }
     if (m.shows_entry) {
       if (e.elsewhere.empty()) {
         e.elsewhere = fmt::format("{} (pid {} {})", m.mount_point, m.pid, m.command);

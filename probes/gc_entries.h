@@ -35,7 +35,16 @@ struct GcEntry {
   std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
   std::uint64_t inodes = 0;  // files, directories and links inside, itself included
   SystemTime newest{};       // newest time (per age_by) in the entry's subtree
-  bool has_mount = false;    // a mount point at or under the entry, in any namespace
+  // Newest ctime in the subtree: the age's fallback when `newest` lies in the future (ctime cannot
+  // be set from user space, so it is never later than the last change's real time).
+  SystemTime newest_ctime{};
+  bool has_mount = false;  // a mount point at or under the entry, in any namespace
+  // The entry is itself a mount point of the agent's namespace (another device or mount than its
+  // parent's). `newest` is then the age of what the mount shows, `bytes` and `inodes` 0: what is
+  // beneath is hidden until it is detached, and the mount's own content frees nothing of the
+  // cache. Skipped (`mount_point`) unless the policy detaches stale mounts; GC then detaches it and
+  // measures the directory beneath again before it deletes anything.
+  bool mount_point = false;
   // A mount at or under the entry in another mount namespace, for people ("" if none). Always
   // skipped (`mount`), even with unmount_stale: the agent detaches only mounts of its own
   // namespace, and rmdir here would silently detach that one there.
@@ -63,9 +72,9 @@ struct EntryMeasureOptions {
 // (fs/walker.h: dirfd only, never follows symlinks, never enters another mount, hard links
 // once): its (dev, ino), allocated bytes, inode count, the newest `age_by` time in its subtree, and
 // whether a mount point of the agent's namespace lies at or under it (another device;
-// MountsUnderEntries finds the rest). A failure is stored in out->error ("" on success), a partial
-// walk in out->incomplete. Polls
-// options.walk.cancel.
+// MountsUnderEntries finds the rest). An entry that is itself a mount point is marked so
+// (GcEntry::mount_point) and measured by what it shows. A failure is stored in out->error ("" on
+// success), a partial walk in out->incomplete. Polls options.walk.cancel.
 void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOptions& options,
                     GcEntry* out);
 
@@ -87,7 +96,8 @@ std::set<std::string> EntriesHeldOpen(const std::string& proc_root, const std::s
 // The mounts at or under one entry of a policy directory, as the mount namespaces visible in /proc
 // see them.
 struct EntryMounts {
-  bool own = false;  // in the agent's own namespace (unmount_stale may detach it)
+  bool own = false;           // in the agent's own namespace (unmount_stale may detach it)
+  bool own_at_entry = false;  // one of those is on the entry itself
   // A mount that shows the entry elsewhere (a bind mount whose root is the entry or inside it), in
   // any namespace, for people: "<mount point> (pid <pid> <comm>)"; "" if none. The entry is in
   // use there although nothing is mounted on it.

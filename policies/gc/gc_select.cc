@@ -95,8 +95,14 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
   for (const GcEntry& e : entries) {
     GcPlanItem item;
     item.entry = e;
-    item.age = Age(now, e.newest);
     item.decision = GcDecision::kSkip;
+    if (e.error.empty() && e.newest > now + kFutureTimeSkew) {
+      item.future_mtime = true;
+      plan.future_mtime_entries++;
+      item.age = e.newest_ctime > now + kFutureTimeSkew ? Duration(0) : Age(now, e.newest_ctime);
+    } else {
+      item.age = Age(now, e.newest);
+    }
     if (!GcNameIncluded(policy, e.name)) {
       item.skip = SkipReason::kExcluded;
       item.why = "excluded by include/exclude";
@@ -110,6 +116,9 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
     } else if (!e.incomplete.empty()) {
       item.skip = SkipReason::kIncomplete;
       item.why = "not measured whole: " + e.incomplete;
+    } else if (e.mount_point && !policy.unmount_stale) {
+      item.skip = SkipReason::kMountPoint;
+      item.why = "the entry is a mount point (unmount_stale is off)";
     } else if (item.age < policy.min_age) {
       item.skip = SkipReason::kYoung;
       item.why =
@@ -146,7 +155,7 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
 
   if (policy.order == GcOrder::kOldestFirst) {
     std::stable_sort(eligible.begin(), eligible.end(), [](const auto& a, const auto& b) {
-      if (a.entry.newest != b.entry.newest) return a.entry.newest < b.entry.newest;
+      if (a.age != b.age) return a.age > b.age;
       return a.entry.name < b.entry.name;
     });
   } else {
@@ -186,26 +195,35 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
       continue;
     }
     item.decision = GcDecision::kDelete;
-    item.why = because;
+    item.why = item.entry.mount_point
+                   ? because +
+                         "; a stale mount at the entry: detached, then what is beneath is "
+                         "measured and judged again"
+                   : because;
     plan.planned_bytes += item.entry.bytes;
     freed_inodes += item.entry.inodes;
     plan.planned_entries++;
   }
   plan.items = std::move(eligible);
   for (auto& o : others) plan.items.push_back(std::move(o));
+  for (auto& i : plan.items) {
+    if (i.future_mtime) i.why += "; newest time in the future: aged by ctime";
+  }
   return plan;
 }
 
 nlohmann::json GcPlan::ToJson() const {
   nlohmann::json items_json = nlohmann::json::array();
   for (const auto& i : items) {
-    nlohmann::json j = {{"entry", i.entry.name},
-                        {"bytes", i.entry.bytes},
-                        {"inodes", i.entry.inodes},
-                        {"age_seconds", ToSeconds(i.age)},
-                        {"decision", ToString(i.decision)},
-                        {"why", i.why}};
+    nlohmann::json j = {
+        {"entry", i.entry.name},
+        {"bytes", i.entry.bytes},
+        {"inodes", i.entry.inodes},
+        {"age_seconds", i.measured() ? nlohmann::json(ToSeconds(i.age)) : nlohmann::json(nullptr)},
+        {"decision", ToString(i.decision)},
+        {"why", i.why}};
     if (i.decision == GcDecision::kSkip) j["skip_reason"] = ToString(i.skip);
+    if (i.future_mtime) j["future_mtime"] = true;
     items_json.push_back(std::move(j));
   }
   return {{"policy", policy},
@@ -215,6 +233,7 @@ nlohmann::json GcPlan::ToJson() const {
           {"need_inodes", need_inodes},
           {"planned_bytes", planned_bytes},
           {"planned_entries", planned_entries},
+          {"future_mtime_entries", future_mtime_entries},
           {"entries", items_json}};
 }
 

@@ -20,6 +20,9 @@ namespace cachewarden {
 // age and size are unknown.
 // kMountedElsewhere: a mount in some namespace shows the entry under another path (a bind mount of
 // it, as `WITH DOCKER` makes at /var/lib/docker): in use there.
+// kMountPoint: the entry is itself a mount point (in use as a mount), and the policy does not
+// detach stale mounts; with unmount_stale, a stale one (older than min_age by what it shows) is
+// planned, detached, and the directory beneath measured and judged again before any delete.
 enum class SkipReason {
   kNone,
   kYoung,
@@ -30,6 +33,7 @@ enum class SkipReason {
   kError,
   kIncomplete,
   kMountedElsewhere,
+  kMountPoint,
 };
 inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
     {SkipReason::kNone, "none"},
@@ -41,12 +45,13 @@ inline constexpr EnumName<SkipReason> kSkipReasonNames[] = {
     {SkipReason::kError, "error"},
     {SkipReason::kIncomplete, "incomplete"},
     {SkipReason::kMountedElsewhere, "mounted_elsewhere"},
+    {SkipReason::kMountPoint, "mount_point"},
 };
 // The label values: every reason but kNone.
 inline constexpr SkipReason kAllSkipReasons[] = {
-    SkipReason::kYoung,      SkipReason::kExcluded,        SkipReason::kMount,
-    SkipReason::kOpen,       SkipReason::kChanged,         SkipReason::kError,
-    SkipReason::kIncomplete, SkipReason::kMountedElsewhere};
+    SkipReason::kYoung,      SkipReason::kExcluded,         SkipReason::kMount,
+    SkipReason::kOpen,       SkipReason::kChanged,          SkipReason::kError,
+    SkipReason::kIncomplete, SkipReason::kMountedElsewhere, SkipReason::kMountPoint};
 constexpr std::string_view ToString(SkipReason r) {
   return NameIn<SkipReason>(kSkipReasonNames, r);
 }
@@ -66,9 +71,21 @@ constexpr std::string_view ToString(GcDecision d) {
   return NameIn<GcDecision>(kGcDecisionNames, d);
 }
 
+// How far in the future an entry's newest time may lie and still be believed (clock skew between a
+// build host and the cache's filesystem, NFS). Beyond it the time is reported (`future_mtime`) and
+// the entry is aged by its newest ctime instead, which user space cannot set: a `touch -d 2099`
+// (or a tar with bad times) no longer keeps an entry young forever; it ages from the change.
+inline constexpr Duration kFutureTimeSkew = std::chrono::minutes(5);
+
 struct GcPlanItem {
   GcEntry entry;
-  Duration age{};  // now - entry.newest, never negative
+  // now - entry.newest, never negative; now - entry.newest_ctime when entry.newest is more than
+  // kFutureTimeSkew ahead (0 if that is ahead too: the clock went back).
+  Duration age{};
+  bool future_mtime = false;  // entry.newest is more than kFutureTimeSkew ahead of now
+  // The entry could be measured (entry.error is ""): else `age` and the sizes mean nothing, and
+  // JSON's age_seconds is null (text: "-").
+  bool measured() const { return entry.error.empty(); }
   GcDecision decision = GcDecision::kKeep;
   SkipReason skip = SkipReason::kNone;
   std::string why;  // for people: "older than 24h", "young (2h < min_age 6h)"
@@ -84,13 +101,14 @@ struct GcPlan {
   std::uint64_t need_inodes = 0;
   std::uint64_t planned_bytes = 0;  // sum over kDelete items
   std::size_t planned_entries = 0;
-  std::vector<GcPlanItem> items;  // in the policy's order: chosen ones first come first
+  std::size_t future_mtime_entries = 0;  // items with future_mtime
+  std::vector<GcPlanItem> items;         // in the policy's order: chosen ones first come first
 
   nlohmann::json ToJson() const;
 };
 
 // Pure: decides from the measured entries, the volume (may be null: the volume triggers then do not
-// fire) and the time. Guards are applied first (excluded, error, incomplete, young,
+// fire) and the time. Guards are applied first (excluded, error, incomplete, mount_point, young,
 // mounted_elsewhere, mount, open),
 // then eligible entries are taken in the policy's order while a trigger still wants them
 // (older_than, always, or bytes/inodes still short of the low watermark), within max_entries and

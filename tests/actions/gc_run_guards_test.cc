@@ -256,5 +256,60 @@ TEST_CASE("gc's mount and open guards hold whatever the spelling of the root, / 
   }
 }
 
+TEST_CASE("gc: an entry that is a mount point is in use, or a stale mount judged again beneath",
+          "[gc][run][mount][guards]") {
+  CW_REQUIRE_ROOT();
+  Cache c;
+  const std::string e = c.root + "/dind/build-mnt";
+  // What is beneath: `young` is fresh unless the case says otherwise.
+  auto setup = [&](int beneath_age) {
+    MakeDirs(e);
+    Touch(e + "/beneath", "beneath");
+    AgeTree(e, beneath_age);
+    REQUIRE(MountTmpfs(e, "4m") == "");
+    Touch(e + "/on-tmpfs", "on tmpfs");
+    AgeTree(e, 3 * kDay);  // what the mount shows is 3 days old
+  };
+  GcPolicy p = Always();
+  p.min_age = std::chrono::hours(6);
+
+  SECTION("in use as a mount: skipped with its own reason and a real age") {
+    setup(3 * kDay);
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    const GcPlanItem* i = Item(r, "build-mnt");
+    REQUIRE(i != nullptr);
+    CHECK(i->skip == SkipReason::kMountPoint);
+    CHECK(i->age > std::chrono::hours(71));
+    CHECK(i->age < std::chrono::hours(73));  // not the epoch ("20788d")
+    CHECK(r.skipped[SkipReason::kMountPoint] == 1);
+    CHECK(Exists(e + "/on-tmpfs"));
+  }
+  SECTION("stale, but young beneath: detached, measured again, kept") {
+    setup(600);
+    p.unmount_stale = true;
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    const GcPlanItem* i = Item(r, "build-mnt");
+    REQUIRE(i != nullptr);
+    CHECK(i->decision == GcDecision::kDelete);
+    CHECK(i->entry.bytes == 0);  // what is beneath is not known until detached
+    REQUIRE(r.done.size() == 1);
+    CHECK(r.done[0].reap.result == ReapResult::kChanged);
+    CHECK(r.done[0].reap.unmounted == 1);
+    CHECK(ReadFile(e + "/beneath") == "beneath");
+    CHECK(ReadFile("/proc/self/mountinfo").find(e) == std::string::npos);
+  }
+  SECTION("stale and old beneath: detached, then deleted") {
+    setup(3 * kDay);
+    p.unmount_stale = true;
+    GcRunResult r = RunGcPolicy(p, nullptr, c.options);
+    REQUIRE(r.done.size() == 1);
+    CHECK(r.done[0].reap.result == ReapResult::kDeleted);
+    CHECK(r.done[0].reap.unmounted == 1);
+    CHECK(r.done[0].freed > 0);
+    CHECK_FALSE(Exists(e));
+  }
+  UnmountUnder(e);
+}
+
 }  // namespace
 }  // namespace cachewarden

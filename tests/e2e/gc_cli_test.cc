@@ -92,6 +92,30 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries", "[gc][e2e]
   CHECK(unknown.exit_code == 64);
 }
 
+TEST_CASE("gc --dry-run measures an excluded entry; an age not measured is null, never the epoch",
+          "[gc][e2e][guards]") {
+  TempDir tmp;
+  std::string root = tmp / "cache", dind = root + "/dind";
+  MakeDirs(dind + "/cache_keep/layer");
+  Touch(dind + "/cache_keep/layer/blob", std::string(20000, 'k'));
+  AgeTree(dind + "/cache_keep", 3 * 86400);
+  std::string config = tmp / "config.json";
+  WriteFile(config, R"({"gc": {"policies": [{"name": "dind", "path": "dind",
+      "exclude": ["cache_*"], "min_age": "1h", "triggers": {"always": true}}]}})");
+  auto dry =
+      RunProcess({BinaryPath(), "gc", "--dry-run", "--json", "--config", config, "--root", root});
+  INFO(dry.err);
+  REQUIRE(dry.exit_code == 0);
+  auto item = nlohmann::json::parse(dry.out)["runs"][0]["plan"]["entries"][0];
+  CHECK(item["entry"] == "cache_keep");
+  CHECK(item["skip_reason"] == "excluded");
+  CHECK(item["bytes"].get<std::uint64_t>() >= 20000);
+  CHECK(item["age_seconds"].get<double>() >= 3 * 86400 - 60);
+  CHECK(item["age_seconds"].get<double>() < 3 * 86400 + 60);
+  auto text = RunProcess({BinaryPath(), "gc", "--dry-run", "--config", config, "--root", root});
+  CHECK(text.out.find("3d") != std::string::npos);
+}
+
 // What happens in a few directories, through inotify: an observer outside the process under test.
 class DirWatch {
  public:

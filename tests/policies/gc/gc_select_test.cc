@@ -226,8 +226,54 @@ TEST_CASE("gc skips an entry mounted in another namespace even with unmount_stal
   CHECK(Item(plan, "busy").why.find("pid 7 dockerd") != std::string::npos);
 }
 
+TEST_CASE("a future mtime is reported and does not keep an entry young: it ages by ctime",
+          "[gc][select][guards]") {
+  FakeClock clock;
+  GcPolicy p = Watermark("85%", "80%");
+  p.min_age = hours(6);
+  VolumeData v = Volume(90);
+  // Touched to a year ahead three days ago (ctime then), and one touched so an hour ago.
+  GcEntry old_touch = Entry("old-touch", 2, hours(-24 * 365), clock);
+  old_touch.newest_ctime = clock.Now() - hours(72);
+  GcEntry new_touch = Entry("new-touch", 2, hours(-24 * 365), clock);
+  new_touch.newest_ctime = clock.Now() - hours(1);
+  // Within the skew: believed, and young.
+  GcEntry skewed = Entry("skewed", 2, hours(0), clock);
+  skewed.newest = clock.Now() + std::chrono::minutes(4);
+  skewed.newest_ctime = clock.Now() - hours(72);
+  GcPlan plan = PlanGc(p, {old_touch, new_touch, skewed}, &v, clock.Now());
+  CHECK(Chosen(plan) == std::vector<std::string>{"old-touch"});
+  CHECK(Item(plan, "old-touch").future_mtime);
+  CHECK(Item(plan, "old-touch").age == hours(72));
+  CHECK(Item(plan, "old-touch").why.find("future") != std::string::npos);
+  CHECK(Item(plan, "new-touch").skip == SkipReason::kYoung);
+  CHECK(Item(plan, "new-touch").future_mtime);
+  CHECK_FALSE(Item(plan, "skewed").future_mtime);
+  CHECK(Item(plan, "skewed").skip == SkipReason::kYoung);
+  CHECK(plan.future_mtime_entries == 2);
+  nlohmann::json j = plan.ToJson();
+  CHECK(j["future_mtime_entries"] == 2);
+  CHECK(j["entries"][0]["future_mtime"] == true);
+}
+
+TEST_CASE("an entry that could not be measured has no age: null in JSON", "[gc][select][guards]") {
+  FakeClock clock;
+  GcPolicy p = Watermark("85%", "80%");
+  VolumeData v = Volume(90);
+  GcEntry broken;
+  broken.name = "broken";
+  broken.error = "Permission denied";
+  GcPlan plan = PlanGc(p, {broken, Entry("ok", 1, hours(48), clock)}, &v, clock.Now());
+  CHECK_FALSE(Item(plan, "broken").measured());
+  nlohmann::json j = plan.ToJson();
+  for (const auto& e : j["entries"]) {
+    INFO(e.dump());
+    CHECK(e["age_seconds"].is_null() == (e["entry"] == "broken"));
+  }
+}
+
 TEST_CASE("gc skip reasons and decisions: one name each, both directions", "[gc][names]") {
-  testing::CheckNameTable<SkipReason>(kSkipReasonNames, SkipReason::kMountedElsewhere);
+  testing::CheckNameTable<SkipReason>(kSkipReasonNames, SkipReason::kMountPoint);
   testing::CheckNameTable<GcDecision>(kGcDecisionNames, GcDecision::kKeep);
   // The label set is the table without kNone.
   CHECK(std::size(kAllSkipReasons) + 1 == std::size(kSkipReasonNames));
