@@ -30,15 +30,32 @@ ConfigOverrides OverridesFrom(const CommandLine& cl) {
   return o;
 }
 
-std::optional<Config> LoadConfigForCommand(const CommandLine& cl) {
+namespace {
+
+// Every error of a config, one line each; `prefix` goes before each.
+void PrintConfigErrors(const ConfigError& e, std::string_view prefix) {
+  if (auto* many = dynamic_cast<const ConfigErrors*>(&e)) {
+    for (const auto& line : many->Lines()) fmt::print(stderr, "{}{}\n", prefix, line);
+  } else {
+    fmt::print(stderr, "{}{}\n", prefix, e.what());
+  }
+}
+
+std::optional<Config> LoadConfigPrinting(const CommandLine& cl, std::string_view prefix) {
   try {
     Config c = LoadConfig(cl.Get("config"), OverridesFrom(cl));
     ConfigureLog(c.log_level, c.log_format);
     return c;
   } catch (const ConfigError& e) {
-    fmt::print(stderr, "cachewarden: bad config: {}\n", e.what());
+    PrintConfigErrors(e, prefix);
     return std::nullopt;
   }
+}
+
+}  // namespace
+
+std::optional<Config> LoadConfigForCommand(const CommandLine& cl) {
+  return LoadConfigPrinting(cl, "cachewarden: bad config: ");
 }
 
 int RunCommand(const CommandLine& cl) {
@@ -98,7 +115,8 @@ int ConfigCommand(const CommandLine& cl) {
   if (sub == "check") {
     CommandLine with_file = cl;
     if (cl.args.size() > 1) with_file.options["config"] = cl.args[1];
-    auto config = LoadConfigForCommand(with_file);
+    // A linter's lines: every error, each "FILE: /json/path: message".
+    auto config = LoadConfigPrinting(with_file, "");
     if (!config) return kExitConfig;
     fmt::print("{}: ok\n", config->source);
     return 0;

@@ -41,41 +41,55 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.source = source;
   c.effective = nlohmann::json::object();
   ConfigReader top(doc, "", &c.effective);
-  c.root = top.String("root", DefaultRoot());
-  if (overrides.root) c.root = *overrides.root, c.effective["root"] = c.root;
-  CheckAbsolutePath(top, "root", c.root);
-  // One spelling: every path GC and the probes build from the root, and compare with /proc's
-  // links and mount tables, starts from it ("/" + "/dind" would never match "/dind").
-  c.root = NormalizePath(c.root);
-  c.listen = top.String("listen", ":9479");
-  if (overrides.listen) c.listen = *overrides.listen, c.effective["listen"] = c.listen;
-  if (!ValidListen(c.listen)) {
-    top.Fail("listen",
-             fmt::format("expected host:port or :port (an IPv4 address or [IPv6], port 0 to "
-                         "65535), got \"{}\"",
-                         c.listen));
-  }
-  c.proc_root = top.String("proc_root", "/proc");
-  CheckAbsolutePath(top, "proc_root", c.proc_root);
-  c.proc_root = NormalizePath(c.proc_root);
-  c.sys_root = top.String("sys_root", "/sys");
-  CheckAbsolutePath(top, "sys_root", c.sys_root);
+  // Every error of the file is reported at once: each part below records its own and the rest
+  // still read.
+  top.CollectErrors();
+  top.Collect([&] {
+    c.root = top.String("root", DefaultRoot());
+    if (overrides.root) c.root = *overrides.root, c.effective["root"] = c.root;
+    CheckAbsolutePath(top, "root", c.root);
+    // One spelling: every path GC and the probes build from the root, and compare with /proc's
+    // links and mount tables, starts from it ("/" + "/dind" would never match "/dind").
+    c.root = NormalizePath(c.root);
+  });
+  top.Collect([&] {
+    c.listen = top.String("listen", ":9479");
+    if (overrides.listen) c.listen = *overrides.listen, c.effective["listen"] = c.listen;
+    if (!ValidListen(c.listen)) {
+      top.Fail("listen",
+               fmt::format("expected host:port or :port (an IPv4 address or [IPv6], port 0 to "
+                           "65535), got \"{}\"",
+                           c.listen));
+    }
+  });
+  top.Collect([&] {
+    c.proc_root = top.String("proc_root", "/proc");
+    CheckAbsolutePath(top, "proc_root", c.proc_root);
+    c.proc_root = NormalizePath(c.proc_root);
+  });
+  top.Collect([&] {
+    c.sys_root = top.String("sys_root", "/sys");
+    CheckAbsolutePath(top, "sys_root", c.sys_root);
+  });
 
-  ConfigReader log = top.Object("log");
-  std::string level = log.String("level", "info", NamesOf<LogLevel>(kLogLevelNames));
-  std::string format = log.String("format", "json", NamesOf<LogFormat>(kLogFormatNames));
-  log.Finish();
-  if (overrides.log_level) level = *overrides.log_level;
-  if (overrides.log_format) format = *overrides.log_format;
-  if (!ParseLogLevel(level, &c.log_level)) {
-    throw ConfigError("--log-level",
-                      fmt::format("expected debug, info, warn or error, got \"{}\"", level));
-  }
-  if (!ParseLogFormat(format, &c.log_format)) {
-    throw ConfigError("--log-format", fmt::format("expected json or text, got \"{}\"", format));
-  }
-  c.effective["log"] = {{"level", level}, {"format", format}};
+  top.Collect([&] {
+    ConfigReader log = top.Object("log");
+    std::string level = log.String("level", "info", NamesOf<LogLevel>(kLogLevelNames));
+    std::string format = log.String("format", "json", NamesOf<LogFormat>(kLogFormatNames));
+    log.Finish();
+    if (overrides.log_level) level = *overrides.log_level;
+    if (overrides.log_format) format = *overrides.log_format;
+    c.effective["log"] = {{"level", level}, {"format", format}};
+    if (!ParseLogLevel(level, &c.log_level)) {
+      throw ConfigError("--log-level",
+                        fmt::format("expected debug, info, warn or error, got \"{}\"", level));
+    }
+    if (!ParseLogFormat(format, &c.log_format)) {
+      throw ConfigError("--log-format", fmt::format("expected json or text, got \"{}\"", format));
+    }
+  });
 
+<<<<<<< HEAD
   ConfigReader probes = top.Object("probes");
   c.probes = ReadProbeSpecs(probes);
   ConfigReader gc = top.Object("gc");
@@ -84,7 +98,22 @@ Config Build(const nlohmann::json* doc, const std::string& source,
   c.alerts = ReadAlertsConfig(alerts);
   ConfigReader web = top.Object("web");
   c.web = ReadWebConfig(web);
+=======
+  top.Collect([&] {
+    ConfigReader probes = top.Object("probes");
+    c.probes = ReadProbeSpecs(probes);
+  });
+  top.Collect([&] {
+    ConfigReader gc = top.Object("gc");
+    c.gc = ReadGcConfig(gc);
+  });
+  top.Collect([&] {
+    ConfigReader alerts = top.Object("alerts");
+    c.alerts = ReadAlertsConfig(alerts);
+  });
+>>>>>>> ux
   top.Finish();
+  top.ThrowCollected();
   return c;
 }
 
@@ -105,15 +134,22 @@ std::string DefaultRoot() {
 
 Config LoadConfigText(const std::string& text, const std::string& source,
                       const ConfigOverrides& overrides) {
-  nlohmann::json doc = ParseJsonText(text, source);
+  // Every error is rethrown as ConfigErrors naming `source`, so that each can be shown as
+  // "FILE: /json/path: message".
+  auto named = [&source](const ConfigError& e) {
+    if (auto* many = dynamic_cast<const ConfigErrors*>(&e))
+      return ConfigErrors(many->errors(), source);
+    return ConfigErrors({e}, source);
+  };
   try {
+    nlohmann::json doc = ParseJsonText(text, source);
     return Build(&doc, source, overrides);
-  } catch (const ConfigError&) {
-    throw;
+  } catch (const ConfigError& e) {
+    throw named(e);
   } catch (const std::exception& e) {
     // Any other error while reading the config (a library's type_error or out_of_range) is still
     // a config error: a reload must never be killed by what the file says.
-    throw ConfigError(source, e.what());
+    throw named(ConfigError(source, e.what()));
   }
 }
 

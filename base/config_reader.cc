@@ -222,66 +222,74 @@ const nlohmann::json* ConfigReader::Get(std::string_view key) {
 }
 
 bool ConfigReader::Bool(std::string_view key, bool def) {
-  const auto* v = Get(key);
-  bool out = def;
-  if (v != nullptr) {
-    if (!v->is_boolean()) Fail(key, fmt::format("expected true or false, got {}", Describe(*v)));
-    out = v->get<bool>();
-  }
-  if (effective_) (*effective_)[std::string(key)] = out;
-  return out;
+  return Guarded<bool>(def, [&]() -> bool {
+    const auto* v = Get(key);
+    bool out = def;
+    if (v != nullptr) {
+      if (!v->is_boolean()) Fail(key, fmt::format("expected true or false, got {}", Describe(*v)));
+      out = v->get<bool>();
+    }
+    if (effective_) (*effective_)[std::string(key)] = out;
+    return out;
+  });
 }
 
 std::int64_t ConfigReader::Int(std::string_view key, std::int64_t def, std::int64_t min,
                                std::int64_t max) {
-  const auto* v = Get(key);
-  std::int64_t out = def;
-  if (v != nullptr) {
-    if (!v->is_number_integer()) {
-      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, Describe(*v)));
+  return Guarded<std::int64_t>(def, [&]() -> std::int64_t {
+    const auto* v = Get(key);
+    std::int64_t out = def;
+    if (v != nullptr) {
+      if (!v->is_number_integer()) {
+        Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, Describe(*v)));
+      }
+      out = v->get<std::int64_t>();
+      if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+        out = max + (max < INT64_MAX ? 1 : 0);
+      }
+      if (out < min || out > max) {
+        Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, v->dump()));
+      }
     }
-    out = v->get<std::int64_t>();
-    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
-      out = max + (max < INT64_MAX ? 1 : 0);
-    }
-    if (out < min || out > max) {
-      Fail(key, fmt::format("expected an integer from {} to {}, got {}", min, max, v->dump()));
-    }
-  }
-  if (effective_) (*effective_)[std::string(key)] = out;
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = out;
+    return out;
+  });
 }
 
 double ConfigReader::Number(std::string_view key, double def, double min, double max) {
-  const auto* v = Get(key);
-  double out = def;
-  if (v != nullptr) {
-    if (!v->is_number()) {
-      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, Describe(*v)));
+  return Guarded<double>(def, [&]() -> double {
+    const auto* v = Get(key);
+    double out = def;
+    if (v != nullptr) {
+      if (!v->is_number()) {
+        Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, Describe(*v)));
+      }
+      out = v->get<double>();
+      if (out < min || out > max) {
+        Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, v->dump()));
+      }
     }
-    out = v->get<double>();
-    if (out < min || out > max) {
-      Fail(key, fmt::format("expected a number from {} to {}, got {}", min, max, v->dump()));
-    }
-  }
-  if (effective_) (*effective_)[std::string(key)] = out;
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = out;
+    return out;
+  });
 }
 
 std::string ConfigReader::String(std::string_view key, std::string_view def,
                                  const std::vector<std::string>& allowed) {
-  const auto* v = Get(key);
-  std::string out(def);
-  if (v != nullptr) {
-    if (!v->is_string()) Fail(key, fmt::format("expected a string, got {}", Describe(*v)));
-    out = v->get<std::string>();
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), out) == allowed.end()) {
-      Fail(key,
-           fmt::format("expected one of \"{}\", got \"{}\"", fmt::join(allowed, "\", \""), out));
+  return Guarded<std::string>(std::string(def), [&]() -> std::string {
+    const auto* v = Get(key);
+    std::string out(def);
+    if (v != nullptr) {
+      if (!v->is_string()) Fail(key, fmt::format("expected a string, got {}", Describe(*v)));
+      out = v->get<std::string>();
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), out) == allowed.end()) {
+        Fail(key,
+             fmt::format("expected one of \"{}\", got \"{}\"", fmt::join(allowed, "\", \""), out));
+      }
     }
-  }
-  if (effective_) (*effective_)[std::string(key)] = out;
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = out;
+    return out;
+  });
 }
 
 std::string ConfigReader::Secret(std::string_view key) {
@@ -292,90 +300,112 @@ std::string ConfigReader::Secret(std::string_view key) {
 
 std::vector<std::string> ConfigReader::StringList(std::string_view key,
                                                   const std::vector<std::string>& def) {
-  const auto* v = Get(key);
-  std::vector<std::string> out = def;
-  if (v != nullptr) {
-    if (!v->is_array()) Fail(key, fmt::format("expected a list of strings, got {}", Describe(*v)));
-    out.clear();
-    for (std::size_t i = 0; i < v->size(); ++i) {
-      if (!(*v)[i].is_string()) {
-        Fail(fmt::format("{}/{}", key, i),
-             fmt::format("expected a string, got {}", Describe((*v)[i])));
+  return Guarded<std::vector<std::string>>(def, [&]() -> std::vector<std::string> {
+    const auto* v = Get(key);
+    std::vector<std::string> out = def;
+    if (v != nullptr) {
+      if (!v->is_array())
+        Fail(key, fmt::format("expected a list of strings, got {}", Describe(*v)));
+      out.clear();
+      for (std::size_t i = 0; i < v->size(); ++i) {
+        if (!(*v)[i].is_string()) {
+          Fail(fmt::format("{}/{}", key, i),
+               fmt::format("expected a string, got {}", Describe((*v)[i])));
+        }
+        out.push_back((*v)[i].get<std::string>());
       }
-      out.push_back((*v)[i].get<std::string>());
     }
-  }
-  if (effective_) (*effective_)[std::string(key)] = out;
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = out;
+    return out;
+  });
 }
 
 Duration ConfigReader::Dur(std::string_view key, Duration def, Duration min, Duration max) {
-  const auto* v = Get(key);
-  Duration out = def;
-  if (v != nullptr) {
-    auto expected = fmt::format(
-        "expected a duration string from \"{}\" to \"{}\" like \"500ms\", \"90s\", \"15m\", "
-        "\"6h\", \"7d\"",
-        FormatDuration(min), FormatDuration(max));
-    if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
-    auto parsed = ParseDuration(v->get<std::string>());
-    if (!parsed) Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
-    out = *parsed;
-    if (out < min || out > max) {
-      Fail(key, fmt::format("{}, got \"{}\" (out of range)", expected, v->get<std::string>()));
+  return Guarded<Duration>(def, [&]() -> Duration {
+    const auto* v = Get(key);
+    Duration out = def;
+    if (v != nullptr) {
+      auto expected = fmt::format(
+          "expected a duration string from \"{}\" to \"{}\" like \"500ms\", \"90s\", \"15m\", "
+          "\"6h\", \"7d\"",
+          FormatDuration(min), FormatDuration(max));
+      if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
+      auto parsed = ParseDuration(v->get<std::string>());
+      if (!parsed) Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
+      out = *parsed;
+      if (out < min || out > max) {
+        Fail(key, fmt::format("{}, got \"{}\" (out of range)", expected, v->get<std::string>()));
+      }
     }
-  }
-  if (effective_) (*effective_)[std::string(key)] = FormatDuration(out);
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = FormatDuration(out);
+    return out;
+  });
 }
 
 SizeSpec ConfigReader::Size(std::string_view key, SizeSpec def, bool allow_percent) {
-  const auto* v = Get(key);
-  SizeSpec out = def;
-  if (v != nullptr) {
-    auto expected =
-        allow_percent
-            ? std::string(
-                  "expected a size string like \"512MiB\", \"50GB\" or a percentage like \"80%\"")
-            : std::string("expected a size string like \"512MiB\" or \"50GB\"");
-    if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
-    auto parsed = ParseSize(v->get<std::string>());
-    if (!parsed || (parsed->percent && !allow_percent)) {
-      Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
+  return Guarded<SizeSpec>(def, [&]() -> SizeSpec {
+    const auto* v = Get(key);
+    SizeSpec out = def;
+    if (v != nullptr) {
+      auto expected =
+          allow_percent
+              ? std::string(
+                    "expected a size string like \"512MiB\", \"50GB\" or a percentage like \"80%\"")
+              : std::string("expected a size string like \"512MiB\" or \"50GB\"");
+      if (!v->is_string()) Fail(key, fmt::format("{}, got {}", expected, Describe(*v)));
+      auto parsed = ParseSize(v->get<std::string>());
+      if (!parsed || (parsed->percent && !allow_percent)) {
+        Fail(key, fmt::format("{}, got \"{}\"", expected, v->get<std::string>()));
+      }
+      out = *parsed;
     }
-    out = *parsed;
-  }
-  if (effective_) (*effective_)[std::string(key)] = out.ToString();
-  return out;
+    if (effective_) (*effective_)[std::string(key)] = out.ToString();
+    return out;
+  });
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigReader::StringMap(std::string_view key) {
-  const auto* v = Get(key);
-  std::vector<std::pair<std::string, std::string>> out;
-  if (v != nullptr) {
-    if (!v->is_object())
-      Fail(key, fmt::format("expected an object of strings, got {}", Describe(*v)));
-    for (const auto& [k, value] : v->items()) {
-      if (!value.is_string()) {
-        Fail(fmt::format("{}/{}", key, k),
-             fmt::format("expected a string, got {}", Describe(value)));
-      }
-      out.emplace_back(k, value.get<std::string>());
-    }
-  }
-  if (effective_) {
-    auto& e = (*effective_)[std::string(key)];
-    e = nlohmann::json::object();
-    for (const auto& [k, value] : out) e[k] = value;
-  }
-  return out;
+  return Guarded<std::vector<std::pair<std::string, std::string>>>(
+      std::vector<std::pair<std::string, std::string>>{},
+      [&]() -> std::vector<std::pair<std::string, std::string>> {
+        const auto* v = Get(key);
+        std::vector<std::pair<std::string, std::string>> out;
+        if (v != nullptr) {
+          if (!v->is_object())
+            Fail(key, fmt::format("expected an object of strings, got {}", Describe(*v)));
+          for (const auto& [k, value] : v->items()) {
+            if (!value.is_string()) {
+              Fail(fmt::format("{}/{}", key, k),
+                   fmt::format("expected a string, got {}", Describe(value)));
+            }
+            out.emplace_back(k, value.get<std::string>());
+          }
+        }
+        if (effective_) {
+          auto& e = (*effective_)[std::string(key)];
+          e = nlohmann::json::object();
+          for (const auto& [k, value] : out) e[k] = value;
+        }
+        return out;
+      });
 }
 
 ConfigReader ConfigReader::Object(std::string_view key) {
   const auto* v = Get(key);
   nlohmann::json* effective = nullptr;
   if (effective_) effective = &(*effective_)[std::string(key)];
-  return ConfigReader(v, PathOf(key), effective);
+  auto make = [&](const nlohmann::json* object) {
+    ConfigReader r(object, PathOf(key), effective);
+    r.errors_ = errors_;
+    return r;
+  };
+  if (errors_ == nullptr) return make(v);
+  try {
+    return make(v);
+  } catch (const ConfigError& e) {
+    Record(e);
+    return make(nullptr);
+  }
 }
 
 std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* present,
@@ -385,7 +415,12 @@ std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* p
   if (v == nullptr) v = def;
   std::vector<ConfigReader> out;
   if (v == nullptr) return out;
-  if (!v->is_array()) Fail(key, fmt::format("expected a list of objects, got {}", Describe(*v)));
+  if (!v->is_array()) {
+    ConfigError e(PathOf(key), fmt::format("expected a list of objects, got {}", Describe(*v)));
+    if (errors_ == nullptr) throw e;
+    Record(e);
+    return out;
+  }
   nlohmann::json* effective = nullptr;
   if (effective_) {
     effective = &(*effective_)[std::string(key)];
@@ -393,8 +428,16 @@ std::vector<ConfigReader> ConfigReader::ObjectList(std::string_view key, bool* p
     for (std::size_t i = 0; i < v->size(); ++i) effective->push_back(nlohmann::json::object());
   }
   for (std::size_t i = 0; i < v->size(); ++i) {
-    out.emplace_back(&(*v)[i], fmt::format("{}/{}", PathOf(key), i),
-                     effective ? &(*effective)[i] : nullptr);
+    const std::string at = fmt::format("{}/{}", PathOf(key), i);
+    nlohmann::json* e = effective ? &(*effective)[i] : nullptr;
+    try {
+      out.emplace_back(&(*v)[i], at, e);
+    } catch (const ConfigError& error) {
+      if (errors_ == nullptr) throw;
+      Record(error);
+      continue;
+    }
+    out.back().errors_ = errors_;
   }
   return out;
 }
@@ -404,14 +447,77 @@ void ConfigReader::Finish() {
   for (const auto& [key, value] : object_->items()) {
     if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
     auto suggestion = ClosestMatch(key, known_);
+    std::string message;
     if (suggestion.empty()) {
       std::vector<std::string> sorted = known_;
       std::sort(sorted.begin(), sorted.end());
       sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-      Fail(key, fmt::format("unknown key; known keys here: {}", fmt::join(sorted, ", ")));
+      message = fmt::format("unknown key; known keys here: {}", fmt::join(sorted, ", "));
+    } else {
+      message = fmt::format("unknown key; did you mean \"{}\"?", suggestion);
     }
-    Fail(key, fmt::format("unknown key; did you mean \"{}\"?", suggestion));
+    ConfigError e(PathOf(key), message);
+    if (errors_ == nullptr) throw e;
+    Record(e);
   }
+}
+
+void ConfigReader::CollectErrors() {
+  if (errors_ == nullptr) errors_ = std::make_shared<std::vector<ConfigError>>();
+}
+
+void ConfigReader::Collect(const std::function<void()>& read) {
+  if (errors_ == nullptr) return read();
+  try {
+    read();
+  } catch (const ConfigError& e) {
+    Record(e);
+  }
+}
+
+void ConfigReader::Record(const ConfigError& e) {
+  // One error per path: a value that failed its read is not reported again by a check of the
+  // default it fell back to.
+  for (const auto& seen : *errors_) {
+    if (!seen.path().empty() && seen.path() == e.path()) return;
+  }
+  if (auto* many = dynamic_cast<const ConfigErrors*>(&e)) {
+    for (const auto& one : many->errors()) errors_->push_back(one);
+  } else {
+    errors_->push_back(e);
+  }
+}
+
+void ConfigReader::ThrowCollected() const {
+  if (errors_ == nullptr || errors_->empty()) return;
+  if (errors_->size() == 1) throw errors_->front();
+  throw ConfigErrors(*errors_);
+}
+
+namespace {
+
+std::string JoinMessages(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "\n") + std::string(e.what());
+  return out;
+}
+
+}  // namespace
+
+ConfigErrors::ConfigErrors(std::vector<ConfigError> errors, std::string source)
+    : ConfigError("", JoinMessages(errors)),
+      errors_(std::move(errors)),
+      source_(std::move(source)) {}
+
+std::vector<std::string> ConfigErrors::Lines() const {
+  std::vector<std::string> out;
+  for (const auto& e : errors_) {
+    std::string_view what = e.what();
+    const bool named = source_.empty() || what.starts_with(source_ + ":") ||
+                       what.find(": " + source_ + ":") != std::string_view::npos;
+    out.push_back(named ? std::string(what) : fmt::format("{}: {}", source_, what));
+  }
+  return out;
 }
 
 }  // namespace cachewarden

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <stdexcept>
@@ -27,11 +29,34 @@ class ConfigError : public std::runtime_error {
   std::string path_;
 };
 
+// Every error found in one config, in the order found: what `config check` reports, one line each.
+// what() is their messages, one per line; path() is empty (each error has its own).
+class ConfigErrors : public ConfigError {
+ public:
+  // `source` names the file ("" when unknown).
+  explicit ConfigErrors(std::vector<ConfigError> errors, std::string source = "");
+  const std::vector<ConfigError>& errors() const { return errors_; }
+  const std::string& source() const { return source_; }
+  // One "FILE: /json/path: message" line per error (a message that already names the file, such as
+  // a syntax error's "FILE:2:16: invalid JSON", as it is).
+  std::vector<std::string> Lines() const;
+
+ private:
+  std::vector<ConfigError> errors_;
+  std::string source_;
+};
+
 // Strict, typed reads from one JSON object of the config. Each read names a key, its default and
 // its allowed range; a wrong type or value throws ConfigError naming the JSON path and what was
 // expected. Finish() throws for any key that was never read ("unknown key; did you mean ...?").
 // Every value read, given or defaulted, is also written to `effective`, which is how `config print`
 // shows the whole effective config.
+//
+// A reader that collects errors (CollectErrors(), inherited by the readers of nested objects)
+// records each one instead of throwing: a typed read gives its default, Finish() records every
+// unknown key, and a Collect() block records what it throws and ends there. ThrowCollected() then
+// throws them all as one ConfigErrors, so a person fixes a file in one pass. Without it every
+// error throws at once.
 //
 // Used only while loading config (exceptions are fine there). Not thread-safe.
 class ConfigReader {
@@ -75,6 +100,13 @@ class ConfigReader {
   // Throws for keys present in the object that no read asked for.
   void Finish();
 
+  // From now on, this reader and those it makes record errors instead of throwing them.
+  void CollectErrors();
+  // Runs `read`; while collecting, a ConfigError it throws is recorded and `read` ends there.
+  void Collect(const std::function<void()>& read);
+  // Throws ConfigErrors with every error recorded, if any.
+  void ThrowCollected() const;
+
   const std::string& path() const { return path_; }
   std::string PathOf(std::string_view key) const;
   // Throws ConfigError at this object's `key` with `message`.
@@ -83,10 +115,24 @@ class ConfigReader {
  private:
   const nlohmann::json* Get(std::string_view key);
 
+  // Runs a typed read; while collecting, its error is recorded and `def` returned instead.
+  template <typename T, typename F>
+  T Guarded(const T& def, F&& read) {
+    if (errors_ == nullptr) return read();
+    try {
+      return read();
+    } catch (const ConfigError& e) {
+      Record(e);
+      return def;
+    }
+  }
+  void Record(const ConfigError& e);
+
   const nlohmann::json* object_;
   std::string path_;
   nlohmann::json* effective_;
   std::vector<std::string> known_;
+  std::shared_ptr<std::vector<ConfigError>> errors_;  // null: not collecting
 };
 
 // The closest of `candidates` to `word` by edit distance, or "" if none is close enough to be a

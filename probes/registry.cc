@@ -51,13 +51,16 @@ std::vector<ProbeSpec> ReadProbeSpecs(ConfigReader& probes) {
     ConfigReader section = probes.Object(entry.name);
     ProbeSpec spec;
     spec.name = std::string(entry.name);
-    spec.enabled = section.Bool("enabled", entry.enabled_by_default);
-    spec.interval = section.Dur("interval", entry.default_interval, std::chrono::milliseconds(100),
-                                std::chrono::days(7));
-    spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
-                               std::chrono::milliseconds(10), std::chrono::days(1));
-    spec.options = entry.read(section);
-    section.Finish();
+    // Each probe's errors are its own: the next probe is read even when this one fails.
+    section.Collect([&] {
+      spec.enabled = section.Bool("enabled", entry.enabled_by_default);
+      spec.interval = section.Dur("interval", entry.default_interval,
+                                  std::chrono::milliseconds(100), std::chrono::days(7));
+      spec.timeout = section.Dur("timeout", std::min(entry.default_timeout, spec.interval),
+                                 std::chrono::milliseconds(10), std::chrono::days(1));
+      spec.options = entry.read(section);
+      section.Finish();
+    });
     out.push_back(std::move(spec));
   }
   probes.Finish();

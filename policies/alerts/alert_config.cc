@@ -122,36 +122,40 @@ AlertsConfig ReadAlertsConfig(ConfigReader& alerts) {
   ConfigReader rules = alerts.Object("rules");
   for (const auto& def : RuleTable()) {
     ConfigReader r = rules.Object(def.name);
-    c.rules[std::string(def.name)] = ReadRule(r, def);
+    r.Collect([&] { c.rules[std::string(def.name)] = ReadRule(r, def); });
   }
   rules.Finish();
 
   ConfigReader am = alerts.Object("alertmanager");
-  auto urls = am.StringList("urls", {});
-  c.alertmanager.resend_interval =
-      am.Dur("resend_interval", std::chrono::minutes(1), milliseconds(100), days(1));
-  c.alertmanager.resolve_resend_for =
-      am.Dur("resolve_resend_for", std::chrono::minutes(5), Duration::zero(), days(1));
-  c.alertmanager.max_backoff =
-      am.Dur("max_backoff", std::chrono::minutes(1), milliseconds(100), std::chrono::hours(1));
-  c.alertmanager.queue_size = static_cast<int>(am.Int("queue_size", 16, 1, 10000));
-  c.alertmanager.external_labels = am.StringMap("external_labels");
-  // The per-URL settings are shared by every URL of the HA set.
-  HttpTargetConfig shared = ReadTarget(am);
-  am.Finish();
-  for (std::size_t i = 0; i < urls.size(); ++i) {
-    HttpTargetConfig t = shared;
-    t.url = CheckedUrl(am, fmt::format("urls/{}", i), urls[i]);
-    c.alertmanager.targets.push_back(std::move(t));
-  }
+  am.Collect([&] {
+    auto urls = am.StringList("urls", {});
+    c.alertmanager.resend_interval =
+        am.Dur("resend_interval", std::chrono::minutes(1), milliseconds(100), days(1));
+    c.alertmanager.resolve_resend_for =
+        am.Dur("resolve_resend_for", std::chrono::minutes(5), Duration::zero(), days(1));
+    c.alertmanager.max_backoff =
+        am.Dur("max_backoff", std::chrono::minutes(1), milliseconds(100), std::chrono::hours(1));
+    c.alertmanager.queue_size = static_cast<int>(am.Int("queue_size", 16, 1, 10000));
+    c.alertmanager.external_labels = am.StringMap("external_labels");
+    // The per-URL settings are shared by every URL of the HA set.
+    HttpTargetConfig shared = ReadTarget(am);
+    am.Finish();
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+      HttpTargetConfig t = shared;
+      t.url = CheckedUrl(am, fmt::format("urls/{}", i), urls[i]);
+      c.alertmanager.targets.push_back(std::move(t));
+    }
+  });
 
   bool present = false;
   for (auto& w : alerts.ObjectList("webhooks", &present)) {
-    std::string url = w.String("url", "");
-    HttpTargetConfig t = ReadTarget(w);
-    t.url = CheckedUrl(w, "url", url);
-    c.webhooks.push_back(std::move(t));
-    w.Finish();
+    w.Collect([&] {
+      std::string url = w.String("url", "");
+      HttpTargetConfig t = ReadTarget(w);
+      t.url = CheckedUrl(w, "url", url);
+      c.webhooks.push_back(std::move(t));
+      w.Finish();
+    });
   }
   alerts.Finish();
   return c;

@@ -158,10 +158,13 @@ GcConfig ReadGcConfig(ConfigReader& gc) {
   bool present = false;
   std::set<std::string> names;
   for (auto& p : gc.ObjectList("policies", &present, &DefaultPolicies())) {
-    c.policies.push_back(ReadPolicy(p));
-    if (!names.insert(c.policies.back().name).second) {
-      p.Fail("name", fmt::format("duplicate policy name \"{}\"", c.policies.back().name));
-    }
+    // Each policy's errors are its own: the next policy is read even when this one fails.
+    p.Collect([&] {
+      c.policies.push_back(ReadPolicy(p));
+      if (!names.insert(c.policies.back().name).second) {
+        p.Fail("name", fmt::format("duplicate policy name \"{}\"", c.policies.back().name));
+      }
+    });
   }
   gc.Finish();
   return c;

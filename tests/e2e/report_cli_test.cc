@@ -213,5 +213,39 @@ TEST_CASE("a wrong option prints the usage of the command it was given to", "[e2
   CHECK_THAT(r.err, Catch::Contains("usage: cachewarden scan [options]"));
 }
 
+TEST_CASE("config check reports every error, each as FILE: /json/path: message, exit 78",
+          "[e2e][report]") {
+  TempDir dir;
+  const std::string file = dir / "typos.json";
+  WriteFile(file, R"({"probes": {"volume": {"intervall": "5s"}, "scan": {"topp": 3}},
+                      "gc": {"enabld": true, "policies": [{"name": "p", "path": "dind",
+                             "triggers": {"older_than": "forever"}}]},
+                      "listen": "nope"})");
+  auto r = Cw({"config", "check", file});
+  CHECK(r.exit_code == 78);
+  CHECK(r.out.empty());
+  CHECK(r.err == file +
+                     ": /listen: expected host:port or :port (an IPv4 address or [IPv6], port 0 "
+                     "to 65535), got \"nope\"\n" +
+                     file +
+                     ": /probes/volume/intervall: unknown key; did you mean \"interval\"?\n" +
+                     file + ": /probes/scan/topp: unknown key; did you mean \"top\"?\n" + file +
+                     ": /gc/policies/0/triggers/older_than: expected a duration string from \"0s\" "
+                     "to \"36500d\" like \"500ms\", \"90s\", \"15m\", \"6h\", \"7d\", got "
+                     "\"forever\"\n" +
+                     file + ": /gc/enabld: unknown key; did you mean \"enabled\"?\n");
+  // Other commands name the same errors after their prefix.
+  r = Cw({"check", "--config", file});
+  CHECK(r.exit_code == 78);
+  CHECK_THAT(r.err, Catch::Contains("cachewarden: bad config: " + file +
+                                    ": /probes/scan/topp: unknown key") &&
+                        Catch::Contains("cachewarden: bad config: " + file + ": /gc/enabld"));
+  // A syntax error names the file once.
+  WriteFile(file, "{\"root\": }");
+  r = Cw({"config", "check", file});
+  CHECK(r.exit_code == 78);
+  CHECK_THAT(r.err, Catch::StartsWith(file + ":1:10: invalid JSON"));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
