@@ -89,16 +89,6 @@ Config Build(const nlohmann::json* doc, const std::string& source,
     }
   });
 
-<<<<<<< HEAD
-  ConfigReader probes = top.Object("probes");
-  c.probes = ReadProbeSpecs(probes);
-  ConfigReader gc = top.Object("gc");
-  c.gc = ReadGcConfig(gc);
-  ConfigReader alerts = top.Object("alerts");
-  c.alerts = ReadAlertsConfig(alerts);
-  ConfigReader web = top.Object("web");
-  c.web = ReadWebConfig(web);
-=======
   top.Collect([&] {
     ConfigReader probes = top.Object("probes");
     c.probes = ReadProbeSpecs(probes);
@@ -111,7 +101,10 @@ Config Build(const nlohmann::json* doc, const std::string& source,
     ConfigReader alerts = top.Object("alerts");
     c.alerts = ReadAlertsConfig(alerts);
   });
->>>>>>> ux
+  top.Collect([&] {
+    ConfigReader web = top.Object("web");
+    c.web = ReadWebConfig(web);
+  });
   top.Finish();
   top.ThrowCollected();
   return c;
