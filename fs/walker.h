@@ -72,6 +72,9 @@ struct EntryTotals {
   // mount inside unless its policy detaches stale mounts: deleting it would fail with "Device or
   // resource busy".
   std::uint64_t mount_points = 0;
+  // Of allocated_bytes: multiply-linked files with links the walk did not meet (outside the entry),
+  // which deleting the entry would not free. Set by MeasureEntry only (0 from Walker::Measure).
+  std::uint64_t shared_bytes = 0;
   SkipCounts skipped;
 
   bool has_mount_inside() const { return mount_points > 0; }
@@ -125,6 +128,9 @@ class Walker {
   std::vector<LargeFile> LargestFiles() const;
   // Paths of the first WalkOptions::max_mount_paths mount points met.
   const std::vector<std::string>& MountPointPaths() const;
+  // Allocated bytes of the multiply-linked files met so far (all calls) some of whose links
+  // (st_nlink) were never met.
+  std::uint64_t SharedLinkBytes() const;
 
  private:
   struct State;
@@ -134,8 +140,9 @@ class Walker {
 
 // For GC's measuring and the dind probe: the totals of ONE entry (parent directory fd, name), with
 // a fresh hard-link set: allocated and apparent bytes, inodes, newest mtime/ctime/atime in the
-// subtree, and whether a mount point lies at or inside it (EntryTotals::has_mount_inside). Same
-// rules and errors as Walker::Measure.
+// subtree, whether a mount point lies at or inside it (EntryTotals::has_mount_inside), and the
+// bytes of hard-linked files with links outside it (EntryTotals::shared_bytes). Same rules and
+// errors as Walker::Measure.
 Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
                     EntryTotals* out);
 
