@@ -257,7 +257,7 @@ void RunDeletes(const GcPolicy& policy, const GcRunOptions& o, int dir_fd, GcRun
                              {"result", ToString(done.reap.result)},
                              {"removed", done.reap.removed}};
     if (done.reap.result == ReapResult::kDeleted) {
-      done.freed = target.bytes;
+      done.freed = target.bytes - target.shared_bytes;  // hard links from outside stay
       out->freed_bytes += done.freed;
       out->deleted_entries++;
       LogInfo("gc deleted an entry", fields);

@@ -25,7 +25,8 @@ struct GcEntryOutcome {
   std::uint64_t bytes = 0;  // measured before deletion
   Duration age{};
   ReapOutcome reap;
-  // Bytes gone: all of `bytes` when the entry was deleted; for an entry deleted in part (errors, a
+  // Bytes gone: all of `bytes` less its shared_bytes (hard-linked from outside) when the entry was
+  // deleted; for an entry deleted in part (errors, a
   // mount), `bytes` less what a second measurement finds left. 0 for a cancelled one: the measuring
   // is cancelled too.
   std::uint64_t freed = 0;

@@ -33,8 +33,13 @@ std::string GcRunText(const GcRunResult& run) {
                        measured ? HumanBytes(i.entry.bytes) : "-", measured ? HumanAge(i.age) : "-",
                        ShowName(i.entry.name), i.why);
   }
-  out += fmt::format("  planned: {} entries, {}\n", plan.planned_entries,
+  out += fmt::format("  planned: {} entries, {}", plan.planned_entries,
                      HumanBytes(plan.planned_bytes));
+  if (plan.planned_shared_bytes > 0) {
+    out += fmt::format(" (and {} hard-linked from outside, not freed)",
+                       HumanBytes(plan.planned_shared_bytes));
+  }
+  out += "\n";
   for (const auto& d : run.done) {
     out += fmt::format("  {:<9} {}  {}", ToString(d.reap.result), ShowName(d.name),
                        HumanBytes(d.bytes));

@@ -15,6 +15,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/unique_fd.h"
@@ -75,16 +76,27 @@ bool LargerFile(const LargeFile& a, const LargeFile& b) {
   return a.allocated_bytes > b.allocated_bytes;
 }
 
-// (dev, ino) pairs of multiply-linked files already counted; sharded so that workers rarely wait on
-// each other.
+// (dev, ino) pairs of multiply-linked files already counted, with how many of their links were met;
+// sharded so that workers rarely wait on each other.
 class HardLinkSet {
  public:
-  // True if (dev, ino) was not in the set yet.
-  bool Insert(dev_t dev, ino_t ino) {
+  // Notes one link of (dev, ino); true if (dev, ino) was not in the set yet.
+  bool Insert(dev_t dev, ino_t ino, std::uint64_t nlink, std::uint64_t allocated) {
     const std::uint64_t key = static_cast<std::uint64_t>(ino) * 0x9E3779B97F4A7C15ULL ^ dev;
     Shard& s = shards_[key % shards_.size()];
     std::lock_guard lock(s.mu);
-    return s.seen.insert(Key{dev, ino}).second;
+    auto [it, fresh] = s.seen.try_emplace(Key{dev, ino}, Links{nlink, 0, allocated});
+    ++it->second.met;
+    return fresh;
+  }
+  // Allocated bytes of the files some of whose links were never met.
+  std::uint64_t SharedBytes() const {
+    std::uint64_t out = 0;
+    for (const Shard& s : shards_) {
+      std::lock_guard lock(s.mu);
+      for (const auto& [k, l] : s.seen) out += l.met < l.nlink ? l.allocated : 0;
+    }
+    return out;
   }
 
  private:
@@ -98,9 +110,12 @@ class HardLinkSet {
       return std::hash<std::uint64_t>()(k.ino) ^ (std::hash<std::uint64_t>()(k.dev) << 1);
     }
   };
+  struct Links {
+    std::uint64_t nlink, met, allocated;
+  };
   struct Shard {
-    std::mutex mu;
-    std::unordered_set<Key, KeyHash> seen;
+    mutable std::mutex mu;
+    std::unordered_map<Key, Links, KeyHash> seen;
   };
   std::array<Shard, 16> shards_;
 };
@@ -185,7 +200,10 @@ class WalkWorker {
       return false;
     }
     const bool is_dir = S_ISDIR(st.stx_mode);
-    if (!is_dir && st.stx_nlink > 1 && !links_->Insert(dev, st.stx_ino)) return false;
+    if (!is_dir && st.stx_nlink > 1 &&
+        !links_->Insert(dev, st.stx_ino, st.stx_nlink, st.stx_blocks * 512)) {
+      return false;
+    }
     const std::uint64_t allocated = st.stx_blocks * 512;
     const SystemTime mtime = ToTime(st.stx_mtime);
     if (totals.inodes == 0) {
@@ -299,6 +317,8 @@ std::size_t Walker::PeakHeldFds() const { return state_->peak_held_fds; }
 
 const std::vector<std::string>& Walker::MountPointPaths() const { return state_->mount_paths; }
 
+std::uint64_t Walker::SharedLinkBytes() const { return state_->links.SharedBytes(); }
+
 Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
                        const std::string& path_prefix) {
   State& s = *state_;
@@ -405,7 +425,9 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
 Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
                     EntryTotals* out) {
   Walker walker(options);
-  return walker.Measure(parent_fd, name, out);
+  Status s = walker.Measure(parent_fd, name, out);
+  if (s.ok()) out->shared_bytes = walker.SharedLinkBytes();
+  return s;
 }
 
 }  // namespace cachewarden

@@ -80,6 +80,9 @@ struct EntryTotals {
   // mount inside unless its policy detaches stale mounts: deleting it would fail with "Device or
   // resource busy".
   std::uint64_t mount_points = 0;
+  // Of allocated_bytes: multiply-linked files with links the walk did not meet (outside the entry),
+  // which deleting the entry would not free. Set by MeasureEntry only (0 from Walker::Measure).
+  std::uint64_t shared_bytes = 0;
   SkipCounts skipped;
 
   bool has_mount_inside() const { return mount_points > 0; }
@@ -140,6 +143,9 @@ class Walker {
   const std::vector<std::string>& MountPointPaths() const;
   // The most directory fds the last Measure call held at once (tests: the budget holds).
   std::size_t PeakHeldFds() const;
+  // Allocated bytes of the multiply-linked files met so far (all calls) some of whose links
+  // (st_nlink) were never met.
+  std::uint64_t SharedLinkBytes() const;
 
  private:
   struct State;
@@ -149,8 +155,9 @@ class Walker {
 
 // For GC's measuring and the dind probe: the totals of ONE entry (parent directory fd, name), with
 // a fresh hard-link set: allocated and apparent bytes, inodes, newest mtime/ctime/atime in the
-// subtree, and whether a mount point lies at or inside it (EntryTotals::has_mount_inside). Same
-// rules and errors as Walker::Measure.
+// subtree, whether a mount point lies at or inside it (EntryTotals::has_mount_inside), and the
+// bytes of hard-linked files with links outside it (EntryTotals::shared_bytes). Same rules and
+// errors as Walker::Measure.
 Status MeasureEntry(int parent_fd, const std::string& name, const WalkOptions& options,
                     EntryTotals* out);
 

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -91,6 +92,7 @@ void MeasureGcEntry(int parent_fd, const std::string& name, const EntryMeasureOp
     return;
   }
   out->bytes = totals.allocated_bytes;
+  out->shared_bytes = std::min(totals.shared_bytes, totals.allocated_bytes);
   out->inodes = totals.inodes;
   out->newest = age_by == GcAgeBy::kMtime   ? totals.newest_mtime
                 : age_by == GcAgeBy::kCtime ? totals.newest_ctime

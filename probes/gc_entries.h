@@ -32,7 +32,10 @@ struct GcEntry {
   // Of the entry itself: re-checked before deletion.
   std::uint64_t dev = 0;
   std::uint64_t ino = 0;
-  std::uint64_t bytes = 0;   // allocated bytes; hard links inside counted once
+  std::uint64_t bytes = 0;  // allocated bytes; hard links inside counted once
+  // Of `bytes`: files with hard links outside the entry (st_nlink above the links met inside),
+  // which deleting it does not free. GC counts bytes - shared_bytes as what the entry frees.
+  std::uint64_t shared_bytes = 0;
   std::uint64_t inodes = 0;  // files, directories and links inside, itself included
   SystemTime newest{};       // newest time (per age_by) in the entry's subtree
   // Newest ctime in the subtree: the age's fallback when `newest` lies in the future (ctime cannot

@@ -190,7 +190,8 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
       item.why = fmt::format("max_entries {} reached", policy.max_entries);
       continue;
     }
-    if (policy.max_bytes > 0 && plan.planned_bytes + item.entry.bytes > policy.max_bytes) {
+    const std::uint64_t frees = item.entry.bytes - item.entry.shared_bytes;
+    if (policy.max_bytes > 0 && plan.planned_bytes + frees > policy.max_bytes) {
       item.why = fmt::format("would pass max_bytes {}", HumanBytes(policy.max_bytes));
       continue;
     }
@@ -200,7 +201,8 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
                          "; a stale mount at the entry: detached, then what is beneath is "
                          "measured and judged again"
                    : because;
-    plan.planned_bytes += item.entry.bytes;
+    plan.planned_bytes += frees;
+    plan.planned_shared_bytes += item.entry.shared_bytes;
     freed_inodes += item.entry.inodes;
     plan.planned_entries++;
   }
@@ -218,6 +220,7 @@ nlohmann::json GcPlan::ToJson() const {
     nlohmann::json j = {
         {"entry", i.entry.name},
         {"bytes", i.entry.bytes},
+        {"shared_bytes", i.entry.shared_bytes},
         {"inodes", i.entry.inodes},
         {"age_seconds", i.measured() ? nlohmann::json(ToSeconds(i.age)) : nlohmann::json(nullptr)},
         {"decision", ToString(i.decision)},
@@ -232,6 +235,7 @@ nlohmann::json GcPlan::ToJson() const {
           {"need_bytes", need_bytes},
           {"need_inodes", need_inodes},
           {"planned_bytes", planned_bytes},
+          {"planned_shared_bytes", planned_shared_bytes},
           {"planned_entries", planned_entries},
           {"future_mtime_entries", future_mtime_entries},
           {"entries", items_json}};

@@ -99,7 +99,9 @@ struct GcPlan {
   std::vector<std::string> triggers;  // which triggers hold, e.g. "used 91% > 85%"
   std::uint64_t need_bytes = 0;       // to reach the low watermark(s)
   std::uint64_t need_inodes = 0;
-  std::uint64_t planned_bytes = 0;  // sum over kDelete items
+  std::uint64_t planned_bytes = 0;  // sum over kDelete items of what they free (bytes - shared)
+  // Sum over kDelete items of their shared_bytes: hard-linked from outside, not freed.
+  std::uint64_t planned_shared_bytes = 0;
   std::size_t planned_entries = 0;
   std::size_t future_mtime_entries = 0;  // items with future_mtime
   std::vector<GcPlanItem> items;         // in the policy's order: chosen ones first come first

@@ -311,5 +311,33 @@ TEST_CASE("gc: an entry that is a mount point is in use, or a stale mount judged
   UnmountUnder(e);
 }
 
+TEST_CASE("gc counts as freed only files whose every hard link is inside the entry",
+          "[gc][run][guards]") {
+  Cache c;
+  const std::string e = c.Entry("build-links", 2 * kDay);
+  Touch(c.outside + "/big", std::string(1 << 20, 'b'));
+  REQUIRE(::link((c.outside + "/big").c_str(), (e + "/sub/big").c_str()) == 0);
+  // Two links, both inside: freed.
+  Touch(e + "/sub/twin", std::string(1 << 18, 't'));
+  REQUIRE(::link((e + "/sub/twin").c_str(), (e + "/twin2").c_str()) == 0);
+  AgeTree(e, 2 * kDay);
+  c.options.dry_run = true;
+  GcRunResult dry = RunGcPolicy(Always(), nullptr, c.options);
+  const GcPlanItem* i = Item(dry, "build-links");
+  REQUIRE(i != nullptr);
+  CHECK(i->entry.shared_bytes >= (1u << 20));
+  CHECK(i->entry.shared_bytes < (1u << 20) + 8192);
+  CHECK(dry.plan.planned_bytes == i->entry.bytes - i->entry.shared_bytes);
+  CHECK(dry.plan.planned_bytes >= (1u << 18));
+  CHECK(dry.plan.ToJson()["planned_shared_bytes"] == i->entry.shared_bytes);
+  CHECK(dry.plan.ToJson()["entries"][0]["shared_bytes"] == i->entry.shared_bytes);
+  c.options.dry_run = false;
+  GcRunResult r = RunGcPolicy(Always(), nullptr, c.options);
+  REQUIRE(r.done.size() == 1);
+  CHECK(r.done[0].reap.result == ReapResult::kDeleted);
+  CHECK(r.freed_bytes == dry.plan.planned_bytes);
+  CHECK(ReadFile(c.outside + "/big") == std::string(1 << 20, 'b'));
+}
+
 }  // namespace
 }  // namespace cachewarden
