@@ -281,5 +281,15 @@ TEST_CASE(
   CHECK(from_json.front() == "[WARNING] DindLeftoversLarge");
 }
 
+TEST_CASE("scan says its ages are modification ages, in check's word idle", "[e2e][report]") {
+  TempDir dir;
+  OldFile(dir / "cache/dind/old1/f", 1000, std::chrono::hours(72));
+  auto r = Cw({"scan", "--root", dir / "cache"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(idle: since anything in it was last modified; oldest: its "
+                                    "least recently modified file)\n"));
+  CHECK_THAT(r.out, Catch::Contains("  idle  oldest\n") && Catch::Contains("idle 3d"));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
