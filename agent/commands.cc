@@ -80,7 +80,7 @@ int CheckCommand(const CommandLine& cl) {
   if (cl.Has("json")) {
     fmt::print("{}\n", DumpJson(CheckReportJson(*config, *snapshot, findings, now), 2));
   } else {
-    fmt::print("{}", CheckReportText(*config, findings));
+    fmt::print("{}", CheckReportText(*config, *snapshot, findings));
   }
   return static_cast<int>(worst);
 }

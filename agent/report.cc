@@ -6,10 +6,14 @@
 #include <cctype>
 #include <cerrno>
 
+#include "base/units.h"
 #include "policies/alerts/assessment.h"
+#include "probes/scan.h"
 
 namespace cachewarden {
 namespace {
+
+constexpr std::string_view kCacheRootMissing = "CacheRootMissing";
 
 std::string Upper(std::string_view s) {
   std::string out(s);
@@ -38,7 +42,11 @@ std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapsho
                "directory, or create it."}};
     }
   }
-  return Assess(snapshot, config.alerts, now);
+  std::vector<Finding> findings = Assess(snapshot, config.alerts, now);
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    return SeverityRank(a.severity) > SeverityRank(b.severity);
+  });
+  return findings;
 }
 
 nlohmann::json VerdictJson(const std::vector<Finding>& findings) {
@@ -55,18 +63,35 @@ nlohmann::json VerdictJson(const std::vector<Finding>& findings) {
           {"findings", std::move(list)}};
 }
 
-std::string CheckReportText(const Config& config, const std::vector<Finding>& findings) {
+std::string CheckReportText(const Config& config, const Snapshot& snapshot,
+                            const std::vector<Finding>& findings) {
   std::string out = fmt::format("cachewarden check: {}\ncache: {} (config: {})\n",
                                 Upper(SeverityName(Worst(findings))), config.root, config.source);
-  std::vector<const Finding*> sorted;
-  for (const auto& f : findings) sorted.push_back(&f);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Finding* a, const Finding* b) {
-    return SeverityRank(a->severity) > SeverityRank(b->severity);
-  });
-  for (const Finding* f : sorted) {
-    out +=
-        fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f->severity)), f->Source(), f->summary);
-    if (!f->remedy.empty()) out += fmt::format("      fix: {}\n", f->remedy);
+  // A root that is not there has nothing else to show: its one finding says so.
+  const bool root_missing = findings.size() == 1 && findings[0].rule == kCacheRootMissing;
+  if (auto scan = snapshot.Get<ScanData>(); scan && !root_missing) {
+    std::vector<std::string> groups;
+    for (const auto& g : scan->groups) {
+      groups.push_back(
+          fmt::format("{} {}", g.name, HumanBytes(static_cast<double>(g.totals.allocated_bytes))));
+    }
+    out += fmt::format("  size: {} in {} inodes ({})\n",
+                       HumanBytes(static_cast<double>(scan->total.allocated_bytes)),
+                       scan->total.inodes, fmt::join(groups, ", "));
+  }
+  std::vector<std::string> probes;
+  for (const auto& spec : config.probes) {
+    if (!spec.enabled) continue;
+    const ProbeResult* r = snapshot.Find(spec.name);
+    if (r == nullptr) continue;
+    probes.push_back(r->status.ok() ? fmt::format("{} ok", spec.name)
+                                    : fmt::format("{} failed ({})", spec.name, r->status.reason()));
+  }
+  if (!probes.empty() && !root_missing)
+    out += fmt::format("  probes: {}\n", fmt::join(probes, ", "));
+  for (const Finding& f : findings) {
+    out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f.severity)), f.Source(), f.summary);
+    if (!f.remedy.empty()) out += fmt::format("      fix: {}\n", f.remedy);
   }
   return out;
 }

@@ -14,8 +14,9 @@ namespace cachewarden {
 // `root` is not there; "" for any other outcome. One sentence for check, /status and scan.
 std::string RootMissing(const Status& s, const std::string& root);
 
-// What `check` concludes and /status shows, from one snapshot at `now` (one code for both): the
-// findings of the rule set (Assess), or, when the cache root does not exist, that one finding
+// What `check` concludes and /status shows, from one snapshot at `now` (one code for both), worst
+// first (rule order among equals; text, JSON and /status share this order): the findings of the
+// rule set (Assess), or, when the cache root does not exist, that one finding
 // (UNKNOWN, rule "CacheRootMissing"): every probe's failure and every rule's OK line would be about
 // a path that is not there.
 std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapshot, SystemTime now);
@@ -24,8 +25,11 @@ std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapsho
 // Each finding is {"severity", "source", "summary", "remedy"}, its source the rule and its labels.
 nlohmann::json VerdictJson(const std::vector<Finding>& findings);
 
-// `check`'s report for people: the verdict, then each finding with its fix.
-std::string CheckReportText(const Config& config, const std::vector<Finding>& findings);
+// `check`'s report for people: the verdict, the cache's size and what fills it (the scan probe's
+// groups), every enabled probe's outcome in one line, then each finding (in the given order) with
+// its fix.
+std::string CheckReportText(const Config& config, const Snapshot& snapshot,
+                            const std::vector<Finding>& findings);
 // `check --json`: VerdictJson's keys, "root" and "probes". `now` is the time the findings were
 // assessed at (the probes' ages are taken from it).
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,

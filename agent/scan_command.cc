@@ -23,7 +23,7 @@ void AppendTotalsRow(std::string* out, std::string_view label, const EntryTotals
 
 void AppendHeader(std::string* out, std::string_view title) {
   *out += fmt::format("\n{}\n  {:<28} {:>10} {:>10} {:>10}  {:>6}  {:>6}\n", title, "", "allocated",
-                      "apparent", "inodes", "newest", "oldest");
+                      "apparent", "inodes", "idle", "oldest");
 }
 
 }  // namespace
@@ -34,6 +34,9 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
                                 d.root, HumanBytes(static_cast<double>(d.total.allocated_bytes)),
                                 HumanBytes(static_cast<double>(d.total.apparent_bytes)),
                                 d.total.inodes, ToSeconds(d.duration));
+  // One vocabulary with check and the docs: idle is the time since anything in it was modified.
+  out +=
+      "(idle: since anything in it was last modified; oldest: its least recently modified file)\n";
   AppendHeader(&out, "groups:");
   for (const auto& g : d.groups) AppendTotalsRow(&out, g.name, g.totals, now);
   if (!d.largest.empty() && top > 0) {

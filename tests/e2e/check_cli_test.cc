@@ -118,6 +118,8 @@ TEST_CASE("check: a cache on a container's overlay root is critical and says why
   line.replace(line.find(' ') + 1, line.find(' ', line.find(' ') + 1) - line.find(' ') - 1, "0");
   std::filesystem::create_directories(dir / "proc/self");
   testing::WriteFile(dir / "proc/self/mountinfo", line + "\n");
+  // The cache root exists on the overlay: a root that does not exist is reported as only that.
+  std::filesystem::create_directories(dir / "merged/tmp/earthly");
   auto run = RunCheck(dir, dir / "merged/tmp/earthly", {{"proc_root", dir / "proc"}});
   CHECK(run.Mounts()["kind"] == "container_root");
   CHECK(run.Mounts()["mount"]["mount_point"] == "/");

@@ -247,5 +247,49 @@ TEST_CASE("config check reports every error, each as FILE: /json/path: message, 
   CHECK_THAT(r.err, Catch::StartsWith(file + ":1:10: invalid JSON"));
 }
 
+TEST_CASE(
+    "check's text shows the cache size, every probe's outcome and the findings in the JSON's order",
+    "[e2e][report]") {
+  TempDir dir;
+  const std::string root = dir / "cache";
+  std::filesystem::create_directories(root + "/buildkit");
+  OldFile(root + "/dind/old1/f", 5 << 20, std::chrono::hours(72));
+  WriteFile(dir / "limit.json",
+            R"({"alerts": {"rules": {"DindLeftoversLarge": {"max_size": "1MiB"}}}})");
+  auto text = Cw({"check", "--root", root, "--config", dir / "limit.json"});
+  auto json = Cw({"check", "--json", "--root", root, "--config", dir / "limit.json"});
+  INFO(text.out);
+  CHECK_THAT(text.out, Catch::Contains("\n  size: 5.0 MiB in ") && Catch::Contains("dind 5.0 MiB"));
+  CHECK_THAT(text.out,
+             Catch::Contains("\n  probes: volume ok, scan ok, mounts ok, dind ok, logs ok, "
+                             "latency ok, diskstats ok\n"));
+  // The findings, as the text lists them, are the JSON's, in the same order (worst first).
+  std::vector<std::string> from_text, from_json;
+  for (std::size_t at = text.out.find("\n  ["); at != std::string::npos;
+       at = text.out.find("\n  [", at + 1)) {
+    auto colon = text.out.find(": ", at);
+    from_text.push_back(text.out.substr(at + 3, colon - at - 3));
+  }
+  const auto report = nlohmann::json::parse(json.out);
+  for (const auto& f : report["findings"]) {
+    std::string severity = f["severity"];
+    for (auto& c : severity) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    from_json.push_back("[" + severity + "] " + f["source"].get<std::string>());
+  }
+  CHECK(from_text == from_json);
+  REQUIRE_FALSE(from_json.empty());
+  CHECK(from_json.front() == "[WARNING] DindLeftoversLarge");
+}
+
+TEST_CASE("scan says its ages are modification ages, in check's word idle", "[e2e][report]") {
+  TempDir dir;
+  OldFile(dir / "cache/dind/old1/f", 1000, std::chrono::hours(72));
+  auto r = Cw({"scan", "--root", dir / "cache"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("(idle: since anything in it was last modified; oldest: its "
+                                    "least recently modified file)\n"));
+  CHECK_THAT(r.out, Catch::Contains("  idle  oldest\n") && Catch::Contains("idle 3d"));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
