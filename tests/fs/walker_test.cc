@@ -251,11 +251,13 @@ TEST_CASE("walker re-opens released directories in time linear in depth, within 
     INFO(threads << " threads, " << reopens.load() << " re-opens, peak " << w.PeakHeldFds());
     CHECK(t.inodes == 12002);
     CHECK(t.skipped.Total() == 0);
-    // Linear: at most about two re-opens a directory (1 thread: one a level on the way back up;
-    // re-opening from the top by name would take some 4.5 million); held: the budget plus the
-    // pinned ones (two a thread).
+    // Linear: one thread re-opens at most about two a directory (one a level on the way back up);
+    // re-opening from the top by name would take some 4.5 million. Two threads evict each other's
+    // ancestors at a budget this small, by how they interleave: 3,000 to 140,000 re-opens were seen
+    // over runs on a loaded machine, so their bound only tells linear from quadratic. Held: the
+    // budget plus the pinned ones (two a thread).
     CHECK(reopens.load() > 0);
-    CHECK(reopens.load() <= 2 * 12001);
+    CHECK(reopens.load() <= (threads == 1 ? 2 : 100) * 12001);
     CHECK(w.PeakHeldFds() <= 4 + 2 * static_cast<std::size_t>(threads));
   }
 }
