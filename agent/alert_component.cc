@@ -29,6 +29,20 @@ MetricLabels AlertComponent::CommonLabels(const AlertsConfig& config) {
                            [](const char* name) { return std::getenv(name); });
 }
 
+std::string AlertComponent::GeneratorUrl(const Config& config) {
+  std::string base = config.alerts.external_url;
+  if (base.empty()) {
+    auto colon = config.listen.rfind(':');
+    // The link an alert carries is where its /status answers: https when the endpoint serves TLS.
+    const char* scheme = config.web.tls ? "https" : "http";
+    base = config.bound_port > 0
+               ? fmt::format("{}://{}:{}", scheme, HostName(), config.bound_port)
+               : fmt::format("{}://{}:{}", scheme, HostName(), config.listen.substr(colon + 1));
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/status";
+}
+
 void AlertComponent::Configure(const Config& config) {
   std::lock_guard lock(mutex_);
   config_ = config.alerts;
@@ -40,15 +54,7 @@ void AlertComponent::Configure(const Config& config) {
     engine_->Reconfigure(config_, retention);
   }
   common_labels_ = CommonLabels(config_);
-  std::string base = config_.external_url;
-  if (base.empty()) {
-    auto colon = config.listen.rfind(':');
-    base = config.bound_port > 0
-               ? fmt::format("http://{}:{}", HostName(), config.bound_port)
-               : fmt::format("http://{}:{}", HostName(), config.listen.substr(colon + 1));
-  }
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  generator_url_ = base + "/status";
+  generator_url_ = GeneratorUrl(config);
   for (auto& n : notifiers_) {
     n->RequestStop();
     retiring_.push_back(std::move(n));

@@ -36,6 +36,9 @@ class AlertComponent : public Component {
   // The labels every outgoing alert carries besides its own: CommonAlertLabels (actions/notifier.h)
   // for this host name and the process environment (POD_NAME/POD_NAMESPACE/NODE_NAME).
   static MetricLabels CommonLabels(const AlertsConfig& config);
+  // The link each alert carries (generatorURL): alerts.external_url, else this host's endpoint
+  // (https when it serves TLS), with "/status".
+  static std::string GeneratorUrl(const Config& config);
 
  private:
   void Configure(const Config& config);

@@ -127,5 +127,16 @@ TEST_CASE(
   CHECK(hook.requests().size() == 3);
 }
 
+TEST_CASE("an alert links to the endpoint's /status, over https when it serves TLS", "[alerts]") {
+  Config c = LoadConfigText("{}", "test", {});
+  c.bound_port = 9479;
+  CHECK(AlertComponent::GeneratorUrl(c).starts_with("http://"));
+  CHECK(AlertComponent::GeneratorUrl(c).ends_with(":9479/status"));
+  c.web.tls = TlsServerConfig{};
+  CHECK(AlertComponent::GeneratorUrl(c).starts_with("https://"));
+  c.alerts.external_url = "https://agents.example/n1/";
+  CHECK(AlertComponent::GeneratorUrl(c) == "https://agents.example/n1/status");
+}
+
 }  // namespace
 }  // namespace cachewarden
