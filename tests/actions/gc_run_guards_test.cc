@@ -15,6 +15,7 @@
 #include "actions/gc_run.h"
 #include "fs/dirfd.h"
 #include "probes/gc_entries.h"
+#include "tests/support/gc_cache.h"
 #include "tests/support/gc_tree.h"
 #include "tests/support/mounts.h"
 
@@ -24,35 +25,6 @@ namespace {
 using namespace cachewarden::testing;
 
 constexpr int kDay = 86400;
-
-struct Cache {
-  TempDir tmp;
-  std::string root = tmp / "root";
-  std::string outside = tmp / "outside";
-  GcRunOptions options;
-  Cache() {
-    MakeDirs(root + "/dind");
-    MakeDirs(outside + "/d");
-    Touch(outside + "/d/precious", "precious");
-    options.root = root;
-  }
-  std::string Entry(const std::string& name, int age_seconds) {
-    std::string e = root + "/dind/" + name;
-    MakeDirs(e + "/sub");
-    Touch(e + "/sub/file", std::string(10000, 'x'));
-    AgeTree(e, age_seconds);
-    return e;
-  }
-};
-
-GcPolicy Always(std::string path = "dind") {
-  GcPolicy p;
-  p.name = "t";
-  p.path = std::move(path);
-  p.min_age = Duration(0);
-  p.triggers.always = true;
-  return p;
-}
 
 std::uint64_t Inode(const std::string& path) {
   struct stat st;

@@ -16,6 +16,7 @@
 #include "actions/command.h"
 #include "base/unique_fd.h"
 #include "tests/support/deep_tree.h"
+#include "tests/support/gc_cache.h"
 #include "tests/support/gc_tree.h"
 #include "tests/support/mounts.h"
 
@@ -25,35 +26,6 @@ namespace {
 using namespace cachewarden::testing;
 
 constexpr int kDay = 86400;
-
-struct Cache {
-  TempDir tmp;
-  std::string root = tmp / "root";
-  std::string outside = tmp / "outside";
-  GcRunOptions options;
-  Cache() {
-    MakeDirs(root + "/dind");
-    MakeDirs(outside + "/d");
-    Touch(outside + "/d/precious", "precious");
-    options.root = root;
-  }
-  std::string Entry(const std::string& name, int age_seconds) {
-    std::string e = root + "/dind/" + name;
-    MakeDirs(e + "/sub");
-    Touch(e + "/sub/file", std::string(10000, 'x'));
-    AgeTree(e, age_seconds);
-    return e;
-  }
-};
-
-GcPolicy Always(std::string path = "dind") {
-  GcPolicy p;
-  p.name = "t";
-  p.path = std::move(path);
-  p.min_age = Duration(0);
-  p.triggers.always = true;
-  return p;
-}
 
 std::set<std::string> Deleted(const GcRunResult& r) {
   std::set<std::string> out;
