@@ -255,15 +255,15 @@ TEST_CASE(
                   }
                 }
               })};
-    // Every try answers, each within a bound a loaded 2-core machine keeps (the 100 ms p99 is
-    // bench/slowloris's to measure).
+    // Every try answers, each within a bound a loaded 2-core machine keeps under ASan (the 100 ms
+    // p99 is bench/slowloris's to measure); a thread-per-connection server stalls 30 s here.
     for (int i = 0; i < 30; i++) {
       auto started = std::chrono::steady_clock::now();
       Reply r = Request(s.port(), "/healthz");
       auto took = std::chrono::steady_clock::now() - started;
       INFO("try " << i);
       REQUIRE(r.code == 200);
-      REQUIRE(took < std::chrono::seconds(2));
+      REQUIRE(took < std::chrono::seconds(5));
       // The clients dropped for newer ones reconnect, as an attacker's would.
       for (auto* group : {&idle, &slow}) {
         for (int& fd : *group) {
