@@ -57,8 +57,10 @@ std::string NormalizePath(std::string_view path) {
     if (!out.empty() || absolute) out += '/';
     out += part;
   }
-  if (out.empty() && absolute) out = "/";
-  if (out.empty() && !path.empty()) out = ".";
+  // Built from chars, not one-character literals: assigning those trips GCC 12's false
+  // -Wrestrict at -O3 (bug 105329).
+  if (out.empty() && absolute) return std::string(1, '/');
+  if (out.empty() && !path.empty()) return std::string(1, '.');
   return out;
 }
 
