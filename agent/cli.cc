@@ -72,7 +72,8 @@ const std::vector<CommandSpec>& Commands() {
                       {"json", "", "print the plans and results as JSON"}}),
          0, &GcCommand,
          "0   every policy ran (or had nothing to do)\n1   a policy failed or deleted only part of "
-         "its plan\n64  wrong option, or no policy of that name\n78  bad config"},
+         "its plan\n64  wrong option, or no policy of that name\n66  the cache root does not "
+         "exist\n78  bad config"},
         {"version", "", "print the version", "", {}, 0, &VersionCommand, "0   printed"},
     };
   }();

@@ -419,19 +419,8 @@ int Daemon::Run() {
     config_ = std::move(bound);
     state_->SetConfig(config_);
   }
-  LogInfo("listening", {{"listen", config_->listen},
-                        {"port", port},
-                        {"metrics", fmt::format("{}://127.0.0.1:{}/metrics",
-                                                config_->web.tls ? "https" : "http", port)},
-                        {"root", config_->root},
-                        {"config", config_->source}});
-  if (options_.port_file) {
-    std::string error;
-    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {
-      LogError("cannot write the port file", {{"error", error}});
-    }
-  }
-
+  // Before anyone can learn the port (the log line, the port file): a SIGTERM sent the moment the
+  // agent is reachable must be a clean stop, not the default action's death (exit 143).
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
     uv_signal_init(&loop_, s);
     s->data = this;
@@ -451,6 +440,19 @@ int Daemon::Run() {
         if (!d->shutting_down_) d->Reload();
       },
       SIGHUP);
+  LogInfo("listening", {{"listen", config_->listen},
+                        {"port", port},
+                        {"metrics", fmt::format("{}://127.0.0.1:{}/metrics",
+                                                config_->web.tls ? "https" : "http", port)},
+                        {"root", config_->root},
+                        {"config", config_->source}});
+  if (options_.port_file) {
+    std::string error;
+    if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {
+      LogError("cannot write the port file", {{"error", error}});
+    }
+  }
+
   uv_timer_init(&loop_, &heartbeat_);
   heartbeat_.data = this;
   uv_timer_start(

@@ -6,6 +6,7 @@
 
 #include "agent/commands.h"
 #include "agent/oneshot.h"
+#include "agent/report.h"
 #include "base/json_text.h"
 #include "base/units.h"
 #include "probes/volume.h"
@@ -83,6 +84,13 @@ int GcCommand(const CommandLine& cl) {
   // What GC reads of a snapshot: the volume's figures. The policies measure their own entries.
   constexpr std::string_view kGcProbes[] = {VolumeData::kProbe};
   auto snapshot = CollectOnce(*config, kGcProbes);
+  if (const ProbeResult* r = snapshot->Find(VolumeData::kProbe); r != nullptr) {
+    // No plan about a path that is not there (it would say "no trigger holds" and exit 0).
+    if (std::string missing = RootMissing(r->status, config->root); !missing.empty()) {
+      fmt::print(stderr, "cachewarden: gc: {}\n", missing);
+      return kExitNoInput;
+    }
+  }
   GcRunOptions options;
   options.root = config->root;
   options.proc_root = config->proc_root;

@@ -231,6 +231,24 @@ TEST_CASE("a reload keeps the state of unchanged probes and starts changed ones 
   CHECK(code == 0);
 }
 
+TEST_CASE("a SIGTERM the moment the port file appears is a clean stop", "[e2e]") {
+  // The port file used to be written before the signal handlers were installed: a supervisor
+  // that stopped the agent as soon as it was reachable could kill it with the default action
+  // (exit 143, no "stopped"). A race, so several starts.
+  for (int i = 0; i < 5; i++) {
+    TempDir dir;
+    std::filesystem::create_directory(dir / "cache");
+    AgentUnderTest agent(dir.path(), ConfigFor(dir / "cache", "1s"));
+    std::string why;
+    REQUIRE(agent.Start(&why));
+    agent.process().Signal(SIGTERM);
+    int code = -1;
+    REQUIRE(agent.process().WaitExit(std::chrono::seconds(10), &code));
+    INFO("start " << i << ": " << agent.Stderr());
+    CHECK(code == 0);
+  }
+}
+
 TEST_CASE("a missing cache root is a probe failure with a reason and not a crash", "[e2e]") {
   TempDir dir;
   AgentUnderTest agent(dir.path(), ConfigFor(dir / "does-not-exist/x", "200ms"));

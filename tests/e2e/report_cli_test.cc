@@ -145,6 +145,20 @@ TEST_CASE("check on a missing root says so in one line and exits 3, scan exits 6
   CHECK(r.err == "cachewarden: scan: cache root " + root + " does not exist\n");
 }
 
+TEST_CASE("gc on a missing root says so and exits 66, with no plan", "[e2e][report][gc]") {
+  // It used to plan nothing, say "no trigger holds" and exit 0, as if the cache were fine.
+  TempDir dir;
+  const std::string root = dir / "nonexistent";
+  for (const char* mode : {"--dry-run", "--json"}) {
+    auto r = Cw({"gc", mode, "--root", root});
+    INFO(mode << ": " << r.out);
+    CHECK(r.exit_code == 66);
+    CHECK(r.out.empty());
+    CHECK(r.err == "cachewarden: gc: cache root " + root + " does not exist\n");
+  }
+  CHECK_THAT(Cw({"gc", "--help"}).out, Catch::Contains("  66  the cache root does not exist"));
+}
+
 TEST_CASE("every command's --help lists its exit codes", "[e2e][report]") {
   for (const char* c : {"run", "check", "textfile", "config", "scan", "gc", "version"}) {
     INFO(c);
