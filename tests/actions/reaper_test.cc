@@ -324,7 +324,9 @@ TEST_CASE("reaper never follows an entry swapped for a symlink after selection",
     std::filesystem::remove_all(e, ec);
   }
   INFO("swaps during reaps " << swaps << ", skipped as changed " << changed);
-  CHECK(swaps > 0);
+  // The race was run: swaps landed while a reap ran, or the reaper found the entry swapped (a
+  // slow start, reading mountinfo under load, makes the second the common case).
+  CHECK(swaps + static_cast<std::uint64_t>(changed) > 0);
   CHECK(f.Digest({}) == before);
   CHECK(ReadFile(f.outside + "/dir/n3") == "keep");
 }
