@@ -78,14 +78,9 @@ scrape_configs:
       - targets: ["127.0.0.1:{}"]
 )",
                                                 ca.cert, client.cert, client.key, agent.port()));
-  std::filesystem::create_directories(dir / "prom/data");
-  int port = FreeLoopbackPort();
-  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"),
-                           "--storage.tsdb.path=" + (dir / "prom/data"),
-                           fmt::format("--web.listen-address=127.0.0.1:{}", port)},
-                          dir / "prom");
-  REQUIRE(WaitUntil(
-      [&] { return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port)).code == 200; }));
+  RunningPrometheus prometheus(dir.path());
+  REQUIRE(prometheus.ready());
+  const int port = prometheus.port();
   std::string error;
   bool up = WaitUntil([&] { return TargetHealth(port, &error) == "up"; }, std::chrono::seconds(30));
   INFO(error);

@@ -2,11 +2,16 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
+#include <vector>
+
+#include "tests/support/http.h"
 
 namespace cachewarden::testing {
 
@@ -51,6 +56,17 @@ bool AllocateFile(const std::string& path, long long bytes) {
   bool ok = posix_fallocate(fd, 0, bytes) == 0;
   close(fd);
   return ok;
+}
+
+RunningPrometheus::RunningPrometheus(const std::string& dir) : port_(FreeLoopbackPort()) {
+  std::filesystem::create_directories(dir + "/prom/data");
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + dir + "/prometheus.yml",
+                               "--storage.tsdb.path=" + dir + "/prom/data",
+                               fmt::format("--web.listen-address=127.0.0.1:{}", port_)},
+      dir + "/prom");
+  ready_ = WaitUntil(
+      [&] { return HttpGet(fmt::format("http://127.0.0.1:{}/-/ready", port_)).code == 200; });
 }
 
 }  // namespace cachewarden::testing

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "tests/support/process.h"
@@ -24,6 +25,22 @@ class RefusingLoopbackPort {
  private:
   int fd_ = -1;
   int port_ = -1;
+};
+
+// The real Prometheus on `dir`/prometheus.yml (which the test writes first), its data under
+// `dir`/prom, listening on 127.0.0.1; the constructor waits until /-/ready answers 200. Stopped
+// with the object.
+class RunningPrometheus {
+ public:
+  explicit RunningPrometheus(const std::string& dir);
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+  std::string Stderr() const { return process_->Stderr(); }
+
+ private:
+  int port_ = -1;
+  std::unique_ptr<ChildProcess> process_;
+  bool ready_ = false;
 };
 
 // Creates `path` with `bytes` allocated (fallocate).
