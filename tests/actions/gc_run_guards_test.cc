@@ -38,45 +38,6 @@ const GcPlanItem* Item(const GcRunResult& r, const std::string& name) {
   return nullptr;
 }
 
-// A child process in a mount namespace of its own (as a build container with `WITH DOCKER` is):
-// runs `setup` there (mounts, chdir, opens), reports whether it worked and waits until destroyed.
-class ForeignNamespace {
- public:
-  explicit ForeignNamespace(const std::function<bool()>& setup) {
-    int ready[2], go[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      char b = ::unshare(CLONE_NEWNS) == 0 &&
-                       ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 && setup()
-                   ? 1
-                   : 0;
-      if (::write(ready[1], &b, 1) != 1) ::_exit(1);
-      ::close(go[1]);
-      while (::read(go[0], &b, 1) > 0) {
-      }
-      ::_exit(0);
-    }
-    ::close(ready[1]);
-    ::close(go[0]);
-    go_ = go[1];
-    char b = 0;
-    ok_ = pid_ > 0 && ::read(ready[0], &b, 1) == 1 && b == 1;
-    ::close(ready[0]);
-  }
-  ~ForeignNamespace() {
-    if (go_ >= 0) ::close(go_);
-    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
-  }
-  bool ok() const { return ok_; }
-  int pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  int go_ = -1;
-  bool ok_ = false;
-};
-
 TEST_CASE("gc skips an entry another mount namespace sees at another path, as WITH DOCKER does",
           "[gc][run][mount][guards]") {
   CW_REQUIRE_ROOT();

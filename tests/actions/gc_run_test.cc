@@ -281,29 +281,11 @@ TEST_CASE("gc leaves a real mount of another mount namespace alone, even with un
   std::string e = c.Entry("build-dind", 2 * kDay);
   MakeDirs(e + "/merged");
   // A child in a mount namespace of its own mounts a tmpfs inside the entry (as dockerd in
-  // buildkitd's namespace does) and waits until we close `go`.
-  int ready[2], go[2];
-  REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    char b = 0;
-    bool ok = ::unshare(CLONE_NEWNS) == 0 &&
-              ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-              ::mount("tmpfs", (e + "/merged").c_str(), "tmpfs", 0, "size=1m") == 0;
-    b = ok ? 1 : 0;
-    if (::write(ready[1], &b, 1) != 1) ::_exit(1);
-    ::close(go[1]);
-    while (::read(go[0], &b, 1) > 0) {
-    }
-    ::_exit(0);
-  }
-  ::close(ready[1]);
-  ::close(go[0]);
-  char b = 0;
-  REQUIRE(::read(ready[0], &b, 1) == 1);
-  ::close(ready[0]);
+  // buildkitd's namespace does) and stays until Finish.
+  const std::string merged = e + "/merged";
+  ForeignNamespace ns([&] { return ::mount("tmpfs", merged.c_str(), "tmpfs", 0, "size=1m") == 0; });
+  const pid_t pid = ns.pid();
+  const char b = ns.ok() ? 1 : 0;
   std::string child_mounts = "/proc/" + std::to_string(pid) + "/mountinfo";
   CHECK(b == 1);
   CHECK(ReadFile(child_mounts).find(e + "/merged") != std::string::npos);
@@ -314,10 +296,7 @@ TEST_CASE("gc leaves a real mount of another mount namespace alone, even with un
   CHECK(Exists(e + "/merged"));
   // The child's mount is still there: rmdir would have detached it.
   CHECK(ReadFile(child_mounts).find(e + "/merged") != std::string::npos);
-  ::close(go[1]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
+  CHECK(ns.Finish());
 }
 
 TEST_CASE("gc skips entries held open by a process", "[gc][run]") {

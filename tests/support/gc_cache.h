@@ -3,6 +3,13 @@
 // The cache most GC run tests start from: a root with dind/, and a precious tree outside it that
 // no run may touch; entries made on demand, and a policy that always wants them.
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -41,5 +48,50 @@ inline GcPolicy Always(std::string path = "dind") {
   p.triggers.always = true;
   return p;
 }
+
+// A child process in a mount namespace of its own (as a build container with `WITH DOCKER` is):
+// runs `setup` there (mounts, chdir, opens), reports whether it worked and waits until destroyed.
+class ForeignNamespace {
+ public:
+  explicit ForeignNamespace(const std::function<bool()>& setup) {
+    int ready[2], go[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      char b = ::unshare(CLONE_NEWNS) == 0 &&
+                       ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 && setup()
+                   ? 1
+                   : 0;
+      if (::write(ready[1], &b, 1) != 1) ::_exit(1);
+      ::close(go[1]);
+      while (::read(go[0], &b, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    go_ = go[1];
+    char b = 0;
+    ok_ = pid_ > 0 && ::read(ready[0], &b, 1) == 1 && b == 1;
+    ::close(ready[0]);
+  }
+  ~ForeignNamespace() { (void)Finish(); }
+  // Lets the child exit and waits for it: true if it exited with 0 (once; later calls: false).
+  bool Finish() {
+    if (go_ >= 0) ::close(go_), go_ = -1;
+    if (pid_ <= 0) return false;
+    int status = 0;
+    const bool waited = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  bool ok() const { return ok_; }
+  int pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+  bool ok_ = false;
+};
 
 }  // namespace cachewarden::testing
