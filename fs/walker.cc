@@ -1,7 +1,6 @@
 #include "fs/walker.h"
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -339,23 +338,6 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
   s.stop = false;
   s.cancelled = false;
   s.result = EntryTotals();
-  {
-    // Headroom: a walk that cannot get the few fds it needs at once (two a thread while reading,
-    // one re-opening, the root) does not start, and is incomplete. The budget's error paths at
-    // the very edge of RLIMIT_NOFILE are where ASan found a memory error (issue 14, left open):
-    // they are not entered.
-    std::vector<UniqueFd> probe;
-    for (int i = 0; i < 4 + 2 * options_.workers.threads; ++i) {
-      UniqueFd fd(::eventfd(0, EFD_CLOEXEC));
-      if (!fd.valid()) {
-        s.result.skipped.error = 1;
-        s.result.skipped.first_error = errno;
-        *out = s.result;
-        return Status::Ok();
-      }
-      probe.push_back(std::move(fd));
-    }
-  }
   s.fds = std::make_unique<DirFdBudget>(options_.max_held_fds > 0
                                             ? options_.max_held_fds
                                             : DirFdBudget::SizeFor(options_.workers.threads));
