@@ -40,10 +40,15 @@ const std::vector<CommandSpec>& Commands() {
          "does not exist\n64  wrong option\n78  bad config"},
         {"textfile", "",
          "run every probe once and write the metrics for node_exporter's textfile collector",
-         "Writes FILE atomically: a temporary file in the same directory, then rename.",
-         with_config({{"out", "FILE", "where to write the metrics (required)"}}), 0,
-         &TextfileCommand,
-         "0   written\n64  wrong option, or no --out\n74  cannot write FILE\n78  bad config"},
+         "Writes FILE atomically: a temporary file in the same directory, then rename.\nThe "
+         "alert series are the rule set evaluated once (a rule with a `for` is pending).\nWith "
+         "--gc the GC policies run once first, as `gc` runs them, and their series are written "
+         "too.",
+         with_config({{"out", "FILE", "where to write the metrics (required)"},
+                      {"gc", "", "run the GC policies once (they delete) and write their series"}}),
+         0, &TextfileCommand,
+         "0   written\n1   written, but a GC policy failed or deleted only part of its plan "
+         "(--gc)\n64  wrong option, or no --out\n74  cannot write FILE\n78  bad config"},
         {"config", "check [FILE] | print", "validate a config file, or print the effective config",
          "`config check [FILE]` exits 0 if FILE (or --config, or $CACHEWARDEN_CONFIG) is valid, 78 "
          "if not.\n`config print` prints the effective config as JSON with every default filled "

@@ -8,13 +8,16 @@
 #include "agent/agent_state.h"
 #include "agent/daemon.h"
 #include "agent/exposition.h"
+#include "agent/gc_stats.h"
 #include "agent/oneshot.h"
 #include "agent/report.h"
 #include "base/json_text.h"
 #include "base/text.h"
 #include "fs/atomic_file.h"
+#include "policies/alerts/alert_engine.h"
 #include "policies/alerts/assessment.h"
 #include "policies/gc/gc_describe.h"
+#include "probes/volume.h"
 
 namespace cachewarden {
 ConfigOverrides OverridesFrom(const CommandLine& cl) {
@@ -97,13 +100,37 @@ int TextfileCommand(const CommandLine& cl) {
   MetricWriter w;
   ExportBuildInfo(w);
   snapshot->ExportMetrics(w);
+  int exit_code = 0;
+  if (cl.Has("gc")) {
+    // The policies once, as `gc` runs them, with the daemon's GC series: a cron host agent that
+    // collects garbage and can alert on it.
+    GcStats stats;
+    std::vector<std::string> names;
+    for (const auto& p : config->gc.policies) names.push_back(p.name);
+    stats.Declare(names);
+    GcRunOptions options;
+    options.root = config->root;
+    options.proc_root = config->proc_root;
+    auto volume = snapshot->Get<VolumeData>();
+    for (const auto& p : config->gc.policies) {
+      GcRunResult run = RunGcPolicy(p, volume.get(), options);
+      if (run.result == GcResult::kFailed || run.result == GcResult::kPartial) exit_code = 1;
+      stats.Record(run);
+    }
+    stats.ExportMetrics(w);
+  }
+  // The rule set once, as the daemon's first evaluation: what holds now fires, or is pending where
+  // the rule has a `for` (Prometheus keeps the time over the textfile's series: its twin rules).
+  AlertEngine alerts(config->alerts);
+  alerts.Evaluate(*snapshot, RealClock::Get().Now());
+  alerts.ExportMetrics(w);
   std::string text = ExpositionText(w.Take());
   std::string error;
   if (!WriteAtomically(*out, text, &error)) {
     fmt::print(stderr, "cachewarden: textfile: {}\n", error);
     return kExitIo;
   }
-  return 0;
+  return exit_code;
 }
 
 int ConfigCommand(const CommandLine& cl) {

@@ -10,7 +10,8 @@ namespace {
 std::shared_ptr<const Snapshot> Collect(const Config& config,
                                         std::optional<std::span<const std::string_view>> names) {
   auto snapshot = std::make_shared<Snapshot>();
-  const ProbeContext context = ContextFor(config);
+  ProbeContext context = ContextFor(config);
+  context.one_shot = true;
   for (const auto& spec : config.probes) {
     if (!spec.enabled) continue;
     if (names && std::find(names->begin(), names->end(), spec.name) == names->end()) {

@@ -72,57 +72,23 @@ class LatencyProbe : public Probe {
       CloseFiles();
       return s;
     }
+    run_eio_ = false;
+    // A one-shot mode has no later run: the warm-up, then the measured samples, here and now.
+    const int runs = ctx.one_shot && !warmed_up_ ? 1 + options_.oneshot_samples : 1;
     std::array<double, kOpCount> last;
     last.fill(-1);
-    run_eio_ = false;
-    // The read comes first, after the interval's idle time, as ioping's does: straight after the
-    // write and fsync it would find the device path warm and report half the latency a build's
-    // first read sees. It reads a block written by an earlier run.
-    if (!written_list_.empty()) {
-      const std::uint64_t rblock = written_list_[std::uniform_int_distribution<std::size_t>(
-          0, written_list_.size() - 1)(rng_)];
-      Time(kOpRead, &last, [&] { return ReadBlock(rblock); });
+    bool recorded = false;
+    for (int i = 0; i < runs && !ctx.Cancelled(); ++i) {
+      last = MeasureOnce();
+      if (warmed_up_) {
+        Record(ctx.Now(), last);
+        recorded = true;
+      }
+      warmed_up_ = true;
     }
-    const std::uint64_t wblock = std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
-    std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
-    Time(kOpWrite, &last, [&] {
-      return pwrite(fd_.get(), buffer_, kBlock, static_cast<off_t>(wblock * kBlock)) ==
-             static_cast<ssize_t>(kBlock);
-    });
-    const bool synced = Time(kOpFsync, &last, [&] { return fdatasync(fd_.get()) == 0; });
-    if (synced) {
-      if (!written_[wblock]) written_list_.push_back(wblock);
-      written_[wblock] = true;
-    }
-    // Left over if a run stopped between create and unlink: not timed.
-    (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
-    Time(kOpMetadata, &last, [&] {
-      UniqueFd f(openat(dir_fd_.get(), kMetaFile,
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-      if (!f.valid()) return false;
-      f.Reset();
-      return unlinkat(dir_fd_.get(), kMetaFile, 0) == 0;
-    });
-
     auto data = std::make_shared<LatencyData>();
     data->mode = direct_fd_.valid() ? LatencyReadMode::kDirect : LatencyReadMode::kFadvise;
-    data->warmup = !warmed_up_;
-    const SystemTime now = ctx.Now();
-    if (warmed_up_) {
-      for (int op = 0; op < kOpCount; ++op) {
-        auto& w = window_[op];
-        while (!w.empty() && (now - w.front().at > LatencyData::kWindowKept ||
-                              w.size() >= LatencyData::kMaxWindowSamples)) {
-          w.pop_front();
-        }
-        if (last[op] < 0) continue;
-        histograms_[op].Observe(last[op]);
-        recent_[op].push_back(last[op]);
-        if (recent_[op].size() > options_.recent) recent_[op].pop_front();
-        w.push_back({now, last[op]});
-      }
-    }
-    warmed_up_ = true;
+    data->warmup = !recorded;
     data->last_seconds = last;
     for (int op = 0; op < kOpCount; ++op) {
       data->histograms[op] = histograms_[op];
@@ -153,6 +119,58 @@ class LatencyProbe : public Probe {
   }
 
  private:
+  // One write, fdatasync, read and metadata round, timed: the seconds of each op (-1: not done).
+  std::array<double, kOpCount> MeasureOnce() {
+    std::array<double, kOpCount> last;
+    last.fill(-1);
+    // The read comes first, after the interval's idle time, as ioping's does: straight after the
+    // write and fsync it would find the device path warm and report half the latency a build's
+    // first read sees. It reads a block written by an earlier run.
+    if (!written_list_.empty()) {
+      const std::uint64_t rblock = written_list_[std::uniform_int_distribution<std::size_t>(
+          0, written_list_.size() - 1)(rng_)];
+      Time(kOpRead, &last, [&] { return ReadBlock(rblock); });
+    }
+    const std::uint64_t wblock = std::uniform_int_distribution<std::uint64_t>(0, blocks_ - 1)(rng_);
+    std::fill(buffer_, buffer_ + kBlock, static_cast<char>('a' + wblock % 26));
+    Time(kOpWrite, &last, [&] {
+      return pwrite(fd_.get(), buffer_, kBlock, static_cast<off_t>(wblock * kBlock)) ==
+             static_cast<ssize_t>(kBlock);
+    });
+    const bool synced = Time(kOpFsync, &last, [&] { return fdatasync(fd_.get()) == 0; });
+    if (synced) {
+      if (!written_[wblock]) written_list_.push_back(wblock);
+      written_[wblock] = true;
+    }
+    // Left over if a run stopped between create and unlink: not timed.
+    (void)unlinkat(dir_fd_.get(), kMetaFile, 0);
+    Time(kOpMetadata, &last, [&] {
+      UniqueFd f(openat(dir_fd_.get(), kMetaFile,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!f.valid()) return false;
+      f.Reset();
+      return unlinkat(dir_fd_.get(), kMetaFile, 0) == 0;
+    });
+
+    return last;
+  }
+
+  // Adds one measured round to the histograms, the recent runs and the window.
+  void Record(SystemTime now, const std::array<double, kOpCount>& last) {
+    for (int op = 0; op < kOpCount; ++op) {
+      auto& w = window_[op];
+      while (!w.empty() && (now - w.front().at > LatencyData::kWindowKept ||
+                            w.size() >= LatencyData::kMaxWindowSamples)) {
+        w.pop_front();
+      }
+      if (last[op] < 0) continue;
+      histograms_[op].Observe(last[op]);
+      recent_[op].push_back(last[op]);
+      if (recent_[op].size() > options_.recent) recent_[op].pop_front();
+      w.push_back({now, last[op]});
+    }
+  }
+
   template <typename F>
   bool Time(int op, std::array<double, kOpCount>* last, const F& f) {
     const auto start = std::chrono::steady_clock::now();
@@ -354,6 +372,7 @@ LatencyOptions ReadLatencyOptions(ConfigReader& section) {
   o.working_set_bytes = static_cast<std::uint64_t>(ws.value);
   o.recent = static_cast<std::size_t>(section.Int("median_runs", 60, 1, 10'000));
   o.direct = section.Bool("direct_io", true);
+  o.oneshot_samples = static_cast<int>(section.Int("oneshot_samples", 5, 1, 100));
   return o;
 }
 

@@ -75,6 +75,8 @@ struct LatencyOptions {
   // Try O_DIRECT reads; false always drops the page cache instead (storage that accepts O_DIRECT
   // but does not honour it). Since Linux 6.6 tmpfs accepts O_DIRECT too (a memory copy either way).
   bool direct = true;
+  // In a one-shot mode (ProbeContext::one_shot), the measured runs taken right after the warm-up.
+  int oneshot_samples = 5;
 
   bool operator==(const LatencyOptions&) const = default;
 };

@@ -27,6 +27,9 @@ struct ProbeContext {
   // The latest published snapshot when this run started (for probes that build on another probe's
   // data, like dind on scan). May be null.
   std::shared_ptr<const Snapshot> previous;
+  // A one-shot mode (check, textfile): this run is the probe's only one, so a probe that needs a
+  // first run to warm up or several samples takes them within it.
+  bool one_shot = false;
 
   bool Cancelled() const { return cancel != nullptr && cancel->load(); }
   SystemTime Now() const { return clock->Now(); }

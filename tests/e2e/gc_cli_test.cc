@@ -324,5 +324,63 @@ TEST_CASE("a reload or a shutdown cancels the agent's gc run part way", "[gc][e2
   CHECK_THAT(agent.Stderr(), Catch::Contains(R"("result":"cancelled")"));
 }
 
+TEST_CASE("textfile carries measured latency, the alert series and, with --gc, the gc series",
+          "[cli][gc]") {
+  TempDir tmp;
+  const std::string root = tmp / "cache";
+  const std::string dind = root + "/dind";
+  MakeDirs(dind + "/build-old/d");
+  Touch(dind + "/build-old/d/f", std::string(8192, 'x'));
+  AgeTree(dind + "/build-old", 3 * 86400);
+  MakeDirs(dind + "/build-new");
+  Touch(dind + "/build-new/f");
+  const std::string config = tmp / "config.json";
+  // Any disk is over 0.01% used: the disk rule holds and fires at once (no `for`); the inode rule
+  // holds too but has a `for`, so one evaluation leaves it pending.
+  WriteFile(config, R"({"gc": {"policies": [{"name": "dind", "path": "dind", "min_age": "1h",
+      "triggers": {"older_than": "1d"}}]},
+      "alerts": {"rules": {"CacheDiskAlmostFull": {"warning_percent": 0.01, "for": "0s"},
+                           "CacheInodesAlmostFull": {"warning_percent": 0.0001, "for": "5m"}}}})");
+  const std::string out = tmp / "cachewarden.prom";
+  auto r = RunProcess({BinaryPath(), "textfile", "--config", config, "--root", root, "--out", out});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string text = ReadFile(out);
+  // The warm-up and then probes.latency.oneshot_samples (5) measured runs.
+  for (const char* op : {"read", "write", "fsync", "metadata"}) {
+    CHECK(MetricValue(text, fmt::format("cachewarden_io_latency_seconds_count{{op=\"{}\"}}", op)) ==
+          5);
+  }
+  CHECK(MetricValue(
+            text,
+            R"(cachewarden_alert_firing{alertname="CacheDiskAlmostFull",severity="warning"})") ==
+        1);
+  CHECK(MetricValue(
+            text,
+            R"(cachewarden_alert_pending{alertname="CacheInodesAlmostFull",severity="warning"})") ==
+        1);
+  CHECK(MetricValue(
+            text,
+            R"(cachewarden_alert_firing{alertname="CacheInodesAlmostFull",severity="warning"})") ==
+        0);
+  // Without --gc nothing is deleted and there are no gc series.
+  CHECK(Exists(dind + "/build-old"));
+  CHECK(text.find("cachewarden_gc_runs_total") == std::string::npos);
+
+  r = RunProcess(
+      {BinaryPath(), "textfile", "--gc", "--config", config, "--root", root, "--out", out});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  text = ReadFile(out);
+  bool ok = false;
+  INFO(PromtoolCheckMetrics(text, &ok));
+  CHECK(ok);
+  CHECK_FALSE(Exists(dind + "/build-old"));
+  CHECK(Exists(dind + "/build-new"));
+  CHECK(MetricValue(text, R"(cachewarden_gc_runs_total{policy="dind",result="freed"})") == 1);
+  CHECK(MetricValue(text, R"(cachewarden_gc_deleted_entries_total{policy="dind"})") == 1);
+  CHECK(MetricValue(text, R"(cachewarden_gc_last_freed_bytes{policy="dind"})") >= 8192);
+}
+
 }  // namespace
 }  // namespace cachewarden

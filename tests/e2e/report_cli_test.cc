@@ -175,15 +175,24 @@ TEST_CASE("/status carries the same status, exit code and findings as check --js
   const std::string root = dir / "cache";
   std::filesystem::create_directories(root + "/buildkit");
   OldFile(root + "/dind/old1/f", 5 << 20, std::chrono::hours(72));
-  // GC off, so that the leftover stays for both to see; a low limit, so that it is a warning.
+  // GC off, so that the leftover stays for both to see; a low limit, so that it is a warning. The
+  // latency probe's second run is its first measured one (check takes its samples at once).
   const std::string config = fmt::format(
       R"({{"root": "{}", "gc": {{"enabled": false}},
+           "probes": {{"latency": {{"interval": "100ms"}}}},
            "alerts": {{"rules": {{"DindLeftoversLarge": {{"max_size": "1MiB"}}}}}}}})",
       root);
   AgentUnderTest agent(dir.path(), config);
   std::string why;
   REQUIRE(agent.Start(&why));
   REQUIRE(WaitUntil([&] { return HttpGet(agent.Url("/readyz")).code == 200; }));
+  REQUIRE(WaitUntil([&] {
+    auto st = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+    for (const auto& f : st["findings"]) {
+      if (f["source"] == "CacheIOLatencyHigh") return true;
+    }
+    return false;
+  }));
   auto check = Cw({"check", "--json", "--config", agent.config_path()});
   REQUIRE(check.exit_code == 1);
   auto want = nlohmann::json::parse(check.out);
