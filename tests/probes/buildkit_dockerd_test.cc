@@ -7,7 +7,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "policies/alerts/assessment.h"
 #include "probes/buildkit.h"
+#include "probes/volume.h"
 #include "tests/support/dockerd.h"
 #include "tests/support/process.h"
 #include "tests/support/skip.h"
@@ -116,6 +118,43 @@ TEST_CASE("buildkit probe through docker-unix reports what dockerd's /system/df 
   CHECK(Clock::now() - start < std::chrono::seconds(5));
   CHECK(down.message().find(dockerd.socket_path()) != std::string::npos);
   CHECK(none == nullptr);
+}
+
+// BuildkitGCCapAboveVolume on what the real BuildKit and the real volume say: dockerd's
+// builder.gc.defaultKeepStorage is the cap ListWorkers returns, judged against the volume the
+// test's directory is on.
+TEST_CASE("BuildkitGCCapAboveVolume judges a real dockerd's GC cap against the real volume",
+          "[buildkit][dockerd][policies]") {
+  if (const std::string why = testing::TestDockerd::Unavailable(); !why.empty()) CW_SKIP(why);
+  auto finding = [](const std::string& keep_storage) {
+    testing::TestDockerd dockerd(R"({"builder": {"gc": {"enabled": true, "defaultKeepStorage": ")" +
+                                 keep_storage + R"("}}})");
+    std::string error;
+    REQUIRE(dockerd.Start(&error));
+    Snapshot snap;
+    const SystemTime now = RealClock::Get().Now();
+    std::shared_ptr<const ProbeData> bk;
+    const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(10), &bk);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    snap.Put<BuildkitData>(std::dynamic_pointer_cast<const BuildkitData>(bk), now);
+    ProbeContext ctx;
+    ctx.cache_root = dockerd.dir();
+    std::shared_ptr<const ProbeData> vol;
+    REQUIRE(NewVolumeProbe(VolumeOptions{})->Collect(ctx, &vol).ok());
+    snap.Put<VolumeData>(std::dynamic_pointer_cast<const VolumeData>(vol), now);
+    dockerd.Stop();
+    for (const auto& f : Assess(snap, DefaultAlertsConfig(), now)) {
+      if (f.rule == "BuildkitGCCapAboveVolume") return f;
+    }
+    FAIL("no BuildkitGCCapAboveVolume finding");
+    return Finding{};
+  };
+  // 128 MiB fits any disk a test runs on; 1 PiB fits none.
+  CHECK(finding(std::to_string(kKeepStorage)).severity == Severity::kOk);
+  const Finding f = finding("1125899906842624");
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.summary, Catch::StartsWith("BuildKit keeps up to 1.0 PiB on a"));
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+#include "policies/alerts/rules/buildkit_gc_cap.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "base/units.h"
+#include "policies/alerts/rule_support.h"
+#include "probes/buildkit.h"
+#include "probes/scan.h"
+#include "probes/volume.h"
+
+namespace cachewarden {
+namespace {
+
+// The scan group BuildKit's own directory is counted in (probes.scan.groups' default).
+constexpr std::string_view kBuildkitGroup = "buildkit";
+
+}  // namespace
+
+constinit const RuleDef kBuildkitGCCapAboveVolume = {
+    .name = "BuildkitGCCapAboveVolume",
+    .default_for = std::chrono::seconds(0),
+    .default_keep_firing_for = std::chrono::minutes(5),
+    .params = {},
+    .severities = kWarningOnly,
+    .eval = &EvalOf<&ExtractGcCap, &DecideGcCap>,
+};
+
+std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime) {
+  auto bk = s.Get<BuildkitData>();
+  auto vol = s.Get<VolumeData>();
+  if (bk == nullptr || vol == nullptr || bk->workers.empty()) return std::nullopt;
+  GcCapInput in;
+  in.path = CachePath(s);
+  in.address = bk->address;
+  in.volume_bytes = vol->size_bytes;
+  for (const auto& w : bk->workers) {
+    for (const auto& p : w.gc_policies) {
+      ++in.policies;
+      in.cap_bytes = std::max({in.cap_bytes, p.keep_bytes, p.max_used_space});
+    }
+  }
+  if (auto scan = s.Get<ScanData>(); scan != nullptr) {
+    in.scanned = true;
+    for (const auto& g : scan->groups) {
+      if (g.name != kBuildkitGroup) in.unmanaged_bytes += g.totals.allocated_bytes;
+    }
+  }
+  return in;
+}
+
+void DecideGcCap(const GcCapInput& in, const RuleConfig&, RuleOutcome* out) {
+  const std::uint64_t room =
+      in.volume_bytes > in.unmanaged_bytes ? in.volume_bytes - in.unmanaged_bytes : 0;
+  const bool no_cap = in.cap_bytes <= 0;
+  const bool above = !no_cap && static_cast<std::uint64_t>(in.cap_bytes) > room;
+  Candidate cand = MakeCandidate(Severity::kWarning, no_cap || above, false,
+                                 static_cast<double>(std::max<std::int64_t>(in.cap_bytes, 0)));
+  const std::string others =
+      in.scanned ? fmt::format(" less the {} BuildKit does not manage (dind, other)",
+                               HumanBytes(in.unmanaged_bytes))
+                 : std::string();
+  if (no_cap) {
+    cand.summary =
+        fmt::format("BuildKit at {} has no byte cap on its cache on {}", in.address, in.path);
+    cand.description = fmt::format(
+        "None of BuildKit's {} GC policies limits its cache by size, so it grows until {} is "
+        "full and builds fail with \"no space left on device\". Give buildkitd a size cap below "
+        "the {} room on the volume: Earthly's CACHE_SIZE_MB or CACHE_SIZE_PCT, or keepBytes / "
+        "maxUsedSpace in buildkitd.toml's [[worker.oci.gcpolicy]] (dockerd: "
+        "builder.gc.defaultKeepStorage), then restart buildkitd.",
+        in.policies, in.path, HumanBytes(room));
+  } else {
+    cand.summary = fmt::format(
+        "BuildKit keeps up to {} on a {} volume ({}): the disk fills "
+        "before its GC runs",
+        HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)), HumanBytes(in.volume_bytes), in.path);
+    cand.description = fmt::format(
+        "BuildKit at {} lets its cache grow to {} (the largest keepBytes or maxUsedSpace of its "
+        "GC policies), but the volume holding {} has {}{}: {} of room. Its GC starts only past "
+        "the cap, so the disk is full first. Lower the cap below the room (Earthly's "
+        "CACHE_SIZE_MB or CACHE_SIZE_PCT; keepBytes / maxUsedSpace in buildkitd.toml; dockerd: "
+        "builder.gc.defaultKeepStorage) and restart buildkitd, or give the cache a larger "
+        "volume.",
+        in.address, HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)), in.path,
+        HumanBytes(in.volume_bytes), others, HumanBytes(room));
+    if (!above) {
+      out->ok_summary = fmt::format("BuildKit's GC cap {} fits the {} of room on {}",
+                                    HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)),
+                                    HumanBytes(room), in.path);
+    }
+  }
+  out->candidates.push_back(std::move(cand));
+}
+
+}  // namespace cachewarden

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "policies/alerts/rule.h"
+
+namespace cachewarden {
+
+// BuildkitGCCapAboveVolume: BuildKit's own GC lets its cache grow past the room it has on the
+// volume (the volume's size less what BuildKit does not manage: dind, other), or has no byte cap
+// at all, so the disk fills before its GC runs (moby/buildkit#1962, earthly/earthly#2078).
+extern const RuleDef kBuildkitGCCapAboveVolume;
+
+struct GcCapInput {
+  std::string path;
+  std::string address;         // the BuildKit that answered
+  std::int64_t cap_bytes = 0;  // the largest keepBytes or maxUsedSpace of its policies; 0: none
+  std::size_t policies = 0;    // GC policies over all workers
+  std::uint64_t volume_bytes = 0;
+  std::uint64_t unmanaged_bytes = 0;  // the scan's groups but `buildkit`; 0 before a scan
+  bool scanned = false;
+};
+
+// Needs the buildkit and the volume probes' data (the scan's where there is one).
+std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now);
+void DecideGcCap(const GcCapInput& in, const RuleConfig& c, RuleOutcome* out);
+
+}  // namespace cachewarden

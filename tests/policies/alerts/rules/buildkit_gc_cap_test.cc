@@ -1,0 +1,80 @@
+#include "policies/alerts/rules/buildkit_gc_cap.h"
+
+#include <catch2/catch.hpp>
+
+#include "policies/alerts/assessment.h"
+#include "probes/buildkit.h"
+#include "probes/scan.h"
+#include "probes/volume.h"
+
+namespace cachewarden {
+namespace {
+
+const SystemTime kNow = SystemTime(std::chrono::seconds(1'700'000'000));
+constexpr std::int64_t kGiB = 1LL << 30;
+
+Finding GcCapFinding(const Snapshot& s) {
+  for (const auto& f : Assess(s, DefaultAlertsConfig(), kNow)) {
+    if (f.rule == "BuildkitGCCapAboveVolume") return f;
+  }
+  return Finding{};
+}
+
+// A 100 GiB volume, BuildKit with the given policies' (keepBytes, maxUsedSpace), and a scan with
+// `dind` GiB in dind/.
+Snapshot Cache(std::vector<std::pair<std::int64_t, std::int64_t>> policies, std::int64_t dind) {
+  Snapshot s;
+  auto vol = std::make_shared<VolumeData>();
+  vol->path = "/c";
+  vol->size_bytes = 100 * kGiB;
+  vol->free_bytes = vol->avail_bytes = 50 * kGiB;
+  s.Put<VolumeData>(vol, kNow);
+  auto bk = std::make_shared<BuildkitData>();
+  bk->address = "unix:///run/buildkit/buildkitd.sock";
+  BuildkitWorker w;
+  w.id = "w0";
+  for (auto [keep, max_used] : policies) {
+    BuildkitGcPolicy p;
+    p.keep_bytes = keep;
+    p.max_used_space = max_used;
+    w.gc_policies.push_back(p);
+  }
+  bk->workers.push_back(w);
+  s.Put<BuildkitData>(bk, kNow);
+  if (dind >= 0) {
+    auto scan = std::make_shared<ScanData>();
+    scan->root = "/c";
+    scan->groups = {{"buildkit", {}}, {"dind", {}}, {"other", {}}};
+    scan->groups[0].totals.allocated_bytes = 30 * kGiB;
+    scan->groups[1].totals.allocated_bytes = static_cast<std::uint64_t>(dind * kGiB);
+    s.Put<ScanData>(scan, kNow);
+  }
+  return s;
+}
+
+TEST_CASE("BuildkitGCCapAboveVolume fires when BuildKit's cap exceeds its room on the volume",
+          "[policies][buildkit]") {
+  // 120 GiB kept on a 100 GiB volume: the example.
+  Finding f = GcCapFinding(Cache({{2 * kGiB, 0}, {120 * kGiB, 0}}, -1));
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.summary, Catch::StartsWith("BuildKit keeps up to 120.0 GiB on a 100.0 GiB volume"));
+  CHECK_THAT(f.remedy, Catch::Contains("CACHE_SIZE_MB"));
+  // 80 GiB fits 100 GiB, but not the 70 GiB left beside 30 GiB of dind.
+  CHECK(GcCapFinding(Cache({{80 * kGiB, 0}}, -1)).severity == Severity::kOk);
+  f = GcCapFinding(Cache({{80 * kGiB, 0}}, 30));
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.remedy, Catch::Contains("less the 30.0 GiB BuildKit does not manage"));
+  // BuildKit 0.17's maxUsedSpace counts as the cap too.
+  CHECK(GcCapFinding(Cache({{10 * kGiB, 90 * kGiB}}, 20)).severity == Severity::kWarning);
+  CHECK(GcCapFinding(Cache({{10 * kGiB, 50 * kGiB}}, 20)).severity == Severity::kOk);
+  // No byte cap at all: the cache grows until the disk is full.
+  f = GcCapFinding(Cache({{0, 0}}, 0));
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.summary, Catch::Contains("has no byte cap"));
+  // Without BuildKit's answer there is nothing to judge.
+  Snapshot none;
+  CHECK(GcCapFinding(none).rule.empty());
+}
+
+}  // namespace
+}  // namespace cachewarden
