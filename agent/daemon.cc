@@ -25,6 +25,16 @@
 namespace cachewarden {
 namespace {
 
+// The host of `listen` a local client reaches the listener at: the address itself, or loopback
+// for every interface (":9479", "0.0.0.0:9479", "[::]:9479").
+std::string ReachableHost(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  const std::string host = colon == std::string::npos ? std::string() : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "[::]") return "[::1]";
+  return host;
+}
+
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
@@ -440,12 +450,13 @@ int Daemon::Run() {
         if (!d->shutting_down_) d->Reload();
       },
       SIGHUP);
-  LogInfo("listening", {{"listen", config_->listen},
-                        {"port", port},
-                        {"metrics", fmt::format("{}://127.0.0.1:{}/metrics",
-                                                config_->web.tls ? "https" : "http", port)},
-                        {"root", config_->root},
-                        {"config", config_->source}});
+  LogInfo("listening",
+          {{"listen", config_->listen},
+           {"port", port},
+           {"metrics", fmt::format("{}://{}:{}/metrics", config_->web.tls ? "https" : "http",
+                                   ReachableHost(config_->listen), port)},
+           {"root", config_->root},
+           {"config", config_->source}});
   if (options_.port_file) {
     std::string error;
     if (!WriteAtomically(*options_.port_file, fmt::format("{}\n", port), &error)) {

@@ -266,5 +266,19 @@ TEST_CASE("a missing cache root is a probe failure with a reason and not a crash
   CHECK(code == 0);
 }
 
+TEST_CASE("the listening line gives the metrics URL at the address the agent bound", "[e2e]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "cache");
+  // A later --listen wins: 127.0.0.2 is loopback too, but not the address the line used to print.
+  AgentUnderTest agent(dir.path(), fmt::format(R"({{"root": "{}"}})", dir / "cache"));
+  std::string why;
+  REQUIRE(agent.Start(&why, {"--listen", "127.0.0.2:0"}));
+  REQUIRE(WaitUntil([&] { return !LogLines(agent.Stderr(), "listening").empty(); }));
+  const nlohmann::json line = LogLines(agent.Stderr(), "listening").front();
+  const std::string url = line["metrics"];
+  CHECK(url == fmt::format("http://127.0.0.2:{}/metrics", agent.port()));
+  CHECK(HttpGet(url).code == 200);
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
