@@ -8,7 +8,9 @@
 
 #include "base/units.h"
 #include "policies/alerts/assessment.h"
+#include "probes/dind.h"
 #include "probes/scan.h"
+#include "probes/volume.h"
 
 namespace cachewarden {
 namespace {
@@ -63,12 +65,54 @@ nlohmann::json VerdictJson(const std::vector<Finding>& findings) {
           {"findings", std::move(list)}};
 }
 
+std::string CheckPerfdata(const Config& config, const Snapshot& snapshot) {
+  std::vector<std::string> items;
+  // 'label'=value[UOM];warn;crit;min;max, thresholds from the rules that judge the figure.
+  auto percent = [&](std::string_view label, double ratio, std::string_view rule) {
+    const RuleConfig& rc = config.alerts.Rule(rule);
+    items.push_back(fmt::format("'{}'={:.2f}%;{:g};{:g};0;100", label, ratio * 100,
+                                rc.Param("warning_percent"), rc.Param("critical_percent")));
+  };
+  if (auto vol = snapshot.Get<VolumeData>(); vol != nullptr) {
+    percent("disk_used", vol->UsedRatio(), "CacheDiskAlmostFull");
+    percent("inodes_used", vol->InodesUsedRatio(), "CacheInodesAlmostFull");
+    items.push_back(fmt::format("'disk_free'={}B;;;0;{}", vol->avail_bytes, vol->size_bytes));
+  }
+  if (auto scan = snapshot.Get<ScanData>(); scan != nullptr) {
+    items.push_back(fmt::format("'cache'={}B;;;0", scan->total.allocated_bytes));
+    for (const auto& g : scan->groups) {
+      items.push_back(fmt::format("'cache_{}'={}B;;;0", g.name, g.totals.allocated_bytes));
+    }
+    items.push_back(fmt::format("'cache_inodes'={};;;0", scan->total.inodes));
+  }
+  if (auto dind = snapshot.Get<DindData>(); dind != nullptr) {
+    const RuleConfig& rc = config.alerts.Rule("DindLeftoversLarge");
+    items.push_back(
+        fmt::format("'dind_leftovers'={}B;{:.0f};;0", dind->leftover_bytes, rc.Param("max_size")));
+  }
+  return fmt::format("{}", fmt::join(items, " "));
+}
+
 std::string CheckReportText(const Config& config, const Snapshot& snapshot,
                             const std::vector<Finding>& findings) {
-  std::string out = fmt::format("cachewarden check: {}\ncache: {} (config: {})\n",
-                                Upper(SeverityName(Worst(findings))), config.root, config.source);
   // A root that is not there has nothing else to show: its one finding says so.
   const bool root_missing = findings.size() == 1 && findings[0].rule == kCacheRootMissing;
+  // The Monitoring Plugins first line: status, the worst finding (findings are sorted worst
+  // first), then the figures as perfdata for Nagios, Icinga and Sensu to graph.
+  std::string summary = Worst(findings) == Severity::kOk
+                            ? fmt::format("{} checks OK on {}", findings.size(), config.root)
+                            : findings[0].summary;
+  std::size_t more = 0;
+  for (std::size_t i = 1; i < findings.size(); ++i) {
+    more += findings[i].severity != Severity::kOk ? 1 : 0;
+  }
+  if (more > 0) summary += fmt::format(" (and {} more)", more);
+  // '|' separates the perfdata: it must not appear in the text before it.
+  std::replace(summary.begin(), summary.end(), '|', '/');
+  const std::string perf = root_missing ? std::string() : CheckPerfdata(config, snapshot);
+  std::string out = fmt::format("CACHEWARDEN {} - {}{}{}\ncache: {} (config: {})\n",
+                                Upper(SeverityName(Worst(findings))), summary,
+                                perf.empty() ? "" : " | ", perf, config.root, config.source);
   if (auto scan = snapshot.Get<ScanData>(); scan && !root_missing) {
     std::vector<std::string> groups;
     for (const auto& g : scan->groups) {

@@ -25,11 +25,18 @@ std::vector<Finding> CheckFindings(const Config& config, const Snapshot& snapsho
 // Each finding is {"severity", "source", "summary", "remedy"}, its source the rule and its labels.
 nlohmann::json VerdictJson(const std::vector<Finding>& findings);
 
-// `check`'s report for people: the verdict, the cache's size and what fills it (the scan probe's
-// groups), every enabled probe's outcome in one line, then each finding (in the given order) with
-// its fix.
+// `check`'s report: first a Monitoring Plugins status line, "CACHEWARDEN WARNING - <the worst
+// finding's summary> (and N more) | <perfdata>", then for people the cache's size and what fills it
+// (the scan probe's groups), every enabled probe's outcome in one line, then each finding (in the
+// given order) with its fix.
 std::string CheckReportText(const Config& config, const Snapshot& snapshot,
                             const std::vector<Finding>& findings);
+
+// The figures of `check` as Monitoring Plugins perfdata ('label'=value[UOM];warn;crit;min;max,
+// space-separated), thresholds from the rules that judge them: disk_used and inodes_used (%),
+// disk_free, cache and cache_<group> (B), cache_inodes, dind_leftovers (B). Those whose probe has
+// no data are left out.
+std::string CheckPerfdata(const Config& config, const Snapshot& snapshot);
 // `check --json`: VerdictJson's keys, "root" and "probes". `now` is the time the findings were
 // assessed at (the probes' ages are taken from it).
 nlohmann::json CheckReportJson(const Config& config, const Snapshot& snapshot,

@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "tests/support/agent.h"
@@ -144,7 +147,33 @@ TEST_CASE("check exits 0 or 1 or 2 by how full the cache is and 3 when it cannot
   CHECK(r.exit_code == 2);
   auto text = Cw({"check", "--config", dir / "config.json"});
   CHECK(text.exit_code == 2);
-  CHECK_THAT(text.out, Catch::StartsWith("cachewarden check: CRITICAL") && Catch::Contains("fix:"));
+  CHECK_THAT(text.out, Catch::StartsWith("CACHEWARDEN CRITICAL - ") && Catch::Contains("fix:"));
+  // The first line as a Monitoring Plugins parser reads it: the status word matching the exit
+  // code, the text, then perfdata 'label'=value[UOM];warn;crit;min;max.
+  const std::string first = text.out.substr(0, text.out.find('\n'));
+  std::smatch m;
+  REQUIRE(std::regex_match(
+      first, m, std::regex(R"(CACHEWARDEN (OK|WARNING|CRITICAL|UNKNOWN) - ([^|]+) \| (.+))")));
+  CHECK(m[1] == "CRITICAL");
+  CHECK_THAT(m[2].str(), Catch::Contains("96.9%"));
+  const std::string perf = m[3];
+  const std::regex item(
+      R"('([^'=]+)'=(-?[0-9.]+)(%|B|s|)?;(-?[0-9.]*);(-?[0-9.]*);(-?[0-9.]*);?(-?[0-9.]*)( |$))");
+  std::map<std::string, std::vector<std::string>> items;
+  std::size_t consumed = 0;
+  for (std::sregex_iterator it(perf.begin(), perf.end(), item), end; it != end; ++it) {
+    CHECK(static_cast<std::size_t>(it->position()) == consumed);  // nothing between the items
+    consumed = static_cast<std::size_t>(it->position() + it->length());
+    items[(*it)[1]] = {(*it)[2], (*it)[3], (*it)[4], (*it)[5], (*it)[6], (*it)[7]};
+  }
+  CHECK(consumed == perf.size());
+  REQUIRE(items.contains("disk_used"));
+  CHECK(std::abs(std::stod(items["disk_used"][0]) - 96.9) < 0.5);
+  CHECK(items["disk_used"] ==
+        std::vector<std::string>{items["disk_used"][0], "%", "85", "95", "0", "100"});
+  CHECK(items["inodes_used"][1] == "%");
+  CHECK(items["cache"][1] == "B");
+  CHECK(std::stod(items["cache"][0]) >= 62.0 * (1 << 20));
   auto missing = Cw({"check", "--root", dir / "nope"});
   CHECK(missing.exit_code == 3);
   CHECK_THAT(missing.out, Catch::Contains("UNKNOWN") && Catch::Contains("does not exist"));

@@ -127,11 +127,12 @@ TEST_CASE("check on a missing root says so in one line and exits 3, scan exits 6
   const std::string root = dir / "nonexistent";
   auto r = Cw({"check", "--root", root});
   CHECK(r.exit_code == 3);
-  CHECK(r.out == fmt::format("cachewarden check: UNKNOWN\ncache: {} (config: built-in defaults)\n"
+  CHECK(r.out == fmt::format("CACHEWARDEN UNKNOWN - cache root {} does not exist\n"
+                             "cache: {} (config: built-in defaults)\n"
                              "  [UNKNOWN] CacheRootMissing: cache root {} does not exist\n"
                              "      fix: Point --root (or `root` in the config, or "
                              "$EARTHLY_TMP_DIR) at BuildKit's cache directory, or create it.\n",
-                             root, root));
+                             root, root, root));
   CHECK_THAT(r.out, !Catch::Contains("[OK]"));
   r = Cw({"check", "--json", "--root", root});
   CHECK(r.exit_code == 3);
