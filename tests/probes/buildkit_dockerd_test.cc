@@ -59,7 +59,7 @@ TEST_CASE("buildkit probe through docker-unix reports what dockerd's /system/df 
   REQUIRE(build.exit_code == 0);
 
   std::shared_ptr<const ProbeData> out;
-  const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(10), &out);
+  const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(30), &out);
   INFO(s.ToString());
   REQUIRE(s.ok());
   const auto* data = dynamic_cast<const BuildkitData*>(out.get());
@@ -134,7 +134,7 @@ TEST_CASE("BuildkitGCCapAboveVolume judges a real dockerd's GC cap against the r
     Snapshot snap;
     const SystemTime now = RealClock::Get().Now();
     std::shared_ptr<const ProbeData> bk;
-    const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(10), &bk);
+    const Status s = Probe(dockerd.socket_path(), std::chrono::seconds(30), &bk);
     INFO(s.ToString());
     REQUIRE(s.ok());
     snap.Put<BuildkitData>(std::dynamic_pointer_cast<const BuildkitData>(bk), now);

@@ -30,7 +30,7 @@ class TestDockerd {
 
   // Starts dockerd and waits until its API socket accepts connections (a condition, up to
   // `timeout`); false and the reason (with the tail of its log) in *error.
-  bool Start(std::string* error, std::chrono::milliseconds timeout = std::chrono::seconds(40));
+  bool Start(std::string* error, std::chrono::milliseconds timeout = std::chrono::seconds(120));
   // SIGTERM to dockerd by its pid (the unshare child's), then waits for it to end; SIGKILL past
   // `timeout`. dockerd is pid 1 of its namespace: the kernel ends its containerd with it.
   void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -43,7 +43,7 @@ class TestDockerd {
   // /usr/bin/docker (the Debian client) against this daemon, with DOCKER_BUILDKIT=1 and a config
   // directory of its own.
   ProcessResult Docker(const std::vector<std::string>& args,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+                       std::chrono::milliseconds timeout = std::chrono::seconds(180)) const;
   // `docker import` of a tar of busybox-static (/bin/busybox, sh, dd and friends linked to it) as
   // image `tag`: no registry needed. False and the reason in *error.
   bool ImportBusybox(const std::string& tag, std::string* error) const;
