@@ -5,6 +5,9 @@
 
 #include "policies/alerts/rule.h"
 #include "policies/alerts/rules/almost_full.h"
+#include "policies/alerts/rules/cert_expiring.h"
+#include "policies/alerts/rules/cert_not_reloaded.h"
+#include "policies/alerts/rules/debug_port_open.h"
 #include "policies/alerts/rules/dind_leftovers.h"
 #include "policies/alerts/rules/dind_stale_mounts.h"
 #include "policies/alerts/rules/filling_up.h"
@@ -12,7 +15,9 @@
 #include "policies/alerts/rules/io_errors.h"
 #include "policies/alerts/rules/io_latency.h"
 #include "policies/alerts/rules/log_events.h"
+#include "policies/alerts/rules/no_client_auth.h"
 #include "policies/alerts/rules/not_on_volume.h"
+#include "policies/alerts/rules/plaintext_tcp.h"
 #include "policies/alerts/rules/probe_failing.h"
 #include "policies/alerts/rules/snapshotter_fallback.h"
 
