@@ -1,6 +1,5 @@
 #include "probes/exposure.h"
 
-#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
@@ -9,7 +8,6 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "probes/buildkit/proto/control.grpc.pb.h"
 #include "probes/registry.h"
 #include "tests/support/certs.h"
 #include "tests/support/config_errors.h"
@@ -177,30 +175,8 @@ TEST_CASE(
                              pki.server.cert + "\",role=\"server\"}"));
 }
 
-// A real h2c gRPC server: plaintext, what buildkitd serves with BUILDKIT_TLS_ENABLED=false. Its
-// Control service answers UNIMPLEMENTED to everything: the probe never calls it.
-class H2cServer {
- public:
-  H2cServer() {
-    grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    b.RegisterService(&control_);
-    server_ = b.BuildAndStart();
-  }
-  ~H2cServer() {
-    if (server_) server_->Shutdown(std::chrono::system_clock::now());
-  }
-  int port() const { return port_; }
-  std::string address() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int port_ = 0;
-  ::moby::buildkit::v1::Control::Service control_;
-  std::unique_ptr<grpc::Server> server_;
-};
-
 TEST_CASE("exposure: a plaintext gRPC server is confirmed h2c, not TLS", "[exposure][h2c]") {
-  H2cServer server;
+  testing::H2cGrpcServer server;
   REQUIRE(server.port() > 0);
   auto data = RunOnce(For(server.address()));
   const auto& e = data->endpoints.at(0);

@@ -1,10 +1,12 @@
 #include "tests/support/tls_peers.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "probes/buildkit/proto/control.grpc.pb.h"
 #include "tests/support/peers.h"
 
 namespace cachewarden::testing {
@@ -31,6 +33,23 @@ OpenSslServer::OpenSslServer(const std::string& log_dir, const std::string& cert
   argv.insert(argv.end(), extra.begin(), extra.end());
   process_ = std::make_unique<ChildProcess>(argv, log_dir);
   ready_ = WaitUntil([&] { return process_->Running() && LoopbackAccepts(port_); });
+}
+
+struct H2cGrpcServer::Impl {
+  ::moby::buildkit::v1::Control::Service control;
+  std::unique_ptr<grpc::Server> server;
+};
+
+H2cGrpcServer::H2cGrpcServer() : impl_(std::make_unique<Impl>()) {
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+  b.RegisterService(&impl_->control);
+  impl_->server = b.BuildAndStart();
+  if (impl_->server == nullptr) port_ = 0;
+}
+
+H2cGrpcServer::~H2cGrpcServer() {
+  if (impl_->server) impl_->server->Shutdown(std::chrono::system_clock::now());
 }
 
 }  // namespace cachewarden::testing

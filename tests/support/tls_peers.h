@@ -27,6 +27,24 @@ class OpenSslServer {
   bool ready_ = false;
 };
 
+// A real plaintext (h2c) gRPC server on 127.0.0.1, port chosen by the kernel: what buildkitd
+// serves on TCP with BUILDKIT_TLS_ENABLED=false. Its BuildKit Control service answers UNIMPLEMENTED
+// to every call (the exposure probe never makes one). port() is 0 if it did not start.
+class H2cGrpcServer {
+ public:
+  H2cGrpcServer();
+  ~H2cGrpcServer();
+  H2cGrpcServer(const H2cGrpcServer&) = delete;
+  H2cGrpcServer& operator=(const H2cGrpcServer&) = delete;
+  int port() const { return port_; }
+  std::string address() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  struct Impl;
+  int port_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
 // True when a TCP connection to 127.0.0.1:`port` succeeds now.
 bool LoopbackAccepts(int port);
 
