@@ -70,7 +70,7 @@ TEST_CASE("a plaintext BuildKit address is critical, and its text names BUILDKIT
   CHECK_FALSE(ExtractEndpoints(Snapshot{}, clock.Now()));
 }
 
-TEST_CASE("TLS that lets in a client without a certificate is critical; mTLS is not",
+TEST_CASE("TLS that lets in a client without a certificate is critical, and mTLS is not",
           "[alerts][exposure]") {
   FakeClock clock;
   auto x = std::make_shared<ExposureData>();
