@@ -39,6 +39,9 @@ constexpr ProbeEntry kProbes[] = {
     // Off by default: most hosts have no BuildKit socket at the default address.
     Row<BuildkitOptions, &ReadBuildkitOptions, &NewBuildkitProbe>("buildkit", false, minutes(1),
                                                                   seconds(30)),
+    // Off by default, like buildkit: most hosts serve no BuildKit over TCP.
+    Row<ExposureOptions, &ReadExposureOptions, &NewExposureProbe>("exposure", false, minutes(1),
+                                                                  seconds(30)),
 };
 
 }  // namespace

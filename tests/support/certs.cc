@@ -26,7 +26,7 @@ std::string MakeCa(const std::string& dir, const std::string& name, CertFiles* o
 }
 
 std::string MakeSignedCert(const std::string& dir, const std::string& name, const CertFiles& ca,
-                           CertFiles* out) {
+                           CertFiles* out, int days) {
   out->cert = dir + "/" + name + ".crt";
   out->key = dir + "/" + name + ".key";
   std::string csr = dir + "/" + name + ".csr", ext = dir + "/" + name + ".ext";
@@ -41,7 +41,7 @@ std::string MakeSignedCert(const std::string& dir, const std::string& name, cons
   if (!error.empty()) return error;
   return Run({"openssl", "x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,
               "-CAcreateserial", "-CAserial", dir + "/" + name + ".srl", "-out", out->cert, "-days",
-              "2", "-extfile", ext});
+              std::to_string(days), "-extfile", ext});
 }
 
 std::string BcryptHash(const std::string& password) {

@@ -14,9 +14,9 @@ struct CertFiles {
 std::string MakeCa(const std::string& dir, const std::string& name, CertFiles* out);
 
 // A certificate "<name>" signed by `ca`, for 127.0.0.1 and localhost, usable by a server and a
-// client. "" on success, else the error.
+// client, valid for `days` from now. "" on success, else the error.
 std::string MakeSignedCert(const std::string& dir, const std::string& name, const CertFiles& ca,
-                           CertFiles* out);
+                           CertFiles* out, int days = 2);
 
 // A bcrypt ($2b$) hash of `password` at the lowest cost (4), so that tests stay fast.
 std::string BcryptHash(const std::string& password);

@@ -1,0 +1,350 @@
+#include "probes/exposure.h"
+
+#include <netinet/in.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "probes/registry.h"
+#include "tests/support/certs.h"
+#include "tests/support/config_errors.h"
+#include "tests/support/peers.h"
+#include "tests/support/process.h"
+#include "tests/support/tls_peers.h"
+
+namespace cachewarden {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::CertFiles;
+using testing::ConfigErrorOf;
+using testing::OpenSslServer;
+using testing::TempDir;
+using testing::WriteFile;
+
+std::string MetricsText(const ProbeData& data) {
+  MetricWriter w;
+  data.ExportMetrics(w);
+  return prometheus::TextSerializer().Serialize(w.Take());
+}
+
+ExposureOptions ReadOptions(const std::string& text) {
+  const nlohmann::json doc = nlohmann::json::parse(text);
+  nlohmann::json effective;
+  ConfigReader r(&doc, "/probes/exposure", &effective);
+  ExposureOptions o = ReadExposureOptions(r);
+  r.Finish();
+  return o;
+}
+
+ExposureOptions For(const std::string& address) {
+  ExposureOptions o;
+  o.addresses.clear();
+  ExposureAddress a;
+  std::string error;
+  REQUIRE(ParseExposureAddress(address, &a, &error));
+  o.addresses.push_back(a);
+  o.handshake_timeout = seconds(5);
+  o.process = "no-such-process-here";
+  return o;
+}
+
+std::shared_ptr<const ExposureData> Run(Probe& probe, const ProbeContext& ctx) {
+  std::shared_ptr<const ProbeData> out;
+  REQUIRE(probe.Collect(ctx, &out).ok());
+  auto data = std::dynamic_pointer_cast<const ExposureData>(out);
+  REQUIRE(data != nullptr);
+  return data;
+}
+
+std::shared_ptr<const ExposureData> RunOnce(const ExposureOptions& o, std::string proc = "/proc") {
+  ProbeContext ctx;
+  ctx.proc_root = std::move(proc);
+  auto probe = NewExposureProbe(o);
+  return Run(*probe, ctx);
+}
+
+// A CA and a server certificate it signs, valid `days`.
+struct Pki {
+  TempDir dir;
+  CertFiles ca, server;
+  explicit Pki(int days = 90) {
+    REQUIRE(testing::MakeCa(dir.path(), "ca", &ca).empty());
+    REQUIRE(testing::MakeSignedCert(dir.path(), "server", ca, &server, days).empty());
+  }
+  std::string Logs(const std::string& name) {
+    std::filesystem::create_directories(dir / name);
+    return dir / name;
+  }
+};
+
+TEST_CASE("exposure: a TLS endpoint without -Verify accepts a client with no certificate",
+          "[exposure][tls]") {
+  Pki pki;
+  OpenSslServer server(pki.Logs("s"), pki.server.cert, pki.server.key);
+  REQUIRE(server.ready());
+  auto data = RunOnce(For(server.address()));
+  REQUIRE(data->endpoints.size() == 1);
+  const auto& e = data->endpoints[0];
+  INFO(e.status.ToString() << server.Stderr());
+  REQUIRE(e.judged());
+  CHECK(e.handshake.transport == Transport::kTls);
+  CHECK_FALSE(e.handshake.client_cert_required);
+  CHECK(e.handshake.alert.empty());
+  REQUIRE(e.handshake.served);
+  CHECK(e.handshake.served->subject == "CN=server");
+  CHECK(e.handshake.served->issuer == "CN=ca");
+  CHECK(e.handshake.served->sans == std::vector<std::string>{"IP:127.0.0.1", "DNS:localhost"});
+  const double days = ToSeconds(e.handshake.served->not_after - RealClock::Get().Now()) / 86400;
+  CHECK(days > 89);
+  CHECK(days <= 90);
+  const std::string text = MetricsText(*data);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_endpoint_tls{address=\"" +
+                                   server.address() + "\"} 1"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_client_cert_required{address=\"" +
+                                   server.address() + "\"} 0"));
+}
+
+TEST_CASE(
+    "exposure: a TLS endpoint with -Verify 1 refuses a client with no certificate (TLS 1.3 "
+    "and 1.2)",
+    "[exposure][tls]") {
+  Pki pki;
+  for (const char* version : {"-tls1_3", "-tls1_2"}) {
+    INFO(version);
+    OpenSslServer server(pki.Logs(version), pki.server.cert, pki.server.key,
+                         {"-Verify", "1", "-CAfile", pki.ca.cert, version});
+    REQUIRE(server.ready());
+    auto data = RunOnce(For(server.address()));
+    const auto& e = data->endpoints.at(0);
+    INFO(e.status.ToString() << server.Stderr());
+    REQUIRE(e.judged());
+    CHECK(e.handshake.transport == Transport::kTls);
+    CHECK(e.handshake.client_cert_required);
+    CHECK_FALSE(e.handshake.alert.empty());
+    // The served certificate is known even when the handshake was refused.
+    REQUIRE(e.handshake.served);
+    CHECK(e.handshake.served->subject == "CN=server");
+    CHECK_THAT(MetricsText(*data), Catch::Contains("cachewarden_buildkit_client_cert_required{"
+                                                   "address=\"" +
+                                                   server.address() + "\"} 1"));
+  }
+}
+
+TEST_CASE(
+    "exposure: a certificate replaced on disk while the server keeps serving the old one is "
+    "a reload pending",
+    "[exposure][tls]") {
+  Pki pki;
+  OpenSslServer server(pki.Logs("s"), pki.server.cert, pki.server.key);
+  REQUIRE(server.ready());
+  ExposureOptions o = For(server.address());
+  o.cert_file = pki.server.cert;
+  ProbeContext ctx;
+  auto probe = NewExposureProbe(o);
+  auto same = Run(*probe, ctx);
+  INFO(same->endpoints.at(0).status.ToString());
+  REQUIRE(same->endpoints.at(0).judged());
+  CHECK_FALSE(same->endpoints[0].reload_pending);
+  CHECK_THAT(MetricsText(*same), Catch::Contains("cachewarden_buildkit_cert_reload_pending_seconds{"
+                                                 "address=\"" +
+                                                 server.address() + "\"} 0"));
+
+  // The renewal: a new certificate (and key) written over the files the server loaded at start.
+  CertFiles renewed;
+  REQUIRE(testing::MakeSignedCert(pki.dir.path(), "renewed", pki.ca, &renewed, 30).empty());
+  std::filesystem::copy_file(renewed.cert, pki.server.cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  auto differ = Run(*probe, ctx);
+  const auto& e = differ->endpoints.at(0);
+  REQUIRE(e.judged());
+  CHECK(e.reload_pending);
+  REQUIRE(differ->disk_cert);
+  REQUIRE(differ->disk_cert->cert);
+  CHECK(differ->disk_cert->cert->sha256 != e.handshake.served->sha256);
+  // Since the file changed (its mtime), not since this run: a one-shot check knows it too.
+  CHECK(e.differs_since <= differ->collected);
+  CHECK(e.differs_since > differ->collected - seconds(60));
+  CHECK_THAT(MetricsText(*differ),
+             Catch::Contains("cachewarden_buildkit_cert_file_expiry_timestamp_seconds{file=\"" +
+                             pki.server.cert + "\",role=\"server\"}"));
+}
+
+TEST_CASE("exposure: a plaintext gRPC server is confirmed h2c, not TLS", "[exposure][h2c]") {
+  testing::H2cGrpcServer server;
+  REQUIRE(server.port() > 0);
+  auto data = RunOnce(For(server.address()));
+  const auto& e = data->endpoints.at(0);
+  INFO(e.status.ToString());
+  REQUIRE(e.judged());
+  CHECK(e.handshake.transport == Transport::kPlaintext);
+  CHECK_FALSE(e.handshake.served);
+  const std::string text = MetricsText(*data);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_endpoint_tls{address=\"" +
+                                   server.address() + "\"} 0"));
+  CHECK_THAT(text, !Catch::Contains("cachewarden_buildkit_client_cert_required"));
+}
+
+TEST_CASE("exposure: a refused address is reported, not judged, and the run still succeeds",
+          "[exposure]") {
+  testing::RefusingLoopbackPort refusing;
+  const std::string address = "tcp://127.0.0.1:" + std::to_string(refusing.port());
+  auto data = RunOnce(For(address));
+  const auto& e = data->endpoints.at(0);
+  CHECK_FALSE(e.judged());
+  CHECK_THAT(e.status.ToString(), Catch::Contains("refused"));
+  CHECK_THAT(MetricsText(*data),
+             Catch::Contains("cachewarden_buildkit_endpoint_up{address=\"" + address + "\"} 0"));
+}
+
+TEST_CASE(
+    "exposure: a server that accepts and never answers costs the handshake timeout, not a "
+    "stuck run",
+    "[exposure]") {
+  // A listening socket nobody accepts on: the kernel completes the connection, nothing answers.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ExposureOptions o = For("tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  o.handshake_timeout = milliseconds(200);
+  const auto start = std::chrono::steady_clock::now();
+  auto data = RunOnce(o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  CHECK_FALSE(data->endpoints.at(0).judged());
+  CHECK(data->endpoints[0].status.code() == StatusCode::kTimeout);
+  CHECK(took >= milliseconds(400));  // the ClientHello's wait, then the preface's
+  CHECK(took < seconds(3));
+}
+
+TEST_CASE("exposure: the bind check reads buildkitd's /proc/<pid>/net/tcp and tcp6",
+          "[exposure][proc_net]") {
+  TempDir proc;
+  std::filesystem::create_directories(proc / "77/net");
+  std::filesystem::create_directories(proc / "12/net");
+  WriteFile(proc / "12/comm", "sh\n");
+  WriteFile(proc / "77/comm", "buildkitd\n");
+  const std::string fixtures = testing::SourceDir() + "/tests/fixtures/proc_net_tcp/";
+  std::filesystem::copy_file(fixtures + "tcp", proc / "77/net/tcp");
+  std::filesystem::copy_file(fixtures + "tcp6", proc / "77/net/tcp6");
+  ExposureOptions o = For("tcp://127.0.0.1:8372");
+  o.process = "buildkitd";
+  o.handshake_timeout = milliseconds(50);
+  auto data = RunOnce(o, proc.path());
+  CHECK(data->pid == 77);
+  REQUIRE(data->buildkit_ports.size() == 1);
+  CHECK(data->buildkit_ports[0].port == 8372);
+  CHECK(data->buildkit_ports[0].listening);
+  CHECK(data->buildkit_ports[0].all_interfaces);
+  CHECK(data->buildkit_ports[0].bound == std::vector<std::string>{"0.0.0.0", "::"});
+  REQUIRE(data->debug_port);
+  CHECK(data->debug_port->listening);  // 127.0.0.1:6060 and [::1]:6060
+  CHECK_FALSE(data->debug_port->all_interfaces);
+  const std::string text = MetricsText(*data);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_listen_all_interfaces{port=\"8372\"} 1"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_debug_port_open{port=\"6060\"} 1"));
+
+  // Only loopback: port 6060 of the fixture as the BuildKit port.
+  o.addresses = For("tcp://127.0.0.1:6060").addresses;
+  o.debug_port = 8080;
+  data = RunOnce(o, proc.path());
+  REQUIRE(data->buildkit_ports.size() == 1);
+  CHECK(data->buildkit_ports[0].listening);
+  CHECK_FALSE(data->buildkit_ports[0].all_interfaces);
+  CHECK(data->debug_port->listening);  // ::ffff:127.0.0.1:8080, loopback only
+  CHECK_FALSE(data->debug_port->all_interfaces);
+
+  o.process = "77";
+  o.debug_port = 9999;
+  data = RunOnce(o, proc.path());
+  CHECK(data->pid == 77);
+  CHECK_FALSE(data->debug_port->listening);
+  CHECK_THAT(MetricsText(*data),
+             Catch::Contains("cachewarden_buildkit_debug_port_open{port=\"9999\"} 0"));
+
+  o.process = "containerd";
+  data = RunOnce(o, proc.path());
+  CHECK(data->pid == 0);
+  CHECK_THAT(data->process_error, Catch::Contains("no process named containerd"));
+  CHECK_THAT(MetricsText(*data), !Catch::Contains("cachewarden_buildkit_debug_port_open"));
+}
+
+TEST_CASE("exposure: CA and client certificate files report the one that expires first",
+          "[exposure]") {
+  Pki pki(30);
+  CertFiles shortlived;
+  REQUIRE(testing::MakeSignedCert(pki.dir.path(), "short", pki.ca, &shortlived, 2).empty());
+  // A bundle: the 30-day certificate, then the 2-day one.
+  WriteFile(pki.dir / "bundle.pem",
+            testing::ReadFile(pki.server.cert) + testing::ReadFile(shortlived.cert));
+  ExposureOptions o = For("tcp://127.0.0.1:1");
+  o.handshake_timeout = milliseconds(50);
+  o.ca_files = {pki.ca.cert};
+  o.client_cert_files = {pki.dir / "bundle.pem", pki.dir / "missing.pem"};
+  auto data = RunOnce(o);
+  REQUIRE(data->cert_files.size() == 3);
+  CHECK(data->cert_files[0].role == "ca");
+  REQUIRE(data->cert_files[0].cert);
+  CHECK(data->cert_files[0].cert->subject == "CN=ca");
+  REQUIRE(data->cert_files[1].cert);
+  CHECK(data->cert_files[1].cert->subject == "CN=short");
+  CHECK(data->cert_files[1].role == "client");
+  CHECK_FALSE(data->cert_files[2].cert);
+  CHECK(data->cert_files[2].status.code() == StatusCode::kMissing);
+  const std::string text = MetricsText(*data);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_cert_file_readable{file=\"" +
+                                   (pki.dir / "missing.pem") + "\",role=\"client\"} 0"));
+}
+
+TEST_CASE("probes.exposure reads its keys strictly", "[exposure][config]") {
+  const ExposureOptions d = ReadOptions("{}");
+  REQUIRE(d.addresses.size() == 1);
+  CHECK(d.addresses[0].host == "127.0.0.1");
+  CHECK(d.addresses[0].port == 8372);
+  CHECK(d.process == "buildkitd");
+  CHECK(d.debug_port == 6060);
+  const ExposureOptions v6 = ReadOptions(R"({"address": ["tcp://[::1]:1234", "tcp://bk:99"]})");
+  CHECK(v6.addresses[0].host == "::1");
+  CHECK(v6.addresses[0].port == 1234);
+  CHECK(v6.addresses[1].host == "bk");
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"address": ["unix:///run/b.sock"]})"); }),
+             Catch::Contains("not a TCP address"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"address": ["tcp://h:0"]})"); }),
+             Catch::Contains("1..65535"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"address": ["tcp://::1:8372"]})"); }),
+             Catch::Contains("brackets"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"address": []})"); }),
+             Catch::Contains("at least one"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"cert_file": "cert.pem"})"); }),
+             Catch::Contains("absolute"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"ca_file": ["ca.pem"]})"); }),
+             Catch::Contains("absolute"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"debug_port": 70000})"); }),
+             Catch::Contains("debug_port"));
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"adress": []})"); }), Catch::Contains("adress"));
+}
+
+TEST_CASE("the exposure probe is in the table, off by default", "[exposure][config]") {
+  bool found = false;
+  for (const auto& e : ProbeTable()) {
+    if (e.name == "exposure") {
+      found = true;
+      CHECK_FALSE(e.enabled_by_default);
+    }
+  }
+  CHECK(found);
+}
+
+}  // namespace
+}  // namespace cachewarden
