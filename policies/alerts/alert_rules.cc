@@ -6,11 +6,11 @@ std::span<const RuleDef> RuleTable() {
   // Copies of each rule's row, made on first use: the rows are constant-initialized (constinit), so
   // this is safe from any static initializer too.
   static const RuleDef kRules[] = {
-      kCacheNotOnVolume,        kCacheDiskAlmostFull, kCacheInodesAlmostFull,
-      kCacheDiskFillingUp,      kCacheIOLatencyHigh,  kDindStaleMounts,
-      kDindCleanupResourceBusy, kDindLeftoversLarge,  kBuildkitSnapshotterFallback,
-      kCacheGCIneffective,      kCacheIOErrors,       kCacheProbeFailing,
-      kCacheNoSpaceErrors,
+      kCacheNotOnVolume,        kCacheDiskAlmostFull,    kCacheInodesAlmostFull,
+      kCacheDiskFillingUp,      kCacheIOLatencyHigh,     kDindStaleMounts,
+      kDindCleanupResourceBusy, kDindLeftoversLarge,     kBuildkitSnapshotterFallback,
+      kCacheGCIneffective,      kCacheIOErrors,          kCacheProbeFailing,
+      kCacheNoSpaceErrors,      kBuildkitCacheCorrupted,
   };
   return kRules;
 }
