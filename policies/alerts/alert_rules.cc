@@ -10,7 +10,8 @@ std::span<const RuleDef> RuleTable() {
       kCacheDiskFillingUp,      kCacheIOLatencyHigh,     kDindStaleMounts,
       kDindCleanupResourceBusy, kDindLeftoversLarge,     kBuildkitSnapshotterFallback,
       kCacheGCIneffective,      kCacheIOErrors,          kCacheProbeFailing,
-      kCacheNoSpaceErrors,      kBuildkitCacheCorrupted,
+      kCacheNoSpaceErrors,      kBuildkitCacheCorrupted, kBuildkitOOMKilled,
+      kBuildkitRestarting,
   };
   return kRules;
 }

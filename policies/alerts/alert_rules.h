@@ -5,6 +5,8 @@
 
 #include "policies/alerts/rule.h"
 #include "policies/alerts/rules/almost_full.h"
+#include "policies/alerts/rules/buildkit_oom_killed.h"
+#include "policies/alerts/rules/buildkit_restarting.h"
 #include "policies/alerts/rules/dind_leftovers.h"
 #include "policies/alerts/rules/dind_stale_mounts.h"
 #include "policies/alerts/rules/filling_up.h"
