@@ -11,7 +11,7 @@ std::span<const RuleDef> RuleTable() {
       kDindCleanupResourceBusy, kDindLeftoversLarge,     kBuildkitSnapshotterFallback,
       kCacheGCIneffective,      kCacheIOErrors,          kCacheProbeFailing,
       kCacheNoSpaceErrors,      kBuildkitCacheCorrupted, kBuildkitOOMKilled,
-      kBuildkitRestarting,
+      kBuildkitRestarting,      kBuildkitEnvUnread,
   };
   return kRules;
 }

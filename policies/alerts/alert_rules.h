@@ -5,6 +5,7 @@
 
 #include "policies/alerts/rule.h"
 #include "policies/alerts/rules/almost_full.h"
+#include "policies/alerts/rules/buildkit_env_unread.h"
 #include "policies/alerts/rules/buildkit_oom_killed.h"
 #include "policies/alerts/rules/buildkit_restarting.h"
 #include "policies/alerts/rules/dind_leftovers.h"

@@ -138,8 +138,9 @@ TEST_CASE(
     "buildkitd: the entrypoint's variables are shown, a misspelt one is named, no other value",
     "[buildkitd]") {
   RealBuildkitd b;
-  b.Start({"CACHE_SIZE_MB=1000", "BUILDKIT_TLS_ENABLED=true", "BUILDKIT_CACHE_MAX_SIZE_MB=5000",
-           "EARTHLY_RESET_TMPDIR=true", "BUILDKIT_DEBUG=false", "CACHEWARDEN_TEST_SECRET=hunter2"});
+  b.Start({"CACHE_SIZE_MB=1000", "BUILDKIT_TLS_ENABLED=true",
+           "BUILDKIT_CACHE_MAX_SIZE_MB=5000-not-shown", "EARTHLY_RESET_TMPDIR=true",
+           "BUILDKIT_DEBUG=false", "CACHEWARDEN_TEST_SECRET=hunter2"});
   auto probe = MakeProbe(nlohmann::json::object());
   auto d = Run(*probe, b.ctx);
   REQUIRE(d->processes.size() == 1);
@@ -155,8 +156,8 @@ TEST_CASE(
   const std::string json = d->ToJson().dump();
   CHECK_THAT(json, Catch::Contains("did you mean CACHE_SIZE_MB?"));
   // The rest of environ never leaves the probe: not the secret, not even the misspelt value.
-  CHECK_THAT(json,
-             !Catch::Contains("hunter2") && !Catch::Contains("5000") && !Catch::Contains("PATH"));
+  CHECK_THAT(json, !Catch::Contains("hunter2") && !Catch::Contains("not-shown") &&
+                       !Catch::Contains("PATH"));
   CHECK_THAT(Metrics(*d), Catch::Contains("cachewarden_buildkitd_environment_warnings 2"));
 }
 
