@@ -229,7 +229,8 @@ EnvironmentView ViewEnvironment(std::string_view environ) {
       if (name == shown) view.shown.emplace_back(std::string(name), SanitizeUtf8(value, 256));
     }
   }
-  for (const auto& [name, value] : vars) {
+  for (const auto& var : vars) {
+    const std::string_view name = var.first;
     if (!name.starts_with("BUILDKIT_") && !name.starts_with("CACHE_") &&
         !name.starts_with("EARTHLY_")) {
       continue;
