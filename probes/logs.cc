@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "base/text.h"
 
 namespace cachewarden {
@@ -23,29 +25,35 @@ class LogsProbe : public Probe {
  public:
   explicit LogsProbe(const LogsOptions& options) : recent_limit_(options.recent_events) {
     for (const auto& f : options.files) followers_.push_back(std::make_unique<LogFollower>(f));
+    matchers_.resize(followers_.size());
   }
   std::string_view name() const override { return LogsData::kProbe; }
 
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<LogsData>();
-    for (auto& follower : followers_) {
+    for (std::size_t i = 0; i < followers_.size(); ++i) {
+      auto& follower = followers_[i];
       // Lines read so far stay counted in this probe; the next run shows them.
       if (ctx.Cancelled()) return Status::Error(StatusCode::kCancelled, "logs run cancelled");
       const std::string& file = follower->options().path;
-      Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, line); });
+      Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, matchers_[i], line); });
       data->files.push_back({file, follower->stats(), s.ok() ? "" : s.ToString()});
     }
     data->counts = counts_;
     data->last_time = last_time_;
     data->snapshotter_fallback = fallback_;
     data->recent.assign(recent_.begin(), recent_.end());
+    data->last_detail = last_detail_;
+    data->restarts = restarts_;
+    data->restart_times.assign(restart_times_.begin(), restart_times_.end());
     *out = std::move(data);
     return Status::Ok();
   }
 
  private:
-  void Take(const ProbeContext& ctx, const std::string& file, const LogLine& line) {
-    auto match = MatchLogLine(line.text);
+  void Take(const ProbeContext& ctx, const std::string& file, LogMatcher& matcher,
+            const LogLine& line) {
+    auto match = matcher.Next(line.text);
     if (!match) return;
     auto k = static_cast<std::size_t>(match->kind);
     LogEvent e;
@@ -55,6 +63,9 @@ class LogsProbe : public Probe {
     e.line = SanitizeUtf8(line.text, kMaxStoredLine);
     e.entry_id = SanitizeUtf8(match->entry_id, 256);
     e.path = SanitizeUtf8(match->path, kMaxStoredLine);
+    e.detail = SanitizeUtf8(match->detail, 256);
+    if (!e.detail.empty()) last_detail_[k] = e.detail;
+    CountRestart(e);
     ++counts_[k];
     if (e.time > last_time_[k]) last_time_[k] = e.time;
     if (match->kind == LogEventKind::kSnapshotterFallback) fallback_ = true;
@@ -63,12 +74,39 @@ class LogsProbe : public Probe {
     while (recent_.size() > recent_limit_) recent_.pop_front();
   }
 
+  void CountRestart(const LogEvent& e) {
+    if (e.kind == LogEventKind::kBuildkitExited || e.kind == LogEventKind::kHealthcheckFailed) {
+      seen_life_ = true;
+      return;
+    }
+    if (e.kind != LogEventKind::kBuildkitdStart) return;
+    // One start logs its config banner and a "running server on" line per address.
+    const bool same_start = have_start_ && e.time - last_start_ < LogsData::kStartBannerGap &&
+                            last_start_ - e.time < LogsData::kStartBannerGap;
+    have_start_ = true;
+    last_start_ = e.time;
+    if (same_start) return;
+    if (seen_life_) {
+      ++restarts_;
+      restart_times_.push_back(e.time);
+      while (restart_times_.size() > LogsData::kMaxRestartTimes) restart_times_.pop_front();
+    }
+    seen_life_ = true;
+  }
+
   std::vector<std::unique_ptr<LogFollower>> followers_;
+  std::vector<LogMatcher> matchers_;  // one per follower: a panic's frames follow it in its file
   std::size_t recent_limit_;
   std::array<std::uint64_t, kLogEventKinds> counts_{};
   std::array<SystemTime, kLogEventKinds> last_time_{};
   bool fallback_ = false;
   std::deque<LogEvent> recent_;
+  std::array<std::string, kLogEventKinds> last_detail_{};
+  bool seen_life_ = false;  // a start or an exit was seen: the next start is a restart
+  bool have_start_ = false;
+  SystemTime last_start_{};
+  std::uint64_t restarts_ = 0;
+  std::deque<SystemTime> restart_times_;
 };
 
 }  // namespace
@@ -78,6 +116,11 @@ const LogEvent* LogsData::LastEvent(LogEventKind kind) const {
     if (it->kind == kind) return &*it;
   }
   return nullptr;
+}
+
+std::size_t LogsData::RestartsSince(SystemTime since) const {
+  return static_cast<std::size_t>(std::count_if(restart_times.begin(), restart_times.end(),
+                                                [&](SystemTime t) { return t >= since; }));
 }
 
 nlohmann::json LogsData::ToJson() const {
@@ -100,6 +143,12 @@ nlohmann::json LogsData::ToJson() const {
     counts_json[std::string(name)] = counts[static_cast<std::size_t>(kind)];
   }
   j["snapshotter_fallback"] = snapshotter_fallback;
+  auto& latest = j["latest"] = nlohmann::json::object();
+  for (const auto& [kind, name] : kLogEventKindNames) {
+    const auto& detail = last_detail[static_cast<std::size_t>(kind)];
+    if (!detail.empty()) latest[std::string(name)] = detail;
+  }
+  j["restarts"] = restarts;
   auto& ev = j["recent_events"] = nlohmann::json::array();
   for (const auto& e : recent) {
     nlohmann::json item = {{"kind", LogEventKindName(e.kind)},
@@ -108,6 +157,7 @@ nlohmann::json LogsData::ToJson() const {
                            {"line", e.line}};
     if (!e.entry_id.empty()) item["entry_id"] = e.entry_id;
     if (!e.path.empty()) item["path"] = e.path;
+    if (!e.detail.empty()) item["detail"] = e.detail;
     ev.push_back(std::move(item));
   }
   return j;
@@ -131,6 +181,10 @@ void LogsData::ExportMetrics(MetricWriter& out) const {
             "1 if buildkitd logged that the overlayfs snapshotter is not available (it copies "
             "every layer), until it restarts.",
             snapshotter_fallback ? 1 : 0);
+  out.Counter("cachewarden_buildkit_log_restarts_total",
+              "buildkitd restarts seen in its log since the agent started (a start banner after an "
+              "earlier start or an exit line).",
+              static_cast<double>(restarts));
 }
 
 LogsOptions ReadLogsOptions(ConfigReader& section) {

@@ -22,6 +22,7 @@ struct LogEvent {
   std::string line;      // valid UTF-8, at most 1 KiB
   std::string entry_id;  // dind entry (dind_busy only)
   std::string path;      // the path rm could not remove (dind_busy only)
+  std::string detail;    // the line's figure (LogMatch::detail), valid UTF-8
 };
 
 // What buildkitd's logs said since the agent started: cumulative counts per kind, the last time of
@@ -39,6 +40,18 @@ struct LogsData : ProbeData {
   // 1 once the fallback line is seen, until buildkitd's start banner.
   bool snapshotter_fallback = false;
   std::vector<LogEvent> recent;  // oldest first
+  // The figure of the latest event of each kind that has one (exit code, address, wiped directory,
+  // GC size), kept when the event itself has left `recent`; empty: none yet.
+  std::array<std::string, kLogEventKinds> last_detail{};
+  // buildkitd restarts the log shows, for when the process itself is not visible: a start banner
+  // after an earlier start or an exit line (banners less than kStartBannerGap apart are one start).
+  std::uint64_t restarts = 0;
+  std::vector<SystemTime> restart_times;  // the latest kMaxRestartTimes, oldest first
+  static constexpr Duration kStartBannerGap = std::chrono::seconds(30);
+  static constexpr std::size_t kMaxRestartTimes = 64;
+
+  // Restarts in restart_times at or after `since`.
+  std::size_t RestartsSince(SystemTime since) const;
 
   std::uint64_t Count(LogEventKind kind) const { return counts[static_cast<std::size_t>(kind)]; }
   SystemTime LastTime(LogEventKind kind) const { return last_time[static_cast<std::size_t>(kind)]; }

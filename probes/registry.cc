@@ -42,6 +42,11 @@ constexpr ProbeEntry kProbes[] = {
     // Off by default, like buildkit: most hosts serve no BuildKit over TCP.
     Row<ExposureOptions, &ReadExposureOptions, &NewExposureProbe>("exposure", false, minutes(1),
                                                                   seconds(30)),
+    // Off by default: it reads other processes' /proc files (environ needs ptrace access), and
+    // where the agent does not share buildkitd's pid namespace (a sidecar without
+    // shareProcessNamespace) it would only ever say "absent".
+    Row<BuildkitdOptions, &ReadBuildkitdOptions, &NewBuildkitdProbe>("buildkitd", false,
+                                                                     seconds(15), seconds(10)),
 };
 
 }  // namespace

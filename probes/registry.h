@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/config_reader.h"
 #include "probes/buildkit.h"
+#include "probes/buildkitd.h"
 #include "probes/dind.h"
 #include "probes/diskstats.h"
 #include "probes/exposure.h"
@@ -25,9 +26,9 @@ namespace cachewarden {
 // One probe's own settings, as plain data: one alternative per probe of the table. Two equal values
 // build probes that behave the same, which is what lets a reload keep an unchanged probe's
 // instance.
-using ProbeOptions =
-    std::variant<VolumeOptions, ScanOptions, MountsOptions, DindOptions, LogsOptions,
-                 LatencyOptions, DiskstatsOptions, BuildkitOptions, ExposureOptions>;
+using ProbeOptions = std::variant<VolumeOptions, ScanOptions, MountsOptions, DindOptions,
+                                  LogsOptions, LatencyOptions, DiskstatsOptions, BuildkitOptions,
+                                  ExposureOptions, BuildkitdOptions>;
 
 // One row of the probe table: the only place a probe is made known.
 struct ProbeEntry {

@@ -12,7 +12,8 @@ std::span<const RuleDef> RuleTable() {
       kCacheGCIneffective,       kCacheIOErrors,           kCacheProbeFailing,
       kCacheNoSpaceErrors,       kBuildkitPlaintextTCP,    kBuildkitNoClientAuth,
       kBuildkitCertExpiring,     kBuildkitCertNotReloaded, kBuildkitDebugPortOpen,
-      kBuildkitGCCapAboveVolume,
+      kBuildkitGCCapAboveVolume, kBuildkitCacheCorrupted,  kBuildkitOOMKilled,
+      kBuildkitRestarting,       kBuildkitEnvUnread,
   };
   return kRules;
 }

@@ -5,7 +5,10 @@
 
 #include "policies/alerts/rule.h"
 #include "policies/alerts/rules/almost_full.h"
+#include "policies/alerts/rules/buildkit_env_unread.h"
 #include "policies/alerts/rules/buildkit_gc_cap.h"
+#include "policies/alerts/rules/buildkit_oom_killed.h"
+#include "policies/alerts/rules/buildkit_restarting.h"
 #include "policies/alerts/rules/cert_expiring.h"
 #include "policies/alerts/rules/cert_not_reloaded.h"
 #include "policies/alerts/rules/debug_port_open.h"

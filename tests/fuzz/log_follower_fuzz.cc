@@ -1,6 +1,7 @@
 // libFuzzer target: the log follower's byte input (plain and CRI lines, RFC 3339 times, P/F
-// joining, long lines), fed as a file that grows over several polls, and the pattern matchers on
-// every line it delivers. The first input byte picks the format and the chunking.
+// joining, long lines), fed as a file that grows over several polls, and the pattern matchers
+// (LogMatcher, with its panic state) on every line it delivers. The first input byte picks the
+// format and the chunking.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,8 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.start_at_end = false;
   options.max_line_bytes = 64 + (control >> 2);  // small, so that truncation is exercised
   LogFollower follower(options);
-  auto sink = [](LogLine&& line) {
-    (void)MatchLogLine(line.text);
+  LogMatcher matcher;  // what spans lines: a panic and the frames after it
+  auto sink = [&matcher](LogLine&& line) {
+    (void)matcher.Next(line.text);
     (void)ParseRfc3339(line.text);
   };
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -87,6 +87,48 @@ TEST_CASE("logs: the snapshotter fallback holds until buildkitd restarts", "[log
   CHECK_FALSE(d->snapshotter_fallback);
 }
 
+TEST_CASE("logs: the entrypoint's figures show in /status after their events leave the recent list",
+          "[logs]") {
+  LogsHarness h;  // keeps 3 recent events
+  h.Append(
+      "Resetting dir /tmp/earthly\ncache size set automatically to 20480 MB; this can be changed\n"
+      "time=\"2024-03-04T10:00:00Z\" level=warning msg=\"TLS is not enabled for "
+      "tcp://0.0.0.0:8372. enabling mutual TLS authentication is highly recommended\"\n"
+      "Error: buildkit process has exited with code 137\ngc error: a\ngc error: b\ngc error: c\n");
+  auto j = h.Run()->ToJson();
+  CHECK(j["latest"] == nlohmann::json{{"cache_reset", "/tmp/earthly"},
+                                      {"cache_size_auto", "20480 MB"},
+                                      {"tls_disabled", "tcp://0.0.0.0:8372"},
+                                      {"buildkit_exited", "137"}});
+  CHECK(j["counts"]["tls_disabled"] == 1);
+  CHECK(j["recent_events"].size() == 3);
+}
+
+TEST_CASE("logs: a start banner after an exit or an earlier start is a restart, once per start",
+          "[logs]") {
+  LogsHarness h;
+  // The first start the agent sees is not a restart; its banner and server lines are one start.
+  h.Append(
+      "time=\"2024-03-04T10:00:00Z\" msg=\"running server on /run/buildkit/buildkitd.sock\"\n"
+      "time=\"2024-03-04T10:00:01Z\" msg=\"running server on tcp://0.0.0.0:8372\"\n");
+  auto d = h.Run();
+  CHECK(d->restarts == 0);
+  h.Append(
+      "Error: buildkit process has exited with code 2\n"
+      "time=\"2024-03-04T10:02:00Z\" msg=\"running server on /run/buildkit/buildkitd.sock\"\n"
+      "time=\"2024-03-04T10:02:00Z\" msg=\"running server on tcp://0.0.0.0:8372\"\n"
+      "time=\"2024-03-04T10:09:00Z\" msg=\"running server on /run/buildkit/buildkitd.sock\"\n");
+  d = h.Run();
+  CHECK(d->restarts == 2);
+  REQUIRE(d->restart_times.size() == 2);
+  CHECK(ToUnixSeconds(d->restart_times[1]) == Approx(1709546940));
+  CHECK(d->RestartsSince(d->restart_times[1]) == 1);
+  MetricWriter w;
+  d->ExportMetrics(w);
+  CHECK_THAT(prometheus::TextSerializer().Serialize(w.Take()),
+             Catch::Contains("cachewarden_buildkit_log_restarts_total 2"));
+}
+
 TEST_CASE("logs: metrics have a fixed set of kinds and invalid UTF-8 is made safe", "[logs]") {
   LogsHarness h;
   h.Append("rm: cannot remove '/var/earthbuild/dind/\xff\xfe/y': Device or resource busy\n");

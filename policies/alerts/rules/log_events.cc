@@ -8,6 +8,8 @@ namespace cachewarden {
 namespace {
 
 constexpr RuleParam kWindowParams[] = {{"window", ParamKind::kDuration, 900}};
+// Corruption does not heal by itself: an hour, so that it is not missed between two looks.
+constexpr RuleParam kCorruptionParams[] = {{"window", ParamKind::kDuration, 3600}};
 
 std::optional<LogEventInput> ExtractLogEvent(const Snapshot& s, SystemTime now, LogEventKind kind) {
   auto logs = s.Get<LogsData>();
@@ -22,6 +24,7 @@ std::optional<LogEventInput> ExtractLogEvent(const Snapshot& s, SystemTime now, 
     in.last_entry_id = e->entry_id;
     in.last_path = e->path;
   }
+  in.last_detail = logs->last_detail[static_cast<std::size_t>(kind)];
   return in;
 }
 
@@ -52,12 +55,25 @@ constinit const RuleDef kCacheNoSpaceErrors = {
     .eval = &EvalOf<&ExtractNoSpace, &DecideNoSpace>,
 };
 
+constinit const RuleDef kBuildkitCacheCorrupted = {
+    .name = "BuildkitCacheCorrupted",
+    .default_for = std::chrono::seconds(0),
+    .default_keep_firing_for = std::chrono::seconds(0),
+    .params = kCorruptionParams,
+    .severities = kCriticalOnly,
+    .eval = &EvalOf<&ExtractCacheCorrupted, &DecideCacheCorrupted>,
+};
+
 std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now) {
   return ExtractLogEvent(s, now, LogEventKind::kDindBusy);
 }
 
 std::optional<LogEventInput> ExtractNoSpace(const Snapshot& s, SystemTime now) {
   return ExtractLogEvent(s, now, LogEventKind::kDiskFull);
+}
+
+std::optional<LogEventInput> ExtractCacheCorrupted(const Snapshot& s, SystemTime now) {
+  return ExtractLogEvent(s, now, LogEventKind::kCacheCorrupted);
 }
 
 void DecideResourceBusy(const LogEventInput& in, const RuleConfig& c, RuleOutcome* out) {
@@ -90,6 +106,23 @@ void DecideNoSpace(const LogEventInput& in, const RuleConfig& c, RuleOutcome* ou
                                  kFreeSpaceRemedy);
   out->candidates.push_back(std::move(cand));
   out->ok_summary = NoneWithin(in, c, "\"no space left on device\" error");
+}
+
+void DecideCacheCorrupted(const LogEventInput& in, const RuleConfig& c, RuleOutcome* out) {
+  const bool recent = in.seconds_since_last <= c.Param("window");
+  Candidate cand = MakeCandidate(Severity::kCritical, recent, false, in.seconds_since_last);
+  cand.summary =
+      fmt::format("buildkitd logged that its cache on {} is corrupted {} ago ({} in all)", in.path,
+                  DurationText(in.seconds_since_last), in.count);
+  std::string example = !in.last_line.empty() ? in.last_line : in.last_detail;
+  cand.description = fmt::format(
+      "BuildKit's cache metadata on {} is damaged{}: builds that touch it fail until it is "
+      "repaired. First try `buildctl prune` (or `earthly prune`); if the errors go on, save what "
+      "matters under the cache, then restart buildkitd with EARTHLY_RESET_TMP_DIR=true, which "
+      "wipes the cache. A failing disk corrupts it again: see CacheIOErrors and dmesg.",
+      in.path, example.empty() ? "" : fmt::format(" (\"{}\")", example));
+  out->candidates.push_back(std::move(cand));
+  out->ok_summary = NoneWithin(in, c, "cache corruption");
 }
 
 }  // namespace cachewarden

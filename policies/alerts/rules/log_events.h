@@ -15,6 +15,9 @@ namespace cachewarden {
 extern const RuleDef kDindCleanupResourceBusy;
 // CacheNoSpaceErrors: "no space left on device".
 extern const RuleDef kCacheNoSpaceErrors;
+// BuildkitCacheCorrupted (critical): the cache's metadata is damaged (a cache key's state is gone,
+// bbolt's freelist is invalid, or buildkitd panicked in bolt or a snapshotter).
+extern const RuleDef kBuildkitCacheCorrupted;
 
 // A kind of log event: how long ago the last one was, how many there were, an example.
 struct LogEventInput {
@@ -25,12 +28,15 @@ struct LogEventInput {
   std::string last_entry_id;  // the dind entry `rm` failed on (dind_busy only)
   std::string last_path;      // the path `rm` failed on (dind_busy only)
   std::size_t files = 0;      // log files followed
+  std::string last_detail;    // the latest event's figure (the panic line), may be empty
 };
 
 // Need the logs probe's data.
 std::optional<LogEventInput> ExtractResourceBusy(const Snapshot& s, SystemTime now);
 std::optional<LogEventInput> ExtractNoSpace(const Snapshot& s, SystemTime now);
+std::optional<LogEventInput> ExtractCacheCorrupted(const Snapshot& s, SystemTime now);
 void DecideResourceBusy(const LogEventInput& in, const RuleConfig& c, RuleOutcome* out);
 void DecideNoSpace(const LogEventInput& in, const RuleConfig& c, RuleOutcome* out);
+void DecideCacheCorrupted(const LogEventInput& in, const RuleConfig& c, RuleOutcome* out);
 
 }  // namespace cachewarden

@@ -61,6 +61,28 @@ TEST_CASE("a Resource busy failure names the entry rm failed on", "[alerts][logs
              Catch::Contains("entry abc") && Catch::Contains("/var/earthly/dind/abc"));
 }
 
+TEST_CASE("cache corruption in buildkitd's log is critical for an hour, with the remedy",
+          "[alerts][logs]") {
+  FakeClock clock;
+  const SystemTime now = clock.Now();
+  RuleOutcome out;
+  DecideCacheCorrupted(
+      *ExtractCacheCorrupted(WithEvent(LogEventKind::kCacheCorrupted, now - minutes(50), now), now),
+      Defaults("BuildkitCacheCorrupted"), &out);
+  REQUIRE(out.candidates.size() == 1);
+  CHECK(out.candidates[0].fires);
+  CHECK(out.candidates[0].severity == Severity::kCritical);
+  CHECK_THAT(out.candidates[0].description, Catch::Contains("prune") &&
+                                                Catch::Contains("EARTHLY_RESET_TMP_DIR=true") &&
+                                                Catch::Contains("save what matters"));
+  out = {};
+  DecideCacheCorrupted(
+      *ExtractCacheCorrupted(WithEvent(LogEventKind::kCacheCorrupted, now - minutes(61), now), now),
+      Defaults("BuildkitCacheCorrupted"), &out);
+  CHECK_FALSE(out.candidates[0].fires);
+  CHECK_THAT(out.ok_summary, Catch::StartsWith("No cache corruption"));
+}
+
 TEST_CASE("without a log file followed, the log rules have nothing to say when quiet",
           "[alerts][logs]") {
   LogEventInput in;

@@ -1,0 +1,42 @@
+// libFuzzer target: the buildkitd probe's readers of another process's /proc files and of cgroup
+// files (probes/buildkitd_proc.h): stat's start time after the last ')', status's VmRSS and NSpid,
+// /proc/<pid>/cgroup lines, `key N` counters, and environ with its did-you-mean. The first byte
+// picks the reader, so each sees whole inputs of its own.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "probes/buildkitd_proc.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace cachewarden;
+  if (size == 0) return 0;
+  const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 5) {
+    case 0:
+      (void)ParseStartTicks(input);
+      (void)ParseBootTime(input);
+      break;
+    case 1:
+      (void)ParseVmRssBytes(input);
+      (void)ParseInnermostPid(input);
+      break;
+    case 2:
+      (void)ParseProcCgroup(input);
+      break;
+    case 3:
+      (void)ParseKeyedCounter(input, "oom_kill");
+      break;
+    default: {
+      // Every hint names a variable of the input and a shown name; values stay bounded.
+      EnvironmentView view = ViewEnvironment(input);
+      for (const auto& [name, value] : view.shown) {
+        if (value.size() > 256 || input.find(name) == std::string_view::npos) __builtin_trap();
+      }
+      for (const auto& h : view.hints) {
+        if (h.name.size() > 128 || h.did_you_mean.empty()) __builtin_trap();
+      }
+    }
+  }
+  return 0;
+}
