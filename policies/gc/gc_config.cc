@@ -7,11 +7,51 @@
 #include <set>
 
 #include "fs/dirfd.h"
+#include "policies/gc/gc_prune.h"
 
 namespace cachewarden {
 namespace {
 
 constexpr Duration kNever = std::chrono::hours(24 * 365 * 100);
+
+constexpr std::string_view kPruneKeys[] = {"keep_bytes",    "max_used_space",  "min_free_space",
+                                           "keep_duration", "filters",         "all",
+                                           "prune_timeout", "when_unreachable"};
+
+std::int64_t PruneBytes(ConfigReader& p, std::string_view key) {
+  return static_cast<std::int64_t>(p.Size(key, SizeSpec::Bytes(0), false).value);
+}
+
+// The prune action's keys; on another action, any of them is an error (it would do nothing).
+void ReadPruneSettings(ConfigReader& p, bool prune, GcPruneSettings* out) {
+  if (!prune) {
+    for (std::string_view key : kPruneKeys) {
+      if (p.Has(key)) p.Fail(key, "only used with \"action\": \"prune\"");
+    }
+    return;
+  }
+  out->keep_bytes = PruneBytes(p, "keep_bytes");
+  out->max_used_space = PruneBytes(p, "max_used_space");
+  out->min_free_space = PruneBytes(p, "min_free_space");
+  out->keep_duration = p.Dur("keep_duration", Duration(0), Duration(0), kNever);
+  out->filters = p.StringList("filters", {});
+  for (const auto& f : out->filters) {
+    BuildkitFilter parsed;
+    std::string error;
+    if (!ParseBuildkitFilter(f, &parsed, &error)) {
+      p.Fail("filters", fmt::format("\"{}\": {}", f, error));
+    }
+  }
+  out->all = p.Bool("all", false);
+  out->timeout = p.Dur("prune_timeout", std::chrono::minutes(10), std::chrono::seconds(1),
+                       std::chrono::hours(24));
+  const std::string unreachable =
+      p.String("when_unreachable", "skip", std::vector<std::string>{"skip", "fail"});
+  out->skip_unreachable = unreachable != "fail";
+  if (out->max_used_space > 0 && out->keep_bytes > out->max_used_space) {
+    p.Fail("keep_bytes", "must not be above max_used_space (with it, keep_bytes is the floor)");
+  }
+}
 
 std::optional<SizeSpec> OptionalSize(ConfigReader& r, std::string_view key, bool percent_only) {
   if (!r.Has(key)) {
@@ -76,14 +116,20 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   }
   g.action = p.Choice("action", GcAction::kDelete, kGcActionNames);
   g.path = p.String("path", "");
-  if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand); !why.empty()) {
+  if (g.action == GcAction::kPrune) {
+    if (!g.path.empty()) {
+      p.Fail("path",
+             "the prune action frees BuildKit's records through BuildKit, not a directory: leave "
+             "path out");
+    }
+  } else if (auto why = CheckPolicyPath(g.path, g.action == GcAction::kCommand); !why.empty()) {
     p.Fail("path", why);
   }
   if (g.action == GcAction::kDelete && (g.path == "buildkit" || g.path.starts_with("buildkit/"))) {
-    p.Fail("path",
-           "a delete policy must not reach under buildkit/: BuildKit's records are pruned through "
-           "BuildKit (\"action\": \"command\" with buildctl prune), never by "
-           "deleting its files behind a running buildkitd");
+    p.Fail(
+        "path",
+        "a delete policy must not reach under buildkit/: BuildKit's records are pruned through "
+        "BuildKit (\"action\": \"prune\"), never by deleting its files behind a running buildkitd");
   }
   g.include = p.StringList("include", {"*"});
   g.exclude = p.StringList("exclude", {});
@@ -94,7 +140,11 @@ GcPolicy ReadPolicy(ConfigReader& p) {
            "a policy needs at least one trigger (used_above, free_below, inodes_used_above, "
            "total_above, older_than or always)");
   }
-  if (g.path.empty() && (g.triggers.total_above || g.triggers.older_than)) {
+  if (g.action == GcAction::kPrune && (g.triggers.total_above || g.triggers.older_than)) {
+    p.Fail("triggers",
+           "total_above and older_than measure a directory's entries; a prune policy says what "
+           "BuildKit keeps with keep_bytes, keep_duration and filters");
+  } else if (g.path.empty() && (g.triggers.total_above || g.triggers.older_than)) {
     p.Fail("triggers", "total_above and older_than measure entries: they need a path");
   }
   g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
@@ -112,9 +162,10 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   if (g.action == GcAction::kCommand && (g.command.empty() || g.command[0].empty())) {
     p.Fail("command", "the command action needs an argv list, e.g. [\"buildctl\", \"prune\"]");
   }
-  if (g.action == GcAction::kDelete && !g.command.empty()) {
+  if (g.action != GcAction::kCommand && !g.command.empty()) {
     p.Fail("command", "only used with \"action\": \"command\"");
   }
+  ReadPruneSettings(p, g.action == GcAction::kPrune, &g.prune);
   g.interval = p.Dur("interval", std::chrono::minutes(1), std::chrono::seconds(1),
                      std::chrono::hours(24 * 7));
   g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
@@ -141,7 +192,9 @@ namespace {
 const nlohmann::json& DefaultPolicies() {
   static const nlohmann::json kPolicies = nlohmann::json::parse(R"([{
     "name": "dind", "path": "dind", "exclude": ["cache_*"], "min_age": "6h",
-    "triggers": {"older_than": "24h", "used_above": "85%", "until_below": "80%"}}])");
+    "triggers": {"older_than": "24h", "used_above": "85%", "until_below": "80%"}}, {
+    "name": "buildkit", "action": "prune", "keep_duration": "1h",
+    "triggers": {"used_above": "85%"}}])");
   return kPolicies;
 }
 
@@ -149,6 +202,11 @@ const nlohmann::json& DefaultPolicies() {
 
 GcPolicy DefaultDindPolicy() {
   ConfigReader r(&DefaultPolicies()[0], "/gc/policies/0", nullptr);
+  return ReadPolicy(r);
+}
+
+GcPolicy DefaultBuildkitPolicy() {
+  ConfigReader r(&DefaultPolicies()[1], "/gc/policies/1", nullptr);
   return ReadPolicy(r);
 }
 
