@@ -8,11 +8,15 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
+#include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "actions/gc_run.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
+#include "tests/support/agent.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -23,7 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 class FakeControl final : public pb::Control::Service {
  public:
-  bool endless = false;  // Prune streams a record every 20 ms until the call is cancelled
+  std::atomic<bool> endless{
+      false};  // Prune streams a record every 20 ms until the call is cancelled
 
   grpc::Status DiskUsage(grpc::ServerContext* /*ctx*/, const pb::DiskUsageRequest* /*req*/,
                          pb::DiskUsageResponse* resp) override {
@@ -256,6 +261,59 @@ TEST_CASE("prune with no BuildKit answering does nothing, or fails, as when_unre
   r = RunGcPolicy(p, nullptr, o);
   CHECK(r.result == GcResult::kFailed);
   CHECK(r.status.message().find("BuildKit answers at no address") != std::string::npos);
+}
+
+TEST_CASE("the agent's prune runs count in the gc series; SIGHUP and SIGTERM cancel the call",
+          "[gc][prune][e2e]") {
+  testing::TempDir tmp;
+  const std::string root = tmp / "cache";
+  std::filesystem::create_directories(root);
+  FakeControl service;
+  FakeServer server(tmp / "buildkitd.sock", &service);
+  auto config = [&](bool dry_run) {
+    nlohmann::json policy = {{"name", "bk"},
+                             {"action", "prune"},
+                             {"interval", "1s"},
+                             {"dry_run", dry_run},
+                             {"triggers", {{"always", true}}}};
+    return nlohmann::json{
+        {"root", root},
+        {"probes", {{"buildkit", {{"address", {"unix://" + tmp / "buildkitd.sock"}}}}}},
+        {"gc", {{"policies", {policy}}}}}
+        .dump();
+  };
+  testing::AgentUnderTest agent(tmp.path(), config(false));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  // A prune that ends: what its stream reported is the policy's freed bytes and entries.
+  REQUIRE(testing::WaitUntil([&] {
+    return agent.Metric(R"(cachewarden_gc_runs_total{policy="bk",result="freed"})") >= 1;
+  }));
+  CHECK(agent.Metric(R"(cachewarden_gc_freed_bytes_total{policy="bk"})") >= 1000);
+  CHECK(agent.Metric(R"(cachewarden_gc_deleted_entries_total{policy="bk"})") >= 2);
+
+  // Endless from now on: SIGHUP cancels the call in progress (the server sees it cancelled).
+  service.endless = true;
+  const int before = service.prune_calls;
+  REQUIRE(testing::WaitUntil([&] { return service.prune_calls > before && service.sent > 10; }));
+  testing::WriteFile(agent.config_path(), config(true));
+  agent.process().Signal(SIGHUP);
+  REQUIRE(testing::WaitUntil([&] {
+    return agent.Metric(R"(cachewarden_gc_runs_total{policy="bk",result="cancelled"})") == 1;
+  }));
+  REQUIRE(testing::WaitUntil([&] { return service.saw_cancel.load(); }));
+
+  // Pruning again, then SIGTERM part way: the agent exits at once, 0, and the call is cancelled.
+  service.saw_cancel = false;
+  const int calls = service.prune_calls;
+  testing::WriteFile(agent.config_path(), config(false));
+  agent.process().Signal(SIGHUP);
+  REQUIRE(testing::WaitUntil([&] { return service.prune_calls > calls; }));
+  agent.process().Signal(SIGTERM);
+  int code = -1;
+  CHECK(agent.process().WaitExit(std::chrono::seconds(3), &code));
+  CHECK(code == 0);
+  CHECK(testing::WaitUntil([&] { return service.saw_cancel.load(); }));
 }
 
 }  // namespace
