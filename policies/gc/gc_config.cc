@@ -131,8 +131,20 @@ GcPolicy ReadPolicy(ConfigReader& p) {
         "a delete policy must not reach under buildkit/: BuildKit's records are pruned through "
         "BuildKit (\"action\": \"prune\"), never by deleting its files behind a running buildkitd");
   }
-  g.include = p.StringList("include", {"*"});
-  g.exclude = p.StringList("exclude", {});
+  // Keys that choose among a directory's entries or pace their deletion: a prune policy has none
+  // (BuildKit chooses its records), so they are refused there, and left out of its effective
+  // config, which `config print` shows and which must load again as it is.
+  const bool prune = g.action == GcAction::kPrune;
+  auto reads = [&](std::string_view key) {
+    if (!prune) return true;
+    if (!p.Has(key)) return false;
+    p.Fail(key,
+           "not used by the prune action: BuildKit chooses its records (use keep_bytes, "
+           "keep_duration, filters, all)");
+    return true;
+  };
+  if (reads("include")) g.include = p.StringList("include", {"*"});
+  if (reads("exclude")) g.exclude = p.StringList("exclude", {});
   ConfigReader t = p.Object("triggers");
   g.triggers = ReadTriggers(t);
   if (!HasAnyTrigger(g.triggers)) {
@@ -147,18 +159,22 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   } else if (g.path.empty() && (g.triggers.total_above || g.triggers.older_than)) {
     p.Fail("triggers", "total_above and older_than measure entries: they need a path");
   }
-  g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
-  g.age_by = p.Choice("age_by", GcAgeBy::kMtime, kGcAgeByNames);
-  g.unmount_stale = p.Bool("unmount_stale", false);
+  if (reads("min_age")) g.min_age = p.Dur("min_age", std::chrono::hours(1), Duration(0), kNever);
+  if (reads("age_by")) g.age_by = p.Choice("age_by", GcAgeBy::kMtime, kGcAgeByNames);
+  if (reads("unmount_stale")) g.unmount_stale = p.Bool("unmount_stale", false);
   // On by default where builds keep files open: the dind directories.
-  g.skip_open = p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
-  g.max_entries = p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
-  SizeSpec max_bytes = p.Size("max_bytes", SizeSpec::Bytes(0), false);
-  g.max_bytes = static_cast<std::uint64_t>(max_bytes.value);
-  g.order = p.Choice("order", GcOrder::kOldestFirst, kGcOrderNames);
-  g.command = p.StringList("command", {});
-  g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5), std::chrono::seconds(1),
-                            std::chrono::hours(24));
+  if (reads("skip_open"))
+    g.skip_open = p.Bool("skip_open", g.path == "dind" || g.path.starts_with("dind/"));
+  if (reads("max_entries"))
+    g.max_entries = p.Int("max_entries", 0, 0, std::numeric_limits<std::int32_t>::max());
+  if (reads("max_bytes")) {
+    g.max_bytes = static_cast<std::uint64_t>(p.Size("max_bytes", SizeSpec::Bytes(0), false).value);
+  }
+  if (reads("order")) g.order = p.Choice("order", GcOrder::kOldestFirst, kGcOrderNames);
+  if (g.action != GcAction::kPrune || p.Has("command")) g.command = p.StringList("command", {});
+  if (reads("command_timeout"))
+    g.command_timeout = p.Dur("command_timeout", std::chrono::minutes(5), std::chrono::seconds(1),
+                              std::chrono::hours(24));
   if (g.action == GcAction::kCommand && (g.command.empty() || g.command[0].empty())) {
     p.Fail("command", "the command action needs an argv list, e.g. [\"buildctl\", \"prune\"]");
   }
@@ -168,10 +184,10 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   ReadPruneSettings(p, g.action == GcAction::kPrune, &g.prune);
   g.interval = p.Dur("interval", std::chrono::minutes(1), std::chrono::seconds(1),
                      std::chrono::hours(24 * 7));
-  g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
-  g.workers.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
-  g.workers.low_priority = p.Bool("low_priority", true);
-  g.workers.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
+  if (reads("max_delete_rate")) g.max_delete_rate = p.Number("max_delete_rate", 0, 0, 1e9);
+  if (reads("threads")) g.workers.threads = static_cast<int>(p.Int("threads", 2, 1, 64));
+  if (reads("low_priority")) g.workers.low_priority = p.Bool("low_priority", true);
+  if (reads("nice")) g.workers.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
   g.dry_run = p.Bool("dry_run", false);
   p.Finish();
   return g;

@@ -91,6 +91,15 @@ TEST_CASE("config print shows the default dind and buildkit policies with every 
   CHECK(b["when_unreachable"] == "skip");
   CHECK(b["triggers"]["used_above"] == "85%");
   CHECK(b["triggers"]["older_than"].is_null());
+  // Keys a prune policy does not use are not shown, and what is shown loads again as it is.
+  CHECK_FALSE(b.contains("min_age"));
+  CHECK_FALSE(b.contains("include"));
+  CHECK_FALSE(b.contains("command"));
+  TempDir dir;
+  WriteFile(dir / "printed.json", r.out);
+  const auto again = Cw({"config", "check", "--config", dir / "printed.json"});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
   const auto& p = j["gc"]["policies"][0];
   CHECK(p["name"] == "dind");
   CHECK(p["path"] == "dind");

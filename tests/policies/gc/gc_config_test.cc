@@ -186,6 +186,11 @@ TEST_CASE("gc config refuses prune keys that cannot work, each with its path and
   CHECK(e.find("did you mean \"keep_duration\"") != std::string::npos);
   e = error_of(R"("command": ["buildctl", "prune"])");
   CHECK(e.find("/gc/policies/0/command") == 0);
+  for (const char* key : {R"("min_age": "1h")", R"("max_entries": 3)", R"("include": ["x"])"}) {
+    INFO(key);
+    e = error_of(key);
+    CHECK(e.find("not used by the prune action") != std::string::npos);
+  }
   // The prune keys on another action would do nothing: refused there.
   e = error_of(R"("path": "d", "keep_bytes": "1GiB")", R"({"always": true})", "delete");
   CHECK(e.find("/gc/policies/0/keep_bytes") == 0);
