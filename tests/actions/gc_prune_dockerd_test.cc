@@ -146,5 +146,64 @@ TEST_CASE("prune through docker-unix: keep_duration keeps young records, all fre
   CHECK(after.reclaimable.empty());  // none left, or only records in use
 }
 
+// Builds the Dockerfile `dockerfile` in a context directory of its own, `name`.
+void Build(const testing::TestDockerd& dockerd, const std::string& name,
+           const std::string& dockerfile) {
+  const std::string ctx = dockerd.dir() + "/" + name;
+  std::filesystem::create_directories(ctx);
+  testing::WriteFile(ctx + "/Dockerfile", dockerfile);
+  const testing::ProcessResult build =
+      dockerd.Docker({"build", "--progress=plain", "-t", "cw-" + name + ":1", ctx});
+  INFO("docker build:\n" << build.err << "\ndockerd's log:\n" << dockerd.Log());
+  REQUIRE(build.exit_code == 0);
+}
+
+TEST_CASE("prune through docker-unix frees the records past keep_duration and keeps the young",
+          "[gc][prune][dockerd]") {
+  if (const std::string why = testing::TestDockerd::Unavailable(); !why.empty()) CW_SKIP(why);
+  testing::TestDockerd dockerd;
+  std::string error;
+  REQUIRE(dockerd.Start(&error));
+  REQUIRE(dockerd.ImportBusybox("cw-busybox:1", &error));
+  Build(dockerd, "old", "FROM cw-busybox:1\nRUN dd if=/dev/zero of=/old bs=1024 count=300\n");
+  const Df old_build = BuildCache(dockerd);
+  // The first build's records grow older than keep_duration (4 s) while the clock runs: a wait on
+  // their age, which only time changes.
+  const auto built = std::chrono::system_clock::now();
+  REQUIRE(testing::WaitUntil(
+      [&] { return std::chrono::system_clock::now() - built > std::chrono::seconds(6); },
+      std::chrono::seconds(10)));
+  Build(dockerd, "young", "FROM cw-busybox:1\nRUN dd if=/dev/zero of=/young bs=1024 count=100\n");
+  const Df both = BuildCache(dockerd);
+  std::set<std::string> young;
+  for (const auto& id : both.all) {
+    if (!old_build.all.contains(id)) young.insert(id);
+  }
+  INFO("old build's records: " << old_build.all.size() << ", young ones: " << young.size());
+  REQUIRE_FALSE(young.empty());
+
+  const std::string keys = R"("keep_duration": "4s", "all": true)";
+  const nlohmann::json plan = Gc(dockerd, keys, true);
+  INFO(plan.dump(2));
+  const std::set<std::string> planned = Planned(plan);
+  CHECK_FALSE(planned.empty());
+  for (const auto& id : planned) CHECK(old_build.all.contains(id));
+  const nlohmann::json run = Gc(dockerd, keys, false);
+  INFO(run.dump(2));
+  CHECK(run.at("result") == "freed");
+  std::set<std::string> freed;
+  for (const auto& d : run.at("done")) freed.insert(d.at("entry").get<std::string>());
+  CHECK_FALSE(freed.empty());
+  for (const auto& id : freed) {
+    INFO(id);
+    CHECK(old_build.all.contains(id));  // only records of the old build went
+  }
+  const Df after = BuildCache(dockerd);
+  for (const auto& id : young) {
+    INFO(id);
+    CHECK(after.all.contains(id));  // every record younger than keep_duration survived
+  }
+}
+
 }  // namespace
 }  // namespace cachewarden
