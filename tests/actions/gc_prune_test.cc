@@ -263,7 +263,7 @@ TEST_CASE("prune with no BuildKit answering does nothing, or fails, as when_unre
   CHECK(r.status.message().find("BuildKit answers at no address") != std::string::npos);
 }
 
-TEST_CASE("the agent's prune runs count in the gc series; SIGHUP and SIGTERM cancel the call",
+TEST_CASE("the agent's prune runs count in the gc series, and SIGHUP and SIGTERM cancel the call",
           "[gc][prune][e2e]") {
   testing::TempDir tmp;
   const std::string root = tmp / "cache";
