@@ -19,6 +19,8 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "fs/dirfd.h"
+#include "policies/gc/gc_prune.h"
+#include "probes/buildkit_client.h"
 #include "probes/gc_entries.h"
 
 namespace cachewarden {
@@ -321,6 +323,82 @@ void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out)
   }
 }
 
+// Lists BuildKit's records at the first address that answers and plans the prune from them into
+// out->plan. Null when none answered: the plan is then held back, or the run failed, as the policy
+// says (out->result set); the address that answered otherwise.
+const BuildkitAddress* PlanPruneRun(const GcPolicy& policy, const GcRunOptions& o,
+                                    const VolumeData* volume, GcRunResult* out) {
+  std::string failures;
+  Status last = Status::Error(StatusCode::kMissing, "probes.buildkit.address lists no address");
+  for (const BuildkitAddress& a : o.buildkit.addresses) {
+    BuildkitAnswer answer;
+    last = QueryBuildkit(a, o.buildkit.call_timeout, o.cancel, &answer);
+    if (last.ok()) {
+      out->plan.buildkit_address = a.text;
+      PlanPrune(policy, answer.records, ReservedSpaceSemantics(answer.version.version), volume,
+                o.clock->Now(), &out->plan);
+      return &a;
+    }
+    if (Cancelled(o)) {
+      out->result = GcResult::kCancelled;
+      out->status = last;
+      return nullptr;
+    }
+    failures += (failures.empty() ? "" : "; ") + a.text + ": " + last.ToString();
+  }
+  const std::string why = "BuildKit answers at no address (" + failures + ")";
+  if (policy.prune.skip_unreachable) {
+    // Said once a run, at info: a host without a BuildKit is normal for this policy.
+    out->plan.triggered = false;
+    out->plan.held_back = why;
+    out->result = GcResult::kNotTriggered;
+    LogInfo("gc prune policy does nothing: BuildKit is not reachable",
+            {{"policy", policy.name}, {"triggers", out->plan.triggers}, {"addresses", failures}});
+  } else {
+    out->result = GcResult::kFailed;
+    out->status = Status::Error(last.code(), why);
+    LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", why}});
+  }
+  return nullptr;
+}
+
+void RunPrune(const GcPolicy& policy, const GcRunOptions& o, const BuildkitAddress& address,
+              GcRunResult* out) {
+  const BuildkitPruneRequest request = PruneRequestOf(policy.prune);
+  LogInfo("gc prunes BuildKit", {{"policy", policy.name},
+                                 {"address", address.text},
+                                 {"planned_records", out->plan.planned_entries},
+                                 {"planned_bytes", out->plan.planned_bytes}});
+  std::vector<BuildkitRecord> freed;
+  const Status s = PruneBuildkit(address, request, o.buildkit.call_timeout, policy.prune.timeout,
+                                 o.cancel, &freed);
+  for (const BuildkitRecord& r : freed) {
+    GcEntryOutcome done;
+    done.name = r.id;
+    done.bytes = r.size > 0 ? static_cast<std::uint64_t>(r.size) : 0;
+    done.freed = done.bytes;
+    done.reap.result = ReapResult::kDeleted;
+    out->freed_bytes += done.freed;
+    out->deleted_entries++;
+    LogInfo("gc pruned a BuildKit record",
+            {{"policy", policy.name}, {"entry", r.id}, {"type", r.type}, {"bytes", done.bytes}});
+    out->done.push_back(std::move(done));
+  }
+  LogInfo("gc prune finished", {{"policy", policy.name},
+                                {"records", out->deleted_entries},
+                                {"freed_bytes", out->freed_bytes},
+                                {"error", s.ok() ? "" : s.ToString()}});
+  if (s.code() == StatusCode::kCancelled) {
+    out->result = GcResult::kCancelled;
+  } else if (!s.ok()) {
+    out->status = s;
+    out->result = out->deleted_entries > 0 ? GcResult::kPartial : GcResult::kFailed;
+  } else {
+    out->result = out->freed_bytes > 0 || out->deleted_entries > 0 ? GcResult::kFreed
+                                                                   : GcResult::kFreedNothing;
+  }
+}
+
 }  // namespace
 
 GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const GcRunOptions& o) {
@@ -350,6 +428,15 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
     }
   }
   out.plan = PlanGc(policy, entries, volume, o.clock->Now());
+  // BuildKit is asked only once the triggers hold: an idle host costs it nothing.
+  const BuildkitAddress* buildkit = nullptr;
+  if (policy.action == GcAction::kPrune && out.plan.triggered) {
+    buildkit = PlanPruneRun(policy, o, volume, &out);
+    if (buildkit == nullptr) {
+      out.finished = o.clock->Now();
+      return out;
+    }
+  }
   if (out.plan.triggered) {
     for (const auto& item : out.plan.items) {
       if (item.decision == GcDecision::kSkip) out.skipped[item.skip]++;
@@ -367,6 +454,8 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
       LogWarn("gc policy cannot run", {{"policy", policy.name}, {"error", s.ToString()}});
     } else if (policy.action == GcAction::kCommand) {
       RunCommand(policy, o, &out);
+    } else if (policy.action == GcAction::kPrune) {
+      RunPrune(policy, o, *buildkit, &out);
     } else {
       RunDeletes(policy, o, dir.get(), &out);
     }

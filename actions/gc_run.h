@@ -15,6 +15,7 @@
 #include "policies/gc/gc_config.h"
 #include "policies/gc/gc_result.h"
 #include "policies/gc/gc_select.h"
+#include "probes/buildkit.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -62,11 +63,20 @@ struct GcRunOptions {
   // How the run reads the volume: for the plan when RunGcPolicy gets no `volume`, and before and
   // after a command action (what it freed). statvfs in the agent; tests pass their own figures.
   VolumeReader read_volume = StatVolume;
+  // Where a prune policy finds BuildKit: `probes.buildkit`'s address list (tried in order, the
+  // first that answers DiskUsage is pruned) and its call_timeout (each listing call and the
+  // docker-unix upgrade; the Prune itself has the policy's prune_timeout).
+  BuildkitOptions buildkit;
 };
 
 // One run of one policy: opens the policy directory beneath the root (refusing symlinks), measures
 // its entries, plans with PlanGc, and unless dry-running, deletes exactly the planned entries with
-// the reaper (each re-checked by dev/ino), or runs the command. `volume` may be null: it is then
+// the reaper (each re-checked by dev/ino), or runs the command. A prune policy, once its triggers
+// hold, lists BuildKit's records (DiskUsage) for the plan (PlanPrune) and, unless dry-running,
+// sends one Prune: `done` is one kDeleted outcome per record the stream reported, freed_bytes the
+// sum of their sizes; no address answering holds the policy back (GcPlan::held_back, result
+// not_triggered, one log line) or fails it, as its when_unreachable says. The GC lock is held
+// for the Prune as for a delete. `volume` may be null: it is then
 // read with `options.read_volume`. Every deletion is logged. Blocks: call it on a thread of its
 // own.
 GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume,

@@ -71,8 +71,10 @@ const std::vector<CommandSpec>& Commands() {
          "Prints each policy's plan (every entry, its size and age, and why it is "
          "deleted,\nskipped or kept), then what happened. --dry-run prints the plan only: a real "
          "run\n"
-         "on the same state deletes exactly the planned entries.",
-         with_config({{"dry-run", "", "plan only; delete nothing, run no command"},
+         "on the same state deletes exactly the planned entries. A prune policy's entries are\n"
+         "BuildKit's records (at probes.buildkit.address): the plan is what BuildKit would free,\n"
+         "the run what its Prune reports freed.",
+         with_config({{"dry-run", "", "plan only; delete nothing, run no command, no Prune"},
                       {"policy", "NAME", "run only the policy NAME"},
                       {"json", "", "print the plans and results as JSON"}}),
          0, &GcCommand,

@@ -111,6 +111,7 @@ int TextfileCommand(const CommandLine& cl) {
     GcRunOptions options;
     options.root = config->root;
     options.proc_root = config->proc_root;
+    options.buildkit = config->Buildkit();
     auto volume = snapshot->Get<VolumeData>();
     for (const auto& p : config->gc.policies) {
       GcRunResult run = RunGcPolicy(p, volume.get(), options);

@@ -112,6 +112,14 @@ Config Build(const nlohmann::json* doc, const std::string& source,
 
 }  // namespace
 
+BuildkitOptions Config::Buildkit() const {
+  const ProbeSpec* spec = FindProbe(BuildkitData::kProbe);
+  if (spec != nullptr) {
+    if (const auto* o = std::get_if<BuildkitOptions>(&spec->options)) return *o;
+  }
+  return {};
+}
+
 const ProbeSpec* Config::FindProbe(std::string_view name) const {
   for (const auto& p : probes) {
     if (p.name == name) return &p;

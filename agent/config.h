@@ -35,6 +35,9 @@ struct Config {
   nlohmann::json effective;
 
   const ProbeSpec* FindProbe(std::string_view name) const;
+  // Where prune policies find BuildKit: `probes.buildkit`'s address list and call_timeout, read
+  // (and so checked) whether or not the probe is enabled.
+  BuildkitOptions Buildkit() const;
 };
 
 // Command-line flags that override the file.

@@ -16,10 +16,17 @@ namespace cachewarden {
 std::string GcRunText(const GcRunResult& run) {
   std::string out;
   const GcPlan& plan = run.plan;
-  out += fmt::format("policy {}: {}\n", run.policy,
-                     plan.triggered
-                         ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
-                         : std::string("no trigger holds"));
+  std::string state = plan.triggered
+                          ? "triggered by " + fmt::format("{}", fmt::join(plan.triggers, "; "))
+                          : std::string("no trigger holds");
+  if (!plan.held_back.empty()) {
+    state = fmt::format("triggered by {}, but does nothing: {}", fmt::join(plan.triggers, "; "),
+                        plan.held_back);
+  }
+  out += fmt::format("policy {}: {}\n", run.policy, state);
+  if (!plan.buildkit_address.empty()) {
+    out += fmt::format("  BuildKit at {}: its records are the entries\n", plan.buildkit_address);
+  }
   if (plan.need_bytes > 0) out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
   if (plan.need_inodes > 0) out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
   if (!plan.items.empty()) {
@@ -94,6 +101,7 @@ int GcCommand(const CommandLine& cl) {
   GcRunOptions options;
   options.root = config->root;
   options.proc_root = config->proc_root;
+  options.buildkit = config->Buildkit();
   options.dry_run = cl.Has("dry-run");
   int exit_code = 0;
   nlohmann::json runs = nlohmann::json::array();

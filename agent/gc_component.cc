@@ -87,6 +87,7 @@ void GcComponent::StartRun(PolicyTimer* t) {
   GcRunOptions options;
   options.root = config_->root;
   options.proc_root = config_->proc_root;
+  options.buildkit = config_->Buildkit();
   options.cancel = &run_->cancel;
   std::thread([run = run_, policy = t->policy, volume, options] {
     GcRunResult r = RunGcPolicy(policy, volume.get(), options);

@@ -7,7 +7,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "probes/buildkit/proto/control.grpc.pb.h"
 
@@ -47,6 +50,19 @@ SystemTime FromTimestamp(const google::protobuf::Timestamp& t) {
 
 BuildkitVersion FromVersion(const pb::types::BuildkitVersion& v) {
   return {v.package(), v.version(), v.revision()};
+}
+
+BuildkitRecord FromRecord(const pb::UsageRecord& r) {
+  BuildkitRecord rec;
+  rec.id = r.id();
+  rec.type = r.recordtype();
+  rec.size = r.size();
+  rec.in_use = r.inuse();
+  rec.shared = r.shared();
+  rec.mutable_ = r.mutable_();
+  if (r.has_lastusedat()) rec.last_used = FromTimestamp(r.lastusedat());
+  if (r.has_createdat()) rec.created = FromTimestamp(r.createdat());
+  return rec;
 }
 
 void SetDeadline(grpc::ClientContext* ctx, Duration timeout) {
@@ -101,17 +117,7 @@ Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
       return FromGrpc(s, "DiskUsage", address);
     }
     answer.records.reserve(static_cast<std::size_t>(resp.record_size()));
-    for (const auto& r : resp.record()) {
-      BuildkitRecord rec;
-      rec.id = r.id();
-      rec.type = r.recordtype();
-      rec.size = r.size();
-      rec.in_use = r.inuse();
-      rec.shared = r.shared();
-      rec.mutable_ = r.mutable_();
-      if (r.has_lastusedat()) rec.last_used = FromTimestamp(r.lastusedat());
-      answer.records.push_back(std::move(rec));
-    }
+    for (const auto& r : resp.record()) answer.records.push_back(FromRecord(r));
   }
 
   if (Cancelled(cancel)) return CancelledStatus(address);
@@ -170,6 +176,58 @@ Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
     }
   }
   *out = std::move(answer);
+  return Status::Ok();
+}
+
+Status PruneBuildkit(const BuildkitAddress& address, const BuildkitPruneRequest& request,
+                     Duration connect_timeout, Duration timeout, const std::atomic<bool>* cancel,
+                     std::vector<BuildkitRecord>* freed) {
+  if (Cancelled(cancel)) return CancelledStatus(address);
+  std::shared_ptr<grpc::Channel> channel;
+  if (Status s = OpenChannel(address, connect_timeout, &channel); !s.ok()) return s;
+  auto stub = pb::Control::NewStub(channel);
+  pb::PruneRequest req;
+  for (const auto& f : request.filters) req.add_filter(f);
+  req.set_all(request.all);
+  req.set_keepduration(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(request.keep_duration).count());
+  req.set_keepbytes(request.keep_bytes);
+  req.set_maxusedspace(request.max_used_space);
+  req.set_minfreespace(request.min_free_space);
+
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, timeout);
+  // The stream's Read blocks until BuildKit sends or the call ends: only cancelling the context
+  // wakes it, so a thread of its own watches the flag for the call's whole length.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool cancelled = false;
+  std::thread watcher([&] {
+    std::unique_lock lock(mu);
+    while (!done) {
+      if (Cancelled(cancel)) {
+        cancelled = true;
+        ctx.TryCancel();
+        return;
+      }
+      cv.wait_for(lock, kPruneCancelCheck);
+    }
+  });
+  auto reader = stub->Prune(&ctx, req);
+  pb::UsageRecord r;
+  while (reader->Read(&r)) freed->push_back(FromRecord(r));
+  const grpc::Status s = reader->Finish();
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watcher.join();
+  if (cancelled) {
+    return Status::Error(StatusCode::kCancelled, "Prune cancelled", 0, address.text);
+  }
+  if (!s.ok()) return FromGrpc(s, "Prune", address);
   return Status::Ok();
 }
 

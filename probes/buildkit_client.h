@@ -25,6 +25,7 @@ struct BuildkitRecord {  // one DiskUsage UsageRecord
   bool shared = false;
   bool mutable_ = false;
   std::optional<SystemTime> last_used;  // absent for a record never used
+  std::optional<SystemTime> created;    // absent where the server does not say
 };
 
 struct BuildkitGcPolicy {  // one of a worker's GC policies (ListWorkers)
@@ -66,5 +67,33 @@ struct BuildkitAnswer {
 // in the message), kCancelled when `cancel` is set between calls. Thread-safe; blocks the caller.
 Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
                      const std::atomic<bool>* cancel, BuildkitAnswer* out);
+
+// What a Prune asks BuildKit to free (PruneRequest): every record not in use that passes
+// `filters` (containerd filter strings, any of them; none: every record) and is past
+// `keep_duration`, shared ones and internal/frontend records only with `all`, and then as far as
+// the byte settings allow. `keep_bytes` is field 4: a cap (keepBytes) before BuildKit 0.17 and in
+// dockerd's and Earthly's, the reserved floor (reservedSpace) from 0.17 on. `max_used_space` and
+// `min_free_space` are BuildKit 0.17's: an older server skips them unread. 0 means unset.
+struct BuildkitPruneRequest {
+  std::vector<std::string> filters;
+  bool all = false;
+  Duration keep_duration{};
+  std::int64_t keep_bytes = 0;
+  std::int64_t max_used_space = 0;
+  std::int64_t min_free_space = 0;
+};
+
+// One Prune at `address`: a fresh connection (the docker-unix upgrade bounded by
+// `connect_timeout`), then the server-streaming call under a deadline of `timeout`. Every record
+// the stream reports freed is appended to *freed as it arrives, so a call that fails or is
+// cancelled half-way still says what went. A watcher thread reads `cancel` (may be null; must
+// outlive the call) every kPruneCancelCheck and cancels the call's context
+// (grpc::ClientContext::TryCancel) once it is set. Returns kCancelled then, kTimeout past the
+// deadline, kMissing/kPermission/kIo as QueryBuildkit does. Thread-safe; blocks the caller.
+Status PruneBuildkit(const BuildkitAddress& address, const BuildkitPruneRequest& request,
+                     Duration connect_timeout, Duration timeout, const std::atomic<bool>* cancel,
+                     std::vector<BuildkitRecord>* freed);
+
+inline constexpr std::chrono::milliseconds kPruneCancelCheck{100};
 
 }  // namespace cachewarden

@@ -46,10 +46,27 @@ inline constexpr EnumName<GcOrder> kGcOrderNames[] = {
 constexpr std::string_view ToString(GcOrder o) { return NameIn<GcOrder>(kGcOrderNames, o); }
 
 // A policy's `action`.
-enum class GcAction { kDelete, kCommand };
+enum class GcAction { kDelete, kCommand, kPrune };
 inline constexpr EnumName<GcAction> kGcActionNames[] = {
     {GcAction::kDelete, "delete"},
     {GcAction::kCommand, "command"},
+    {GcAction::kPrune, "prune"},
+};
+
+// The `prune` action's settings: one gRPC Prune of BuildKit's (BuildkitPruneRequest), at the
+// addresses of `probes.buildkit.address`. Byte figures in bytes, 0 meaning unset.
+struct GcPruneSettings {
+  std::int64_t keep_bytes = 0;       // field 4: a cap before BuildKit 0.17, a floor from 0.17 on
+  std::int64_t max_used_space = 0;   // BuildKit 0.17 on
+  std::int64_t min_free_space = 0;   // BuildKit 0.17 on
+  Duration keep_duration{};          // records used more recently than this stay
+  std::vector<std::string> filters;  // BuildKit filter strings (gc_prune.h says which)
+  bool all = false;                  // shared, internal and frontend records too
+  Duration timeout = std::chrono::minutes(10);  // the Prune call's deadline
+  // No address answering: true ("when_unreachable": "skip") makes the run not triggered, said
+  // once in the log; false ("fail") makes it failed.
+  bool skip_unreachable = true;
+  bool operator==(const GcPruneSettings&) const = default;
 };
 constexpr std::string_view ToString(GcAction a) { return NameIn<GcAction>(kGcActionNames, a); }
 
@@ -58,7 +75,8 @@ constexpr std::string_view ToString(GcAction a) { return NameIn<GcAction>(kGcAct
 struct GcPolicy {
   std::string name;
   // Relative to the cache root; no "..", no empty or "." components. Its immediate children are the
-  // candidate entries. May be empty only for the command action.
+  // candidate entries. May be empty only for the command action; always empty for prune (its
+  // candidates are BuildKit's records).
   std::string path;
   std::vector<std::string> include{"*"};  // fnmatch globs on entry names
   std::vector<std::string> exclude;
@@ -73,6 +91,7 @@ struct GcPolicy {
   GcAction action = GcAction::kDelete;
   std::vector<std::string> command;  // argv, for kCommand; run without a shell
   Duration command_timeout = std::chrono::minutes(5);
+  GcPruneSettings prune;  // for kPrune
   Duration interval = std::chrono::minutes(1);
   double max_delete_rate = 0;  // entries (files + dirs) per second; 0: no limit
   // `threads` measure an entry and delete it; low_priority and nice lower the measuring walker's
@@ -87,10 +106,12 @@ struct GcConfig {
   std::vector<GcPolicy> policies;
 };
 
-// The policy used when the config names none: dind leftovers (entries not named cache_*), at least
-// 6 h old, not held open, mounts left alone; chosen when older than 24 h or while the volume is
-// above 85% used, until 80%.
+// The policies used when the config names none. dind: dind leftovers (entries not named cache_*),
+// at least 6 h old, not held open, mounts left alone; chosen when older than 24 h or while the
+// volume is above 85% used, until 80%. buildkit: while the volume is above 85% used, a BuildKit
+// Prune of the records unused for 1 h (when BuildKit answers; else the run does nothing).
 GcPolicy DefaultDindPolicy();
+GcPolicy DefaultBuildkitPolicy();
 
 // Checks a policy path's spelling; "" if fine, else why not.
 std::string CheckPolicyPath(const std::string& path, bool allow_empty);

@@ -13,7 +13,32 @@ std::string IdleWord(GcAgeBy by) {
   return by == GcAgeBy::kMtime ? "idle" : fmt::format("idle by {}", ToString(by));
 }
 
+std::string Prunes(const GcPolicy& p) {
+  const GcPruneSettings& s = p.prune;
+  std::string out = "prunes BuildKit's records not in use";
+  if (!s.filters.empty()) out += fmt::format(" matching {}", fmt::join(s.filters, " or "));
+  if (s.keep_duration > Duration(0)) {
+    out += fmt::format(" and unused for {}", HumanAge(s.keep_duration));
+  }
+  if (s.all) out += ", shared and internal ones too";
+  std::vector<std::string> bytes;
+  if (s.keep_bytes > 0) {
+    bytes.push_back(fmt::format("keep_bytes {}", HumanBytes(static_cast<double>(s.keep_bytes))));
+  }
+  if (s.max_used_space > 0) {
+    bytes.push_back(
+        fmt::format("max_used_space {}", HumanBytes(static_cast<double>(s.max_used_space))));
+  }
+  if (s.min_free_space > 0) {
+    bytes.push_back(
+        fmt::format("min_free_space {}", HumanBytes(static_cast<double>(s.min_free_space))));
+  }
+  if (!bytes.empty()) out += fmt::format(" ({})", fmt::join(bytes, ", "));
+  return out;
+}
+
 std::string What(const GcPolicy& p) {
+  if (p.action == GcAction::kPrune) return Prunes(p);
   if (p.action == GcAction::kCommand) {
     return fmt::format("runs `{}`{}", fmt::join(p.command, " "),
                        p.path.empty() ? "" : fmt::format(" for {}/", p.path));
@@ -34,7 +59,8 @@ std::string Until(const std::optional<SizeSpec>& low, const std::optional<SizeSp
 std::vector<std::string> When(const GcPolicy& p) {
   const GcTriggers& t = p.triggers;
   // A command frees what it frees: only deletion has an order.
-  const std::string order = p.action == GcAction::kCommand     ? "run"
+  const std::string order = p.action == GcAction::kPrune       ? "as BuildKit decides"
+                            : p.action == GcAction::kCommand   ? "run"
                             : p.order == GcOrder::kOldestFirst ? "oldest first"
                                                                : "largest first";
   std::vector<std::string> out;
@@ -63,6 +89,9 @@ std::vector<std::string> When(const GcPolicy& p) {
 }
 
 std::string Never(const GcPolicy& p) {
+  // BuildKit judges its own records: keep_duration and in-use are in Prunes().
+  if (p.action == GcAction::kPrune)
+    return "; only when BuildKit answers at probes.buildkit.address";
   std::vector<std::string> guards;
   if (p.min_age > Duration(0)) {
     guards.push_back(fmt::format("an entry {} under {}", IdleWord(p.age_by), HumanAge(p.min_age)));

@@ -229,16 +229,19 @@ nlohmann::json GcPlan::ToJson() const {
     if (i.future_mtime) j["future_mtime"] = true;
     items_json.push_back(std::move(j));
   }
-  return {{"policy", policy},
-          {"triggered", triggered},
-          {"triggers", triggers},
-          {"need_bytes", need_bytes},
-          {"need_inodes", need_inodes},
-          {"planned_bytes", planned_bytes},
-          {"planned_shared_bytes", planned_shared_bytes},
-          {"planned_entries", planned_entries},
-          {"future_mtime_entries", future_mtime_entries},
-          {"entries", items_json}};
+  nlohmann::json j = {{"policy", policy},
+                      {"triggered", triggered},
+                      {"triggers", triggers},
+                      {"need_bytes", need_bytes},
+                      {"need_inodes", need_inodes},
+                      {"planned_bytes", planned_bytes},
+                      {"planned_shared_bytes", planned_shared_bytes},
+                      {"planned_entries", planned_entries},
+                      {"future_mtime_entries", future_mtime_entries},
+                      {"entries", items_json}};
+  if (!held_back.empty()) j["held_back"] = held_back;
+  if (!buildkit_address.empty()) j["buildkit_address"] = buildkit_address;
+  return j;
 }
 
 }  // namespace cachewarden

@@ -105,6 +105,12 @@ struct GcPlan {
   std::size_t planned_entries = 0;
   std::size_t future_mtime_entries = 0;  // items with future_mtime
   std::vector<GcPlanItem> items;         // in the policy's order: chosen ones first come first
+  // Why a policy whose triggers hold does not act ("" when it acts or none holds): a prune
+  // policy's BuildKit answering at no address. `triggered` is false then; `triggers` still lists
+  // what held.
+  std::string held_back;
+  // A prune policy: the BuildKit address that answered (its records are the items), else "".
+  std::string buildkit_address;
 
   nlohmann::json ToJson() const;
 };

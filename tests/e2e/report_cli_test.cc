@@ -25,6 +25,10 @@ constexpr std::string_view kDefaultDindPolicy =
     "policy dind deletes dind/* (not cache_*) idle over 1d, or while the volume is over 85% used, "
     "oldest first until 80%; never an entry idle under 6h, one held open or one with a mount "
     "inside; checked every 1m";
+constexpr std::string_view kDefaultBuildkitPolicy =
+    "policy buildkit prunes BuildKit's records not in use and unused for 1h while the volume is "
+    "over 85% used, as BuildKit decides; only when BuildKit answers at probes.buildkit.address; "
+    "checked every 1m";
 
 void StopAgent(AgentUnderTest& agent) {
   // Signals are handled once the agent is ready.
@@ -45,9 +49,13 @@ TEST_CASE("run logs each gc policy in words at start and /status shows them", "[
              Catch::Contains(fmt::format("\"msg\":\"gc: {}\"", kDefaultDindPolicy)));
   auto j = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
   CHECK(j["agent"]["gc"]["enabled"] == true);
-  REQUIRE(j["agent"]["gc"]["policies"].size() == 1);
+  CHECK_THAT(agent.Stderr(),
+             Catch::Contains(fmt::format("\"msg\":\"gc: {}\"", kDefaultBuildkitPolicy)));
+  REQUIRE(j["agent"]["gc"]["policies"].size() == 2);
   CHECK(j["agent"]["gc"]["policies"][0]["name"] == "dind");
   CHECK(j["agent"]["gc"]["policies"][0]["description"] == kDefaultDindPolicy);
+  CHECK(j["agent"]["gc"]["policies"][1]["name"] == "buildkit");
+  CHECK(j["agent"]["gc"]["policies"][1]["description"] == kDefaultBuildkitPolicy);
   StopAgent(agent);
 }
 
@@ -62,13 +70,36 @@ TEST_CASE("run with gc disabled says at start that nothing is deleted", "[e2e][r
   StopAgent(agent);
 }
 
-TEST_CASE("config print shows the default dind policy with every default filled in",
+TEST_CASE("config print shows the default dind and buildkit policies with every default filled in",
           "[e2e][report]") {
   auto r = Cw({"config", "print"});
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["gc"]["enabled"] == true);
-  REQUIRE(j["gc"]["policies"].size() == 1);
+  REQUIRE(j["gc"]["policies"].size() == 2);
+  const auto& b = j["gc"]["policies"][1];
+  CHECK(b["name"] == "buildkit");
+  CHECK(b["action"] == "prune");
+  CHECK(b["path"] == "");
+  CHECK(b["keep_duration"] == "1h");
+  CHECK(b["keep_bytes"] == "0B");
+  CHECK(b["max_used_space"] == "0B");
+  CHECK(b["min_free_space"] == "0B");
+  CHECK(b["filters"] == nlohmann::json::array());
+  CHECK(b["all"] == false);
+  CHECK(b["prune_timeout"] == "10m");
+  CHECK(b["when_unreachable"] == "skip");
+  CHECK(b["triggers"]["used_above"] == "85%");
+  CHECK(b["triggers"]["older_than"].is_null());
+  // Keys a prune policy does not use are not shown, and what is shown loads again as it is.
+  CHECK_FALSE(b.contains("min_age"));
+  CHECK_FALSE(b.contains("include"));
+  CHECK_FALSE(b.contains("command"));
+  TempDir dir;
+  WriteFile(dir / "printed.json", r.out);
+  const auto again = Cw({"config", "check", "--config", dir / "printed.json"});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
   const auto& p = j["gc"]["policies"][0];
   CHECK(p["name"] == "dind");
   CHECK(p["path"] == "dind");

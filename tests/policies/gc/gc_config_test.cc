@@ -19,9 +19,21 @@ std::string ErrorOf(const std::string& text) {
   return testing::ConfigErrorOf([&] { Read(text); });
 }
 
-TEST_CASE("gc config without policies gives the default dind policy", "[gc][config]") {
+TEST_CASE("gc config without policies gives the default dind and buildkit policies",
+          "[gc][config]") {
   GcConfig c = Read("{}");
-  REQUIRE(c.policies.size() == 1);
+  REQUIRE(c.policies.size() == 2);
+  const GcPolicy& b = c.policies[1];
+  CHECK(b.name == "buildkit");
+  CHECK(b.action == GcAction::kPrune);
+  CHECK(b.path.empty());
+  CHECK(*b.triggers.used_above == SizeSpec::Percent(85));
+  CHECK_FALSE(b.triggers.older_than);
+  CHECK(b.prune.keep_duration == std::chrono::hours(1));
+  CHECK(b.prune.keep_bytes == 0);
+  CHECK_FALSE(b.prune.all);
+  CHECK(b.prune.skip_unreachable);
+  CHECK(b.prune == DefaultBuildkitPolicy().prune);
   const GcPolicy& p = c.policies[0];
   CHECK(p.name == "dind");
   CHECK(p.path == "dind");
@@ -82,7 +94,7 @@ TEST_CASE("gc config refuses a delete policy under buildkit/", "[gc][config]") {
                        R"(", "triggers": {"always": true}}]})";
     std::string error = ErrorOf(text);
     CHECK(error.find("/gc/policies/0/path") == 0);
-    CHECK(error.find("buildctl prune") != std::string::npos);
+    CHECK(error.find("\"action\": \"prune\"") != std::string::npos);
   }
   // A directory merely named like it, and a command policy, are fine.
   CHECK(Read(R"({"policies": [{"name": "p", "path": "buildkit-old",
@@ -123,9 +135,71 @@ TEST_CASE("gc config is strict about keys, triggers and commands", "[gc][config]
             .find("percentage") != std::string::npos);
 }
 
+TEST_CASE("gc config reads a prune policy's keys", "[gc][config][prune]") {
+  GcConfig c = Read(R"({"policies": [{"name": "bk", "action": "prune",
+      "triggers": {"free_below": "5GiB"}, "keep_bytes": "1GiB", "max_used_space": "4GiB",
+      "min_free_space": "2GiB", "keep_duration": "48h",
+      "filters": ["type==exec.cachemount", "id~=^ab,private"], "all": true,
+      "prune_timeout": "2m", "when_unreachable": "fail"}]})");
+  REQUIRE(c.policies.size() == 1);
+  const GcPruneSettings& s = c.policies[0].prune;
+  CHECK(c.policies[0].action == GcAction::kPrune);
+  CHECK(s.keep_bytes == 1LL << 30);
+  CHECK(s.max_used_space == 4LL << 30);
+  CHECK(s.min_free_space == 2LL << 30);
+  CHECK(s.keep_duration == std::chrono::hours(48));
+  CHECK(s.filters == std::vector<std::string>{"type==exec.cachemount", "id~=^ab,private"});
+  CHECK(s.all);
+  CHECK(s.timeout == std::chrono::minutes(2));
+  CHECK_FALSE(s.skip_unreachable);
+}
+
+TEST_CASE("gc config refuses prune keys that cannot work, each with its path and why",
+          "[gc][config][prune]") {
+  auto error_of = [](const std::string& extra, const std::string& triggers = R"({"always": true})",
+                     const std::string& action = "prune") {
+    return ErrorOf(R"({"policies": [{"name": "p", "action": ")" + action + R"(", "triggers": )" +
+                   triggers + (extra.empty() ? "" : ", " + extra) + "}]}");
+  };
+  CHECK(error_of("").empty());
+  std::string e = error_of(R"("path": "buildkit")");
+  CHECK(e.find("/gc/policies/0/path") == 0);
+  CHECK(e.find("leave path out") != std::string::npos);
+  e = error_of("", R"({"older_than": "1d"})");
+  CHECK(e.find("/gc/policies/0/triggers") == 0);
+  CHECK(e.find("keep_duration") != std::string::npos);
+  e = error_of(R"("filters": ["size>10"])");
+  CHECK(e.find("/gc/policies/0/filters") == 0);
+  CHECK(e.find("unknown field \"size>10\"") != std::string::npos);
+  e = error_of(R"("filters": ["type==regular,"])");
+  CHECK(e.find("an empty term") != std::string::npos);
+  e = error_of(R"("filters": ["id~=("])");
+  CHECK(e.find("not a regular expression") != std::string::npos);
+  e = error_of(R"("keep_bytes": "50%")");
+  CHECK(e.find("/gc/policies/0/keep_bytes") == 0);
+  e = error_of(R"("keep_bytes": "2GiB", "max_used_space": "1GiB")");
+  CHECK(e.find("/gc/policies/0/keep_bytes") == 0);
+  CHECK(e.find("floor") != std::string::npos);
+  e = error_of(R"("when_unreachable": "retry")");
+  CHECK(e.find("/gc/policies/0/when_unreachable") == 0);
+  e = error_of(R"("keep_duraton": "1h")");
+  CHECK(e.find("did you mean \"keep_duration\"") != std::string::npos);
+  e = error_of(R"("command": ["buildctl", "prune"])");
+  CHECK(e.find("/gc/policies/0/command") == 0);
+  for (const char* key : {R"("min_age": "1h")", R"("max_entries": 3)", R"("include": ["x"])"}) {
+    INFO(key);
+    e = error_of(key);
+    CHECK(e.find("not used by the prune action") != std::string::npos);
+  }
+  // The prune keys on another action would do nothing: refused there.
+  e = error_of(R"("path": "d", "keep_bytes": "1GiB")", R"({"always": true})", "delete");
+  CHECK(e.find("/gc/policies/0/keep_bytes") == 0);
+  CHECK(e.find("only used with \"action\": \"prune\"") != std::string::npos);
+}
+
 TEST_CASE("gc order and action: one name each, both directions", "[gc][config][names]") {
   testing::CheckNameTable<GcOrder>(kGcOrderNames, GcOrder::kLargestFirst);
-  testing::CheckNameTable<GcAction>(kGcActionNames, GcAction::kCommand);
+  testing::CheckNameTable<GcAction>(kGcActionNames, GcAction::kPrune);
 }
 
 TEST_CASE("gc config reads order and age_by by their name tables, and shows them as read",

@@ -12,6 +12,24 @@ TEST_CASE("the default dind policy is described as what it deletes and when", "[
         "mount inside; checked every 1m");
 }
 
+TEST_CASE("a prune policy is described by what BuildKit keeps and when it runs",
+          "[gc][describe][prune]") {
+  CHECK(DescribeGcPolicy(DefaultBuildkitPolicy()) ==
+        "policy buildkit prunes BuildKit's records not in use and unused for 1h while the volume "
+        "is over 85% used, as BuildKit decides; only when BuildKit answers at "
+        "probes.buildkit.address; checked every 1m");
+  GcPolicy p = DefaultBuildkitPolicy();
+  p.prune.filters = {"type==exec.cachemount", "id==x"};
+  p.prune.all = true;
+  p.prune.keep_bytes = 1 << 30;
+  p.prune.keep_duration = Duration(0);
+  CHECK(DescribeGcPolicy(p) ==
+        "policy buildkit prunes BuildKit's records not in use matching type==exec.cachemount or "
+        "id==x, shared and internal ones too (keep_bytes 1.0 GiB) while the volume is over 85% "
+        "used, as BuildKit decides; only when BuildKit answers at probes.buildkit.address; "
+        "checked every 1m");
+}
+
 TEST_CASE("a described policy names its command, caps, free-space trigger and dry run",
           "[gc][describe]") {
   GcPolicy p;
