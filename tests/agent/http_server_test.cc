@@ -435,7 +435,7 @@ TEST_CASE("https with NoClientCert or VerifyClientCertIfGiven serves a client wi
 }
 
 TEST_CASE(
-    "https Configure rotates the certificate for new connections; one that does not load "
+    "https Configure rotates the certificate for new connections, and one that does not load "
     "throws and the old one keeps serving",
     "[http][tls]") {
   Pki pki;

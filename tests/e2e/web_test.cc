@@ -41,7 +41,7 @@ std::string TargetHealth(int port, std::string* error) {
 }
 
 TEST_CASE(
-    "Prometheus scrapes the agent over mTLS with basic auth; no certificate is refused, a "
+    "Prometheus scrapes the agent over mTLS with basic auth: no certificate is refused, a "
     "wrong password is 401",
     "[e2e][prometheus][web]") {
   TempDir dir;
@@ -90,7 +90,7 @@ scrape_configs:
 }
 
 TEST_CASE(
-    "SIGHUP picks up a rotated certificate; a web config that no longer loads keeps the old "
+    "SIGHUP picks up a rotated certificate, and a web config that no longer loads keeps the old "
     "one serving",
     "[e2e][web]") {
   TempDir dir;
