@@ -92,8 +92,9 @@ TEST_CASE("gc --dry-run then gc deletes exactly the planned entries", "[gc][e2e]
   CHECK(unknown.exit_code == 64);
 }
 
-TEST_CASE("gc --dry-run measures an excluded entry, and an age not measured is null, never the epoch",
-          "[gc][e2e][guards]") {
+TEST_CASE(
+    "gc --dry-run measures an excluded entry, and an age not measured is null, never the epoch",
+    "[gc][e2e][guards]") {
   TempDir tmp;
   std::string root = tmp / "cache", dind = root + "/dind";
   MakeDirs(dind + "/cache_keep/layer");
