@@ -10,6 +10,8 @@
 #include <cstring>
 #include <set>
 
+#include "base/text.h"
+
 namespace cachewarden {
 namespace {
 
@@ -17,21 +19,6 @@ std::string Describe(const nlohmann::json& v) {
   std::string dump = v.dump();
   if (dump.size() > 40) dump = dump.substr(0, 37) + "...";
   return fmt::format("{} {}", v.type_name(), dump);
-}
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "base/text.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace cachewarden {
 
@@ -71,6 +72,21 @@ std::string JoinPath(std::string_view dir, std::string_view rest) {
   if (out.empty() || out.back() != '/') out += '/';
   out += rest;
   return out;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
 }
 
 }  // namespace cachewarden

@@ -10,6 +10,10 @@ namespace cachewarden {
 // so that it can go into JSON.
 std::string SanitizeUtf8(std::string_view text, std::size_t max_bytes);
 
+// Levenshtein distance (insertions, deletions, substitutions) between `a` and `b`: the "did you
+// mean" of config keys and of buildkitd's environment. O(|a|·|b|) time, O(|b|) memory.
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
 // True if `path` is `prefix` or lies under it, by whole components ("/a/b" is under "/a", "/ab" is
 // not; everything is under "/").
 bool PathIsUnder(std::string_view path, std::string_view prefix);

@@ -78,21 +78,6 @@ constexpr std::string_view kAlsoRead[] = {
     "CACHE_DURATION_SETTINGS",
 };
 
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 bool HoldsAllWords(std::string_view name, std::string_view shown) {
   auto words = Split(name, '_');
   std::set<std::string_view> have(words.begin(), words.end());

@@ -24,5 +24,14 @@ TEST_CASE("joining paths never doubles a slash, also under the root directory", 
   CHECK(JoinPath("/tmp", "") == "/tmp");
 }
 
+TEST_CASE("edit distance counts insertions, deletions and substitutions", "[text]") {
+  CHECK(EditDistance("", "") == 0);
+  CHECK(EditDistance("abc", "") == 3);
+  CHECK(EditDistance("", "ab") == 2);
+  CHECK(EditDistance("intervl", "interval") == 1);
+  CHECK(EditDistance("kitten", "sitting") == 3);
+  CHECK(EditDistance("CACHE_SIZE_MB", "CACHE_SIZE_PCT") == 3);
+}
+
 }  // namespace
 }  // namespace cachewarden
