@@ -17,6 +17,7 @@
 #include "actions/gc_run.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
 #include "tests/support/agent.h"
+#include "tests/support/grpc_server.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -88,20 +89,7 @@ class FakeControl final : public pb::Control::Service {
   pb::PruneRequest request;
 };
 
-class FakeServer {
- public:
-  FakeServer(const std::string& socket, FakeControl* service) {
-    grpc::ServerBuilder b;
-    b.AddListeningPort("unix://" + socket, grpc::InsecureServerCredentials());
-    b.RegisterService(service);
-    server_ = b.BuildAndStart();
-    REQUIRE(server_ != nullptr);
-  }
-  ~FakeServer() { server_->Shutdown(); }
-
- private:
-  std::unique_ptr<grpc::Server> server_;
-};
+using FakeServer = testing::UnixGrpcServer;
 
 BuildkitAddress Address(const std::string& text) {
   BuildkitAddress a;

@@ -11,6 +11,7 @@
 
 #include "probes/buildkit.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
+#include "tests/support/grpc_server.h"
 #include "tests/support/process.h"
 
 namespace cachewarden {
@@ -90,20 +91,7 @@ class FakeControl final : public pb::Control::Service {
   bool release_ = false;
 };
 
-class FakeServer {
- public:
-  FakeServer(const std::string& socket, FakeControl* service) {
-    grpc::ServerBuilder b;
-    b.AddListeningPort("unix://" + socket, grpc::InsecureServerCredentials());
-    b.RegisterService(service);
-    server_ = b.BuildAndStart();
-    REQUIRE(server_ != nullptr);
-  }
-  ~FakeServer() { server_->Shutdown(); }
-
- private:
-  std::unique_ptr<grpc::Server> server_;
-};
+using FakeServer = testing::UnixGrpcServer;
 
 Status Collect(const std::string& address, Duration call_timeout,
                std::shared_ptr<const ProbeData>* out) {
