@@ -124,15 +124,23 @@ std::string CheckReportText(const Config& config, const Snapshot& snapshot,
                        scan->total.inodes, fmt::join(groups, ", "));
   }
   std::vector<std::string> probes;
+  std::string summaries;  // what a probe says of itself, one line each ("logs: following ...")
   for (const auto& spec : config.probes) {
     if (!spec.enabled) continue;
     const ProbeResult* r = snapshot.Find(spec.name);
     if (r == nullptr) continue;
     probes.push_back(r->status.ok() ? fmt::format("{} ok", spec.name)
                                     : fmt::format("{} failed ({})", spec.name, r->status.reason()));
+    if (r->status.ok() && r->data != nullptr) {
+      if (std::string s = r->data->Summary(); !s.empty()) {
+        summaries += fmt::format("  {}: {}\n", spec.name, s);
+      }
+    }
   }
-  if (!probes.empty() && !root_missing)
+  if (!probes.empty() && !root_missing) {
     out += fmt::format("  probes: {}\n", fmt::join(probes, ", "));
+    out += summaries;
+  }
   for (const Finding& f : findings) {
     out += fmt::format("  [{}] {}: {}\n", Upper(SeverityName(f.severity)), f.Source(), f.summary);
     if (!f.remedy.empty()) out += fmt::format("      fix: {}\n", f.remedy);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/log.h"
 #include "base/text.h"
 
 namespace cachewarden {
@@ -23,21 +24,22 @@ std::optional<SystemTime> LogrusTime(std::string_view line) {
 
 class LogsProbe : public Probe {
  public:
-  explicit LogsProbe(const LogsOptions& options) : recent_limit_(options.recent_events) {
-    for (const auto& f : options.files) followers_.push_back(std::make_unique<LogFollower>(f));
-    matchers_.resize(followers_.size());
+  explicit LogsProbe(const LogsOptions& options) : options_(options) {
+    configured_ = !options.files.empty();
+    for (const auto& f : options.files) followed_.push_back(Followed(f, "configured", ""));
   }
   std::string_view name() const override { return LogsData::kProbe; }
 
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<LogsData>();
-    for (std::size_t i = 0; i < followers_.size(); ++i) {
-      auto& follower = followers_[i];
+    if (!configured_) data->discovery = Rediscover(ctx);
+    for (auto& f : followed_) {
       // Lines read so far stay counted in this probe; the next run shows them.
       if (ctx.Cancelled()) return Status::Error(StatusCode::kCancelled, "logs run cancelled");
-      const std::string& file = follower->options().path;
-      Status s = follower->Poll([&](LogLine&& line) { Take(ctx, file, matchers_[i], line); });
-      data->files.push_back({file, follower->stats(), s.ok() ? "" : s.ToString()});
+      const std::string& file = f.follower->options().path;
+      Status s = f.follower->Poll([&](LogLine&& line) { Take(ctx, file, f.matcher, line); });
+      data->files.push_back(
+          {file, f.source, f.detail, f.follower->stats(), s.ok() ? "" : s.ToString()});
     }
     data->counts = counts_;
     data->last_time = last_time_;
@@ -51,6 +53,63 @@ class LogsProbe : public Probe {
   }
 
  private:
+  struct Followed {
+    Followed(const LogFollowerOptions& o, std::string src, std::string det)
+        : follower(std::make_unique<LogFollower>(o)),
+          source(std::move(src)),
+          detail(std::move(det)) {}
+    std::unique_ptr<LogFollower> follower;
+    LogMatcher matcher;  // one per file: a panic's frames follow it in its own file
+    std::string source;
+    std::string detail;
+  };
+
+  // Follows what discovery finds now: a file found before keeps its follower (and its place), one
+  // no longer found is dropped (its lines stay counted), a new one is read from its start unless
+  // it was there when the agent started. Returns where discovery looked.
+  std::string Rediscover(const ProbeContext& ctx) {
+    std::string looked;
+    std::vector<DiscoveredLog> found = DiscoverLogs(options_.discover, ctx.proc_root, &looked);
+    std::vector<Followed> next;
+    for (auto& d : found) {
+      auto it = std::find_if(followed_.begin(), followed_.end(), [&](const Followed& f) {
+        return f.follower->options().path == d.path;
+      });
+      if (it != followed_.end()) {
+        it->detail = d.detail;
+        next.push_back(std::move(*it));
+        followed_.erase(it);
+        continue;
+      }
+      LogFollowerOptions o = options_.discovered_file;
+      o.path = d.path;
+      o.start_at_end = first_discovery_;
+      next.push_back(Followed(o, d.source, d.detail));
+    }
+    first_discovery_ = false;
+    followed_ = std::move(next);
+    // Said once per change, not every run: what the agent reads of buildkitd, or that it reads
+    // none.
+    std::vector<std::string> paths;
+    for (const auto& f : followed_) paths.push_back(f.follower->options().path);
+    if (paths != announced_ || !announced_once_) {
+      announced_once_ = true;
+      announced_ = paths;
+      if (paths.empty()) {
+        LogInfo(
+            fmt::format("logs: no buildkitd log configured or found ({}); set probes.logs.files "
+                        "to follow one",
+                        looked));
+      } else {
+        for (const auto& f : followed_) {
+          LogInfo(fmt::format("logs: following buildkitd's log {} ({} {})",
+                              f.follower->options().path, f.source, f.detail));
+        }
+      }
+    }
+    return looked;
+  }
+
   void Take(const ProbeContext& ctx, const std::string& file, LogMatcher& matcher,
             const LogLine& line) {
     auto match = matcher.Next(line.text);
@@ -71,7 +130,7 @@ class LogsProbe : public Probe {
     if (match->kind == LogEventKind::kSnapshotterFallback) fallback_ = true;
     if (match->kind == LogEventKind::kBuildkitdStart) fallback_ = false;
     recent_.push_back(std::move(e));
-    while (recent_.size() > recent_limit_) recent_.pop_front();
+    while (recent_.size() > options_.recent_events) recent_.pop_front();
   }
 
   void CountRestart(const LogEvent& e) {
@@ -94,9 +153,12 @@ class LogsProbe : public Probe {
     seen_life_ = true;
   }
 
-  std::vector<std::unique_ptr<LogFollower>> followers_;
-  std::vector<LogMatcher> matchers_;  // one per follower: a panic's frames follow it in its file
-  std::size_t recent_limit_;
+  LogsOptions options_;
+  bool configured_ = false;
+  bool first_discovery_ = true;
+  bool announced_once_ = false;
+  std::vector<std::string> announced_;  // the discovered paths last logged
+  std::vector<Followed> followed_;
   std::array<std::uint64_t, kLogEventKinds> counts_{};
   std::array<SystemTime, kLogEventKinds> last_time_{};
   bool fallback_ = false;
@@ -128,6 +190,8 @@ nlohmann::json LogsData::ToJson() const {
   auto& fs = j["files"] = nlohmann::json::array();
   for (const auto& f : files) {
     fs.push_back({{"path", f.path},
+                  {"source", f.source},
+                  {"detail", f.detail},
                   {"open", f.stats.open},
                   {"missing", f.stats.missing},
                   {"format", ToString(f.stats.detected)},
@@ -138,6 +202,7 @@ nlohmann::json LogsData::ToJson() const {
                   {"bytes_read", f.stats.bytes_read},
                   {"error", f.error}});
   }
+  if (!discovery.empty()) j["discovery"] = discovery;
   auto& counts_json = j["counts"] = nlohmann::json::object();
   for (const auto& [kind, name] : kLogEventKindNames) {
     counts_json[std::string(name)] = counts[static_cast<std::size_t>(kind)];
@@ -187,6 +252,20 @@ void LogsData::ExportMetrics(MetricWriter& out) const {
               static_cast<double>(restarts));
 }
 
+std::string LogsData::Summary() const {
+  if (files.empty()) {
+    return fmt::format("no buildkitd log configured or found ({}): set probes.logs.files",
+                       discovery);
+  }
+  std::vector<std::string> each;
+  for (const auto& f : files) {
+    std::string what = f.source == "configured" ? f.path : fmt::format("{} {}", f.source, f.detail);
+    if (!f.stats.open) what += " (not open)";
+    each.push_back(std::move(what));
+  }
+  return fmt::format("following {}", fmt::join(each, ", "));
+}
+
 LogsOptions ReadLogsOptions(ConfigReader& section) {
   SizeSpec max_line = section.Size("max_line_bytes", SizeSpec::Bytes(64 * 1024), false);
   SizeSpec max_read = section.Size("max_read_bytes", SizeSpec::Bytes(64 << 20), false);
@@ -200,6 +279,9 @@ LogsOptions ReadLogsOptions(ConfigReader& section) {
   bool present = false;
   LogsOptions options;
   options.recent_events = static_cast<std::size_t>(recent);
+  options.discover = ReadLogDiscoveryOptions(section);
+  options.discovered_file.max_line_bytes = static_cast<std::size_t>(max_line.value);
+  options.discovered_file.max_read_bytes = static_cast<std::size_t>(max_read.value);
   for (auto& f : section.ObjectList("files", &present)) {
     LogFollowerOptions o;
     o.path = f.String("path", "");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/config_reader.h"
+#include "probes/log_discovery.h"
 #include "probes/log_follower.h"
 #include "probes/log_patterns.h"
 #include "probes/probe.h"
@@ -31,10 +32,14 @@ struct LogsData : ProbeData {
   static constexpr std::string_view kProbe = "logs";
   struct FileState {
     std::string path;
+    std::string source;  // "configured", or how it was discovered: "pod", "process"
+    std::string detail;  // a discovered file's pod directory or process ("pid 7 stdout -> ...")
     LogFollowerStats stats;
     std::string error;  // of the latest poll, empty if fine
   };
   std::vector<FileState> files;
+  // No file configured: where discovery looked ("looked in ..."); empty when files are configured.
+  std::string discovery;
   std::array<std::uint64_t, kLogEventKinds> counts{};
   std::array<SystemTime, kLogEventKinds> last_time{};  // epoch: never
   // 1 once the fallback line is seen, until buildkitd's start banner.
@@ -60,12 +65,19 @@ struct LogsData : ProbeData {
 
   nlohmann::json ToJson() const override;
   void ExportMetrics(MetricWriter& out) const override;
+  // "following 1 file (pod /var/log/pods/...)", or "no buildkitd log configured or found (looked
+  // in ...): set probes.logs.files".
+  std::string Summary() const override;
 };
 
 // The logs probe's settings, from `probes.logs`.
 struct LogsOptions {
   std::vector<LogFollowerOptions> files;  // one follower each, in this order
-  std::size_t recent_events = 20;         // events kept in LogsData::recent
+  // With no `files`: where to look for buildkitd's log, every run.
+  LogDiscoveryOptions discover;
+  // The settings of the followers of discovered files (their path and start are the discovery's).
+  LogFollowerOptions discovered_file;
+  std::size_t recent_events = 20;  // events kept in LogsData::recent
 
   bool operator==(const LogsOptions&) const = default;
 };

@@ -32,6 +32,7 @@ nlohmann::json Snapshot::ToJson(SystemTime now) const {
     if (r.data) {
       p["data_age_seconds"] = ToSeconds(now - r.last_success);
       p["data"] = r.data->ToJson();
+      if (std::string summary = r.data->Summary(); !summary.empty()) p["summary"] = summary;
     } else {
       p["data"] = nullptr;
     }

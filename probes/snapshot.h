@@ -22,6 +22,8 @@ class ProbeData {
   virtual nlohmann::json ToJson() const = 0;
   // The probe's metrics (besides the generic cachewarden_probe_* ones).
   virtual void ExportMetrics(MetricWriter& out) const = 0;
+  // What the probe found, in a few words for `check`'s list of probes ("" says only "ok").
+  virtual std::string Summary() const { return ""; }
 };
 
 // What the agent knows besides the probes (say, the GC component's trigger history), for the alert

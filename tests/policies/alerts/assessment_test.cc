@@ -241,7 +241,7 @@ TEST_CASE("check and cachewarden_alert_firing agree beyond mounts: disk, probes,
   d->leftover_bytes = 1 << 20;
   dind.Put<DindData>(d, now);
   auto l = std::make_shared<LogsData>();
-  l->files.push_back({"/var/log/buildkitd.log", {}, ""});
+  l->files.push_back({"/var/log/buildkitd.log", "configured", "", {}, ""});
   for (auto kind : {LogEventKind::kDindBusy, LogEventKind::kDiskFull, LogEventKind::kIoError}) {
     l->counts[static_cast<std::size_t>(kind)] = 1;
     l->last_time[static_cast<std::size_t>(kind)] = now - std::chrono::minutes(1);

@@ -46,7 +46,7 @@ TEST_CASE("without a visible buildkitd the restarts come from its log", "[alerts
   FakeClock clock;
   const SystemTime now = clock.Now();
   auto l = std::make_shared<LogsData>();
-  l->files.push_back({"/var/log/buildkitd.log", {}, ""});
+  l->files.push_back({"/var/log/buildkitd.log", "configured", "", {}, ""});
   l->restarts = 4;
   l->restart_times = {now - minutes(40), now - minutes(10), now - minutes(5), now - minutes(1)};
   Snapshot s;

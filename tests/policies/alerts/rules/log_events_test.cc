@@ -14,7 +14,7 @@ RuleConfig Defaults(std::string_view rule) { return DefaultAlertsConfig().Rule(r
 
 Snapshot WithEvent(LogEventKind kind, SystemTime at, SystemTime now) {
   auto l = std::make_shared<LogsData>();
-  l->files.push_back({"/var/log/buildkitd.log", {}, ""});
+  l->files.push_back({"/var/log/buildkitd.log", "configured", "", {}, ""});
   LogEvent e;
   e.kind = kind;
   e.time = at;
