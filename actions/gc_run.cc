@@ -327,7 +327,8 @@ void RunCommand(const GcPolicy& policy, const GcRunOptions& o, GcRunResult* out)
 // out->plan. Null when none answered: the plan is then held back, or the run failed, as the policy
 // says (out->result set); the address that answered otherwise.
 const BuildkitAddress* PlanPruneRun(const GcPolicy& policy, const GcRunOptions& o,
-                                    const VolumeData* volume, GcRunResult* out) {
+                                    const VolumeData* volume, GcRunResult* out,
+                                    BuildkitPruneRequest* request) {
   std::string failures;
   Status last = Status::Error(StatusCode::kMissing, "probes.buildkit.address lists no address");
   for (const BuildkitAddress& a : o.buildkit.addresses) {
@@ -335,8 +336,13 @@ const BuildkitAddress* PlanPruneRun(const GcPolicy& policy, const GcRunOptions& 
     last = QueryBuildkit(a, o.buildkit.call_timeout, o.cancel, &answer);
     if (last.ok()) {
       out->plan.buildkit_address = a.text;
-      PlanPrune(policy, answer.records, ReservedSpaceSemantics(answer.version.version), volume,
-                o.clock->Now(), &out->plan);
+      const bool reserved = ReservedSpaceSemantics(answer.version.version);
+      PlanPrune(policy, answer.records, reserved, volume, o.clock->Now(), &out->plan);
+      std::int64_t total = 0;
+      for (const BuildkitRecord& r : answer.records) total += r.size;
+      // The same cap the plan was made with, so that the run frees what the dry run showed.
+      *request = PruneRequestOf(policy.prune,
+                                WatermarkCap(policy.prune, total, out->plan.need_bytes), reserved);
       return &a;
     }
     if (Cancelled(o)) {
@@ -363,10 +369,11 @@ const BuildkitAddress* PlanPruneRun(const GcPolicy& policy, const GcRunOptions& 
 }
 
 void RunPrune(const GcPolicy& policy, const GcRunOptions& o, const BuildkitAddress& address,
-              GcRunResult* out) {
-  const BuildkitPruneRequest request = PruneRequestOf(policy.prune);
+              const BuildkitPruneRequest& request, GcRunResult* out) {
   LogInfo("gc prunes BuildKit", {{"policy", policy.name},
                                  {"address", address.text},
+                                 {"keep_bytes", request.keep_bytes},
+                                 {"max_used_space", request.max_used_space},
                                  {"planned_records", out->plan.planned_entries},
                                  {"planned_bytes", out->plan.planned_bytes}});
   std::vector<BuildkitRecord> freed;
@@ -430,8 +437,9 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
   out.plan = PlanGc(policy, entries, volume, o.clock->Now());
   // BuildKit is asked only once the triggers hold: an idle host costs it nothing.
   const BuildkitAddress* buildkit = nullptr;
+  BuildkitPruneRequest prune_request;
   if (policy.action == GcAction::kPrune && out.plan.triggered) {
-    buildkit = PlanPruneRun(policy, o, volume, &out);
+    buildkit = PlanPruneRun(policy, o, volume, &out, &prune_request);
     if (buildkit == nullptr) {
       out.finished = o.clock->Now();
       return out;
@@ -455,7 +463,7 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
     } else if (policy.action == GcAction::kCommand) {
       RunCommand(policy, o, &out);
     } else if (policy.action == GcAction::kPrune) {
-      RunPrune(policy, o, *buildkit, &out);
+      RunPrune(policy, o, *buildkit, prune_request, &out);
     } else {
       RunDeletes(policy, o, dir.get(), &out);
     }

@@ -68,7 +68,7 @@ void ProbeWorker::ThreadMain(std::shared_ptr<State> s) {
       out.status = s->probe->Collect(ctx, &out.data);
       out.duration = std::chrono::steady_clock::now() - t0;
       out.finished = ctx.Now();
-      if (!out.status.ok()) out.data = nullptr;
+      if (!out.status.ok()) out.failure = std::exchange(out.data, nullptr);
       if (out.status.ok() && out.data == nullptr) {
         out.status = Status::Error(StatusCode::kInternal, "probe returned no data");
       }
@@ -169,6 +169,7 @@ void ApplyOutcome(Snapshot* snapshot, const std::string& probe, const RunOutcome
   r.status = outcome.status;
   r.finished = outcome.finished;
   r.duration = outcome.duration;
+  r.failure = outcome.status.ok() ? nullptr : outcome.failure;
   if (outcome.status.ok()) {
     r.data = outcome.data;
     r.last_success = outcome.finished;

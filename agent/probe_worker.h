@@ -19,7 +19,8 @@ namespace cachewarden {
 // What one probe run produced.
 struct RunOutcome {
   Status status;
-  std::shared_ptr<const ProbeData> data;  // set iff status.ok()
+  std::shared_ptr<const ProbeData> data;     // set iff status.ok()
+  std::shared_ptr<const ProbeData> failure;  // only when !status.ok(), if the probe gave one
   SystemTime finished{};
   Duration duration{};
 };

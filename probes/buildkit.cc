@@ -1,5 +1,9 @@
 #include "probes/buildkit.h"
 
+#include <fmt/format.h>
+
+#include "probes/buildkit_earthly.h"
+
 namespace cachewarden {
 namespace {
 
@@ -11,6 +15,7 @@ class BuildkitProbe : public Probe {
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     std::string failures;
     Status last;
+    std::vector<BuildkitUnreachable> unreachable;
     for (const auto& address : options_.addresses) {
       if (ctx.Cancelled()) {
         return Status::Error(StatusCode::kCancelled, "stopped before asking " + address.text);
@@ -20,16 +25,25 @@ class BuildkitProbe : public Probe {
       if (last.ok()) {
         auto data = std::make_shared<BuildkitData>();
         data->address = address.text;
+        data->unreachable = std::move(unreachable);
         data->version = std::move(answer.version);
         data->info_served = answer.info_served;
+        data->health = answer.health;
+        data->health_served = answer.health_served;
+        data->sessions = answer.sessions;
         data->usage = SummarizeUsage(answer.records);
         data->workers = std::move(answer.workers);
         *out = std::move(data);
         return Status::Ok();
       }
+      if (last.code() == StatusCode::kCancelled) return last;  // stopped: nothing was judged
       if (!failures.empty()) failures += "; ";
       failures += address.text + ": " + last.ToString();
+      unreachable.push_back({address.text, last});
     }
+    auto down = std::make_shared<BuildkitDownData>();
+    down->unreachable = std::move(unreachable);
+    *out = std::move(down);
     // The last address's code, every address's reason: the operator sees why each was passed over.
     return Status::Error(last.code(), "no BuildKit answered: " + failures, last.error_number());
   }
@@ -39,6 +53,26 @@ class BuildkitProbe : public Probe {
 };
 
 std::string TypeLabel(const std::string& type) { return type.empty() ? "unknown" : type; }
+
+constexpr std::string_view kUpHelp =
+    "1 when the BuildKit at this configured address answered the probe's latest run, 0 when it "
+    "was tried and did not (the reason in /status); an address after the one that answered is not "
+    "tried and not listed.";
+
+void ExportUnreachable(const std::vector<BuildkitUnreachable>& unreachable, MetricWriter& out) {
+  for (const auto& u : unreachable) {
+    out.Gauge("cachewarden_buildkit_up", kUpHelp, 0, {{"address", u.address}});
+  }
+}
+
+nlohmann::json UnreachableJson(const std::vector<BuildkitUnreachable>& unreachable) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& u : unreachable) {
+    j.push_back(
+        {{"address", u.address}, {"reason", u.status.reason()}, {"error", u.status.message()}});
+  }
+  return j;
+}
 
 }  // namespace
 
@@ -71,8 +105,11 @@ nlohmann::json BuildkitData::ToJson() const {
   }
   nlohmann::json j = {
       {"address", address},
+      {"unreachable", UnreachableJson(unreachable)},
       {"version", version.version},
       {"info_served", info_served},
+      {"health", NameIn<BuildkitHealth>(kBuildkitHealthNames, health)},
+      {"health_served", health_served},
       {"records", usage.records},
       {"in_use_records", usage.in_use_records},
       {"total_bytes", usage.total_bytes},
@@ -83,6 +120,9 @@ nlohmann::json BuildkitData::ToJson() const {
   };
   if (usage.oldest_last_used) {
     j["oldest_last_used_timestamp_seconds"] = ToUnixSeconds(*usage.oldest_last_used);
+  }
+  if (sessions) {
+    j["sessions"] = {{"sessions", sessions->sessions}, {"idle_seconds", sessions->idle_seconds}};
   }
   nlohmann::json ws = nlohmann::json::array();
   for (const auto& w : workers) {
@@ -95,20 +135,33 @@ nlohmann::json BuildkitData::ToJson() const {
                           {"min_free_space_bytes", p.min_free_space},
                           {"filters", p.filters}});
     }
-    ws.push_back({{"id", w.id},
-                  {"labels", w.labels},
-                  {"platforms", w.platforms},
-                  {"gc_policies", std::move(policies)}});
+    nlohmann::json wj = {{"id", w.id},
+                         {"labels", w.labels},
+                         {"platforms", w.platforms},
+                         {"gc_policies", std::move(policies)}};
+    if (w.parallelism) {
+      wj["parallelism"] = {{"current", w.parallelism->current},
+                           {"max", w.parallelism->max},
+                           {"waiting", w.parallelism->waiting}};
+    }
+    if (w.gc_analytics) wj["gc_analytics"] = GcAnalyticsJson(*w.gc_analytics);
+    ws.push_back(std::move(wj));
   }
   j["workers"] = std::move(ws);
   return j;
 }
 
+nlohmann::json BuildkitDownData::ToJson() const {
+  return {{"unreachable", UnreachableJson(unreachable)}};
+}
+
+void BuildkitDownData::ExportMetrics(MetricWriter& out) const {
+  ExportUnreachable(unreachable, out);
+}
+
 void BuildkitData::ExportMetrics(MetricWriter& out) const {
-  out.Gauge("cachewarden_buildkit_up",
-            "1 when the BuildKit at this address answered the probe's latest run (absent, with "
-            "cachewarden_probe_success{probe=\"buildkit\"} 0, when none did).",
-            1, {{"address", address}});
+  ExportUnreachable(unreachable, out);
+  out.Gauge("cachewarden_buildkit_up", kUpHelp, 1, {{"address", address}});
   if (!version.empty()) {
     out.Gauge("cachewarden_buildkit_info", "BuildKit's version, as Info or ListWorkers gives it.",
               1,
@@ -143,6 +196,20 @@ void BuildkitData::ExportMetrics(MetricWriter& out) const {
   }
   out.Gauge("cachewarden_buildkit_workers", "Workers BuildKit lists.",
             static_cast<double>(workers.size()));
+  for (const auto& row : kBuildkitHealthNames) {
+    out.Gauge("cachewarden_buildkit_health",
+              "grpc.health.v1 Check of BuildKit: 1 for its status, 0 for the others; \"unknown\" "
+              "also when it has no health service.",
+              row.value == health ? 1 : 0, {{"status", std::string(row.name)}});
+  }
+  if (sessions) {
+    out.Gauge("cachewarden_buildkit_sessions", "Build sessions connected (Earthly's fork's Info).",
+              static_cast<double>(sessions->sessions));
+    out.Gauge("cachewarden_buildkit_idle_seconds",
+              "How long BuildKit has been without a build session (Earthly's fork's Info).",
+              static_cast<double>(sessions->idle_seconds));
+  }
+  ExportEarthlyWorkerMetrics(workers, out);
   struct PolicyGauge {
     const char* name;
     const char* help;
@@ -178,6 +245,36 @@ void BuildkitData::ExportMetrics(MetricWriter& out) const {
   }
 }
 
+namespace {
+
+// `tls`: absent (or every file "") means none; else `ca` is required, `cert` and `key` go together.
+std::optional<BuildkitTls> ReadTls(ConfigReader& section) {
+  ConfigReader r = section.Object("tls");
+  BuildkitTls tls;
+  auto file = [&](std::string_view key, std::string* out) {
+    *out = r.String(key, "");
+    if (!out->empty() && !out->starts_with('/')) {
+      r.Fail(key, fmt::format("expected an absolute path to a PEM file, got \"{}\"", *out));
+    }
+  };
+  file("ca", &tls.ca);
+  file("cert", &tls.cert);
+  file("key", &tls.key);
+  tls.server_name = r.String("server_name", "");
+  r.Finish();
+  if (tls == BuildkitTls{}) return std::nullopt;
+  if (tls.ca.empty()) {
+    r.Fail("ca", "required with tls: the CA that signed buildkitd's certificate (Earthly's tlsca)");
+  }
+  if (tls.cert.empty() != tls.key.empty()) {
+    r.Fail(tls.cert.empty() ? "cert" : "key",
+           "cert and key go together: the client certificate and its private key");
+  }
+  return tls;
+}
+
+}  // namespace
+
 BuildkitOptions ReadBuildkitOptions(ConfigReader& section) {
   BuildkitOptions o;
   const auto texts = section.StringList("address", {"unix:///run/buildkit/buildkitd.sock"});
@@ -190,6 +287,12 @@ BuildkitOptions ReadBuildkitOptions(ConfigReader& section) {
   }
   o.call_timeout = section.Dur("call_timeout", o.call_timeout, std::chrono::milliseconds(10),
                                std::chrono::minutes(5));
+  if (std::optional<BuildkitTls> tls = ReadTls(section)) {
+    // Every tcp:// address then speaks mTLS: never plaintext once TLS is configured.
+    for (auto& a : o.addresses) {
+      if (a.kind == BuildkitAddress::Kind::kTcp) a.tls = tls;
+    }
+  }
   return o;
 }
 

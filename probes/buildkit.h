@@ -40,11 +40,22 @@ struct BuildkitUsage {
 
 BuildkitUsage SummarizeUsage(const std::vector<BuildkitRecord>& records);
 
+// A configured address that did not answer a run, and why (the reason of its QueryBuildkit).
+struct BuildkitUnreachable {
+  std::string address;  // as configured
+  Status status;
+};
+
 struct BuildkitData : ProbeData {
   static constexpr std::string_view kProbe = "buildkit";
   std::string address;  // the configured address that answered
+  // The addresses tried before it, in order, that did not answer (cachewarden_buildkit_up 0).
+  std::vector<BuildkitUnreachable> unreachable;
   BuildkitVersion version;
   bool info_served = false;
+  BuildkitHealth health = BuildkitHealth::kUnknown;  // kUnknown too without a health service
+  bool health_served = false;
+  std::optional<BuildkitSessions> sessions;  // Earthly's fork only
   BuildkitUsage usage;
   std::vector<BuildkitWorker> workers;
 
@@ -52,16 +63,27 @@ struct BuildkitData : ProbeData {
   void ExportMetrics(MetricWriter& out) const override;
 };
 
-// `probes.buildkit`: `address` (list, tried in order) and `call_timeout` (the deadline of each
-// gRPC call and of the docker-unix upgrade).
+// What a failed run publishes as its failure (Probe::Collect): every configured address, none of
+// which answered, each with its reason. Exports cachewarden_buildkit_up 0 for each; no other
+// BuildKit metric (the figures of an earlier run are stale).
+struct BuildkitDownData : ProbeData {
+  std::vector<BuildkitUnreachable> unreachable;
+
+  nlohmann::json ToJson() const override;
+  void ExportMetrics(MetricWriter& out) const override;
+};
+
+// `probes.buildkit`: `address` (list, tried in order), `call_timeout` (the deadline of each gRPC
+// call and of the docker-unix upgrade) and `tls` (copied into each tcp:// address).
 struct BuildkitOptions {
   std::vector<BuildkitAddress> addresses;
   Duration call_timeout = std::chrono::seconds(5);
   bool operator==(const BuildkitOptions&) const = default;
 };
 
-// Throws ConfigError for an address that is not unix:///path or docker-unix:///path, or an empty
-// list.
+// Throws ConfigError for an address that is not unix:///path, docker-unix:///path or
+// tcp://host:port, an empty list, or a `tls` without `ca`, with a relative path, or with only one
+// of `cert` and `key`.
 BuildkitOptions ReadBuildkitOptions(ConfigReader& section);
 std::unique_ptr<Probe> NewBuildkitProbe(const BuildkitOptions& options);
 

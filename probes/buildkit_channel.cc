@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 namespace cachewarden {
@@ -34,9 +35,35 @@ Status WaitFor(int fd, short events, SteadyTime deadline, const std::string& pat
   }
 }
 
+bool ParseTcpAddress(std::string_view text, BuildkitAddress* out, std::string* error) {
+  const std::string_view target = text.substr(std::string_view("tcp://").size());
+  // host:port, [v6]:port; nothing after the port (no path, no query).
+  const auto colon = target.rfind(':');
+  const std::string_view host = colon == std::string_view::npos ? "" : target.substr(0, colon);
+  const std::string_view port = colon == std::string_view::npos ? "" : target.substr(colon + 1);
+  int number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  const bool port_ok = !port.empty() && ec == std::errc() && end == port.data() + port.size() &&
+                       number >= 1 && number <= 65535;
+  const bool host_ok =
+      !host.empty() && host.find_first_of("/?#@ ") == std::string_view::npos &&
+      (host.find(':') == std::string_view::npos || (host.starts_with('[') && host.ends_with(']')));
+  if (!port_ok || !host_ok) {
+    *error = fmt::format(
+        "\"{}\": expected tcp://host:port (a port in 1-65535; an IPv6 host in brackets)", text);
+    return false;
+  }
+  out->kind = BuildkitAddress::Kind::kTcp;
+  out->path = std::string(target);
+  out->text = std::string(text);
+  out->tls.reset();
+  return true;
+}
+
 }  // namespace
 
 bool ParseBuildkitAddress(std::string_view text, BuildkitAddress* out, std::string* error) {
+  if (text.starts_with("tcp://")) return ParseTcpAddress(text, out, error);
   struct Scheme {
     std::string_view prefix;
     BuildkitAddress::Kind kind;
@@ -59,8 +86,9 @@ bool ParseBuildkitAddress(std::string_view text, BuildkitAddress* out, std::stri
     out->text = std::string(text);
     return true;
   }
-  *error =
-      fmt::format("\"{}\": not a BuildKit address (unix:///path or docker-unix:///path)", text);
+  *error = fmt::format(
+      "\"{}\": not a BuildKit address (unix:///path, docker-unix:///path or tcp://host:port)",
+      text);
   return false;
 }
 

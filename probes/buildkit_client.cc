@@ -1,18 +1,22 @@
 #include "probes/buildkit_client.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "fs/read_file.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
+#include "probes/buildkit/proto/health.grpc.pb.h"
 
 namespace cachewarden {
 namespace {
@@ -65,13 +69,87 @@ BuildkitRecord FromRecord(const pb::UsageRecord& r) {
   return rec;
 }
 
+std::optional<SystemTime> FromEpochSeconds(std::int64_t seconds) {
+  if (seconds <= 0) return std::nullopt;  // the fork's "none"
+  return SystemTime(std::chrono::seconds(seconds));
+}
+
+BuildkitGcAnalytics FromGcAnalytics(const pb::types::GCAnalytics& g) {
+  BuildkitGcAnalytics a;
+  a.recent_runs = g.numruns();
+  a.recent_failures = g.numfailures();
+  a.avg_duration = std::chrono::milliseconds(g.avgdurationms());
+  a.all_time_runs = g.alltimeruns();
+  a.all_time_max_duration = std::chrono::milliseconds(g.alltimemaxdurationms());
+  a.current_start = FromEpochSeconds(g.currentstarttimesecepoch());
+  a.current_size_before = g.currentsizebefore();
+  a.last_start = FromEpochSeconds(g.laststarttimesecepoch());
+  a.last_end = FromEpochSeconds(g.lastendtimesecepoch());
+  a.last_size_before = g.lastsizebefore();
+  a.last_size_cleared = g.lastsizecleared();
+  a.last_records_cleared = g.lastnumrecordscleared();
+  a.last_success = g.lastsuccess();
+  return a;
+}
+
+BuildkitHealth FromServingStatus(grpc::health::v1::HealthCheckResponse::ServingStatus s) {
+  using R = grpc::health::v1::HealthCheckResponse;
+  switch (s) {
+    case R::SERVING:
+      return BuildkitHealth::kServing;
+    case R::NOT_SERVING:
+      return BuildkitHealth::kNotServing;
+    case R::SERVICE_UNKNOWN:
+      return BuildkitHealth::kServiceUnknown;
+    default:
+      return BuildkitHealth::kUnknown;
+  }
+}
+
 void SetDeadline(grpc::ClientContext* ctx, Duration timeout) {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
 }
 
+// A PEM file of `probes.buildkit.tls`; certificates and keys are a few KiB.
+constexpr std::size_t kMaxPemBytes = 1 << 20;
+
+Status ReadPem(const std::string& file, std::string_view key, std::string* out) {
+  if (Status s = ReadSmallFile(file, out, kMaxPemBytes); !s.ok()) {
+    return Status::Error(s.code(), fmt::format("cannot read tls.{}: {}", key, s.message()),
+                         s.error_number(), file);
+  }
+  if (out->find("-----BEGIN ") == std::string::npos) {
+    return Status::Error(StatusCode::kParse, fmt::format("tls.{} {} holds no PEM block", key, file),
+                         0, file);
+  }
+  return Status::Ok();
+}
+
+// tcp://: mTLS with the configured files, or plaintext h2c when no `tls` is configured. gRPC
+// connects lazily, so a refused port or a failed handshake shows as the first call's UNAVAILABLE
+// (with gRPC's reason: "Ssl handshake failed", "CERTIFICATE_VERIFY_FAILED", ...).
+Status OpenTcpChannel(const BuildkitAddress& address, std::shared_ptr<grpc::Channel>* out) {
+  grpc::ChannelArguments args = ChannelArgs();
+  if (!address.tls) {
+    *out = grpc::CreateCustomChannel(address.path, grpc::InsecureChannelCredentials(), args);
+    return Status::Ok();
+  }
+  const BuildkitTls& tls = *address.tls;
+  grpc::SslCredentialsOptions ssl;
+  if (Status s = ReadPem(tls.ca, "ca", &ssl.pem_root_certs); !s.ok()) return s;
+  if (!tls.cert.empty()) {
+    if (Status s = ReadPem(tls.cert, "cert", &ssl.pem_cert_chain); !s.ok()) return s;
+    if (Status s = ReadPem(tls.key, "key", &ssl.pem_private_key); !s.ok()) return s;
+  }
+  if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
+  *out = grpc::CreateCustomChannel(address.path, grpc::SslCredentials(ssl), args);
+  return Status::Ok();
+}
+
 Status OpenChannel(const BuildkitAddress& address, Duration timeout,
                    std::shared_ptr<grpc::Channel>* out) {
+  if (address.kind == BuildkitAddress::Kind::kTcp) return OpenTcpChannel(address, out);
   struct stat st {};
   if (stat(address.path.c_str(), &st) != 0) return PosixError("stat", address.path, errno);
   if (!S_ISSOCK(st.st_mode)) {
@@ -149,6 +227,11 @@ Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
         worker.gc_policies.push_back(std::move(policy));
       }
       if (w.has_buildkitversion()) worker.version = FromVersion(w.buildkitversion());
+      if (w.parallelismmax() > 0 || w.parallelismcurrent() > 0 || w.parallelismwaiting() > 0) {
+        worker.parallelism =
+            BuildkitParallelism{w.parallelismcurrent(), w.parallelismmax(), w.parallelismwaiting()};
+      }
+      if (w.has_gcanalytics()) worker.gc_analytics = FromGcAnalytics(w.gcanalytics());
       answer.workers.push_back(std::move(worker));
     }
   }
@@ -163,8 +246,31 @@ Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
     if (s.ok()) {
       answer.info_served = true;
       answer.version = FromVersion(resp.buildkitversion());
+      const bool fork = std::any_of(
+          answer.workers.begin(), answer.workers.end(),
+          [](const auto& w) { return w.parallelism.has_value() || w.gc_analytics.has_value(); });
+      if (fork || resp.numsessions() > 0 || resp.secondsidle() > 0) {
+        answer.sessions = BuildkitSessions{static_cast<std::int64_t>(resp.numsessions()),
+                                           static_cast<std::int64_t>(resp.secondsidle())};
+      }
     } else if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
       return FromGrpc(s, "Info", address);
+    }
+  }
+
+  if (Cancelled(cancel)) return CancelledStatus(address);
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, call_timeout);
+    auto health = grpc::health::v1::Health::NewStub(channel);
+    grpc::health::v1::HealthCheckRequest req;  // "": the server as a whole
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = health->Check(&ctx, req, &resp);
+    if (s.ok()) {
+      answer.health_served = true;
+      answer.health = FromServingStatus(resp.status());
+    } else if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+      return FromGrpc(s, "Health/Check", address);
     }
   }
   if (answer.version.empty()) {

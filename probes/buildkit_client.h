@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/enum_names.h"
 #include "base/status.h"
 #include "probes/buildkit_channel.h"
 
@@ -42,12 +43,60 @@ struct BuildkitVersion {
   bool empty() const { return package.empty() && version.empty() && revision.empty(); }
 };
 
+// Earthly's fork only (WorkerRecord 101-103): build steps running, the limit
+// (BUILDKIT_MAX_PARALLELISM) and steps queued for a slot.
+struct BuildkitParallelism {
+  std::int64_t current = 0;
+  std::int64_t max = 0;
+  std::int64_t waiting = 0;
+};
+
+// Earthly's fork only (WorkerRecord 104, GCAnalytics): its GC's record of its own runs.
+struct BuildkitGcAnalytics {
+  std::int64_t recent_runs = 0;      // numRuns: the runs the averages cover (the fork's window)
+  std::int64_t recent_failures = 0;  // numFailures: failed runs among them
+  Duration avg_duration{};
+  std::int64_t all_time_runs = 0;  // since buildkitd started
+  Duration all_time_max_duration{};
+  std::optional<SystemTime> current_start;  // a run in progress since then; absent: none
+  std::int64_t current_size_before = 0;
+  std::optional<SystemTime> last_start;  // the latest finished run; absent: none yet
+  std::optional<SystemTime> last_end;
+  std::int64_t last_size_before = 0;
+  std::int64_t last_size_cleared = 0;
+  std::int64_t last_records_cleared = 0;
+  bool last_success = false;
+  // How long the latest finished run took; 0 without one.
+  Duration last_duration() const {
+    return last_start && last_end && *last_end > *last_start ? *last_end - *last_start : Duration{};
+  }
+};
+
 struct BuildkitWorker {
   std::string id;
   std::map<std::string, std::string> labels;
   std::vector<std::string> platforms;  // "os/arch[/variant]"
   std::vector<BuildkitGcPolicy> gc_policies;
   BuildkitVersion version;  // empty before BuildKit 0.11
+  // Earthly's fork only: absent elsewhere (a server that sends no parallelismMax and no
+  // GCAnalytics is not the fork).
+  std::optional<BuildkitParallelism> parallelism;
+  std::optional<BuildkitGcAnalytics> gc_analytics;
+};
+
+// grpc.health.v1's ServingStatus, and kUnknown for a server without the health service.
+enum class BuildkitHealth { kUnknown, kServing, kNotServing, kServiceUnknown };
+inline constexpr EnumName<BuildkitHealth> kBuildkitHealthNames[] = {
+    {BuildkitHealth::kUnknown, "unknown"},
+    {BuildkitHealth::kServing, "serving"},
+    {BuildkitHealth::kNotServing, "not_serving"},
+    {BuildkitHealth::kServiceUnknown, "service_unknown"},
+};
+
+// Earthly's fork's Info (InfoResponse 101-102).
+struct BuildkitSessions {
+  std::int64_t sessions = 0;  // build sessions connected
+  std::int64_t idle_seconds = 0;
 };
 
 struct BuildkitAnswer {
@@ -56,15 +105,21 @@ struct BuildkitAnswer {
   // From Info where the server has it, else from a worker's record, else empty.
   BuildkitVersion version;
   bool info_served = false;  // false: Info is UNIMPLEMENTED there (dockerd 20.10's BuildKit)
+  // grpc.health.v1.Health/Check of the server as a whole; kUnknown with health_served false when
+  // the server has no health service (UNIMPLEMENTED): not a failure.
+  BuildkitHealth health = BuildkitHealth::kUnknown;
+  bool health_served = false;
+  std::optional<BuildkitSessions> sessions;  // Earthly's fork only (a worker has its fields)
 };
 
 // One round trip to the BuildKit at `address`: a fresh connection (for docker-unix, a fresh
-// upgraded Docker API connection), then DiskUsage, ListWorkers and Info, each call with its own
-// deadline of `call_timeout` (the docker upgrade too), so that a daemon that accepts and never
-// answers costs at most four of them. Nothing is kept open between calls of this function (no
-// BuildKit lock is held past one call). Returns kTimeout on a deadline, kMissing/kPermission when
-// the socket is not there or not ours, kIo for any other transport or server error (the gRPC status
-// in the message), kCancelled when `cancel` is set between calls. Thread-safe; blocks the caller.
+// upgraded Docker API connection), then DiskUsage, ListWorkers, Info and Health/Check, each call
+// with its own deadline of `call_timeout` (the docker upgrade too), so that a daemon that accepts
+// and never answers costs at most five of them. Nothing is kept open between calls of this function
+// (no BuildKit lock is held past one call). Returns kTimeout on a deadline, kMissing/kPermission
+// when the socket is not there or not ours, kIo for any other transport or server error (the gRPC
+// status in the message), kCancelled when `cancel` is set between calls. Thread-safe; blocks the
+// caller.
 Status QueryBuildkit(const BuildkitAddress& address, Duration call_timeout,
                      const std::atomic<bool>* cancel, BuildkitAnswer* out);
 

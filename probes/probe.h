@@ -43,7 +43,10 @@ class Probe {
  public:
   virtual ~Probe() = default;
   virtual std::string_view name() const = 0;
-  // On success stores the new data in *out and returns OK.
+  // On success stores the new data in *out and returns OK. On failure it may store in *out data
+  // that describes only the failure (what was tried and found down, never partial observations):
+  // it becomes the result's `failure` (ProbeResult), exported and shown while the failure lasts,
+  // and never replaces the latest successful data.
   virtual Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) = 0;
   // Called once when the probe is retired (shutdown, or replaced by a reload), from the thread that
   // ran Collect() last, after it returned.

@@ -36,6 +36,7 @@ nlohmann::json Snapshot::ToJson(SystemTime now) const {
     } else {
       p["data"] = nullptr;
     }
+    if (!r.status.ok() && r.failure) p["failure"] = r.failure->ToJson();
     probes[name] = std::move(p);
   }
   return nlohmann::json{{"probes", std::move(probes)}};
@@ -59,6 +60,7 @@ void Snapshot::ExportMetrics(MetricWriter& out) const {
   }
   for (const auto& [name, r] : results_) {
     if (r.status.ok() && r.data) r.data->ExportMetrics(out);
+    if (!r.status.ok() && r.failure) r.failure->ExportMetrics(out);
   }
 }
 

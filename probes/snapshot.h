@@ -45,6 +45,9 @@ struct ProbeResult {
   // Data of the latest successful run (kept while later runs fail, so that policies can see how old
   // it is), null before the first success.
   std::shared_ptr<const ProbeData> data;
+  // What the latest run, when it failed, said about its failure (Probe::Collect), or null: the
+  // buildkit probe's `cachewarden_buildkit_up 0` for each address it could not reach.
+  std::shared_ptr<const ProbeData> failure;
   bool has_succeeded() const { return data != nullptr; }
 };
 
@@ -87,7 +90,7 @@ class Snapshot {
   // {"probes": {name: {status, error, age_seconds, ..., data}}}
   nlohmann::json ToJson(SystemTime now) const;
   // cachewarden_probe_* for every probe, and each successful probe's own metrics. Data of a probe
-  // whose latest run failed is not exported.
+  // whose latest run failed is not exported; its `failure`, where it has one, is.
   void ExportMetrics(MetricWriter& out) const;
 
  private:

@@ -134,7 +134,14 @@ bool ReservedSpaceSemantics(const std::string& version) {
   return major > 0 || minor >= 17;
 }
 
-BuildkitPruneRequest PruneRequestOf(const GcPruneSettings& s) {
+std::int64_t WatermarkCap(const GcPruneSettings& s, std::int64_t total, std::uint64_t need_bytes) {
+  if (s.keep_bytes > 0 || s.max_used_space > 0 || s.min_free_space > 0) return 0;
+  if (need_bytes == 0 || total <= 0 || need_bytes >= static_cast<std::uint64_t>(total)) return 0;
+  return total - static_cast<std::int64_t>(need_bytes);
+}
+
+BuildkitPruneRequest PruneRequestOf(const GcPruneSettings& s, std::int64_t watermark_cap,
+                                    bool reserved_space_semantics) {
   BuildkitPruneRequest r;
   r.filters = s.filters;
   r.all = s.all;
@@ -142,6 +149,9 @@ BuildkitPruneRequest PruneRequestOf(const GcPruneSettings& s) {
   r.keep_bytes = s.keep_bytes;
   r.max_used_space = s.max_used_space;
   r.min_free_space = s.min_free_space;
+  if (watermark_cap > 0) {
+    (reserved_space_semantics ? r.max_used_space : r.keep_bytes) = watermark_cap;
+  }
   return r;
 }
 
@@ -197,8 +207,14 @@ void PlanPrune(const GcPolicy& policy, const std::vector<BuildkitRecord>& record
     if (a.last_used && *a.last_used != *b.last_used) return *a.last_used < *b.last_used;
     return a.item.entry.name < b.item.entry.name;
   });
+  const std::int64_t watermark = WatermarkCap(s, total, plan->need_bytes);
   const std::int64_t cap =
-      s.max_used_space > 0 ? s.max_used_space : (reserved_space_semantics ? 0 : s.keep_bytes);
+      watermark > 0 ? watermark
+                    : (s.max_used_space > 0 ? s.max_used_space
+                                            : (reserved_space_semantics ? 0 : s.keep_bytes));
+  const std::string_view cap_name = watermark > 0
+                                        ? "the low watermark's cap"
+                                        : (s.max_used_space > 0 ? "max_used_space" : "keep_bytes");
   const std::int64_t floor =
       reserved_space_semantics && (s.max_used_space > 0 || s.min_free_space > 0) ? s.keep_bytes : 0;
   const bool byte_bound = cap > 0 || s.min_free_space > 0;
@@ -216,8 +232,7 @@ void PlanPrune(const GcPolicy& policy, const std::vector<BuildkitRecord>& record
       because = "not in use, past keep_duration, matched";
     } else if (cap > 0 && total - freed > cap) {
       because = fmt::format("cache {} > {} {}", HumanBytes(static_cast<double>(total - freed)),
-                            s.max_used_space > 0 ? "max_used_space" : "keep_bytes",
-                            HumanBytes(static_cast<double>(cap)));
+                            cap_name, HumanBytes(static_cast<double>(cap)));
     } else if (s.min_free_space > 0 && volume != nullptr && avail + freed < s.min_free_space) {
       because = fmt::format("available {} < min_free_space {}",
                             HumanBytes(static_cast<double>(avail + freed)),

@@ -43,7 +43,8 @@ bool ReservedSpaceSemantics(const std::string& version);
 // a Prune with the policy's settings would free, as BuildKit decides. Not in use; shared ones and
 // `internal`/`frontend` records only with `all`; past keep_duration (a record never used is);
 // passing the filters. Then, oldest last use first, while a byte setting still wants bytes: the
-// cap (max_used_space, or keep_bytes on a server before 0.17) above what remains, or the volume's
+// cap (max_used_space, or keep_bytes on a server before 0.17, or with neither set the WatermarkCap
+// of the plan's need_bytes) above what remains, or the volume's
 // available bytes (from `volume`, may be null) below min_free_space; never below the floor
 // (keep_bytes on a 0.17 server when a max/min is set). No byte setting: every such record.
 // A model of BuildKit's own choice for the dry run: BuildKit may free a parent in a later round,
@@ -55,7 +56,18 @@ void PlanPrune(const GcPolicy& policy, const std::vector<BuildkitRecord>& record
                bool reserved_space_semantics, const VolumeData* volume, SystemTime now,
                GcPlan* plan);
 
-// The request the policy's settings make.
-BuildkitPruneRequest PruneRequestOf(const GcPruneSettings& s);
+// The cap a prune policy with no byte setting of its own (keep_bytes, max_used_space and
+// min_free_space all 0) asks BuildKit for when its volume triggers want `need_bytes` freed
+// (GcPlan::need_bytes: to reach `until_below` or `free_below`): BuildKit's `total` (the sum of its
+// records) less that, so that BuildKit stops at the low watermark instead of freeing every record
+// it may. 0 (no cap: every eligible record) when the triggers want no bytes (age or `always`), the
+// policy sets a byte setting itself, or BuildKit holds no more than must be freed. Pure.
+std::int64_t WatermarkCap(const GcPruneSettings& s, std::int64_t total, std::uint64_t need_bytes);
+
+// The request the policy's settings make. A `watermark_cap` (WatermarkCap) above 0 is sent as
+// keepBytes to a server that reads field 4 as a cap, and as maxUsedSpace to one that reads it as
+// reservedSpace (`reserved_space_semantics`, BuildKit 0.17 on).
+BuildkitPruneRequest PruneRequestOf(const GcPruneSettings& s, std::int64_t watermark_cap = 0,
+                                    bool reserved_space_semantics = false);
 
 }  // namespace cachewarden

@@ -156,6 +156,25 @@ TEST_CASE("prune sends the policy's settings and counts the records the stream r
   CHECK(r.ToJson().at("freed_bytes") == 1000);
 }
 
+TEST_CASE("prune sends until_below as the keep_bytes BuildKit is to stop at", "[gc][prune]") {
+  Fixture f;
+  GcPolicy p = PrunePolicy();
+  p.triggers.always = false;
+  p.triggers.used_above = SizeSpec::Percent(80);
+  p.triggers.until_below = SizeSpec::Percent(79.9);
+  VolumeData v;  // 80100 of 100000 used: 200 to free
+  v.size_bytes = 100000;
+  v.free_bytes = v.avail_bytes = 19900;
+  GcRunResult r = RunGcPolicy(p, &v, f.options);
+  INFO(r.status.ToString());
+  REQUIRE(r.plan.need_bytes == 200);
+  CHECK(r.result == GcResult::kFreed);
+  // The fake's records hold 5300; BuildKit (no Info: keepBytes is a cap) is to keep 5100.
+  const pb::PruneRequest req = f.service.Request();
+  CHECK(req.keepbytes() == 5100);
+  CHECK(req.maxusedspace() == 0);
+}
+
 TEST_CASE("prune dry run lists what DiskUsage shows it would free and calls no Prune",
           "[gc][prune]") {
   Fixture f;

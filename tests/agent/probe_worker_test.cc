@@ -214,5 +214,61 @@ TEST_CASE("a failed run keeps the last good data and counts failures", "[daemon]
   CHECK(families[0].metric[0].gauge.value == 0);
 }
 
+// The failure data of a failed run: a probe that says what it found down (the buildkit probe's
+// `cachewarden_buildkit_up 0`).
+struct DownData : ProbeData {
+  nlohmann::json ToJson() const override { return {{"down", "x"}}; }
+  void ExportMetrics(MetricWriter& out) const override {
+    out.Gauge("cachewarden_test_up", "test", 0, {{"address", "x"}});
+  }
+};
+
+class FailingProbe : public Probe {
+ public:
+  bool fail = true;
+  std::string_view name() const override { return TestData::kProbe; }
+  Status Collect(const ProbeContext&, std::shared_ptr<const ProbeData>* out) override {
+    if (!fail) {
+      *out = std::make_shared<TestData>();
+      return Status::Ok();
+    }
+    *out = std::make_shared<DownData>();
+    return Status::Error(StatusCode::kIo, "x is down");
+  }
+};
+
+bool Exports(const Snapshot& s, std::string_view name) {
+  MetricWriter w;
+  s.ExportMetrics(w);
+  for (const auto& f : w.Take()) {
+    if (f.name == name) return true;
+  }
+  return false;
+}
+
+TEST_CASE("a failed run's failure data is exported and shown until a run succeeds", "[daemon]") {
+  auto probe = std::make_shared<FailingProbe>();
+  ProbeSpec spec;
+  spec.name = std::string(TestData::kProbe);
+  spec.timeout = std::chrono::seconds(10);
+  Snapshot s;
+  RunOutcome bad = RunProbeOnce(spec, probe, ProbeContext{}, nullptr);
+  CHECK_FALSE(bad.status.ok());
+  CHECK(bad.data == nullptr);
+  REQUIRE(bad.failure != nullptr);
+  ApplyOutcome(&s, spec.name, bad);
+  CHECK(Exports(s, "cachewarden_test_up"));
+  CHECK(s.ToJson(SystemTime{})["probes"]["blocking"]["failure"]["down"] == "x");
+
+  probe->fail = false;
+  RunOutcome good = RunProbeOnce(spec, probe, ProbeContext{}, nullptr);
+  REQUIRE(good.status.ok());
+  CHECK(good.failure == nullptr);
+  ApplyOutcome(&s, spec.name, good);
+  CHECK(s.Find(spec.name)->failure == nullptr);
+  CHECK_FALSE(Exports(s, "cachewarden_test_up"));
+  CHECK_FALSE(s.ToJson(SystemTime{})["probes"]["blocking"].contains("failure"));
+}
+
 }  // namespace
 }  // namespace cachewarden

@@ -3,6 +3,7 @@
 // buildkit_dockerd_test.cc), which has no Info, none of BuildKit 0.17's GC fields and none of
 // Earthly's, and cannot be made to hang on a call. Those are what this checks.
 #include <grpcpp/grpcpp.h>
+#include <prometheus/text_serializer.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "probes/buildkit.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
+#include "probes/buildkit/proto/health.grpc.pb.h"
 #include "tests/support/grpc_server.h"
 #include "tests/support/process.h"
 
@@ -24,6 +26,7 @@ class FakeControl final : public pb::Control::Service {
  public:
   bool serve_info = true;
   bool hang_disk_usage = false;
+  bool earthly = false;  // serve Earthly's fork's fields
 
   grpc::Status DiskUsage(grpc::ServerContext* /*ctx*/, const pb::DiskUsageRequest* /*req*/,
                          pb::DiskUsageResponse* resp) override {
@@ -62,10 +65,27 @@ class FakeControl final : public pb::Control::Service {
     g->set_minfreespace(20LL << 30);
     g->set_keepduration(3'600'000'000'000LL);  // 1h in nanoseconds
     g->add_filters("type==source.local");
-    // Earthly's fork's fields: the client has no use for them yet and must not mind them.
-    w->set_parallelismcurrent(3);
-    w->set_parallelismmax(20);
     w->mutable_buildkitversion()->set_version("v0.16.0-from-worker");
+    if (earthly) {
+      // Fields only Earthly's fork serves: fake server.
+      w->set_parallelismcurrent(20);
+      w->set_parallelismmax(20);
+      w->set_parallelismwaiting(7);
+      auto* a = w->mutable_gcanalytics();
+      a->set_numruns(10);
+      a->set_numfailures(2);
+      a->set_avgdurationms(1500);
+      a->set_alltimeruns(42);
+      a->set_alltimemaxdurationms(400'000);
+      a->set_currentstarttimesecepoch(1'700'000'900);
+      a->set_currentsizebefore(9LL << 30);
+      a->set_laststarttimesecepoch(1'700'000'000);
+      a->set_lastendtimesecepoch(1'700'000'360);  // six minutes
+      a->set_lastsizebefore(8LL << 30);
+      a->set_lastsizecleared(3LL << 30);
+      a->set_lastnumrecordscleared(120);
+      a->set_lastsuccess(false);
+    }
     return grpc::Status::OK;
   }
 
@@ -74,6 +94,10 @@ class FakeControl final : public pb::Control::Service {
     if (!serve_info) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method Info");
     resp->mutable_buildkitversion()->set_package("github.com/moby/buildkit");
     resp->mutable_buildkitversion()->set_version("v0.17.0");
+    if (earthly) {
+      resp->set_numsessions(3);
+      resp->set_secondsidle(0);
+    }
     return grpc::Status::OK;
   }
 
@@ -92,6 +116,24 @@ class FakeControl final : public pb::Control::Service {
 };
 
 using FakeServer = testing::UnixGrpcServer;
+
+std::string MetricsText(const ProbeData& data) {
+  MetricWriter w;
+  data.ExportMetrics(w);
+  return prometheus::TextSerializer().Serialize(w.Take());
+}
+
+class FakeHealth final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::health::v1::HealthCheckResponse::ServingStatus status =
+      grpc::health::v1::HealthCheckResponse::SERVING;
+  grpc::Status Check(grpc::ServerContext* /*ctx*/,
+                     const grpc::health::v1::HealthCheckRequest* /*req*/,
+                     grpc::health::v1::HealthCheckResponse* resp) override {
+    resp->set_status(status);
+    return grpc::Status::OK;
+  }
+};
 
 Status Collect(const std::string& address, Duration call_timeout,
                std::shared_ptr<const ProbeData>* out) {
@@ -164,7 +206,160 @@ TEST_CASE("buildkit that accepts and never answers fails the run at its call dea
   CHECK(s.message().find("DiskUsage") != std::string::npos);
   CHECK(took >= std::chrono::milliseconds(300));
   CHECK(took < std::chrono::seconds(5));
-  CHECK(out == nullptr);
+  // Only the failure data (the address and why), never the figures of a partial run.
+  const auto* down = dynamic_cast<const BuildkitDownData*>(out.get());
+  REQUIRE(down != nullptr);
+  REQUIRE(down->unreachable.size() == 1);
+  CHECK(down->unreachable[0].status.code() == StatusCode::kTimeout);
+}
+
+TEST_CASE("buildkit reports its health service's status and unknown where there is none",
+          "[buildkit][grpc]") {
+  testing::TempDir dir;
+  FakeControl service;
+  std::shared_ptr<const ProbeData> out;
+  {
+    // No health service (as the fake without it): "unknown", and the run still succeeds.
+    FakeServer server(dir / "buildkitd.sock", &service);
+    const Status s = Collect("unix://" + dir / "buildkitd.sock", std::chrono::seconds(10), &out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    const auto& d = dynamic_cast<const BuildkitData&>(*out);
+    CHECK(d.health == BuildkitHealth::kUnknown);
+    CHECK_FALSE(d.health_served);
+    CHECK(d.ToJson()["health"] == "unknown");
+    CHECK_THAT(MetricsText(d),
+               Catch::Contains("cachewarden_buildkit_health{status=\"unknown\"} 1"));
+  }
+  FakeHealth health;
+  for (const auto& [status, name] :
+       {std::pair{grpc::health::v1::HealthCheckResponse::SERVING, "serving"},
+        std::pair{grpc::health::v1::HealthCheckResponse::NOT_SERVING, "not_serving"}}) {
+    INFO(name);
+    health.status = status;
+    FakeServer server(dir / "buildkitd.sock", {&service, &health});
+    const Status s = Collect("unix://" + dir / "buildkitd.sock", std::chrono::seconds(10), &out);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    const auto& d = dynamic_cast<const BuildkitData&>(*out);
+    CHECK(d.health_served);
+    CHECK(d.ToJson()["health"] == name);
+    const std::string text = MetricsText(d);
+    CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_health{status=\"" + std::string(name) +
+                                     "\"} 1"));
+    CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_health{status=\"unknown\"} 0"));
+  }
+}
+
+// Fields only Earthly's fork serves: fake server.
+TEST_CASE("buildkit reads Earthly's fork's parallelism, GC analytics and sessions",
+          "[buildkit][grpc]") {
+  testing::TempDir dir;
+  FakeControl service;
+  service.earthly = true;
+  FakeServer server(dir / "buildkitd.sock", &service);
+  std::shared_ptr<const ProbeData> out;
+  const Status s = Collect("unix://" + dir / "buildkitd.sock", std::chrono::seconds(10), &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  const auto& d = dynamic_cast<const BuildkitData&>(*out);
+  REQUIRE(d.workers.size() == 1);
+  const auto& w = d.workers[0];
+  REQUIRE(w.parallelism.has_value());
+  CHECK(w.parallelism->current == 20);
+  CHECK(w.parallelism->max == 20);
+  CHECK(w.parallelism->waiting == 7);
+  REQUIRE(w.gc_analytics.has_value());
+  const auto& a = *w.gc_analytics;
+  CHECK(a.recent_runs == 10);
+  CHECK(a.recent_failures == 2);
+  CHECK(a.avg_duration == std::chrono::milliseconds(1500));
+  CHECK(a.all_time_runs == 42);
+  CHECK(a.all_time_max_duration == std::chrono::seconds(400));
+  REQUIRE(a.current_start.has_value());
+  CHECK(ToUnixSeconds(*a.current_start) == 1'700'000'900);
+  CHECK(a.last_duration() == std::chrono::minutes(6));
+  CHECK(a.last_size_before == 8LL << 30);
+  CHECK(a.last_size_cleared == 3LL << 30);
+  CHECK(a.last_records_cleared == 120);
+  CHECK_FALSE(a.last_success);
+  REQUIRE(d.sessions.has_value());
+  CHECK(d.sessions->sessions == 3);
+
+  const nlohmann::json j = d.ToJson();
+  CHECK(j["workers"][0]["parallelism"]["waiting"] == 7);
+  CHECK(j["workers"][0]["gc_analytics"]["recent_failures"] == 2);
+  CHECK(j["workers"][0]["gc_analytics"]["running"] == true);
+  CHECK(j["workers"][0]["gc_analytics"]["last_duration_seconds"] == 360.0);
+  CHECK(j["sessions"]["sessions"] == 3);
+  const std::string text = MetricsText(d);
+  for (const char* line : {
+           "cachewarden_buildkit_parallelism_current{worker=\"worker-1\"} 20",
+           "cachewarden_buildkit_parallelism_max{worker=\"worker-1\"} 20",
+           "cachewarden_buildkit_parallelism_waiting{worker=\"worker-1\"} 7",
+           "cachewarden_buildkit_gc_runs{worker=\"worker-1\"} 42",
+           "cachewarden_buildkit_gc_recent_failures{worker=\"worker-1\"} 2",
+           "cachewarden_buildkit_gc_current_start_timestamp_seconds{worker=\"worker-1\"} "
+           "1700000900",
+           "cachewarden_buildkit_gc_last_duration_seconds{worker=\"worker-1\"} 360",
+           "cachewarden_buildkit_gc_last_success{worker=\"worker-1\"} 0",
+           "cachewarden_buildkit_gc_last_cleared_bytes{worker=\"worker-1\"} 3221225472",
+           "cachewarden_buildkit_sessions 3",
+       }) {
+    CHECK_THAT(text, Catch::Contains(line));
+  }
+
+  // Upstream BuildKit (the same fake without the fork's fields): none of them, no zeros.
+  service.earthly = false;
+  REQUIRE(Collect("unix://" + dir / "buildkitd.sock", std::chrono::seconds(10), &out).ok());
+  const auto& up = dynamic_cast<const BuildkitData&>(*out);
+  CHECK_FALSE(up.workers[0].parallelism.has_value());
+  CHECK_FALSE(up.workers[0].gc_analytics.has_value());
+  CHECK_FALSE(up.sessions.has_value());
+  CHECK_THAT(MetricsText(up), !Catch::Contains("parallelism") && !Catch::Contains("gc_runs"));
+}
+
+TEST_CASE("buildkit exports up 0 for each address that did not answer, 1 for the one that did",
+          "[buildkit][grpc]") {
+  testing::TempDir dir;
+  FakeControl service;
+  BuildkitOptions o;
+  for (const std::string& text : {"unix://" + dir / "missing.sock", "unix://" + dir / "bk.sock"}) {
+    BuildkitAddress a;
+    std::string error;
+    REQUIRE(ParseBuildkitAddress(text, &a, &error));
+    o.addresses.push_back(a);
+  }
+  o.call_timeout = std::chrono::seconds(10);
+  auto probe = NewBuildkitProbe(o);
+  std::shared_ptr<const ProbeData> out;
+
+  // Neither answers: the run fails, and its failure data lists both, each with its reason.
+  Status s = probe->Collect(ProbeContext{}, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  const auto* down = dynamic_cast<const BuildkitDownData*>(out.get());
+  REQUIRE(down != nullptr);
+  REQUIRE(down->unreachable.size() == 2);
+  CHECK(down->unreachable[1].status.code() == StatusCode::kMissing);
+  std::string text = MetricsText(*down);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_up{address=\"unix://" +
+                                   dir / "missing.sock\"} 0"));
+  CHECK_THAT(text,
+             Catch::Contains("cachewarden_buildkit_up{address=\"unix://" + dir / "bk.sock\"} 0"));
+  CHECK(down->ToJson()["unreachable"][0]["reason"] == "missing");
+
+  // The second one answers: the first stays listed as down.
+  FakeServer server(dir / "bk.sock", &service);
+  s = probe->Collect(ProbeContext{}, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  const auto& d = dynamic_cast<const BuildkitData&>(*out);
+  REQUIRE(d.unreachable.size() == 1);
+  text = MetricsText(d);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_up{address=\"unix://" +
+                                   dir / "missing.sock\"} 0"));
+  CHECK_THAT(text,
+             Catch::Contains("cachewarden_buildkit_up{address=\"unix://" + dir / "bk.sock\"} 1"));
 }
 
 }  // namespace

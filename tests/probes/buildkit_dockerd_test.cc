@@ -1,6 +1,8 @@
 // The buildkit probe against a real BuildKit: the one inside the test's own dockerd (Debian's
 // docker.io, tests/support/dockerd.h), reached through docker-unix:// on its API socket, compared
 // with what the same dockerd's `GET /system/df` lists as BuildCache.
+#include <prometheus/text_serializer.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -28,6 +30,12 @@ COPY hello.txt /hello.txt
 RUN dd if=/dev/zero of=/blob bs=1024 count=300
 RUN --mount=type=cache,target=/cache dd if=/dev/zero of=/cache/c bs=1024 count=200
 )";
+
+std::string MetricsText(const Snapshot& snap) {
+  MetricWriter w;
+  snap.ExportMetrics(w);
+  return prometheus::TextSerializer().Serialize(w.Take());
+}
 
 Status Probe(const std::string& socket, Duration call_timeout,
              std::shared_ptr<const ProbeData>* out) {
@@ -109,15 +117,43 @@ TEST_CASE("buildkit probe through docker-unix reports what dockerd's /system/df 
   CHECK_FALSE(data->workers[0].platforms.empty());
   CHECK_FALSE(data->info_served);  // dockerd 20.10's BuildKit has no Info
 
-  // Stopped: the probe fails with a reason, within its deadline.
+  Snapshot snap;
+  snap.Put<BuildkitData>(std::dynamic_pointer_cast<const BuildkitData>(out), SystemTime{});
+  CHECK_THAT(MetricsText(snap), Catch::Contains("cachewarden_buildkit_up{address=\"docker-unix://" +
+                                                dockerd.socket_path() + "\"} 1"));
+
+  // Stopped: the probe fails with a reason, within its deadline, and says the address is down.
   dockerd.Stop();
   const auto start = Clock::now();
-  std::shared_ptr<const ProbeData> none;
-  const Status down = Probe(dockerd.socket_path(), std::chrono::seconds(2), &none);
+  std::shared_ptr<const ProbeData> failure;
+  const Status down = Probe(dockerd.socket_path(), std::chrono::seconds(2), &failure);
   CHECK_FALSE(down.ok());
   CHECK(Clock::now() - start < std::chrono::seconds(5));
   CHECK(down.message().find(dockerd.socket_path()) != std::string::npos);
-  CHECK(none == nullptr);
+  const auto* gone = dynamic_cast<const BuildkitDownData*>(failure.get());
+  REQUIRE(gone != nullptr);
+  REQUIRE(gone->unreachable.size() == 1);
+  CHECK(gone->unreachable[0].status.reason() == down.reason());
+  ProbeResult failed;
+  failed.probe = "buildkit";
+  failed.status = down;
+  failed.data = out;  // the last good run's, kept but no longer exported
+  failed.failure = failure;
+  snap.Set(failed);
+  const std::string text = MetricsText(snap);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_up{address=\"docker-unix://" +
+                                   dockerd.socket_path() + "\"} 0"));
+  CHECK_THAT(text, !Catch::Contains("cachewarden_buildkit_bytes"));
+  CHECK(snap.ToJson(SystemTime{})["probes"]["buildkit"]["failure"]["unreachable"][0]["reason"] ==
+        std::string(down.reason()));
+
+  // Started again on the same data root: the next run answers, with the same records.
+  REQUIRE(dockerd.Start(&error));
+  std::shared_ptr<const ProbeData> again;
+  const Status up = Probe(dockerd.socket_path(), std::chrono::seconds(30), &again);
+  INFO(up.ToString());
+  REQUIRE(up.ok());
+  CHECK(dynamic_cast<const BuildkitData&>(*again).usage.records == count);
 }
 
 // BuildkitGCCapAboveVolume on what the real BuildKit and the real volume say: dockerd's

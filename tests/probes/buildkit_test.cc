@@ -1,5 +1,6 @@
 #include "probes/buildkit.h"
 
+#include <fmt/format.h>
 #include <prometheus/text_serializer.h>
 
 #include <catch2/catch.hpp>
@@ -127,11 +128,51 @@ TEST_CASE("buildkit reads its address list and refuses other schemes", "[buildki
   CHECK(o.call_timeout == seconds(2));
   CHECK(ReadOptions("{}").addresses.at(0).text == "unix:///run/buildkit/buildkitd.sock");
   CHECK_THROWS_WITH(
-      ReadOptions(R"({"address": ["tcp://127.0.0.1:8372"]})"),
+      ReadOptions(R"({"address": ["http://127.0.0.1:8372"]})"),
       Catch::StartsWith("/probes/buildkit/address: ") && Catch::Contains("not a BuildKit address"));
   CHECK_THROWS_WITH(ReadOptions(R"({"address": ["unix://run/buildkit.sock"]})"),
                     Catch::Contains("must be absolute"));
   CHECK_THROWS_WITH(ReadOptions(R"({"address": []})"), Catch::Contains("at least one"));
+}
+
+TEST_CASE("buildkit reads tcp:// addresses and gives them tls only when tls is configured",
+          "[buildkit][config]") {
+  BuildkitOptions o =
+      ReadOptions(R"({"address": ["tcp://127.0.0.1:8372", "tcp://[::1]:8372", "unix:///b.sock"]})");
+  REQUIRE(o.addresses.size() == 3);
+  CHECK(o.addresses[0].kind == BuildkitAddress::Kind::kTcp);
+  CHECK(o.addresses[0].path == "127.0.0.1:8372");
+  CHECK(o.addresses[1].path == "[::1]:8372");
+  CHECK_FALSE(o.addresses[0].tls.has_value());  // plaintext: no tls configured
+
+  o = ReadOptions(R"({"address": ["tcp://buildkitd:8372", "unix:///b.sock"],
+                      "tls": {"ca": "/etc/ca.pem", "cert": "/etc/cert.pem", "key": "/etc/key.pem",
+                              "server_name": "buildkitd.example"}})");
+  REQUIRE(o.addresses[0].tls.has_value());
+  CHECK(o.addresses[0].tls->ca == "/etc/ca.pem");
+  CHECK(o.addresses[0].tls->cert == "/etc/cert.pem");
+  CHECK(o.addresses[0].tls->key == "/etc/key.pem");
+  CHECK(o.addresses[0].tls->server_name == "buildkitd.example");
+  CHECK_FALSE(o.addresses[1].tls.has_value());  // a unix socket has no TLS
+
+  for (const char* bad : {"tcp://127.0.0.1", "tcp://:8372", "tcp://h:0", "tcp://h:99999",
+                          "tcp://h:8372/path", "tcp://::1:8372"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(ReadOptions(fmt::format(R"({{"address": ["{}"]}})", bad)),
+                      Catch::StartsWith("/probes/buildkit/address: ") &&
+                          Catch::Contains("expected tcp://host:port"));
+  }
+  CHECK_THROWS_WITH(
+      ReadOptions(R"({"address": ["tcp://h:1"], "tls": {"cert": "/c", "key": "/k"}})"),
+      Catch::StartsWith("/probes/buildkit/tls/ca: ") && Catch::Contains("required"));
+  CHECK_THROWS_WITH(
+      ReadOptions(R"({"address": ["tcp://h:1"], "tls": {"ca": "/a", "cert": "/c"}})"),
+      Catch::StartsWith("/probes/buildkit/tls/key: ") && Catch::Contains("go together"));
+  CHECK_THROWS_WITH(
+      ReadOptions(R"({"address": ["tcp://h:1"], "tls": {"ca": "ca.pem"}})"),
+      Catch::StartsWith("/probes/buildkit/tls/ca: ") && Catch::Contains("absolute path"));
+  CHECK_THROWS_WITH(ReadOptions(R"({"address": ["tcp://h:1"], "tls": {"cafile": "/a"}})"),
+                    Catch::Contains("/probes/buildkit/tls/cafile"));
 }
 
 TEST_CASE("buildkit is off by default and fails with every address's reason", "[buildkit]") {
@@ -153,7 +194,10 @@ TEST_CASE("buildkit is off by default and fails with every address's reason", "[
   CHECK(s.code() == StatusCode::kMissing);
   CHECK(s.message().find(dir.path() + "/none.sock") != std::string::npos);
   CHECK(s.message().find(dir.path() + "/docker.sock") != std::string::npos);
-  CHECK(out == nullptr);
+  // Only the failure data: both addresses, each down.
+  const auto* down = dynamic_cast<const BuildkitDownData*>(out.get());
+  REQUIRE(down != nullptr);
+  CHECK(down->unreachable.size() == 2);
 }
 
 }  // namespace

@@ -168,6 +168,43 @@ TEST_CASE("prune dry run: min_free_space frees until the volume has that much", 
   CHECK(d["ctx"].first == GcDecision::kKeep);
 }
 
+TEST_CASE("prune until_below becomes the cap BuildKit is asked to keep to", "[gc][prune]") {
+  GcPolicy p = Prune();
+  p.triggers.always = false;
+  p.triggers.used_above = SizeSpec::Percent(81);
+  p.triggers.until_below = SizeSpec::Percent(80);
+  VolumeData v;  // 81040 of 100000 used: 1040 to free to reach 80%
+  v.size_bytes = 100000;
+  v.free_bytes = v.avail_bytes = 18960;
+  GcPlan plan = Plan(p, kRecords, false, &v);
+  REQUIRE(plan.need_bytes == 1040);
+  // kRecords hold 6150: BuildKit keeps 5110, so it frees the never-used record and the oldest.
+  const std::int64_t cap = WatermarkCap(p.prune, 6150, plan.need_bytes);
+  CHECK(cap == 5110);
+  auto d = Decisions(plan);
+  CHECK(d["never"].first == GcDecision::kDelete);
+  CHECK(d["old"].first == GcDecision::kDelete);
+  CHECK(d["ctx"].first == GcDecision::kKeep);  // 5100 left: the watermark is reached
+  CHECK(plan.planned_bytes == 1050);
+
+  // Sent as keepBytes where field 4 is a cap, as maxUsedSpace where it is reservedSpace (0.17).
+  BuildkitPruneRequest old_server = PruneRequestOf(p.prune, cap, false);
+  CHECK(old_server.keep_bytes == 5110);
+  CHECK(old_server.max_used_space == 0);
+  BuildkitPruneRequest v017 = PruneRequestOf(p.prune, cap, true);
+  CHECK(v017.keep_bytes == 0);
+  CHECK(v017.max_used_space == 5110);
+  CHECK(Decisions(Plan(p, kRecords, true, &v))["ctx"].first == GcDecision::kKeep);
+
+  // The policy's own byte setting wins; age triggers and a BuildKit holding less than the need
+  // send none.
+  GcPruneSettings own = p.prune;
+  own.keep_bytes = 3000;
+  CHECK(WatermarkCap(own, 6150, 1040) == 0);
+  CHECK(WatermarkCap(p.prune, 6150, 0) == 0);
+  CHECK(WatermarkCap(p.prune, 1000, 1040) == 0);
+}
+
 TEST_CASE("prune filter strings parse strictly", "[gc][prune]") {
   BuildkitFilter f;
   std::string error;
