@@ -18,11 +18,23 @@ namespace cachewarden::testing {
 // host's. Needs root. Not thread-safe; one object per test.
 class TestDockerd {
  public:
+  struct Options {
+    std::string daemon_json = "{}";  // dockerd's --config-file content
+    // dockerd's --data-root; "" for one in the temporary directory. The caller owns it (say
+    // <cache>/dind/<id>, as Earthly's WITH DOCKER does).
+    std::string data_root;
+    // The namespaces outlive dockerd: their pid 1 is tini (docker.io's docker-init), whose child
+    // runs dockerd and then holds on, so that KillDockerd() leaves dockerd's mounts mounted in a
+    // mount namespace that still lives, as a WITH DOCKER dockerd killed inside buildkitd's does.
+    bool hold_namespaces = false;
+  };
+
   // Why a dockerd cannot be started here ("" if it can): not root, or a program missing.
   static std::string Unavailable();
 
   // `daemon_json` is dockerd's --config-file content.
   explicit TestDockerd(std::string daemon_json = "{}");
+  explicit TestDockerd(Options options);
   // Stops it (Stop()) if still running; the temporary directory goes with the object.
   ~TestDockerd();
   TestDockerd(const TestDockerd&) = delete;
@@ -34,6 +46,17 @@ class TestDockerd {
   // SIGTERM to dockerd by its pid (the unshare child's), then waits for it to end; SIGKILL past
   // `timeout`. dockerd is pid 1 of its namespace: the kernel ends its containerd with it.
   void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // hold_namespaces only: SIGKILL to dockerd, waits until it is gone, then SIGKILL to every other
+  // process left in its pid namespace (containerd, the shims, the containers' processes) but the
+  // two that hold the namespaces. Its mounts stay. False and the reason in *error.
+  bool KillDockerd(std::string* error);
+  // The pid (in the test's pid namespace) of pid 1 of dockerd's namespaces: `nsenter -t` it.
+  pid_t namespace_pid() const { return namespace_pid_; }
+  pid_t dockerd_pid() const { return dockerd_pid_; }
+  // argv run with nsenter in dockerd's mount and pid namespaces (its /proc; its mounts).
+  ProcessResult RunInside(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::minutes(5)) const;
 
   const std::string& socket_path() const { return socket_; }
   const std::string& dir() const { return dir_.path(); }
@@ -53,9 +76,10 @@ class TestDockerd {
  private:
   TempDir dir_;
   std::string socket_;
-  std::string daemon_json_;
+  Options options_;
   std::unique_ptr<ChildProcess> unshare_;
   pid_t dockerd_pid_ = -1;
+  pid_t namespace_pid_ = -1;
 };
 
 }  // namespace cachewarden::testing
