@@ -7,7 +7,8 @@
 
 namespace cachewarden {
 
-// Where the logs probe looks for buildkitd's log when no file is configured (`probes.logs.discover`).
+// Where the logs probe looks for buildkitd's log when no file is configured
+// (`probes.logs.discover`).
 struct LogDiscoveryOptions {
   bool enabled = true;
   // Kubernetes: the node's pod logs, `<pods_dir>/<namespace>_<pod>_<uid>/<container>/<N>.log`

@@ -92,7 +92,8 @@ class LogsProbe : public Probe {
     // none.
     std::vector<std::string> paths;
     for (const auto& f : followed_) paths.push_back(f.follower->options().path);
-    if (paths != announced_ || !announced_once_) {
+    // One-shot commands say it in their report instead of a log line.
+    if (!ctx.one_shot && (paths != announced_ || !announced_once_)) {
       announced_once_ = true;
       announced_ = paths;
       if (paths.empty()) {

@@ -3,9 +3,8 @@
 // itself makes, and `cachewarden check --json` inside. The image is built once for all sections: a
 // fixture the sections share (ctest runs the test case in one process), since a build costs more
 // than every shape together.
-#include <sys/stat.h>
-
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -46,8 +45,7 @@ struct ImageFixture {
         {"DOCKER_HOST=unix://" + dockerd.socket_path(), std::string("CACHEWARDEN_IMAGE=") + kImage,
          "CACHEWARDEN_IMAGE_CACHE=" + cache, "CACHEWARDEN_IMAGE_SAVE="},
         std::chrono::minutes(9));
-    build_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     build_output = r.out + r.err;
     if (r.exit_code != 0) error = "scripts/image failed:\n" + build_output;
   }
@@ -146,9 +144,9 @@ TEST_CASE("image: check inside the container names each /tmp/earthly shape Docke
     testing::TempDir dir;
     Ext4LoopDevice loop(dir.path());
     REQUIRE(loop.error() == "");
-    const ProcessResult created = f.dockerd.Docker({"volume", "create", "--driver", "local",
-                                                    "--opt", "type=ext4", "--opt",
-                                                    "device=" + loop.device(), "cw-ext4"});
+    const ProcessResult created =
+        f.dockerd.Docker({"volume", "create", "--driver", "local", "--opt", "type=ext4", "--opt",
+                          "device=" + loop.device(), "cw-ext4"});
     REQUIRE(created.exit_code == 0);
     const CheckRun run = RunCheck({"-v", "cw-ext4:/tmp/earthly"});
     CHECK(run.Mounts()["kind"] == "dedicated_device");
@@ -179,10 +177,11 @@ TEST_CASE("image: check inside the container names each /tmp/earthly shape Docke
     // The stand-in mounts a tmpfs under dind/ of the shared volume, in its own mount namespace, as
     // a WITH DOCKER dockerd does; the agent sees that namespace through the shared pids.
     const ProcessResult started = f.dockerd.Docker(
-        {"run", "-d", "--name", "cw-buildkitd", "--cap-add", "SYS_ADMIN", "-v", "cw-shared:/tmp/earthly",
-         "cw-busybox:1", "sh", "-c",
+        {"run", "-d", "--name", "cw-buildkitd", "--cap-add", "SYS_ADMIN", "-v",
+         "cw-shared:/tmp/earthly", "cw-busybox:1", "sh", "-c",
          "mkdir -p /tmp/earthly/dind/0a1b2c/merged && busybox mount -t tmpfs tmpfs "
-         "/tmp/earthly/dind/0a1b2c/merged && busybox touch /tmp/earthly/ready && exec busybox sleep 600"});
+         "/tmp/earthly/dind/0a1b2c/merged && busybox touch /tmp/earthly/ready && exec busybox "
+         "sleep 600"});
     INFO(started.err);
     REQUIRE(started.exit_code == 0);
     const std::string inspect =
@@ -198,9 +197,9 @@ TEST_CASE("image: check inside the container names each /tmp/earthly shape Docke
     const std::uint64_t ns = ParseNamespaceLink(link.out.substr(0, link.out.find('\n')));
     // Reading another process's namespace needs the same user or CAP_SYS_PTRACE: the agent runs as
     // the stand-in's user (root) with every capability dropped but CAP_SYS_PTRACE.
-    const CheckRun run = RunCheck({"--pid", "container:cw-buildkitd", "-v",
-                                   "cw-shared:/tmp/earthly", "--user", "0", "--cap-drop", "ALL",
-                                   "--cap-add", "SYS_PTRACE"});
+    const CheckRun run =
+        RunCheck({"--pid", "container:cw-buildkitd", "-v", "cw-shared:/tmp/earthly", "--user", "0",
+                  "--cap-drop", "ALL", "--cap-add", "SYS_PTRACE"});
     const auto& dind = run.report["probes"]["dind"]["data"];
     INFO(dind.dump(2));
     REQUIRE(dind["mounts"].size() == 1);

@@ -58,8 +58,9 @@ const nlohmann::json* PlanEntry(const nlohmann::json& run, const std::string& na
   return nullptr;
 }
 
-TEST_CASE("a real dind leak: dockerd SIGKILLed, rm -rf gets EBUSY, the agent sees it and GC frees it",
-          "[dind][gc][logs][dockerd][root][e2e]") {
+TEST_CASE(
+    "a real dind leak: dockerd SIGKILLed, rm -rf gets EBUSY, the agent sees it and GC frees it",
+    "[dind][gc][logs][dockerd][root][e2e]") {
   if (const std::string why = testing::TestDockerd::Unavailable(); !why.empty()) CW_SKIP(why);
   testing::TempDir dir;
   const std::string cache = dir / "cache";
@@ -146,7 +147,9 @@ TEST_CASE("a real dind leak: dockerd SIGKILLed, rm -rf gets EBUSY, the agent see
     CHECK(c.exit_code == 1);
   }
 
-  SECTION("gc in the leak's namespace: without unmount_stale it skips (mount_point), with it it frees") {
+  SECTION(
+      "gc in the leak's namespace: without unmount_stale it skips (mount_point), with it it "
+      "frees") {
     auto gc = [&](bool unmount_stale) {
       const nlohmann::json policy = {{"name", "leak"},
                                      {"path", "dind"},

@@ -318,6 +318,10 @@ TEST_CASE(
   CHECK_THAT(text.out,
              Catch::Contains("\n  probes: volume ok, scan ok, mounts ok, dind ok, logs ok, "
                              "latency ok, diskstats ok\n"));
+  // What a probe says of itself follows, in the report, not as a log line on stderr.
+  CHECK_THAT(text.out,
+             Catch::Contains("\n  logs: no buildkitd log configured or found (looked in "));
+  CHECK(text.err.find("logs:") == std::string::npos);
   // The findings, as the text lists them, are the JSON's, in the same order (worst first).
   std::vector<std::string> from_text, from_json;
   for (std::size_t at = text.out.find("\n  ["); at != std::string::npos;

@@ -47,8 +47,8 @@ TEST_CASE("log discovery: the sidecar's own pod, its current log and not a rotat
   PodLog(pods, "ci_buildkit-0_1111", "buildkitd", "1.log.20261201-101010");
   PodLog(pods, "ci_buildkit-0_1111", "cachewarden", "0.log");
   PodLog(pods, "ci_buildkit-1_2222", "buildkitd", "4.log");  // another pod: not this sidecar's
-  auto o = Read({{"pods_dir", pods}, {"pod", {{"namespace", "ci"}, {"name", "buildkit-0"},
-                                               {"uid", "1111"}}}});
+  auto o = Read({{"pods_dir", pods},
+                 {"pod", {{"namespace", "ci"}, {"name", "buildkit-0"}, {"uid", "1111"}}}});
   std::string looked;
   auto found = DiscoverLogs(o, ProcRootWithout(), &looked);
   REQUIRE(found.size() == 1);
@@ -111,8 +111,8 @@ struct ShellBuildkitd {
     ::chmod(binary.c_str(), 0755);
     std::filesystem::create_directory(proc);
     std::filesystem::create_directory(dir / "out");
-    child = std::make_unique<ChildProcess>(std::vector<std::string>{binary, "-c", script},
-                                           dir / "out");
+    child =
+        std::make_unique<ChildProcess>(std::vector<std::string>{binary, "-c", script}, dir / "out");
     const std::string self = "/proc/" + std::to_string(child->pid());
     REQUIRE(WaitUntil([&] { return testing::ReadFile(self + "/comm") == "buildkitd\n"; }));
     std::filesystem::create_symlink(self, proc + "/" + std::to_string(child->pid()));
@@ -183,11 +183,10 @@ TEST_CASE("logs: a pod log that appears later is read from its start, a restart'
   const std::string pod = "ci_bk-0_77";
   PodLog(pods, pod, "buildkitd", "0.log",
          "2026-12-02T08:00:00.000000000Z stderr F gc error: before the agent\n");
-  nlohmann::json section = {
-      {"discover",
-       {{"pods_dir", pods},
-        {"process", "nosuchproc"},
-        {"pod", {{"namespace", "ci"}, {"name", "bk-0"}, {"uid", "77"}}}}}};
+  nlohmann::json section = {{"discover",
+                             {{"pods_dir", pods},
+                              {"process", "nosuchproc"},
+                              {"pod", {{"namespace", "ci"}, {"name", "bk-0"}, {"uid", "77"}}}}}};
   nlohmann::json effective;
   ConfigReader reader(&section, "/probes/logs", &effective);
   auto probe = NewLogsProbe(ReadLogsOptions(reader));
