@@ -30,7 +30,7 @@ std::string GcRunText(const GcRunResult& run) {
   if (plan.need_bytes > 0) out += fmt::format("  to free: {}\n", HumanBytes(plan.need_bytes));
   if (plan.need_inodes > 0) out += fmt::format("  to free: {} inodes\n", plan.need_inodes);
   if (!plan.items.empty()) {
-    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "AGE", "ENTRY  (why)");
+    out += fmt::format("  {:<14} {:>10} {:>8}  {}\n", "PLAN", "SIZE", "IDLE", "ENTRY  (why)");
   }
   for (const auto& i : plan.items) {
     std::string decision = i.decision == GcDecision::kSkip

@@ -31,7 +31,8 @@ struct GcTriggers {
   // The policy's own entries (after include/exclude) together above this:
   // free until they are at most this. A percentage is of the volume.
   std::optional<SizeSpec> total_above;
-  // Every entry older than this is chosen (tmpfiles style), whatever the watermarks say.
+  // Every entry idle over this (newest mtime, or as age_by says) is chosen (tmpfiles style),
+  // whatever the watermarks say.
   std::optional<Duration> older_than;
   // Every eligible entry is chosen.
   bool always = false;

@@ -122,7 +122,7 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
     } else if (item.age < policy.min_age) {
       item.skip = SkipReason::kYoung;
       item.why =
-          fmt::format("young ({} < min_age {})",
+          fmt::format("young (idle {} < min_age {})",
                       FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(item.age)),
                       FormatDuration(policy.min_age));
     } else if (!e.mounted_elsewhere.empty()) {
@@ -148,7 +148,7 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
 
   EvaluateVolumeTriggers(t, volume, own_total, &plan);
   if (t.older_than && any_old) {
-    plan.triggers.push_back(fmt::format("entries older than {}", FormatDuration(*t.older_than)));
+    plan.triggers.push_back(fmt::format("entries idle over {}", FormatDuration(*t.older_than)));
   }
   if (t.always) plan.triggers.push_back("always");
   plan.triggered = !plan.triggers.empty();
@@ -175,7 +175,7 @@ GcPlan PlanGc(const GcPolicy& policy, const std::vector<GcEntry>& entries, const
     if (t.always) {
       because = "always";
     } else if (t.older_than && item.age >= *t.older_than) {
-      because = fmt::format("older than {}", FormatDuration(*t.older_than));
+      because = fmt::format("idle over {}", FormatDuration(*t.older_than));
     } else if (plan.planned_bytes < plan.need_bytes) {
       because = fmt::format("{} still to free", HumanBytes(plan.need_bytes - plan.planned_bytes));
     } else if (freed_inodes < plan.need_inodes) {

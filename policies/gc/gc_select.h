@@ -88,7 +88,7 @@ struct GcPlanItem {
   bool measured() const { return entry.error.empty(); }
   GcDecision decision = GcDecision::kKeep;
   SkipReason skip = SkipReason::kNone;
-  std::string why;  // for people: "older than 24h", "young (2h < min_age 6h)"
+  std::string why;  // for people: "idle over 24h", "young (idle 2h < min_age 6h)"
 };
 
 // What a policy would do with one state of the disk: the dry run prints it, the real run executes

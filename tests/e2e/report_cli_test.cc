@@ -350,5 +350,19 @@ TEST_CASE("scan says its ages are modification ages, in check's word idle", "[e2
   CHECK_THAT(r.out, Catch::Contains("  idle  oldest\n") && Catch::Contains("idle 3d"));
 }
 
+TEST_CASE("gc --dry-run says idle as check and scan do, not older than or age", "[e2e][report]") {
+  TempDir dir;
+  OldFile(dir / "cache/dind/old1/f", 1000, std::chrono::hours(72));
+  OldFile(dir / "cache/dind/fresh/f", 1000, std::chrono::hours(1));
+  auto r = Cw({"gc", "--dry-run", "--root", dir / "cache"});
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("policy dind: triggered by entries idle over 1d\n"));
+  CHECK_THAT(r.out, Catch::Contains(" IDLE  ENTRY  (why)\n"));
+  CHECK_THAT(r.out, Catch::Contains("old1  (idle over 1d)"));
+  CHECK_THAT(r.out, Catch::Contains("fresh  (young (idle 1h"));
+  CHECK_THAT(r.out, !Catch::Contains("older than") && !Catch::Contains(" AGE "));
+}
+
 }  // namespace
 }  // namespace cachewarden::testing
