@@ -108,7 +108,7 @@ struct GcConfig {
 };
 
 // The policies used when the config names none. dind: dind leftovers (entries not named cache_*),
-// at least 6 h old, not held open, mounts left alone; chosen when older than 24 h or while the
+// idle at least 6 h, not held open, mounts left alone; chosen when idle over 24 h or while the
 // volume is above 85% used, until 80%. buildkit: while the volume is above 85% used, a BuildKit
 // Prune of the records unused for 1 h (when BuildKit answers; else the run does nothing).
 GcPolicy DefaultDindPolicy();
