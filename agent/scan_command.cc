@@ -75,6 +75,12 @@ std::string ScanReportText(const ScanData& d, std::size_t top) {
     out += fmt::format("\nmount points inside, not entered or counted: {}\n", d.total.mount_points);
     for (const auto& m : d.mount_points) out += fmt::format("  {}\n", m);
   }
+  if (d.total.links_by_share > 0) {
+    out += fmt::format(
+        "\ntotals approximate: more multiply-linked files than probes.scan.max_hard_links; {} "
+        "links counted by share (1/nlink of the file each)\n",
+        d.total.links_by_share);
+  }
   if (d.skipped_total.Total() > 0) {
     out += fmt::format("\nskipped: {} vanished, {} permission denied, {} errors\n",
                        d.skipped_total.vanished, d.skipped_total.permission, d.skipped_total.error);

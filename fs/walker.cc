@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -77,17 +78,30 @@ bool LargerFile(const LargeFile& a, const LargeFile& b) {
 }
 
 // (dev, ino) pairs of multiply-linked files already counted, with how many of their links were met;
-// sharded so that workers rarely wait on each other.
+// sharded so that workers rarely wait on each other. It holds at most `capacity` pairs (about 64
+// bytes each): past it, a new file's links are counted by share (Account).
 class HardLinkSet {
  public:
-  // Notes one link of (dev, ino); true if (dev, ino) was not in the set yet.
-  bool Insert(dev_t dev, ino_t ino, std::uint64_t nlink, std::uint64_t allocated) {
+  enum class Met { kFirst, kAgain, kFull };
+  explicit HardLinkSet(std::size_t capacity) : capacity_(capacity) {}
+  // Notes one link of (dev, ino): kFirst if (dev, ino) was not in the set yet, kAgain if it was,
+  // kFull if it was not and the set is full (then it is not added).
+  Met Insert(dev_t dev, ino_t ino, std::uint64_t nlink, std::uint64_t allocated) {
     const std::uint64_t key = static_cast<std::uint64_t>(ino) * 0x9E3779B97F4A7C15ULL ^ dev;
     Shard& s = shards_[key % shards_.size()];
     std::lock_guard lock(s.mu);
-    auto [it, fresh] = s.seen.try_emplace(Key{dev, ino}, Links{nlink, 0, allocated});
-    ++it->second.met;
-    return fresh;
+    if (auto it = s.seen.find(Key{dev, ino}); it != s.seen.end()) {
+      ++it->second.met;
+      return Met::kAgain;
+    }
+    std::size_t n = size_.load(std::memory_order_relaxed);
+    do {
+      if (n >= capacity_) return Met::kFull;
+    } while (!size_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    s.seen.emplace(Key{dev, ino},
+                   Links{static_cast<std::uint32_t>(std::min<std::uint64_t>(nlink, UINT32_MAX)), 1,
+                         allocated});
+    return Met::kFirst;
   }
   // Allocated bytes of the files some of whose links were never met.
   std::uint64_t SharedBytes() const {
@@ -111,14 +125,20 @@ class HardLinkSet {
     }
   };
   struct Links {
-    std::uint64_t nlink, met, allocated;
+    std::uint32_t nlink, met;
+    std::uint64_t allocated;
   };
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<Key, Links, KeyHash> seen;
   };
+  const std::size_t capacity_;
+  std::atomic<std::size_t> size_{0};
   std::array<Shard, 16> shards_;
 };
+
+// True before the first entry is accounted (its times then start the newest and oldest).
+bool NothingCounted(const EntryTotals& t) { return t.inodes == 0 && t.links_by_share == 0; }
 
 }  // namespace
 
@@ -130,8 +150,8 @@ void SkipCounts::Add(const SkipCounts& o) {
 }
 
 void EntryTotals::Add(const EntryTotals& o) {
-  if (o.inodes > 0) {
-    if (inodes == 0) {
+  if (!NothingCounted(o)) {
+    if (NothingCounted(*this)) {
       newest_mtime = o.newest_mtime;
       oldest_mtime = o.oldest_mtime;
       newest_ctime = o.newest_ctime;
@@ -147,6 +167,7 @@ void EntryTotals::Add(const EntryTotals& o) {
   apparent_bytes += o.apparent_bytes;
   inodes += o.inodes;
   mount_points += o.mount_points;
+  links_by_share += o.links_by_share;
   skipped.Add(o.skipped);
 }
 
@@ -159,6 +180,7 @@ void LowerThreadPriority(int nice) {
 }
 
 struct Walker::State {
+  explicit State(std::size_t max_hard_links) : links(max_hard_links) {}
   HardLinkSet links;
   std::unique_ptr<DirFdBudget> fds;  // one per Measure call
   std::vector<LargeFile> top;        // largest first
@@ -173,6 +195,7 @@ struct Walker::State {
   bool cancelled = false;
   dev_t root_dev = 0;
   EntryTotals result;
+  double link_inode_share = 0;  // sum of 1/nlink over the links counted by share
   std::size_t peak_held_fds = 0;
 };
 
@@ -200,13 +223,30 @@ class WalkWorker {
       return false;
     }
     const bool is_dir = S_ISDIR(st.stx_mode);
-    if (!is_dir && st.stx_nlink > 1 &&
-        !links_->Insert(dev, st.stx_ino, st.stx_nlink, st.stx_blocks * 512)) {
-      return false;
+    std::uint64_t allocated = st.stx_blocks * 512;
+    std::uint64_t apparent = st.stx_size;
+    std::uint64_t inodes = 1;
+    const bool first = NothingCounted(totals);
+    if (!is_dir && st.stx_nlink > 1) {
+      switch (links_->Insert(dev, st.stx_ino, st.stx_nlink, allocated)) {
+        case HardLinkSet::Met::kFirst:
+          break;
+        case HardLinkSet::Met::kAgain:
+          return false;
+        case HardLinkSet::Met::kFull:
+          // Whether another link of this file was counted is not known any more: each link
+          // counts 1/nlink of the file, so a file whose links are all in the walk counts once (to
+          // rounding), and one with links outside counts the share inside.
+          allocated /= st.stx_nlink;
+          apparent /= st.stx_nlink;
+          inodes = 0;
+          link_inode_share += 1.0 / st.stx_nlink;
+          ++totals.links_by_share;
+          break;
+      }
     }
-    const std::uint64_t allocated = st.stx_blocks * 512;
     const SystemTime mtime = ToTime(st.stx_mtime);
-    if (totals.inodes == 0) {
+    if (first) {
       totals.newest_mtime = totals.oldest_mtime = mtime;
       totals.newest_ctime = ToTime(st.stx_ctime);
       totals.newest_atime = ToTime(st.stx_atime);
@@ -216,10 +256,10 @@ class WalkWorker {
       totals.newest_ctime = std::max(totals.newest_ctime, ToTime(st.stx_ctime));
       totals.newest_atime = std::max(totals.newest_atime, ToTime(st.stx_atime));
     }
-    ++totals.inodes;
+    totals.inodes += inodes;
     totals.allocated_bytes += allocated;
-    totals.apparent_bytes += st.stx_size;
-    if (S_ISREG(st.stx_mode)) OfferLargeFile(dir, name, allocated, st.stx_size);
+    totals.apparent_bytes += apparent;
+    if (S_ISREG(st.stx_mode)) OfferLargeFile(dir, name, allocated, apparent);
     return is_dir;
   }
 
@@ -280,7 +320,8 @@ class WalkWorker {
   }
 
   EntryTotals totals;
-  std::vector<LargeFile> top;  // min-heap by allocated bytes
+  double link_inode_share = 0;  // inodes of the links counted by share (EntryTotals::inodes)
+  std::vector<LargeFile> top;   // min-heap by allocated bytes
   std::vector<std::string> mount_paths;
 
  private:
@@ -305,7 +346,8 @@ class WalkWorker {
 
 }  // namespace
 
-Walker::Walker(WalkOptions options) : options_(options), state_(std::make_unique<State>()) {
+Walker::Walker(WalkOptions options)
+    : options_(options), state_(std::make_unique<State>(options.max_hard_links)) {
   if (options_.workers.threads < 1) options_.workers.threads = 1;
 }
 
@@ -351,8 +393,10 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     s.stack.push_back({std::move(top), name, makedev(sx.stx_dev_major, sx.stx_dev_minor),
                        static_cast<ino_t>(sx.stx_ino)});
   }
+  s.link_inode_share = 0;
   auto merge = [&](WalkWorker& w) {
     s.result.Add(w.totals);
+    s.link_inode_share += w.link_inode_share;
     for (auto& m : w.mount_paths) {
       if (s.mount_paths.size() < options_.max_mount_paths) s.mount_paths.push_back(m);
     }
@@ -418,6 +462,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     ++s.result.skipped.error;
     s.result.skipped.first_error = ESTALE;
   }
+  s.result.inodes += static_cast<std::uint64_t>(std::llround(s.link_inode_share));
   *out = s.result;
   return Status::Ok();
 }

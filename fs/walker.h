@@ -42,7 +42,13 @@ namespace cachewarden {
 //   (as `du -x` does for other devices);
 // - a non-directory with nlink > 1 is counted once per (dev, ino) for the
 //   lifetime of the Walker (across Measure calls, as `du` does across its
-//   arguments);
+//   arguments), as long as the set of those pairs holds fewer than
+//   WalkOptions::max_hard_links (about 64 bytes each: the one part of the
+//   walker's memory that grows with the tree). Past that, a new multiply-linked
+//   file is counted by share: each link met adds 1/nlink of its bytes and
+//   inode, which is exact when all its links are in the walk and counts the
+//   share inside when some are not (EntryTotals::links_by_share says how many;
+//   the totals are then approximate);
 // - entries that vanish, change type or deny access mid-walk are skipped and
 //   counted in SkipCounts, never fatal. Only failing to look at the entry
 //   asked for (the argument of Measure) is an error. Skips other than
@@ -83,6 +89,10 @@ struct EntryTotals {
   // Of allocated_bytes: multiply-linked files with links the walk did not meet (outside the entry),
   // which deleting the entry would not free. Set by MeasureEntry only (0 from Walker::Measure).
   std::uint64_t shared_bytes = 0;
+  // Links of multiply-linked files counted by share (1/nlink each) because the hard-link set was
+  // full (WalkOptions::max_hard_links): when not 0, the totals are approximate, and shared_bytes
+  // leaves those files out.
+  std::uint64_t links_by_share = 0;
   SkipCounts skipped;
 
   bool has_mount_inside() const { return mount_points > 0; }
@@ -100,6 +110,10 @@ struct WalkOptions {
   std::size_t top_files = 0;
   // How many mount point paths to remember (all are counted).
   std::size_t max_mount_paths = 16;
+  // How many multiply-linked files (dev, ino) the Walker remembers, so as to count each once; past
+  // it, their links are counted by share (see the header comment). About 64 bytes each: the
+  // default bounds the set at about 16 MiB.
+  std::size_t max_hard_links = 250'000;
   // Polled between directories: when set, Measure stops and returns a kCancelled error. May be
   // null. Not owned: it must outlive every Measure call made with these options.
   const std::atomic<bool>* cancel = nullptr;

@@ -67,6 +67,7 @@ class ScanRun {
     WalkOptions w;
     w.workers = o.workers;
     w.top_files = o.top;
+    w.max_hard_links = o.max_hard_links;
     w.cancel = cancel;
     return w;
   }
@@ -219,6 +220,8 @@ ScanOptions ReadScanOptions(ConfigReader& section) {
   o.workers.threads = static_cast<int>(section.Int("threads", 2, 1, 64));
   o.workers.low_priority = section.Bool("low_priority", true);
   o.workers.nice = static_cast<int>(section.Int("nice", 10, 0, 19));
+  o.max_hard_links = static_cast<std::size_t>(
+      section.Int("max_hard_links", static_cast<std::int64_t>(o.max_hard_links), 0, 100'000'000));
   return o;
 }
 

@@ -29,6 +29,8 @@ struct ScanOptions {
   std::size_t top = 20;  // largest entries and largest files kept
   // The walker's threads; lowered by default, so that a scan does not slow the builds.
   WorkerOptions workers{.threads = 2, .low_priority = true, .nice = 10};
+  // Multiply-linked files remembered to count each once (WalkOptions::max_hard_links).
+  std::size_t max_hard_links = WalkOptions().max_hard_links;
 
   bool operator==(const ScanOptions&) const = default;
 };

@@ -57,6 +57,9 @@ nlohmann::json ScanData::ToJson() const {
                      {"apparent_bytes", f.apparent_bytes}});
   }
   j["mount_points"] = mount_points;
+  // Past probes.scan.max_hard_links multiply-linked files, links count by share: approximate.
+  j["approximate"] = total.links_by_share > 0;
+  j["links_by_share"] = total.links_by_share;
   j["skipped_total"] = {{"vanished", skipped_total.vanished},
                         {"permission", skipped_total.permission},
                         {"error", skipped_total.error}};
@@ -78,6 +81,11 @@ void ScanData::ExportMetrics(MetricWriter& out) const {
   }
   out.Gauge("cachewarden_scan_duration_seconds", "How long the latest cache scan took.",
             ToSeconds(duration));
+  out.Gauge("cachewarden_scan_links_by_share",
+            "Hard links the latest scan counted by share (1/nlink each) because it met more "
+            "multiply-linked files than probes.scan.max_hard_links; when above 0 its totals are "
+            "approximate.",
+            static_cast<double>(total.links_by_share));
   const std::pair<const char*, std::uint64_t> skips[] = {{"vanished", skipped_total.vanished},
                                                          {"permission", skipped_total.permission},
                                                          {"error", skipped_total.error}};

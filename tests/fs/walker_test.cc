@@ -135,6 +135,58 @@ TEST_CASE("walker counts a hard link once across Measure calls of one Walker", "
   CHECK(r.out.find(fmt::format("{}\ttotal", sum.apparent_bytes)) != std::string::npos);
 }
 
+TEST_CASE("walker past max_hard_links counts links by share and still totals what du counts",
+          "[walker]") {
+  // 40 files of 8 KiB with 4 links each, all under the root: du counts each file once. With room
+  // for 10 (dev, ino) pairs, the other 30 files' 120 links count a quarter each.
+  TempDir tmp;
+  const std::string root = tmp / "tree";
+  for (int d = 0; d < 4; ++d) MakeDirs(fmt::format("{}/d{}", root, d));
+  for (int f = 0; f < 40; ++f) {
+    const std::string first = fmt::format("{}/d0/f{}", root, f);
+    MakeFile(first, 8192);
+    for (int d = 1; d < 4; ++d) testing::MakeHardLink(first, fmt::format("{}/d{}/f{}", root, d, f));
+  }
+  for (int threads : {1, 2}) {
+    WalkOptions o;
+    o.workers.threads = threads;
+    o.max_hard_links = 10;
+    EntryTotals t;
+    REQUIRE(MeasureEntry(AT_FDCWD, root, o, &t).ok());
+    CHECK(t.links_by_share == 120);
+    RequireSameAsDu(root, t);
+    CHECK(t.inodes == 5 + 40);  // 5 directories, 40 files
+  }
+  // Without the bound, nothing is counted by share.
+  EntryTotals exact = MeasurePath(root);
+  CHECK(exact.links_by_share == 0);
+  CHECK(exact.inodes == 45);
+}
+
+TEST_CASE("walker past max_hard_links counts the share of a file's links inside the entry",
+          "[walker]") {
+  // 20 files of 8 KiB, each with one link inside the entry and one outside: inside, the set full
+  // from the start, each counts half its bytes (what a du of the entry alone would count: all of
+  // it; what deleting the entry frees: none of it; the share lies between, and is flagged).
+  TempDir tmp;
+  MakeDirs(tmp / "entry");
+  MakeDirs(tmp / "outside");
+  for (int f = 0; f < 20; ++f) {
+    MakeFile(fmt::format("{}/f{}", tmp / "entry", f), 8192);
+    testing::MakeHardLink(fmt::format("{}/f{}", tmp / "entry", f),
+                          fmt::format("{}/f{}", tmp / "outside", f));
+  }
+  WalkOptions o;
+  o.max_hard_links = 0;
+  EntryTotals t;
+  REQUIRE(MeasureEntry(AT_FDCWD, tmp / "entry", o, &t).ok());
+  CHECK(t.links_by_share == 20);
+  struct stat st {};
+  REQUIRE(stat((tmp / "entry").c_str(), &st) == 0);
+  CHECK(t.allocated_bytes == static_cast<std::uint64_t>(st.st_blocks) * 512 + 20 * 8192 / 2);
+  CHECK(t.inodes == 1 + 10);
+  CHECK(t.shared_bytes == 0);  // files counted by share are not in the set: left out, as documented
+}
 TEST_CASE("walker neither enters nor counts a tmpfs mounted inside the tree", "[walker][root]") {
   CW_REQUIRE_ROOT();
   TempDir tmp;
