@@ -95,6 +95,9 @@ std::string AgentState::StatusJson(SystemTime now) const {
     j.update(VerdictJson(CheckFindings(*config, *snap, now)));
   }
   for (const auto& source : sources) source->AddStatus(j);
+  // Bounded whatever the cache holds; the whole lists are in `scan --json` and `gc --dry-run
+  // --json`.
+  BoundArrays(j, kStatusListMax);
   return DumpJson(j, 2) + "\n";
 }
 

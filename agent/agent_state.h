@@ -2,6 +2,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,7 +32,9 @@ class AgentState {
 
   // Every metric: the agent's own, then each probe's.
   std::vector<prometheus::MetricFamily> Metrics() const;
-  // /status: {"agent": {...}, "probes": {...}}
+  // /status: {"agent": {...}, "probes": {...}}; no list in it longer than kStatusListMax (the
+  // rest counted in "<list>_omitted"), so its size does not grow with the cache.
+  static constexpr std::size_t kStatusListMax = 50;
   std::string StatusJson(SystemTime now) const;
 
  private:

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -264,6 +265,42 @@ TEST_CASE("a missing cache root is a probe failure with a reason and not a crash
   agent.process().Signal(SIGINT);
   REQUIRE(agent.process().WaitExit(std::chrono::seconds(2), &code));
   CHECK(code == 0);
+}
+
+// The longest list in `j` at any depth.
+std::size_t LongestList(const nlohmann::json& j) {
+  std::size_t n = j.is_array() ? j.size() : 0;
+  if (j.is_structured()) {
+    for (const auto& e : j) n = std::max(n, LongestList(e));
+  }
+  return n;
+}
+
+TEST_CASE("/status stays bounded with more dind entries than its lists hold", "[e2e]") {
+  TempDir dir;
+  // 120 entries, entry i with i KiB, so the largest come first and the scan's list must be cut.
+  for (int i = 1; i <= 120; ++i) {
+    const std::filesystem::path entry = dir / fmt::format("cache/dind/{:04}", i);
+    std::filesystem::create_directories(entry);
+    std::ofstream(entry / "f") << std::string(static_cast<std::size_t>(i) * 1024, 'x');
+  }
+  AgentUnderTest agent(
+      dir.path(), fmt::format(R"({{"root": "{}", "gc": {{"enabled": false}}}})", dir / "cache"));
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  nlohmann::json j;
+  REQUIRE(WaitUntil([&] {
+    j = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+    return j["probes"]["scan"]["status"] == "ok" && j["probes"]["dind"]["status"] == "ok";
+  }));
+  const auto& scan = j["probes"]["scan"]["data"];
+  REQUIRE(scan["dind_entries"].size() == 50);
+  CHECK(scan["dind_entries_omitted"] == 70);
+  CHECK(scan["dind_entries"][0]["name"] == "0120");
+  CHECK(scan["dind_entries"][49]["name"] == "0071");
+  CHECK(j["probes"]["dind"]["data"]["entries"].size() == 50);
+  CHECK(j["probes"]["dind"]["data"]["entries_omitted"] == 70);
+  CHECK(LongestList(j) <= 50);
 }
 
 TEST_CASE("the listening line gives the metrics URL at the address the agent bound", "[e2e]") {
