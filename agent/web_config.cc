@@ -7,6 +7,9 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <string>
+
+#include "base/json_text.h"
 
 namespace cachewarden {
 namespace {
@@ -92,7 +95,17 @@ nlohmann::json Counts(const nlohmann::json& j, std::string_view key, std::string
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [k, v] : j.items()) {
       nlohmann::json c = Counts(v, k, key);
-      if (!c.is_discarded()) out[k] = std::move(c);
+      if (c.is_discarded()) continue;
+      // A list BoundArrays cut counts whole; its "<list>_omitted" is then folded into the count.
+      if (v.is_array()) {
+        if (auto it = j.find(k + std::string(kOmittedSuffix)); it != j.end() && it->is_number()) {
+          c = c.get<std::size_t>() + it->get<std::size_t>();
+        }
+      } else if (k.ends_with(kOmittedSuffix)) {
+        auto list = j.find(k.substr(0, k.size() - kOmittedSuffix.size()));
+        if (list != j.end() && list->is_array()) continue;
+      }
+      out[k] = std::move(c);
     }
     return out;
   }
@@ -193,7 +206,7 @@ bool VerifyPassword(const std::string& password, const std::string& hash) {
 std::string StatusCounts(const std::string& json) {
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return "{}\n";
-  return Counts(doc, "", "").dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(Counts(doc, "", ""), 2) + "\n";
 }
 
 }  // namespace cachewarden

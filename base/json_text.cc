@@ -19,7 +19,7 @@ void BoundArrays(nlohmann::json& j, std::size_t max) {
   std::vector<std::pair<std::string, std::size_t>> omitted;
   for (auto& [key, value] : j.items()) {
     if (value.is_array() && value.size() > max) {
-      omitted.emplace_back(key + "_omitted", value.size() - max);
+      omitted.emplace_back(key + std::string(kOmittedSuffix), value.size() - max);
       value.erase(value.begin() + static_cast<std::ptrdiff_t>(max), value.end());
     }
     BoundArrays(value, max);

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "base/metric_writer.h"
 
@@ -17,6 +18,7 @@ std::string DumpJson(const nlohmann::json& j, int indent = -1);
 // and notes beside it how many went ("<key>_omitted": n). For /status: its lists that grow with the
 // cache (dind entries, GC plans, mounts) come largest or most urgent first, so their heads stay.
 void BoundArrays(nlohmann::json& j, std::size_t max);
+inline constexpr std::string_view kOmittedSuffix = "_omitted";
 
 // {"k": "v", ...} of a label set.
 nlohmann::json LabelsJson(const MetricLabels& labels);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config.h"
+#include "base/json_text.h"
 #include "tests/support/certs.h"
 #include "tests/support/config_errors.h"
 #include "tests/support/process.h"
@@ -133,6 +134,15 @@ TEST_CASE("StatusCounts keeps numbers, booleans, status and reason, counts lists
   CHECK(j == nlohmann::json::parse(
                  R"({"a": {"status": "ok", "n": 3, "b": true, "list": 3, "z": null}})"));
   CHECK(StatusCounts("not json") == "{}\n");
+}
+
+TEST_CASE("StatusCounts counts a bounded list whole: what /status showed plus what it omitted",
+          "[config][web]") {
+  nlohmann::json status = {{"scan", {{"dind_entries", nlohmann::json::array()}}}};
+  for (int i = 0; i < 120; ++i) status["scan"]["dind_entries"].push_back({{"name", "e"}});
+  BoundArrays(status, 50);
+  auto j = nlohmann::json::parse(StatusCounts(status.dump()));
+  CHECK(j == nlohmann::json::parse(R"({"scan": {"dind_entries": 120}})"));
 }
 
 }  // namespace
