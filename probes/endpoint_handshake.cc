@@ -39,11 +39,12 @@ std::string Where(const std::string& host, int port) {
   return fmt::format("tcp://{}:{}", host, port);
 }
 
-// Waits for `events` on `fd` until `deadline`.
+// Waits for `events` on `fd` until `deadline`. The milliseconds left are rounded up: truncated,
+// a wait with 0.7 ms left would give up before the deadline.
 Status WaitFor(int fd, short events, Clock::time_point deadline, const std::string& where,
                const char* doing) {
   while (true) {
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       return Status::Error(StatusCode::kTimeout, fmt::format("no answer {}", doing), 0, where);
     }
