@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -16,6 +17,8 @@ namespace {
 
 constexpr std::size_t kMaxProcNetBytes = 16 << 20;  // a busy namespace has many sockets
 constexpr std::size_t kMaxCommBytes = 64;
+constexpr std::size_t kMaxCmdlineBytes = 128 << 10;
+constexpr std::size_t kMaxConfigBytes = 1 << 20;  // buildkitd.toml
 constexpr double kSecondsPerDay = 86400;
 
 CertFileExposure ReadCertFile(const std::string& path, std::string role) {
@@ -59,24 +62,25 @@ class ExposureProbe : public Probe {
   Status Collect(const ProbeContext& ctx, std::shared_ptr<const ProbeData>* out) override {
     auto data = std::make_shared<ExposureData>();
     data->collected = ctx.Now();
-    if (!options_.cert_file.empty()) data->disk_cert = ReadCertFile(options_.cert_file, "server");
-    for (const auto& path : options_.ca_files) data->cert_files.push_back(ReadCertFile(path, "ca"));
-    for (const auto& path : options_.client_cert_files) {
-      data->cert_files.push_back(ReadCertFile(path, "client"));
-    }
+    data->pid = FindProcess(ctx.proc_root, options_.process, &data->process_error);
+    if (options_.discover && data->pid != 0) Discover(ctx, data.get());
+    ReadCertFiles(ctx, data.get());
     const auto timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.handshake_timeout);
-    for (const auto& a : options_.addresses) {
+    const std::vector<Target> targets = Targets(data->discovery);
+    for (const auto& t : targets) {
       if (ctx.Cancelled()) {
-        return Status::Error(StatusCode::kCancelled, "stopped before probing " + a.text);
+        return Status::Error(StatusCode::kCancelled, "stopped before probing " + t.address.text);
       }
       EndpointExposure e;
-      e.address = a.text;
-      e.status = ProbeEndpoint(a.host, a.port, timeout, &e.handshake);
+      e.address = t.address.text;
+      e.source = t.source;
+      e.listen = t.listen;
+      e.status = ProbeEndpoint(t.address.host, t.address.port, timeout, &e.handshake);
       ComparePending(ctx, &e, data->disk_cert);
       data->endpoints.push_back(std::move(e));
     }
-    ReadBinds(ctx, data.get());
+    ReadBinds(ctx, targets, data.get());
     *out = std::move(data);
     return Status::Ok();
   }
@@ -98,8 +102,99 @@ class ExposureProbe : public Probe {
     e->differs_since = mtime != SystemTime{} ? std::min(it->second, mtime) : it->second;
   }
 
-  void ReadBinds(const ProbeContext& ctx, ExposureData* data) const {
-    data->pid = FindProcess(ctx.proc_root, options_.process, &data->process_error);
+  struct Target {
+    ExposureAddress address;
+    std::string source;
+    std::string listen;
+  };
+
+  // The configured addresses, then the TCP ones buildkitd listens on that are not among them, each
+  // as the agent reaches it (all interfaces: loopback).
+  std::vector<Target> Targets(const ExposureDiscovery& d) const {
+    std::vector<Target> out;
+    for (const auto& a : options_.addresses) out.push_back({a, "configured", ""});
+    for (const auto& listen : d.listen.addresses) {
+      ExposureAddress a;
+      std::string error;
+      if (!ParseExposureAddress(ProbeAddressFor(listen), &a, &error)) continue;  // unix://, fd://
+      auto same = std::find_if(out.begin(), out.end(),
+                               [&](const Target& t) { return t.address.text == a.text; });
+      if (same != out.end()) {
+        if (same->listen.empty()) same->listen = listen;
+        continue;
+      }
+      out.push_back({std::move(a), d.listen.source, listen});
+    }
+    return out;
+  }
+
+  // buildkitd's command line and the buildkitd.toml it reads (through its own root: another mount
+  // namespace names its files differently). A missing default config is no error: buildkitd runs
+  // without one.
+  void Discover(const ProbeContext& ctx, ExposureData* data) const {
+    ExposureDiscovery& d = data->discovery;
+    d.ran = true;
+    const std::string dir = fmt::format("{}/{}", ctx.proc_root, data->pid);
+    std::string cmdline;
+    if (Status s = ReadSmallFile(dir + "/cmdline", &cmdline, kMaxCmdlineBytes); !s.ok()) {
+      d.error = s.ToString();
+      return;
+    }
+    const BuildkitdFlags flags = ParseBuildkitdCmdline(cmdline);
+    d.config_path = flags.config.empty() ? std::string(kDefaultBuildkitdConfig) : flags.config;
+    BuildkitdGrpcConfig file;
+    if (!d.config_path.starts_with('/')) {
+      d.error =
+          fmt::format("--config {} is relative to buildkitd's directory: not read", d.config_path);
+    } else {
+      const std::string path = dir + "/root" + d.config_path;
+      std::string text;
+      Status s = ReadSmallFile(path, &text, kMaxConfigBytes);
+      if (s.ok()) {
+        d.config_read = path;
+        s = ParseBuildkitdToml(text, &file);
+        if (!s.ok()) d.error = fmt::format("{}: {}", path, s.message());
+      } else if (s.code() != StatusCode::kMissing || !flags.config.empty()) {
+        d.error = s.ToString();
+      }
+    }
+    d.listen = MergeBuildkitdListen(flags, file);
+  }
+
+  // The configured certificate files; where none is configured, the ones buildkitd was started
+  // with, read through its root and labelled as buildkitd names them.
+  void ReadCertFiles(const ProbeContext& ctx, ExposureData* data) const {
+    const ExposureDiscovery& d = data->discovery;
+    auto discovered = [&](const std::string& name, std::string role) {
+      CertFileExposure f;
+      if (!name.starts_with('/')) {
+        f.path = f.label = name;
+        f.role = std::move(role);
+        f.status = Status::Error(StatusCode::kInvalid,
+                                 fmt::format("{} is relative to buildkitd's directory", name));
+        return f;
+      }
+      f = ReadCertFile(fmt::format("{}/{}/root{}", ctx.proc_root, data->pid, name),
+                       std::move(role));
+      f.label = name;
+      return f;
+    };
+    if (!options_.cert_file.empty()) {
+      data->disk_cert = ReadCertFile(options_.cert_file, "server");
+    } else if (d.ran && !d.listen.tls_cert.empty()) {
+      data->disk_cert = discovered(d.listen.tls_cert, "server");
+    }
+    for (const auto& path : options_.ca_files) data->cert_files.push_back(ReadCertFile(path, "ca"));
+    if (options_.ca_files.empty() && d.ran && !d.listen.tls_ca.empty()) {
+      data->cert_files.push_back(discovered(d.listen.tls_ca, "ca"));
+    }
+    for (const auto& path : options_.client_cert_files) {
+      data->cert_files.push_back(ReadCertFile(path, "client"));
+    }
+  }
+
+  void ReadBinds(const ProbeContext& ctx, const std::vector<Target>& targets,
+                 ExposureData* data) const {
     if (data->pid == 0) return;
     std::vector<TcpSocket> sockets;
     for (const char* table : {"tcp", "tcp6"}) {
@@ -114,11 +209,14 @@ class ExposureProbe : public Probe {
       sockets.insert(sockets.end(), part.begin(), part.end());
     }
     std::set<int> ports;
-    for (const auto& a : options_.addresses) ports.insert(a.port);
+    for (const auto& t : targets) ports.insert(t.address.port);
     data->buildkit_ports = PortsOf(sockets, ports);
-    if (options_.debug_port != 0) {
-      data->debug_port = PortsOf(sockets, {options_.debug_port}).front();
+    int debug_port = options_.debug_port;
+    if (const int found = DebugAddressPort(data->discovery.listen.debug_address);
+        found != 0 && !options_.debug_port_configured) {
+      debug_port = found;
     }
+    if (debug_port != 0) data->debug_port = PortsOf(sockets, {debug_port}).front();
   }
 
   ExposureOptions options_;
@@ -135,7 +233,8 @@ nlohmann::json CertJson(const CertInfo& c, SystemTime now) {
 }
 
 nlohmann::json FileJson(const CertFileExposure& f, SystemTime now) {
-  nlohmann::json j = {{"path", f.path}, {"role", f.role}};
+  nlohmann::json j = {{"path", f.name()}, {"role", f.role}};
+  if (!f.label.empty()) j["read_as"] = f.path;
   if (f.cert) {
     j["certificate"] = CertJson(*f.cert, now);
   } else {
@@ -156,7 +255,8 @@ nlohmann::json PortJson(const PortExposure& p) {
 nlohmann::json ExposureData::ToJson() const {
   nlohmann::json eps = nlohmann::json::array();
   for (const auto& e : endpoints) {
-    nlohmann::json j = {{"address", e.address}};
+    nlohmann::json j = {{"address", e.address}, {"source", e.source}};
+    if (!e.listen.empty()) j["listen"] = e.listen;
     if (!e.judged()) {
       j["error"] = e.status.ToString();
     } else {
@@ -188,6 +288,18 @@ nlohmann::json ExposureData::ToJson() const {
     if (debug_port) proc["debug_port"] = PortJson(*debug_port);
   }
   j["process"] = std::move(proc);
+  if (discovery.ran) {
+    const BuildkitdListen& l = discovery.listen;
+    nlohmann::json d = {{"config", discovery.config_path},
+                        {"listen", l.addresses},
+                        {"listen_source", l.source.empty() ? "default" : l.source}};
+    if (!discovery.config_read.empty()) d["config_read"] = discovery.config_read;
+    if (!discovery.error.empty()) d["error"] = discovery.error;
+    if (!l.tls_cert.empty()) d["tls_cert"] = l.tls_cert;
+    if (!l.tls_ca.empty()) d["tls_ca"] = l.tls_ca;
+    if (!l.debug_address.empty()) d["debug_address"] = l.debug_address;
+    j["discovery"] = std::move(d);
+  }
   return j;
 }
 
@@ -234,12 +346,12 @@ void ExposureData::ExportMetrics(MetricWriter& out) const {
     out.Gauge("cachewarden_buildkit_cert_file_expiry_timestamp_seconds",
               "notAfter of the certificate of a configured file that expires first: the server's "
               "on disk (role server), the CA and client certificates the clients use.",
-              ToUnixSeconds(f->cert->not_after), {{"file", f->path}, {"role", f->role}});
+              ToUnixSeconds(f->cert->not_after), {{"file", f->name()}, {"role", f->role}});
   }
   for (const auto* f : files) {
     out.Gauge("cachewarden_buildkit_cert_file_readable",
               "1 when the configured certificate file holds a PEM certificate the probe read.",
-              f->cert ? 1 : 0, {{"file", f->path}, {"role", f->role}});
+              f->cert ? 1 : 0, {{"file", f->name()}, {"role", f->role}});
   }
   for (const auto& p : buildkit_ports) {
     if (!p.listening) continue;
@@ -350,7 +462,9 @@ ExposureOptions ReadExposureOptions(ConfigReader& section) {
   for (const auto& p : o.client_cert_files) absolute("client_cert_file", p);
   o.process = section.String("process", o.process);
   if (o.process.empty()) section.Fail("process", "needs a process name or pid");
+  o.debug_port_configured = section.Has("debug_port");
   o.debug_port = static_cast<int>(section.Int("debug_port", o.debug_port, 0, 65535));
+  o.discover = section.Bool("discover", o.discover);
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/config_reader.h"
+#include "probes/buildkitd_config.h"
 #include "probes/cert_info.h"
 #include "probes/endpoint_handshake.h"
 #include "probes/probe.h"
@@ -25,8 +26,11 @@ namespace cachewarden {
 // not as a failed run: the other addresses and the bind check still count.
 
 struct EndpointExposure {
-  std::string address;  // as configured: tcp://host:port
-  Status status;        // why it could not be judged; ok when `handshake` holds
+  std::string address;  // as probed: tcp://host:port
+  // "configured", or where discovery found it: "--addr", "buildkitd.toml".
+  std::string source = "configured";
+  std::string listen;  // discovered: the address as buildkitd listens on it (tcp://0.0.0.0:8372)
+  Status status;       // why it could not be judged; ok when `handshake` holds
   HandshakeResult handshake;
   // With cert_file configured and both certificates known: they differ (by SHA-256 of the DER).
   bool reload_pending = false;
@@ -38,10 +42,15 @@ struct EndpointExposure {
 // A certificate file read from disk: `role` is "server" (cert_file: what buildkitd would serve
 // after a restart), "ca" or "client".
 struct CertFileExposure {
-  std::string path;
+  std::string path;  // the file read
   std::string role;
   Status status;
   std::optional<CertInfo> cert;  // the certificate of the file that expires first
+  // A discovered file as buildkitd names it (/etc/cert.pem, read as /proc/<pid>/root/etc/cert.pem);
+  // "" for a configured one.
+  std::string label;
+  // The metrics' `file` label and the texts' name of the file.
+  const std::string& name() const { return label.empty() ? path : label; }
 };
 
 // One port of interest as buildkitd's network namespace has it.
@@ -52,9 +61,19 @@ struct PortExposure {
   std::vector<std::string> bound;  // the addresses listening, "127.0.0.1", "::"
 };
 
+// What the probe learnt from buildkitd's own command line and buildkitd.toml (`discover`).
+struct ExposureDiscovery {
+  bool ran = false;         // discover on and the process found
+  std::string config_path;  // the buildkitd.toml looked at, as buildkitd names it
+  std::string config_read;  // the file read (through /proc/<pid>/root); "" when none was
+  std::string error;        // why the command line or the config could not be read; "" if fine
+  BuildkitdListen listen;   // what buildkitd listens on, and its TLS files, as it names them
+};
+
 struct ExposureData : ProbeData {
   static constexpr std::string_view kProbe = "exposure";
   SystemTime collected{};
+  ExposureDiscovery discovery;
   std::vector<EndpointExposure> endpoints;
   std::optional<CertFileExposure> disk_cert;
   std::vector<CertFileExposure> cert_files;  // ca_file, then client_cert_file
@@ -85,8 +104,12 @@ struct ExposureOptions {
   std::string cert_file;  // "" none
   std::vector<std::string> ca_files;
   std::vector<std::string> client_cert_files;
-  std::string process = "buildkitd";  // a /proc/<pid>/comm name, or a pid
-  int debug_port = 6060;              // 0: not checked
+  std::string process = "buildkitd";   // a /proc/<pid>/comm name, or a pid
+  int debug_port = 6060;               // 0: not checked
+  bool debug_port_configured = false;  // `debug_port` given: discovery does not replace it
+  // Also probe the TCP addresses buildkitd's command line and buildkitd.toml name, and, unless
+  // configured, take cert_file, ca_file and debug_port from them (through /proc/<pid>/root).
+  bool discover = true;
   bool operator==(const ExposureOptions&) const = default;
 };
 

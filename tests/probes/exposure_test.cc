@@ -1,5 +1,6 @@
 #include "probes/exposure.h"
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
@@ -280,6 +281,119 @@ TEST_CASE("exposure: the bind check reads buildkitd's /proc/<pid>/net/tcp and tc
   CHECK_THAT(MetricsText(*data), !Catch::Contains("cachewarden_buildkit_debug_port_open"));
 }
 
+// A buildkitd as another container's /proc shows it: comm, cmdline and its root, in a fixture
+// directory (the agent cannot make a second mount namespace's /proc/<pid>/root here); the server
+// its config names is a real openssl s_server on loopback.
+struct FakeBuildkitd {
+  TempDir proc;
+  std::string dir = proc / "55";
+  explicit FakeBuildkitd(const std::string& cmdline) {
+    std::filesystem::create_directories(dir + "/root/etc");
+    WriteFile(dir + "/comm", "buildkitd\n");
+    WriteFile(dir + "/cmdline", cmdline);
+  }
+  void Put(const std::string& path, const std::string& text) {
+    const std::filesystem::path file = dir + "/root" + path;
+    std::filesystem::create_directories(file.parent_path());
+    WriteFile(file, text);
+  }
+};
+
+TEST_CASE(
+    "exposure: discovers buildkitd's TCP address, certificate and CA through its cmdline and "
+    "buildkitd.toml under /proc/<pid>/root",
+    "[exposure][discovery]") {
+  using namespace std::string_literals;
+  Pki pki;
+  OpenSslServer server(pki.Logs("s"), pki.server.cert, pki.server.key);
+  REQUIRE(server.ready());
+  FakeBuildkitd bk("buildkitd\0--config=/etc/buildkitd.toml\0--debugaddr\0:7070\0"s);
+  bk.Put("/etc/buildkitd.toml",
+         fmt::format("[grpc]\naddress = [\"unix:///run/buildkit/buildkitd.sock\", "
+                     "\"tcp://0.0.0.0:{}\"]\n[grpc.tls]\ncert = \"/etc/cert.pem\"\n"
+                     "key = \"/etc/key.pem\"\nca = \"/etc/ca.pem\"\n",
+                     server.port()));
+  // The certificate file was renewed; the server still serves the one it started with.
+  CertFiles renewed;
+  REQUIRE(testing::MakeSignedCert(pki.dir.path(), "renewed", pki.ca, &renewed, 30).empty());
+  bk.Put("/etc/cert.pem", testing::ReadFile(renewed.cert));
+  bk.Put("/etc/ca.pem", testing::ReadFile(pki.ca.cert));
+  ExposureOptions o = For("tcp://127.0.0.1:1");  // configured: refused, still probed first
+  o.handshake_timeout = seconds(5);
+  o.process = "buildkitd";
+  auto data = RunOnce(o, bk.proc.path());
+  CHECK(data->pid == 55);
+  INFO(data->ToJson().dump());
+  CHECK(data->discovery.error.empty());
+  REQUIRE(data->endpoints.size() == 2);
+  CHECK(data->endpoints[0].source == "configured");
+  const EndpointExposure& found = data->endpoints[1];
+  CHECK(found.address == server.address());
+  CHECK(found.source == "buildkitd.toml");
+  CHECK(found.listen == fmt::format("tcp://0.0.0.0:{}", server.port()));
+  REQUIRE(found.judged());
+  CHECK(found.handshake.transport == Transport::kTls);
+  CHECK(found.reload_pending);  // the renewed file against the served certificate
+  REQUIRE(data->disk_cert);
+  CHECK(data->disk_cert->name() == "/etc/cert.pem");
+  CHECK(data->disk_cert->path == bk.dir + "/root/etc/cert.pem");
+  REQUIRE(data->cert_files.size() == 1);
+  CHECK(data->cert_files[0].role == "ca");
+  CHECK(data->cert_files[0].cert);
+  REQUIRE(data->debug_port);
+  CHECK(data->debug_port->port == 7070);  // --debugaddr, as debug_port is not configured
+  const auto j = data->ToJson();
+  CHECK(j["discovery"]["listen_source"] == "buildkitd.toml");
+  CHECK(j["discovery"]["config_read"] == bk.dir + "/root/etc/buildkitd.toml");
+  CHECK(j["cert_file"]["path"] == "/etc/cert.pem");
+  const std::string text = MetricsText(*data);
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_cert_file_readable{file=\"/etc/cert.pem\","
+                                   "role=\"server\"} 1"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkit_endpoint_tls{address=\"" +
+                                   server.address() + "\"} 1"));
+
+  // --addr replaces the config's addresses; a configured debug_port and cert_file are kept; with
+  // discover off, nothing of buildkitd's is read.
+  WriteFile(bk.dir + "/cmdline", "buildkitd\0--addr\0tcp://127.0.0.1:"s +
+                                     std::to_string(server.port()) +
+                                     "\0--config\0/etc/buildkitd.toml\0"s);
+  o.debug_port_configured = true;
+  o.cert_file = pki.server.cert;
+  data = RunOnce(o, bk.proc.path());
+  REQUIRE(data->endpoints.size() == 2);
+  CHECK(data->endpoints[1].source == "--addr");
+  CHECK_FALSE(data->endpoints[1].reload_pending);
+  CHECK(data->disk_cert->path == pki.server.cert);
+  CHECK(data->debug_port->port == 6060);
+  o.discover = false;
+  data = RunOnce(o, bk.proc.path());
+  CHECK(data->endpoints.size() == 1);
+  CHECK_FALSE(data->discovery.ran);
+  CHECK(data->cert_files.empty());
+}
+
+TEST_CASE("exposure: a broken buildkitd.toml is reported and the flags still count",
+          "[exposure][discovery]") {
+  using namespace std::string_literals;
+  FakeBuildkitd bk("buildkitd\0--addr=tcp://0.0.0.0:1\0"s);
+  bk.Put("/etc/buildkit/buildkitd.toml", "[grpc\naddress = 1\n");
+  ExposureOptions o = For("tcp://127.0.0.1:1");
+  o.process = "buildkitd";
+  o.handshake_timeout = milliseconds(200);
+  auto data = RunOnce(o, bk.proc.path());
+  CHECK_THAT(data->discovery.error, Catch::Contains("/root/etc/buildkit/buildkitd.toml: line 1"));
+  // tcp://0.0.0.0:1 is probed as tcp://127.0.0.1:1: the configured address, listed once.
+  REQUIRE(data->endpoints.size() == 1);
+  CHECK(data->endpoints[0].source == "configured");
+  CHECK(data->endpoints[0].listen == "tcp://0.0.0.0:1");
+  // No config at the default path is no error: buildkitd runs without one.
+  std::filesystem::remove(bk.dir + "/root/etc/buildkit/buildkitd.toml");
+  data = RunOnce(o, bk.proc.path());
+  CHECK(data->discovery.error.empty());
+  CHECK(data->discovery.config_read.empty());
+  CHECK(data->ToJson()["discovery"]["listen_source"] == "--addr");
+}
+
 TEST_CASE("exposure: CA and client certificate files report the one that expires first",
           "[exposure]") {
   Pki pki(30);
@@ -333,6 +447,12 @@ TEST_CASE("probes.exposure reads its keys strictly", "[exposure][config]") {
   CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"debug_port": 70000})"); }),
              Catch::Contains("debug_port"));
   CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"adress": []})"); }), Catch::Contains("adress"));
+  CHECK(d.discover);
+  CHECK_FALSE(d.debug_port_configured);
+  CHECK(ReadOptions(R"({"debug_port": 6060})").debug_port_configured);
+  CHECK_FALSE(ReadOptions(R"({"discover": false})").discover);
+  CHECK_THAT(ConfigErrorOf([] { ReadOptions(R"({"discover": "yes"})"); }),
+             Catch::Contains("discover"));
 }
 
 TEST_CASE("the exposure probe is in the table, off by default", "[exposure][config]") {

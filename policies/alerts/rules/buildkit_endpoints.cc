@@ -28,7 +28,7 @@ std::optional<EndpointsInput> ExtractEndpoints(const Snapshot& s, SystemTime) {
     o.reload_pending = e.reload_pending;
     // The pending time as of the probe's run: the rule judges what the probe saw.
     if (e.reload_pending) o.pending_seconds = ToSeconds(x->collected - e.differs_since);
-    if (x->disk_cert) o.cert_file = x->disk_cert->path;
+    if (x->disk_cert) o.cert_file = x->disk_cert->name();
   }
   return in;
 }

@@ -63,8 +63,8 @@ std::optional<CertExpiryInput> ExtractCertExpiry(const Snapshot& s, SystemTime n
   for (const auto& f : x->cert_files) files.push_back(&f);
   for (const auto* f : files) {
     if (!f->cert) continue;
-    in.certs.push_back({{{"file", f->path}, {"role", f->role}},
-                        fmt::format("the {} certificate file {}", f->role, f->path),
+    in.certs.push_back({{{"file", f->name()}, {"role", f->role}},
+                        fmt::format("the {} certificate file {}", f->role, f->name()),
                         f->cert->subject,
                         ToSeconds(f->cert->not_after - now),
                         false,

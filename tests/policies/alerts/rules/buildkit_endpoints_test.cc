@@ -99,7 +99,7 @@ TEST_CASE("a renewed certificate not served fires only after the grace period, a
   FakeClock clock;
   auto x = std::make_shared<ExposureData>();
   x->disk_cert = CertFileExposure{"/etc/cert.pem", "server", Status::Ok(),
-                                  CertInfo{"CN=bk", "CN=ca", {}, {}, "bb"}};
+                                  CertInfo{"CN=bk", "CN=ca", {}, {}, "bb"}, ""};
   EndpointExposure e = Endpoint("tcp://a:8372", Transport::kTls, true);
   e.reload_pending = true;
   e.differs_since = clock.Now() - minutes(50);

@@ -29,13 +29,13 @@ TEST_CASE("certificates warn 14 days and turn critical 3 days before they expire
   e.handshake.served = CertInfo{"CN=bk", "CN=ca", {}, now + days(2), "aa"};
   x->endpoints.push_back(e);
   x->disk_cert = CertFileExposure{"/etc/cert.pem", "server", Status::Ok(),
-                                  CertInfo{"CN=bk", "CN=ca", {}, now + days(10), "bb"}};
-  x->cert_files.push_back(
-      {"/etc/ca.pem", "ca", Status::Ok(), CertInfo{"CN=ca", "CN=ca", {}, now + days(30), "cc"}});
+                                  CertInfo{"CN=bk", "CN=ca", {}, now + days(10), "bb"}, ""};
+  x->cert_files.push_back({"/etc/ca.pem", "ca", Status::Ok(),
+                           CertInfo{"CN=ca", "CN=ca", {}, now + days(30), "cc"}, ""});
   x->cert_files.push_back({"/etc/client.pem", "client", Status::Ok(),
-                           CertInfo{"CN=c", "CN=ca", {}, now - hours(5), "dd"}});
+                           CertInfo{"CN=c", "CN=ca", {}, now - hours(5), "dd"}, ""});
   x->cert_files.push_back(
-      {"/etc/gone.pem", "client", Status::Error(StatusCode::kMissing, "x"), {}});
+      {"/etc/gone.pem", "client", Status::Error(StatusCode::kMissing, "x"), {}, ""});
   Snapshot s;
   s.Put<ExposureData>(x, now);
   auto in = ExtractCertExpiry(s, now);
