@@ -1,9 +1,9 @@
 #include "probes/buildkitd_config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <charconv>
-#include <toml++/toml.h>
 
 #include "base/text.h"
 
