@@ -44,6 +44,7 @@ class LogsProbe : public Probe {
     data->counts = counts_;
     data->last_time = last_time_;
     data->snapshotter_fallback = fallback_;
+    for (const auto& [address, time] : plaintext_) data->plaintext_tcp.push_back(address);
     data->recent.assign(recent_.begin(), recent_.end());
     data->last_detail = last_detail_;
     data->restarts = restarts_;
@@ -125,33 +126,55 @@ class LogsProbe : public Probe {
     e.path = SanitizeUtf8(match->path, kMaxStoredLine);
     e.detail = SanitizeUtf8(match->detail, 256);
     if (!e.detail.empty()) last_detail_[k] = e.detail;
-    CountRestart(e);
+    // What holds until buildkitd restarts belongs to the start whose banners come around it: one
+    // start logs the fallback and the TLS warning before its `running server on` lines.
+    if (CountRestart(e)) ForgetBefore(e.time - LogsData::kStartBannerGap);
     ++counts_[k];
     if (e.time > last_time_[k]) last_time_[k] = e.time;
-    if (match->kind == LogEventKind::kSnapshotterFallback) fallback_ = true;
-    if (match->kind == LogEventKind::kBuildkitdStart) fallback_ = false;
+    if (match->kind == LogEventKind::kSnapshotterFallback) {
+      fallback_ = true;
+      fallback_time_ = e.time;
+    }
+    if (match->kind == LogEventKind::kTlsDisabled && !e.detail.empty()) {
+      auto same = std::find_if(plaintext_.begin(), plaintext_.end(),
+                               [&](const auto& p) { return p.first == e.detail; });
+      if (same != plaintext_.end()) {
+        same->second = e.time;
+      } else if (plaintext_.size() < LogsData::kMaxPlaintextTcp) {
+        plaintext_.emplace_back(e.detail, e.time);
+      }
+    }
     recent_.push_back(std::move(e));
     while (recent_.size() > options_.recent_events) recent_.pop_front();
   }
 
-  void CountRestart(const LogEvent& e) {
+  // Drops what the start beginning at `t` (less the banner gap) no longer holds.
+  void ForgetBefore(SystemTime t) {
+    if (fallback_ && fallback_time_ < t) fallback_ = false;
+    std::erase_if(plaintext_, [&](const auto& p) { return p.second < t; });
+  }
+
+  // Counts a restart; true when `e` is the first banner of a start (not one of the banners of the
+  // start before it).
+  bool CountRestart(const LogEvent& e) {
     if (e.kind == LogEventKind::kBuildkitExited || e.kind == LogEventKind::kHealthcheckFailed) {
       seen_life_ = true;
-      return;
+      return false;
     }
-    if (e.kind != LogEventKind::kBuildkitdStart) return;
+    if (e.kind != LogEventKind::kBuildkitdStart) return false;
     // One start logs its config banner and a "running server on" line per address.
     const bool same_start = have_start_ && e.time - last_start_ < LogsData::kStartBannerGap &&
                             last_start_ - e.time < LogsData::kStartBannerGap;
     have_start_ = true;
     last_start_ = e.time;
-    if (same_start) return;
+    if (same_start) return false;
     if (seen_life_) {
       ++restarts_;
       restart_times_.push_back(e.time);
       while (restart_times_.size() > LogsData::kMaxRestartTimes) restart_times_.pop_front();
     }
     seen_life_ = true;
+    return true;
   }
 
   LogsOptions options_;
@@ -163,6 +186,8 @@ class LogsProbe : public Probe {
   std::array<std::uint64_t, kLogEventKinds> counts_{};
   std::array<SystemTime, kLogEventKinds> last_time_{};
   bool fallback_ = false;
+  SystemTime fallback_time_{};
+  std::vector<std::pair<std::string, SystemTime>> plaintext_;  // address, latest warning
   std::deque<LogEvent> recent_;
   std::array<std::string, kLogEventKinds> last_detail_{};
   bool seen_life_ = false;  // a start or an exit was seen: the next start is a restart
@@ -209,6 +234,7 @@ nlohmann::json LogsData::ToJson() const {
     counts_json[std::string(name)] = counts[static_cast<std::size_t>(kind)];
   }
   j["snapshotter_fallback"] = snapshotter_fallback;
+  j["plaintext_tcp"] = plaintext_tcp;
   auto& latest = j["latest"] = nlohmann::json::object();
   for (const auto& [kind, name] : kLogEventKindNames) {
     const auto& detail = last_detail[static_cast<std::size_t>(kind)];
@@ -247,6 +273,12 @@ void LogsData::ExportMetrics(MetricWriter& out) const {
             "1 if buildkitd logged that the overlayfs snapshotter is not available (it copies "
             "every layer), until it restarts.",
             snapshotter_fallback ? 1 : 0);
+  for (const auto& address : plaintext_tcp) {
+    out.Gauge("cachewarden_buildkit_log_tls_disabled",
+              "1 for each TCP address BuildKit logged, at its latest start, that it serves without "
+              "TLS (\"TLS is not enabled for tcp://...\").",
+              1, {{"address", address}});
+  }
   out.Counter("cachewarden_buildkit_log_restarts_total",
               "buildkitd restarts seen in its log since the agent started (a start banner after an "
               "earlier start or an exit line).",

@@ -42,8 +42,14 @@ struct LogsData : ProbeData {
   std::string discovery;
   std::array<std::uint64_t, kLogEventKinds> counts{};
   std::array<SystemTime, kLogEventKinds> last_time{};  // epoch: never
-  // 1 once the fallback line is seen, until buildkitd's start banner.
+  // Set by the fallback line, until buildkitd's next start (the first banner of a start more than
+  // kStartBannerGap after it; the `running server on` lines that follow it are the same start).
   bool snapshotter_fallback = false;
+  // The tcp:// addresses BuildKit warned, at its latest start, that it serves without TLS (`TLS is
+  // not enabled for tcp://...`), in the order logged; at most kMaxPlaintextTcp. Cleared as
+  // snapshotter_fallback is.
+  std::vector<std::string> plaintext_tcp;
+  static constexpr std::size_t kMaxPlaintextTcp = 16;
   std::vector<LogEvent> recent;  // oldest first
   // The figure of the latest event of each kind that has one (exit code, address, wiped directory,
   // GC size), kept when the event itself has left `recent`; empty: none yet.

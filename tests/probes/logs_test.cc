@@ -82,9 +82,47 @@ TEST_CASE("logs: the snapshotter fallback holds until buildkitd restarts", "[log
   CHECK(d->snapshotter_fallback);
   auto t = d->last_time[static_cast<std::size_t>(LogEventKind::kSnapshotterFallback)];
   CHECK(ToUnixSeconds(t) == Approx(1704893415));
+  h.clock.Set(t + std::chrono::minutes(10));  // a line without a time is read at the clock's
   h.Append("running server on /run/buildkit/buildkitd.sock\n");
   d = h.Run();
   CHECK_FALSE(d->snapshotter_fallback);
+}
+
+TEST_CASE(
+    "logs: the fallback and the TLS warning hold past their own start's server lines, until the "
+    "next start",
+    "[logs]") {
+  LogsHarness h;
+  // One start, as buildkitd logs it: worker (fallback), listeners (TLS warning), then a `running
+  // server on` per address.
+  h.Append(
+      "time=\"2024-03-04T10:00:00Z\" level=debug msg=\"auto snapshotter: overlayfs is not "
+      "available for /tmp/earthly/buildkit, trying fuse-overlayfs\"\n"
+      "time=\"2024-03-04T10:00:00Z\" level=warning msg=\"TLS is not enabled for "
+      "tcp://0.0.0.0:8372. enabling mutual TLS authentication is highly recommended\"\n"
+      "time=\"2024-03-04T10:00:01Z\" level=info msg=\"running server on "
+      "/run/buildkit/buildkitd.sock\"\n"
+      "time=\"2024-03-04T10:00:01Z\" level=info msg=\"running server on [::]:8372\"\n");
+  auto d = h.Run();
+  CHECK(d->snapshotter_fallback);
+  CHECK(d->plaintext_tcp == std::vector<std::string>{"tcp://0.0.0.0:8372"});
+  CHECK(d->ToJson()["plaintext_tcp"] == nlohmann::json{"tcp://0.0.0.0:8372"});
+  MetricWriter w;
+  d->ExportMetrics(w);
+  CHECK_THAT(
+      prometheus::TextSerializer().Serialize(w.Take()),
+      Catch::Contains("cachewarden_buildkit_log_tls_disabled{address=\"tcp://0.0.0.0:8372\"} 1"));
+  // Ten minutes later buildkitd starts again, with TLS and overlayfs: both are gone.
+  h.Append(
+      "time=\"2024-03-04T10:10:00Z\" level=info msg=\"running server on "
+      "/run/buildkit/buildkitd.sock\"\n");
+  d = h.Run();
+  CHECK_FALSE(d->snapshotter_fallback);
+  CHECK(d->plaintext_tcp.empty());
+  MetricWriter w2;
+  d->ExportMetrics(w2);
+  CHECK_THAT(prometheus::TextSerializer().Serialize(w2.Take()),
+             !Catch::Contains("cachewarden_buildkit_log_tls_disabled"));
 }
 
 TEST_CASE("logs: the entrypoint's figures show in /status after their events leave the recent list",
