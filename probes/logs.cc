@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "base/log.h"
 #include "base/text.h"
@@ -20,6 +21,20 @@ std::optional<SystemTime> LogrusTime(std::string_view line) {
   auto end = line.find('"', start);
   if (end == std::string_view::npos) return std::nullopt;
   return ParseRfc3339(line.substr(start, end - start));
+}
+
+// A log figure that may become a label value (cachewarden_buildkit_log_tls_disabled{address}):
+// tcp:// and at most 64 bytes of host and port characters (letters, digits, '.', '-', ':', '[',
+// ']'). Anything else a log line says stays out of labels.
+bool IsLabelAddress(std::string_view a) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (!a.starts_with(kScheme) || a.size() == kScheme.size() || a.size() > kScheme.size() + 64) {
+    return false;
+  }
+  return std::all_of(a.begin() + kScheme.size(), a.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']';
+  });
 }
 
 class LogsProbe : public Probe {
@@ -135,7 +150,7 @@ class LogsProbe : public Probe {
       fallback_ = true;
       fallback_time_ = e.time;
     }
-    if (match->kind == LogEventKind::kTlsDisabled && !e.detail.empty()) {
+    if (match->kind == LogEventKind::kTlsDisabled && IsLabelAddress(e.detail)) {
       auto same = std::find_if(plaintext_.begin(), plaintext_.end(),
                                [&](const auto& p) { return p.first == e.detail; });
       if (same != plaintext_.end()) {

@@ -112,6 +112,11 @@ TEST_CASE(
   CHECK_THAT(
       prometheus::TextSerializer().Serialize(w.Take()),
       Catch::Contains("cachewarden_buildkit_log_tls_disabled{address=\"tcp://0.0.0.0:8372\"} 1"));
+  // An address that is not host:port characters never becomes a label value.
+  h.Append(
+      "time=\"2024-03-04T10:00:02Z\" level=warning msg=\"TLS is not enabled for "
+      "tcp://evil{x=\\\"1\\\"}:1. enabling mutual TLS\"\n");
+  CHECK(h.Run()->plaintext_tcp == std::vector<std::string>{"tcp://0.0.0.0:8372"});
   // Ten minutes later buildkitd starts again, with TLS and overlayfs: both are gone.
   h.Append(
       "time=\"2024-03-04T10:10:00Z\" level=info msg=\"running server on "

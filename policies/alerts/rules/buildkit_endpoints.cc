@@ -1,13 +1,16 @@
 #include "policies/alerts/rules/buildkit_endpoints.h"
 
 #include "probes/exposure.h"
+#include "probes/logs.h"
 
 namespace cachewarden {
 
-std::optional<EndpointsInput> ExtractEndpoints(const Snapshot& s, SystemTime) {
-  auto x = s.Get<ExposureData>();
-  if (x == nullptr) return std::nullopt;
+namespace {
+
+// The judged endpoints of `x` (none when null).
+EndpointsInput FromExposure(const ExposureData* x) {
   EndpointsInput in;
+  if (x == nullptr) return in;
   for (const auto& e : x->endpoints) {
     if (!e.judged()) continue;
     EndpointsInput::Endpoint& o = in.endpoints.emplace_back();
@@ -30,6 +33,23 @@ std::optional<EndpointsInput> ExtractEndpoints(const Snapshot& s, SystemTime) {
     if (e.reload_pending) o.pending_seconds = ToSeconds(x->collected - e.differs_since);
     if (x->disk_cert) o.cert_file = x->disk_cert->name();
   }
+  return in;
+}
+
+}  // namespace
+
+std::optional<EndpointsInput> ExtractEndpoints(const Snapshot& s, SystemTime) {
+  auto x = s.Get<ExposureData>();
+  if (x == nullptr) return std::nullopt;
+  return FromExposure(x.get());
+}
+
+std::optional<EndpointsInput> ExtractPlaintext(const Snapshot& s, SystemTime) {
+  auto x = s.Get<ExposureData>();
+  auto logs = s.Get<LogsData>();
+  if (x == nullptr && logs == nullptr) return std::nullopt;
+  EndpointsInput in = FromExposure(x.get());
+  if (logs != nullptr) in.log_plaintext = logs->plaintext_tcp;
   return in;
 }
 

@@ -27,10 +27,17 @@ struct EndpointsInput {
     std::string cert_file;
   };
   std::vector<Endpoint> endpoints;  // judged ones only: one that did not answer is not judged
+  // The tcp:// addresses buildkitd's log says it serves without TLS since its latest start (the
+  // logs probe's `plaintext_tcp`): BuildkitPlaintextTCP's second source, for when the exposure
+  // probe judged no address (off, or buildkitd's port not reachable from the agent).
+  std::vector<std::string> log_plaintext;
 };
 
-// Needs the exposure probe's data.
+// Needs the exposure probe's data; log_plaintext left empty.
 std::optional<EndpointsInput> ExtractEndpoints(const Snapshot& s, SystemTime now);
+// BuildkitPlaintextTCP's: the exposure probe's endpoints and the log's plaintext addresses; needs
+// either probe's data.
+std::optional<EndpointsInput> ExtractPlaintext(const Snapshot& s, SystemTime now);
 
 // Where the address is reachable from, for the texts: " and listens on all interfaces".
 std::string ReachText(const EndpointsInput::Endpoint& e);

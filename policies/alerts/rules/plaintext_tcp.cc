@@ -12,7 +12,7 @@ constinit const RuleDef kBuildkitPlaintextTCP = {
     .default_keep_firing_for = std::chrono::seconds(0),
     .params = {},
     .severities = kCriticalOnly,
-    .eval = &EvalOf<&ExtractEndpoints, &DecidePlaintextTCP>,
+    .eval = &EvalOf<&ExtractPlaintext, &DecidePlaintextTCP>,
 };
 
 void DecidePlaintextTCP(const EndpointsInput& in, const RuleConfig&, RuleOutcome* out) {
@@ -35,6 +35,27 @@ void DecidePlaintextTCP(const EndpointsInput& in, const RuleConfig&, RuleOutcome
   }
   if (!tls.empty() && tls.size() == in.endpoints.size()) {
     out->ok_summary = fmt::format("BuildKit speaks TLS at {}", fmt::join(tls, ", "));
+  }
+  // The log is the second source only: where the probe judged an address, its handshake stands
+  // (the log may be older than buildkitd's config, and names a listen address, not a reachable
+  // one).
+  if (!in.endpoints.empty()) return;
+  for (const auto& address : in.log_plaintext) {
+    Candidate cand = MakeCandidate(Severity::kCritical, true, true, 1);
+    cand.labels = {{"address", address}};
+    cand.summary = fmt::format(
+        "BuildKit at {} serves plaintext gRPC, without TLS (buildkitd's log at its latest start)",
+        address);
+    cand.description = fmt::format(
+        "buildkitd logged at its latest start that TLS is not enabled for {}: no TLS, no client "
+        "certificate. buildkitd runs whatever build it is sent, so anyone who reaches the port "
+        "runs "
+        "code as buildkitd (root in most setups). Turn on TLS: set BUILDKIT_TLS_ENABLED=true "
+        "(Earthly's buildkitd image) or start buildkitd with --tlscacert, --tlscert and --tlskey, "
+        "and mount the certificates (ca.pem, cert.pem, key.pem) into its container, then restart "
+        "buildkitd; or serve BuildKit on a unix socket or 127.0.0.1 only.",
+        address);
+    out->candidates.push_back(std::move(cand));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "policies/alerts/rules/no_client_auth.h"
 #include "policies/alerts/rules/plaintext_tcp.h"
 #include "probes/exposure.h"
+#include "probes/logs.h"
 
 namespace cachewarden {
 namespace {
@@ -68,6 +69,51 @@ TEST_CASE("a plaintext BuildKit address is critical, and its text names BUILDKIT
   CHECK_FALSE(out.candidates.at(0).fires);
   CHECK(out.ok_summary == "BuildKit speaks TLS at tcp://127.0.0.1:8372");
   CHECK_FALSE(ExtractEndpoints(Snapshot{}, clock.Now()));
+}
+
+TEST_CASE(
+    "BuildkitPlaintextTCP takes buildkitd's log where the probe judged no address, and the probe's "
+    "verdict where it did",
+    "[alerts][exposure][logs]") {
+  FakeClock clock;
+  auto logs = std::make_shared<LogsData>();
+  logs->plaintext_tcp = {"tcp://0.0.0.0:8372"};
+  Snapshot s;
+  s.Put<LogsData>(logs, clock.Now());
+  // The logs probe alone (exposure off): the logged address is critical.
+  auto in = ExtractPlaintext(s, clock.Now());
+  REQUIRE(in);
+  CHECK_FALSE(ExtractEndpoints(s, clock.Now()));  // the other door rules need the probe
+  RuleOutcome out;
+  DecidePlaintextTCP(*in, Defaults("BuildkitPlaintextTCP"), &out);
+  REQUIRE(out.candidates.size() == 1);
+  CHECK(out.candidates[0].fires);
+  CHECK(out.candidates[0].severity == Severity::kCritical);
+  CHECK(out.candidates[0].labels == MetricLabels{{"address", "tcp://0.0.0.0:8372"}});
+  CHECK_THAT(out.candidates[0].summary, Catch::Contains("buildkitd's log"));
+  CHECK_THAT(out.candidates[0].description,
+             Catch::Contains("BUILDKIT_TLS_ENABLED=true") && Catch::Contains("restart buildkitd"));
+
+  // The probe judged an address and found TLS: its handshake stands, the log is not used.
+  auto x = std::make_shared<ExposureData>();
+  x->endpoints.push_back(Endpoint("tcp://127.0.0.1:8372", Transport::kTls, true));
+  x->collected = clock.Now();
+  s.Put<ExposureData>(x, clock.Now());
+  out = {};
+  DecidePlaintextTCP(*ExtractPlaintext(s, clock.Now()), Defaults("BuildkitPlaintextTCP"), &out);
+  REQUIRE(out.candidates.size() == 1);
+  CHECK_FALSE(out.candidates[0].fires);
+  CHECK(out.ok_summary == "BuildKit speaks TLS at tcp://127.0.0.1:8372");
+
+  // buildkitd restarted without the warning (the logs probe cleared it): nothing fires.
+  logs->plaintext_tcp.clear();
+  Snapshot only_logs;
+  only_logs.Put<LogsData>(logs, clock.Now());
+  out = {};
+  DecidePlaintextTCP(*ExtractPlaintext(only_logs, clock.Now()), Defaults("BuildkitPlaintextTCP"),
+                     &out);
+  CHECK(out.candidates.empty());
+  CHECK_FALSE(ExtractPlaintext(Snapshot{}, clock.Now()));
 }
 
 TEST_CASE("TLS that lets in a client without a certificate is critical, and mTLS is not",
