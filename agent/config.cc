@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "base/host_port.h"
 #include "base/text.h"
 
 namespace cachewarden {
@@ -12,19 +13,13 @@ namespace {
 
 // Whether `listen` is ":PORT", "IPV4:PORT" or "[IPV6]:PORT" with PORT from 0 to 65535.
 bool ValidListen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = listen.substr(0, colon), port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
-    return false;
-  }
-  if (host.empty()) return true;
+  std::string why;
+  const auto hp = SplitHostPort(listen, 0, &why);
+  if (!hp) return false;
+  if (hp->host.empty()) return !hp->bracketed;
+  const std::string host(hp->host);
   unsigned char addr[16];
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    return ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) == 1;
-  }
-  return ::inet_pton(AF_INET, host.c_str(), addr) == 1;
+  return ::inet_pton(hp->bracketed ? AF_INET6 : AF_INET, host.c_str(), addr) == 1;
 }
 
 // An absolute path with no NUL (which the kernel would silently cut it at).

@@ -6,8 +6,9 @@
 #include <sys/un.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+
+#include "base/host_port.h"
 
 namespace cachewarden {
 namespace {
@@ -38,16 +39,11 @@ Status WaitFor(int fd, short events, SteadyTime deadline, const std::string& pat
 bool ParseTcpAddress(std::string_view text, BuildkitAddress* out, std::string* error) {
   const std::string_view target = text.substr(std::string_view("tcp://").size());
   // host:port, [v6]:port; nothing after the port (no path, no query).
-  const auto colon = target.rfind(':');
-  const std::string_view host = colon == std::string_view::npos ? "" : target.substr(0, colon);
-  const std::string_view port = colon == std::string_view::npos ? "" : target.substr(colon + 1);
-  int number = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  const bool port_ok = !port.empty() && ec == std::errc() && end == port.data() + port.size() &&
-                       number >= 1 && number <= 65535;
+  std::string why;
+  const auto hp = SplitHostPort(target, 1, &why);
+  const bool port_ok = hp.has_value();
   const bool host_ok =
-      !host.empty() && host.find_first_of("/?#@ ") == std::string_view::npos &&
-      (host.find(':') == std::string_view::npos || (host.starts_with('[') && host.ends_with(']')));
+      hp && !hp->host.empty() && hp->host.find_first_of("/?#@ []") == std::string_view::npos;
   if (!port_ok || !host_ok) {
     *error = fmt::format(
         "\"{}\": expected tcp://host:port (a port in 1-65535; an IPv6 host in brackets)", text);

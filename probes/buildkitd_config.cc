@@ -3,8 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include <charconv>
-
+#include "base/host_port.h"
 #include "base/text.h"
 
 namespace cachewarden {
@@ -143,23 +142,18 @@ BuildkitdListen MergeBuildkitdListen(const BuildkitdFlags& flags, const Buildkit
 std::string ProbeAddressFor(std::string_view listen) {
   constexpr std::string_view kScheme = "tcp://";
   if (!listen.starts_with(kScheme)) return "";
-  const std::string_view hostport = listen.substr(kScheme.size());
-  const auto colon = hostport.rfind(':');
-  if (colon == std::string_view::npos) return "";
-  const std::string_view host = hostport.substr(0, colon), port = hostport.substr(colon);
-  if (host.empty() || host == "0.0.0.0") return fmt::format("tcp://127.0.0.1{}", port);
-  if (host == "[::]") return fmt::format("tcp://[::1]{}", port);
+  std::string why;
+  const auto hp = SplitHostPort(listen.substr(kScheme.size()), 1, &why);
+  if (!hp) return "";
+  if (hp->host.empty() || hp->host == "0.0.0.0") return fmt::format("tcp://127.0.0.1:{}", hp->port);
+  if (hp->bracketed && hp->host == "::") return fmt::format("tcp://[::1]:{}", hp->port);
   return std::string(listen);
 }
 
 int DebugAddressPort(std::string_view debug_address) {
-  const auto colon = debug_address.rfind(':');
-  if (colon == std::string_view::npos) return 0;
-  const std::string_view port = debug_address.substr(colon + 1);
-  int p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535) return 0;
-  return p;
+  std::string why;
+  const auto hp = SplitHostPort(debug_address, 1, &why);
+  return hp ? hp->port : 0;
 }
 
 }  // namespace cachewarden

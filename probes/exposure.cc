@@ -9,6 +9,7 @@
 #include <cmath>
 #include <set>
 
+#include "base/host_port.h"
 #include "fs/proc_net_tcp.h"
 #include "fs/read_file.h"
 
@@ -375,31 +376,13 @@ bool ParseExposureAddress(std::string_view text, ExposureAddress* out, std::stri
     return false;
   };
   if (!text.starts_with(kScheme)) return fail("not a TCP address");
-  std::string_view rest = text.substr(kScheme.size());
-  std::string_view host, port;
-  if (rest.starts_with('[')) {
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos || rest.substr(close + 1, 1) != ":") {
-      return fail("an IPv6 address needs [brackets] and a port");
-    }
-    host = rest.substr(1, close - 1);
-    port = rest.substr(close + 2);
-  } else {
-    const auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) return fail("no port");
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return fail("an IPv6 address needs [brackets]");
-  }
-  int p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (host.empty()) return fail("no host");
-  if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535) {
-    return fail("the port must be 1..65535");
-  }
+  std::string why;
+  const auto hp = SplitHostPort(text.substr(kScheme.size()), 1, &why);
+  if (!hp) return fail(why);
+  if (hp->host.empty()) return fail("no host");
   out->text = std::string(text);
-  out->host = std::string(host);
-  out->port = p;
+  out->host = std::string(hp->host);
+  out->port = hp->port;
   return true;
 }
 
