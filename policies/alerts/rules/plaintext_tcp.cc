@@ -15,6 +15,18 @@ constinit const RuleDef kBuildkitPlaintextTCP = {
     .eval = &EvalOf<&ExtractPlaintext, &DecidePlaintextTCP>,
 };
 
+namespace {
+
+// What anyone who reaches a plaintext port can do, and the fix: one text for both sources.
+constexpr std::string_view kPlaintextRisk =
+    "no TLS, no client certificate. buildkitd runs whatever build it is sent, so anyone who "
+    "reaches the port runs code as buildkitd (root in most setups). Turn on TLS: set "
+    "BUILDKIT_TLS_ENABLED=true (Earthly's buildkitd image) or start buildkitd with --tlscacert, "
+    "--tlscert and --tlskey, and mount the certificates (ca.pem, cert.pem, key.pem) into its "
+    "container, then restart buildkitd; or serve BuildKit on a unix socket or 127.0.0.1 only.";
+
+}  // namespace
+
 void DecidePlaintextTCP(const EndpointsInput& in, const RuleConfig&, RuleOutcome* out) {
   std::vector<std::string> tls;
   for (const auto& e : in.endpoints) {
@@ -24,13 +36,7 @@ void DecidePlaintextTCP(const EndpointsInput& in, const RuleConfig&, RuleOutcome
     cand.labels = {{"address", e.address}};
     cand.summary =
         fmt::format("BuildKit at {} serves plaintext gRPC, without TLS{}", e.address, ReachText(e));
-    cand.description = fmt::format(
-        "BuildKit at {} speaks h2c: no TLS, no client certificate. buildkitd runs whatever build "
-        "it is sent, so anyone who reaches the port runs code as buildkitd (root in most setups). "
-        "Turn on TLS: set BUILDKIT_TLS_ENABLED=true (Earthly's buildkitd image) or start buildkitd "
-        "with --tlscacert, --tlscert and --tlskey, and mount the certificates (ca.pem, cert.pem, "
-        "key.pem) into its container; or serve BuildKit on a unix socket or 127.0.0.1 only.",
-        e.address);
+    cand.description = fmt::format("BuildKit at {} speaks h2c: {}", e.address, kPlaintextRisk);
     out->candidates.push_back(std::move(cand));
   }
   if (!tls.empty() && tls.size() == in.endpoints.size()) {
@@ -46,15 +52,9 @@ void DecidePlaintextTCP(const EndpointsInput& in, const RuleConfig&, RuleOutcome
     cand.summary = fmt::format(
         "BuildKit at {} serves plaintext gRPC, without TLS (buildkitd's log at its latest start)",
         address);
-    cand.description = fmt::format(
-        "buildkitd logged at its latest start that TLS is not enabled for {}: no TLS, no client "
-        "certificate. buildkitd runs whatever build it is sent, so anyone who reaches the port "
-        "runs "
-        "code as buildkitd (root in most setups). Turn on TLS: set BUILDKIT_TLS_ENABLED=true "
-        "(Earthly's buildkitd image) or start buildkitd with --tlscacert, --tlscert and --tlskey, "
-        "and mount the certificates (ca.pem, cert.pem, key.pem) into its container, then restart "
-        "buildkitd; or serve BuildKit on a unix socket or 127.0.0.1 only.",
-        address);
+    cand.description =
+        fmt::format("buildkitd logged at its latest start that TLS is not enabled for {}: {}",
+                    address, kPlaintextRisk);
     out->candidates.push_back(std::move(cand));
   }
 }
