@@ -13,8 +13,7 @@ namespace {
 
 // Whether `listen` is ":PORT", "IPV4:PORT" or "[IPV6]:PORT" with PORT from 0 to 65535.
 bool ValidListen(const std::string& listen) {
-  std::string why;
-  const auto hp = SplitHostPort(listen, 0, &why);
+  const auto hp = SplitHostPort(listen, 0);
   if (!hp) return false;
   if (hp->host.empty()) return !hp->bracketed;
   const std::string host(hp->host);

@@ -15,7 +15,8 @@ struct HostPort {
 
 // Splits `text` at the port's ':' and checks the port is digits only, from `min_port` to 65535.
 // An IPv6 host must be in brackets with the port right after `]`. nullopt with the reason in *why
-// otherwise (the caller names the key and the text).
-std::optional<HostPort> SplitHostPort(std::string_view text, int min_port, std::string* why);
+// otherwise (the caller names the key and the text; `why` may be null).
+std::optional<HostPort> SplitHostPort(std::string_view text, int min_port,
+                                      std::string* why = nullptr);
 
 }  // namespace cachewarden

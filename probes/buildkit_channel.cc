@@ -39,12 +39,8 @@ Status WaitFor(int fd, short events, SteadyTime deadline, const std::string& pat
 bool ParseTcpAddress(std::string_view text, BuildkitAddress* out, std::string* error) {
   const std::string_view target = text.substr(std::string_view("tcp://").size());
   // host:port, [v6]:port; nothing after the port (no path, no query).
-  std::string why;
-  const auto hp = SplitHostPort(target, 1, &why);
-  const bool port_ok = hp.has_value();
-  const bool host_ok =
-      hp && !hp->host.empty() && hp->host.find_first_of("/?#@ []") == std::string_view::npos;
-  if (!port_ok || !host_ok) {
+  const auto hp = SplitHostPort(target, 1);
+  if (!hp || hp->host.empty() || hp->host.find_first_of("/?#@ []") != std::string_view::npos) {
     *error = fmt::format(
         "\"{}\": expected tcp://host:port (a port in 1-65535; an IPv6 host in brackets)", text);
     return false;

@@ -142,8 +142,7 @@ BuildkitdListen MergeBuildkitdListen(const BuildkitdFlags& flags, const Buildkit
 std::string ProbeAddressFor(std::string_view listen) {
   constexpr std::string_view kScheme = "tcp://";
   if (!listen.starts_with(kScheme)) return "";
-  std::string why;
-  const auto hp = SplitHostPort(listen.substr(kScheme.size()), 1, &why);
+  const auto hp = SplitHostPort(listen.substr(kScheme.size()), 1);
   if (!hp) return "";
   if (hp->host.empty() || hp->host == "0.0.0.0") return fmt::format("tcp://127.0.0.1:{}", hp->port);
   if (hp->bracketed && hp->host == "::") return fmt::format("tcp://[::1]:{}", hp->port);
@@ -151,8 +150,7 @@ std::string ProbeAddressFor(std::string_view listen) {
 }
 
 int DebugAddressPort(std::string_view debug_address) {
-  std::string why;
-  const auto hp = SplitHostPort(debug_address, 1, &why);
+  const auto hp = SplitHostPort(debug_address, 1);
   return hp ? hp->port : 0;
 }
 
