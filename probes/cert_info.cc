@@ -99,16 +99,11 @@ CertInfo CertInfoOf(X509* cert) {
   return c;
 }
 
-Status ReadPemCertificates(const std::string& path, std::vector<CertInfo>* out) {
-  out->clear();
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(path.c_str(), "r"));
-  if (bio == nullptr) {
-    const int err = errno;
-    ERR_clear_error();
-    return PosixError("open", path, err != 0 ? err : EIO);
-  }
+namespace {
+
+Status ReadPem(BIO* bio, const std::string& path, std::vector<CertInfo>* out) {
   while (true) {
-    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
     if (cert == nullptr) break;
     out->push_back(CertInfoOf(cert.get()));
   }
@@ -118,6 +113,27 @@ Status ReadPemCertificates(const std::string& path, std::vector<CertInfo>* out) 
     return Status::Error(StatusCode::kParse, "no PEM certificate in the file", 0, path);
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadPemCertificates(const std::string& path, std::vector<CertInfo>* out) {
+  out->clear();
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(path.c_str(), "r"));
+  if (bio == nullptr) {
+    const int err = errno;
+    ERR_clear_error();
+    return PosixError("open", path, err != 0 ? err : EIO);
+  }
+  return ReadPem(bio.get(), path, out);
+}
+
+Status ParsePemCertificates(std::string_view pem, const std::string& path,
+                            std::vector<CertInfo>* out) {
+  out->clear();
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return Status::Error(StatusCode::kIo, "out of memory", ENOMEM, path);
+  return ReadPem(bio.get(), path, out);
 }
 
 const CertInfo& EarliestExpiry(const std::vector<CertInfo>& certs) {

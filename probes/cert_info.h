@@ -23,6 +23,9 @@ struct CertInfo {
 // The certificates of a PEM file (a bundle may hold several), in file order. kMissing or
 // kPermission for a file that cannot be opened, kParse for one without a certificate. Thread-safe.
 Status ReadPemCertificates(const std::string& path, std::vector<CertInfo>* out);
+// The same from a file's text already read; `path` names it in the status.
+Status ParsePemCertificates(std::string_view pem, const std::string& path,
+                            std::vector<CertInfo>* out);
 
 // The one of `certs` that expires first; `certs` must not be empty.
 const CertInfo& EarliestExpiry(const std::vector<CertInfo>& certs);

@@ -22,6 +22,12 @@ constexpr std::size_t kMaxCmdlineBytes = 128 << 10;
 constexpr std::size_t kMaxConfigBytes = 1 << 20;  // buildkitd.toml
 constexpr double kSecondsPerDay = 86400;
 
+SystemTime MtimeOf(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return SystemTime{};
+  return ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
 CertFileExposure ReadCertFile(const std::string& path, std::string role) {
   CertFileExposure f;
   f.path = path;
@@ -29,13 +35,29 @@ CertFileExposure ReadCertFile(const std::string& path, std::string role) {
   std::vector<CertInfo> certs;
   f.status = ReadPemCertificates(path, &certs);
   if (f.status.ok()) f.cert = EarliestExpiry(certs);
+  f.mtime = MtimeOf(path);
   return f;
 }
 
-SystemTime MtimeOf(const std::string& path) {
+// Certificates larger than this are not certificates buildkitd serves.
+constexpr std::size_t kMaxPemBytes = 1 << 20;
+
+// A certificate file as the process whose root is `root` sees `name` (confined to that root).
+CertFileExposure ReadCertFileInRoot(const std::string& root, const std::string& name,
+                                    std::string role) {
+  CertFileExposure f;
+  f.path = root + name;
+  f.label = name;
+  f.role = std::move(role);
+  std::string pem;
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return SystemTime{};
-  return ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  f.status = ReadSmallFileInRoot(root, name, &pem, kMaxPemBytes, &st);
+  if (!f.status.ok()) return f;
+  f.mtime = ToSystemTime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  std::vector<CertInfo> certs;
+  f.status = ParsePemCertificates(pem, f.path, &certs);
+  if (f.status.ok()) f.cert = EarliestExpiry(certs);
+  return f;
 }
 
 std::vector<PortExposure> PortsOf(const std::vector<TcpSocket>& sockets,
@@ -99,8 +121,7 @@ class ExposureProbe : public Probe {
     }
     auto [it, fresh] = first_differ_.emplace(e->address, ctx.Now());
     e->reload_pending = true;
-    const SystemTime mtime = MtimeOf(disk->path);
-    e->differs_since = mtime != SystemTime{} ? std::min(it->second, mtime) : it->second;
+    e->differs_since = disk->mtime != SystemTime{} ? std::min(it->second, disk->mtime) : it->second;
   }
 
   struct Target {
@@ -150,7 +171,7 @@ class ExposureProbe : public Probe {
     } else {
       const std::string path = dir + "/root" + d.config_path;
       std::string text;
-      Status s = ReadSmallFile(path, &text, kMaxConfigBytes);
+      Status s = ReadSmallFileInRoot(dir + "/root", d.config_path, &text, kMaxConfigBytes);
       if (s.ok()) {
         d.config_read = path;
         s = ParseBuildkitdToml(text, &file);
@@ -169,16 +190,14 @@ class ExposureProbe : public Probe {
     auto discovered = [&](const std::string& name, std::string role) {
       CertFileExposure f;
       if (!name.starts_with('/')) {
-        f.path = f.label = name;
+        f.path = name;
         f.role = std::move(role);
         f.status = Status::Error(StatusCode::kInvalid,
                                  fmt::format("{} is relative to buildkitd's directory", name));
         return f;
       }
-      f = ReadCertFile(fmt::format("{}/{}/root{}", ctx.proc_root, data->pid, name),
-                       std::move(role));
-      f.label = name;
-      return f;
+      return ReadCertFileInRoot(fmt::format("{}/{}/root", ctx.proc_root, data->pid), name,
+                                std::move(role));
     };
     if (!options_.cert_file.empty()) {
       data->disk_cert = ReadCertFile(options_.cert_file, "server");

@@ -51,6 +51,7 @@ struct CertFileExposure {
   std::string label;
   // The metrics' `file` label and the texts' name of the file.
   const std::string& name() const { return label.empty() ? path : label; }
+  SystemTime mtime{};  // when the file was written; {} if unknown
 };
 
 // One port of interest as buildkitd's network namespace has it.

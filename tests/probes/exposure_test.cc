@@ -372,6 +372,37 @@ TEST_CASE(
   CHECK(data->cert_files.empty());
 }
 
+TEST_CASE(
+    "exposure: buildkitd's config and certificates behind absolute symlinks are read as buildkitd "
+    "sees them, inside its root",
+    "[exposure][discovery]") {
+  using namespace std::string_literals;
+  Pki pki;
+  FakeBuildkitd bk("buildkitd\0--config=/etc/buildkitd.toml\0"s);
+  // A ConfigMap and a Secret as Kubernetes mounts them: the names are symlinks, ..data one of them,
+  // and the Secret's is absolute. Followed from the agent's side, /certs/tls.crt would be the
+  // agent's own file (there is none), not buildkitd's.
+  bk.Put("/config/..2026_12_01/buildkitd.toml",
+         "[grpc]\naddress = [\"tcp://0.0.0.0:1\"]\n[grpc.tls]\ncert = \"/etc/cert.pem\"\n");
+  REQUIRE(::symlink("..2026_12_01", (bk.dir + "/root/config/..data").c_str()) == 0);
+  REQUIRE(::symlink("/config/..data/buildkitd.toml",
+                    (bk.dir + "/root/etc/buildkitd.toml").c_str()) == 0);
+  bk.Put("/certs/tls.crt", testing::ReadFile(pki.server.cert));
+  REQUIRE(::symlink("/certs/tls.crt", (bk.dir + "/root/etc/cert.pem").c_str()) == 0);
+  ExposureOptions o = For("tcp://127.0.0.1:1");
+  o.process = "buildkitd";
+  o.handshake_timeout = milliseconds(200);
+  auto data = RunOnce(o, bk.proc.path());
+  INFO(data->ToJson().dump());
+  CHECK(data->discovery.error.empty());
+  CHECK(data->discovery.config_read == bk.dir + "/root/etc/buildkitd.toml");
+  REQUIRE(data->disk_cert);
+  CHECK(data->disk_cert->name() == "/etc/cert.pem");
+  CHECK(data->disk_cert->status.ok());
+  CHECK(data->disk_cert->cert);
+  CHECK(data->disk_cert->mtime != SystemTime{});
+}
+
 TEST_CASE("exposure: a broken buildkitd.toml is reported and the flags still count",
           "[exposure][discovery]") {
   using namespace std::string_literals;
