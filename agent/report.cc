@@ -8,6 +8,7 @@
 
 #include "base/units.h"
 #include "policies/alerts/assessment.h"
+#include "probes/byte_budget.h"
 #include "probes/dind.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
@@ -122,6 +123,11 @@ std::string CheckReportText(const Config& config, const Snapshot& snapshot,
     out += fmt::format("  size: {} in {} inodes ({})\n",
                        HumanBytes(static_cast<double>(scan->total.allocated_bytes)),
                        scan->total.inodes, fmt::join(groups, ", "));
+  }
+  if (!root_missing) {
+    if (auto budget = ComputeByteBudget(snapshot, snapshot.LatestRun())) {
+      out += ByteBudgetText(*budget);
+    }
   }
   std::vector<std::string> probes;
   std::string summaries;  // what a probe says of itself, one line each ("logs: following ...")

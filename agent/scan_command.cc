@@ -6,8 +6,10 @@
 #include <cstdio>
 
 #include "agent/commands.h"
+#include "agent/oneshot.h"
 #include "agent/report.h"
 #include "base/json_text.h"
+#include "probes/byte_budget.h"
 
 namespace cachewarden {
 namespace {
@@ -125,10 +127,20 @@ int ScanCommand(const CommandLine& cl) {
     fmt::print(stderr, "cachewarden: scan {}: {}\n", config->root, s.ToString());
     return kExitIo;
   }
+  // The byte budget needs the volume's figures and, where the buildkit probe is on, BuildKit's
+  // own count: one run of each, as `check` runs them.
+  constexpr std::string_view kBudgetProbes[] = {"volume", "buildkit"};
+  Snapshot snapshot = *CollectOnce(*config, kBudgetProbes);
+  auto scan = std::make_shared<const ScanData>(std::move(data));
+  snapshot.Put(scan, scan->scanned_at);
+  const auto budget = ComputeByteBudget(snapshot, scan->scanned_at);
   if (cl.Has("json")) {
-    fmt::print("{}\n", DumpJson(data.ToJson(), 2));
+    nlohmann::json j = scan->ToJson();
+    if (budget) j["byte_budget"] = ByteBudgetJson(*budget);
+    fmt::print("{}\n", DumpJson(j, 2));
   } else {
-    fmt::print("{}", ScanReportText(data, options.top));
+    fmt::print("{}", ScanReportText(*scan, options.top));
+    if (budget) fmt::print("\n{}", ByteBudgetText(*budget));
   }
   return 0;
 }

@@ -1,5 +1,9 @@
 #include "probes/snapshot.h"
 
+#include <algorithm>
+
+#include "probes/byte_budget.h"
+
 namespace cachewarden {
 
 const ProbeResult* Snapshot::Find(std::string_view probe) const {
@@ -14,6 +18,12 @@ void Snapshot::Set(ProbeResult result) {
 
 void Snapshot::SetFact(std::string_view key, std::shared_ptr<const Fact> fact) {
   facts_.insert_or_assign(std::string(key), std::move(fact));
+}
+
+SystemTime Snapshot::LatestRun() const {
+  SystemTime latest{};
+  for (const auto& [name, r] : results_) latest = std::max(latest, r.finished);
+  return latest;
 }
 
 nlohmann::json Snapshot::ToJson(SystemTime now) const {
@@ -39,7 +49,9 @@ nlohmann::json Snapshot::ToJson(SystemTime now) const {
     if (!r.status.ok() && r.failure) p["failure"] = r.failure->ToJson();
     probes[name] = std::move(p);
   }
-  return nlohmann::json{{"probes", std::move(probes)}};
+  nlohmann::json j{{"probes", std::move(probes)}};
+  if (auto budget = ComputeByteBudget(*this, now)) j["byte_budget"] = ByteBudgetJson(*budget);
+  return j;
 }
 
 void Snapshot::ExportMetrics(MetricWriter& out) const {
@@ -61,6 +73,14 @@ void Snapshot::ExportMetrics(MetricWriter& out) const {
   for (const auto& [name, r] : results_) {
     if (r.status.ok() && r.data) r.data->ExportMetrics(out);
     if (!r.status.ok() && r.failure) r.failure->ExportMetrics(out);
+  }
+  // The budget as of the latest run: a scan older than kMaxScanAge by then is not compared.
+  if (auto budget = ComputeByteBudget(*this, LatestRun()); budget && budget->unaccounted) {
+    out.Gauge("cachewarden_buildkit_unaccounted_bytes",
+              "Allocated bytes under BuildKit's directory that BuildKit's DiskUsage does not count "
+              "(metadata databases, snapshots it lost track of): the scan's buildkit group less "
+              "BuildKit's own count, 0 when BuildKit counts more.",
+              static_cast<double>(*budget->unaccounted));
   }
 }
 

@@ -87,7 +87,11 @@ class Snapshot {
 
   const std::map<std::string, ProbeResult, std::less<>>& results() const { return results_; }
 
-  // {"probes": {name: {status, error, age_seconds, ..., data}}}
+  // When the latest run of any probe finished; the epoch for an empty snapshot.
+  SystemTime LatestRun() const;
+
+  // {"probes": {name: {status, error, age_seconds, ..., data}}, "byte_budget": ...} (the budget
+  // when the volume probe has data: ComputeByteBudget).
   nlohmann::json ToJson(SystemTime now) const;
   // cachewarden_probe_* for every probe, and each successful probe's own metrics. Data of a probe
   // whose latest run failed is not exported; its `failure`, where it has one, is.

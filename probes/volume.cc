@@ -1,5 +1,6 @@
 #include "probes/volume.h"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -41,12 +42,30 @@ class VolumeProbe : public Probe {
                                          options_.growth_min_samples, options_.growth_min_span);
     data->inodes_growth = inodes_.Estimate(static_cast<double>(data->files_free),
                                            options_.growth_min_samples, options_.growth_min_span);
+    if (options_.deleted_open) data->deleted_open = DeletedOpen(ctx, now);
     *out = std::move(data);
     return Status::Ok();
   }
 
  private:
+  // The last look, or a new one when it is older than kDeletedOpenEvery or the clock went back.
+  DeletedOpenFiles DeletedOpen(const ProbeContext& ctx, SystemTime now) {
+    struct stat root {};
+    if (::stat(ctx.cache_root.c_str(), &root) != 0) return {};
+    const std::uint64_t dev = static_cast<std::uint64_t>(root.st_dev);
+    if (!deleted_open_ || dev != deleted_open_dev_ || now < deleted_open_at_ ||
+        now - deleted_open_at_ >= VolumeData::kDeletedOpenEvery) {
+      deleted_open_ = FindDeletedOpenFiles(ctx.proc_root, dev, options_.deleted_open_max_fds);
+      deleted_open_dev_ = dev;
+      deleted_open_at_ = now;
+    }
+    return *deleted_open_;
+  }
+
   VolumeOptions options_;
+  std::optional<DeletedOpenFiles> deleted_open_;
+  std::uint64_t deleted_open_dev_ = 0;
+  SystemTime deleted_open_at_{};
   GrowthWindow bytes_;
   GrowthWindow inodes_;
   std::uint64_t last_size_ = 0;
@@ -63,6 +82,19 @@ nlohmann::json GrowthJson(const GrowthEstimate& g) {
           {"span_seconds", g.span_seconds},
           {"rate_per_second", g.rate_per_second},
           {"predicted_full_seconds", full}};
+}
+
+nlohmann::json DeletedOpenJson(const DeletedOpenFiles& d) {
+  nlohmann::json largest = nlohmann::json::array();
+  for (const auto& f : d.largest) {
+    largest.push_back({{"pid", f.pid}, {"comm", f.comm}, {"path", f.path}, {"bytes", f.bytes}});
+  }
+  return {{"bytes", d.bytes},
+          {"files", d.files},
+          {"largest", std::move(largest)},
+          {"processes", d.processes},
+          {"processes_unreadable", d.processes_unreadable},
+          {"truncated", d.truncated}};
 }
 
 double Ratio(double used, double avail) { return used + avail <= 0 ? 0 : used / (used + avail); }
@@ -105,7 +137,8 @@ nlohmann::json VolumeData::ToJson() const {
           {"used_ratio", UsedRatio()},
           {"inodes_used_ratio", InodesUsedRatio()},
           {"bytes_growth", GrowthJson(bytes_growth)},
-          {"inodes_growth", GrowthJson(inodes_growth)}};
+          {"inodes_growth", GrowthJson(inodes_growth)},
+          {"deleted_open", deleted_open ? DeletedOpenJson(*deleted_open) : nlohmann::json()}};
 }
 
 void VolumeData::ExportMetrics(MetricWriter& out) const {
@@ -123,6 +156,19 @@ void VolumeData::ExportMetrics(MetricWriter& out) const {
             static_cast<double>(files_free));
   out.Gauge("cachewarden_volume_readonly", "1 if the cache filesystem is mounted read-only.",
             readonly ? 1 : 0);
+  if (deleted_open) {
+    out.Gauge("cachewarden_volume_deleted_open_bytes",
+              "Allocated bytes of deleted files that processes still hold open on the cache "
+              "filesystem: used, yet under no directory.",
+              static_cast<double>(deleted_open->bytes));
+    out.Gauge("cachewarden_volume_deleted_open_files",
+              "Deleted files still held open on the cache filesystem.",
+              static_cast<double>(deleted_open->files));
+    out.Gauge("cachewarden_volume_deleted_open_unreadable_processes",
+              "Processes whose open files the agent could not read (another user, no ptrace "
+              "access): their deleted files are not counted.",
+              static_cast<double>(deleted_open->processes_unreadable));
+  }
   if (bytes_growth.valid) {
     out.Gauge("cachewarden_volume_fill_rate_bytes_per_second",
               "Least-squares rate at which used bytes grow over the growth window.",
@@ -149,6 +195,9 @@ VolumeOptions ReadVolumeOptions(ConfigReader& section) {
       section.Int("growth_min_samples", static_cast<std::int64_t>(o.growth_min_samples), 2, 4320));
   o.growth_min_span =
       section.Dur("growth_min_span", o.growth_min_span, std::chrono::seconds(0), o.growth_window);
+  o.deleted_open = section.Bool("deleted_open", o.deleted_open);
+  o.deleted_open_max_fds = static_cast<std::size_t>(section.Int(
+      "deleted_open_max_fds", static_cast<std::int64_t>(o.deleted_open_max_fds), 100, 10000000));
   return o;
 }
 

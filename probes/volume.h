@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "base/config_reader.h"
 #include "probes/growth.h"
+#include "probes/held_files.h"
 #include "probes/probe.h"
 
 namespace cachewarden {
@@ -26,6 +28,10 @@ struct VolumeData : ProbeData {
   // metrics are then absent.
   GrowthEstimate bytes_growth;
   GrowthEstimate inodes_growth;
+  // Deleted files still held open on the cache's filesystem (probes.volume.deleted_open); absent
+  // when off. Refreshed at most every kDeletedOpenEvery, the figures of the last look in between.
+  std::optional<DeletedOpenFiles> deleted_open;
+  static constexpr Duration kDeletedOpenEvery = std::chrono::seconds(60);
 
   // Used fraction as `df` computes it: used / (used + avail), in [0, 1].
   double UsedRatio() const;
@@ -40,6 +46,10 @@ struct VolumeOptions {
   Duration growth_window = std::chrono::hours(6);
   std::size_t growth_min_samples = 10;
   Duration growth_min_span = std::chrono::minutes(15);
+  // Look through /proc for deleted files held open on the cache's filesystem (their bytes are
+  // used, and no directory shows them).
+  bool deleted_open = true;
+  std::size_t deleted_open_max_fds = 200000;  // fd links read per look at most
 
   bool operator==(const VolumeOptions&) const = default;
 };

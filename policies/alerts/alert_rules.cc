@@ -25,6 +25,7 @@ std::span<const RuleDef> RuleTable() {
       kBuildkitCertNotReloaded,
       kBuildkitDebugPortOpen,
       kBuildkitGCCapAboveVolume,
+      kBuildkitUnaccountedLarge,
       kBuildkitCacheCorrupted,
       kBuildkitOOMKilled,
       kBuildkitRestarting,

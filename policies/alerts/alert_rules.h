@@ -11,6 +11,7 @@
 #include "policies/alerts/rules/buildkit_oom_killed.h"
 #include "policies/alerts/rules/buildkit_parallelism.h"
 #include "policies/alerts/rules/buildkit_restarting.h"
+#include "policies/alerts/rules/buildkit_unaccounted.h"
 #include "policies/alerts/rules/buildkit_unreachable.h"
 #include "policies/alerts/rules/cert_expiring.h"
 #include "policies/alerts/rules/cert_not_reloaded.h"

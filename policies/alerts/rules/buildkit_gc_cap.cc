@@ -7,17 +7,10 @@
 #include "base/units.h"
 #include "policies/alerts/rule_support.h"
 #include "probes/buildkit.h"
-#include "probes/scan.h"
+#include "probes/byte_budget.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
-namespace {
-
-// The scan group BuildKit's own directory is counted in (probes.scan.groups' default).
-constexpr std::string_view kBuildkitGroup = "buildkit";
-
-}  // namespace
-
 constinit const RuleDef kBuildkitGCCapAboveVolume = {
     .name = "BuildkitGCCapAboveVolume",
     .default_for = std::chrono::seconds(0),
@@ -27,7 +20,7 @@ constinit const RuleDef kBuildkitGCCapAboveVolume = {
     .eval = &EvalOf<&ExtractGcCap, &DecideGcCap>,
 };
 
-std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime) {
+std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now) {
   auto bk = s.Get<BuildkitData>();
   auto vol = s.Get<VolumeData>();
   if (bk == nullptr || vol == nullptr || bk->workers.empty()) return std::nullopt;
@@ -41,11 +34,9 @@ std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime) {
       in.cap_bytes = std::max({in.cap_bytes, p.keep_bytes, p.max_used_space});
     }
   }
-  if (auto scan = s.Get<ScanData>(); scan != nullptr) {
+  if (auto budget = ComputeByteBudget(s, now); budget && budget->scanned) {
     in.scanned = true;
-    for (const auto& g : scan->groups) {
-      if (g.name != kBuildkitGroup) in.unmanaged_bytes += g.totals.allocated_bytes;
-    }
+    in.unmanaged_bytes = budget->Unmanaged();
   }
   return in;
 }
@@ -58,9 +49,12 @@ void DecideGcCap(const GcCapInput& in, const RuleConfig&, RuleOutcome* out) {
   Candidate cand = MakeCandidate(Severity::kWarning, no_cap || above, false,
                                  static_cast<double>(std::max<std::int64_t>(in.cap_bytes, 0)));
   const std::string others =
-      in.scanned ? fmt::format(" less the {} BuildKit does not manage (dind, other)",
-                               HumanBytes(in.unmanaged_bytes))
-                 : std::string();
+      in.scanned
+          ? fmt::format(
+                " less the {} BuildKit does not manage (dind, other, what it does not count under "
+                "buildkit/, deleted files still open)",
+                HumanBytes(in.unmanaged_bytes))
+          : std::string();
   if (no_cap) {
     cand.summary =
         fmt::format("BuildKit at {} has no byte cap on its cache on {}", in.address, in.path);

@@ -9,7 +9,8 @@
 namespace cachewarden {
 
 // BuildkitGCCapAboveVolume: BuildKit's own GC lets its cache grow past the room it has on the
-// volume (the volume's size less what BuildKit does not manage: dind, other), or has no byte cap
+// volume (the volume's size less what BuildKit does not manage: dind, other, bytes under buildkit/
+// it does not count, deleted files still open), or has no byte cap
 // at all, so the disk fills before its GC runs (moby/buildkit#1962, earthly/earthly#2078).
 extern const RuleDef kBuildkitGCCapAboveVolume;
 
@@ -19,7 +20,7 @@ struct GcCapInput {
   std::int64_t cap_bytes = 0;  // the largest keepBytes or maxUsedSpace of its policies; 0: none
   std::size_t policies = 0;    // GC policies over all workers
   std::uint64_t volume_bytes = 0;
-  std::uint64_t unmanaged_bytes = 0;  // the scan's groups but `buildkit`; 0 before a scan
+  std::uint64_t unmanaged_bytes = 0;  // ByteBudget::Unmanaged; 0 before a scan (of the last hour)
   bool scanned = false;
 };
 

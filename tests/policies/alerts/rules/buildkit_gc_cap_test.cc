@@ -21,8 +21,10 @@ Finding GcCapFinding(const Snapshot& s) {
 }
 
 // A 100 GiB volume, BuildKit with the given policies' (keepBytes, maxUsedSpace), and a scan with
-// `dind` GiB in dind/.
-Snapshot Cache(std::vector<std::pair<std::int64_t, std::int64_t>> policies, std::int64_t dind) {
+// `dind` GiB in dind/ (none: -1) and 30 GiB in buildkit/, of which BuildKit counts all but
+// `unaccounted` GiB.
+Snapshot Cache(std::vector<std::pair<std::int64_t, std::int64_t>> policies, std::int64_t dind,
+               std::int64_t unaccounted = 0) {
   Snapshot s;
   auto vol = std::make_shared<VolumeData>();
   vol->path = "/c";
@@ -40,10 +42,12 @@ Snapshot Cache(std::vector<std::pair<std::int64_t, std::int64_t>> policies, std:
     w.gc_policies.push_back(p);
   }
   bk->workers.push_back(w);
+  bk->usage.total_bytes = (30 - unaccounted) * kGiB;
   s.Put<BuildkitData>(bk, kNow);
   if (dind >= 0) {
     auto scan = std::make_shared<ScanData>();
     scan->root = "/c";
+    scan->scanned_at = kNow - std::chrono::minutes(5);
     scan->groups = {{"buildkit", {}}, {"dind", {}}, {"other", {}}};
     scan->groups[0].totals.allocated_bytes = 30 * kGiB;
     scan->groups[1].totals.allocated_bytes = static_cast<std::uint64_t>(dind * kGiB);
@@ -67,6 +71,18 @@ TEST_CASE("BuildkitGCCapAboveVolume fires when BuildKit's cap exceeds its room o
   // BuildKit 0.17's maxUsedSpace counts as the cap too.
   CHECK(GcCapFinding(Cache({{10 * kGiB, 90 * kGiB}}, 20)).severity == Severity::kWarning);
   CHECK(GcCapFinding(Cache({{10 * kGiB, 50 * kGiB}}, 20)).severity == Severity::kOk);
+  // 60 GiB fits beside 20 GiB of dind, not beside that and 25 GiB under buildkit/ that BuildKit
+  // does not count (and so its GC never frees).
+  CHECK(GcCapFinding(Cache({{60 * kGiB, 0}}, 20)).severity == Severity::kOk);
+  f = GcCapFinding(Cache({{60 * kGiB, 0}}, 20, 25));
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.remedy, Catch::Contains("less the 45.0 GiB BuildKit does not manage"));
+  // A scan older than an hour is not set against BuildKit's live figures.
+  Snapshot stale = Cache({{80 * kGiB, 0}}, 30);
+  auto old_scan = std::make_shared<ScanData>(*stale.Get<ScanData>());
+  old_scan->scanned_at = kNow - std::chrono::hours(2);
+  stale.Put<ScanData>(old_scan, kNow);
+  CHECK(GcCapFinding(stale).severity == Severity::kOk);
   // No byte cap at all: the cache grows until the disk is full.
   f = GcCapFinding(Cache({{0, 0}}, 0));
   CHECK(f.severity == Severity::kWarning);
