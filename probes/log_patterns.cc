@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace cachewarden {
 namespace {
@@ -123,6 +124,32 @@ std::optional<LogMatch> MatchLogLine(std::string_view line) {
                  After(line, "cache size set automatically to ", ";"));
   }
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> EntrypointCacheSizeMb(std::string_view line) {
+  auto number = [](std::string_view digits) -> std::optional<std::uint64_t> {
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+      return std::nullopt;
+    }
+    return v;
+  };
+  for (std::string_view marker : {"cache size set automatically to ", "clamping cache size to "}) {
+    const auto at = line.find(marker);
+    if (at == std::string_view::npos) continue;
+    std::string_view rest = line.substr(at + marker.size());
+    const auto space = rest.find(' ');
+    if (space == std::string_view::npos || !rest.substr(space + 1).starts_with("MB")) {
+      return std::nullopt;
+    }
+    return number(rest.substr(0, space));
+  }
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+  constexpr std::string_view kVariable = "CACHE_SIZE_MB=";
+  if (!line.starts_with(kVariable)) return std::nullopt;
+  return number(line.substr(kVariable.size()));
 }
 
 std::optional<LogMatch> LogMatcher::Next(std::string_view line) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -67,6 +68,11 @@ struct LogMatch {
 // the cache's own dind/). `sh: write error: Resource busy` (cgroup setup) is not a dind failure and
 // matches nothing. Pure.
 std::optional<LogMatch> MatchLogLine(std::string_view line);
+
+// The GC size in MB Earthly's entrypoint says it chose: `cache size set automatically to N MB`,
+// `clamping cache size to N MB (...)`, or a line `CACHE_SIZE_MB=N`; nullopt for any other line.
+// The entrypoint's MB are df's KiB / 1024 (MiB). Pure.
+std::optional<std::uint64_t> EntrypointCacheSizeMb(std::string_view line);
 
 // MatchLogLine over one file's lines in order, plus what spans lines: a `panic:` line followed,
 // within kPanicFrameLines lines, by a stack frame in bolt (bbolt, boltdb) or a snapshotter

@@ -7,6 +7,8 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "probes/snapshot.h"
+#include "probes/volume.h"
 
 namespace cachewarden {
 namespace {
@@ -52,7 +54,7 @@ class LogsProbe : public Probe {
       // Lines read so far stay counted in this probe; the next run shows them.
       if (ctx.Cancelled()) return Status::Error(StatusCode::kCancelled, "logs run cancelled");
       const std::string& file = f.follower->options().path;
-      Status s = f.follower->Poll([&](LogLine&& line) { Take(ctx, file, f.matcher, line); });
+      Status s = f.follower->Poll([&](LogLine&& line) { Take(ctx, file, f, line); });
       data->files.push_back(
           {file, f.source, f.detail, f.follower->stats(), s.ok() ? "" : s.ToString()});
     }
@@ -64,6 +66,14 @@ class LogsProbe : public Probe {
     data->last_detail = last_detail_;
     data->restarts = restarts_;
     data->restart_times.assign(restart_times_.begin(), restart_times_.end());
+    data->logged_config = logged_config_;
+    if (logged_config_) {
+      // buildkitd resolves a percentage against the disk of its root: the cache volume.
+      auto volume = ctx.previous ? ctx.previous->Get<VolumeData>() : nullptr;
+      data->logged_config_disk_bytes = volume ? volume->size_bytes : 0;
+      data->logged_gc_cap = BuildkitdGcCapFor(logged_config_->gc, data->logged_config_disk_bytes);
+    }
+    data->entrypoint_cache_size_mb = cache_size_mb_;
     *out = std::move(data);
     return Status::Ok();
   }
@@ -75,7 +85,8 @@ class LogsProbe : public Probe {
           source(std::move(src)),
           detail(std::move(det)) {}
     std::unique_ptr<LogFollower> follower;
-    LogMatcher matcher;  // one per file: a panic's frames follow it in its own file
+    LogMatcher matcher;                 // one per file: a panic's frames follow it in its own file
+    ConfigBlockCollector config_block;  // likewise the lines of a config block
     std::string source;
     std::string detail;
   };
@@ -127,14 +138,19 @@ class LogsProbe : public Probe {
     return looked;
   }
 
-  void Take(const ProbeContext& ctx, const std::string& file, LogMatcher& matcher,
-            const LogLine& line) {
-    auto match = matcher.Next(line.text);
+  void Take(const ProbeContext& ctx, const std::string& file, Followed& f, const LogLine& line) {
+    const SystemTime time = line.time ? *line.time : LogrusTime(line.text).value_or(ctx.Now());
+    // The block's lines are still matched below: the start marker is a start banner too.
+    if (auto block = f.config_block.Next(line.text, line.truncated, time)) {
+      logged_config_ = ReadLoggedConfig(*block, file);
+    }
+    if (auto mb = EntrypointCacheSizeMb(line.text)) cache_size_mb_ = *mb;
+    auto match = f.matcher.Next(line.text);
     if (!match) return;
     auto k = static_cast<std::size_t>(match->kind);
     LogEvent e;
     e.kind = match->kind;
-    e.time = line.time ? *line.time : LogrusTime(line.text).value_or(ctx.Now());
+    e.time = time;
     e.file = file;
     e.line = SanitizeUtf8(line.text, kMaxStoredLine);
     e.entry_id = SanitizeUtf8(match->entry_id, 256);
@@ -210,6 +226,8 @@ class LogsProbe : public Probe {
   SystemTime last_start_{};
   std::uint64_t restarts_ = 0;
   std::deque<SystemTime> restart_times_;
+  std::optional<LoggedBuildkitdConfig> logged_config_;
+  std::optional<std::uint64_t> cache_size_mb_;
 };
 
 }  // namespace
@@ -256,6 +274,19 @@ nlohmann::json LogsData::ToJson() const {
     if (!detail.empty()) latest[std::string(name)] = detail;
   }
   j["restarts"] = restarts;
+  if (logged_config) {
+    j["logged_config"] = {{"time", ToUnixSeconds(logged_config->time)},
+                          {"file", logged_config->file},
+                          {"error", logged_config->error},
+                          {"gc", GcConfigJson(logged_config->gc)},
+                          {"gc_cap", GcCapJson(logged_gc_cap)},
+                          {"disk_bytes", logged_config_disk_bytes}};
+  } else {
+    j["logged_config"] = nullptr;
+  }
+  j["entrypoint_cache_size_mb"] = entrypoint_cache_size_mb
+                                      ? nlohmann::json(*entrypoint_cache_size_mb)
+                                      : nlohmann::json(nullptr);
   auto& ev = j["recent_events"] = nlohmann::json::array();
   for (const auto& e : recent) {
     nlohmann::json item = {{"kind", LogEventKindName(e.kind)},
@@ -298,6 +329,30 @@ void LogsData::ExportMetrics(MetricWriter& out) const {
               "buildkitd restarts seen in its log since the agent started (a start banner after an "
               "earlier start or an exit line).",
               static_cast<double>(restarts));
+  if (logged_config) {
+    out.Gauge("cachewarden_buildkitd_logged_config_ok",
+              "1 if the latest buildkitd.toml Earthly's entrypoint printed in buildkitd's log was "
+              "read whole and its GC settings parsed; 0 if it was dropped or did not parse.",
+              logged_config->error.empty() ? 1 : 0);
+  }
+  if (logged_gc_cap) {
+    constexpr std::string_view kCapHelp =
+        "The GC cap of the buildkitd.toml printed in buildkitd's log, in bytes, for the cache "
+        "volume's size: the largest keepBytes, reservedSpace or maxUsedSpace of the gcpolicy, "
+        "else the worker's gckeepstorage, reservedSpace or maxUsedSpace. An integer gckeepstorage "
+        "is bytes to BuildKit (reading=\"bytes\") and MB in Earthly's template (reading=\"mb\"); "
+        "otherwise the two are equal.";
+    out.Gauge("cachewarden_buildkitd_logged_gc_cap_bytes", kCapHelp,
+              static_cast<double>(logged_gc_cap->bytes), {{"reading", "bytes"}});
+    out.Gauge("cachewarden_buildkitd_logged_gc_cap_bytes", kCapHelp,
+              static_cast<double>(logged_gc_cap->bytes_if_mb), {{"reading", "mb"}});
+  }
+  if (entrypoint_cache_size_mb) {
+    out.Gauge("cachewarden_buildkitd_logged_cache_size_bytes",
+              "The GC size Earthly's entrypoint logged it chose (\"cache size set automatically "
+              "to N MB\", \"clamping cache size to N MB\", CACHE_SIZE_MB=N), N MiB in bytes.",
+              static_cast<double>(*entrypoint_cache_size_mb) * 1048576.0);
+  }
 }
 
 std::string LogsData::Summary() const {

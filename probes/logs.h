@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/config_reader.h"
+#include "probes/log_config_block.h"
 #include "probes/log_discovery.h"
 #include "probes/log_follower.h"
 #include "probes/log_patterns.h"
@@ -60,6 +62,16 @@ struct LogsData : ProbeData {
   std::vector<SystemTime> restart_times;  // the latest kMaxRestartTimes, oldest first
   static constexpr Duration kStartBannerGap = std::chrono::seconds(30);
   static constexpr std::size_t kMaxRestartTimes = 64;
+  // The GC settings of the latest buildkitd.toml Earthly's entrypoint printed (the lines between
+  // `======== Buildkitd config ==========` and `======== End buildkitd config ==========`, see
+  // ConfigBlockCollector), or why they are not known; nullopt: no block has ended yet.
+  std::optional<LoggedBuildkitdConfig> logged_config;
+  // Their effective GC cap (BuildkitdGcCapFor) for the cache volume's size as the volume probe last
+  // measured it (logged_config_disk_bytes; 0 unknown, so a percentage leaves the cap unknown).
+  std::optional<BuildkitdGcCap> logged_gc_cap;
+  std::uint64_t logged_config_disk_bytes = 0;
+  // The latest GC size in MB (MiB) the entrypoint said it chose (EntrypointCacheSizeMb).
+  std::optional<std::uint64_t> entrypoint_cache_size_mb;
 
   // Restarts in restart_times at or after `since`.
   std::size_t RestartsSince(SystemTime since) const;

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "probes/snapshot.h"
+#include "probes/volume.h"
 #include "tests/support/http.h"
 #include "tests/support/process.h"
 
@@ -186,6 +188,232 @@ TEST_CASE("logs: metrics have a fixed set of kinds and invalid UTF-8 is made saf
   CHECK(text.find("cachewarden_buildkit_snapshotter_fallback 0") != std::string::npos);
   CHECK(text.find("cachewarden_log_last_event_timestamp_seconds{kind=\"dind_busy\"}") !=
         std::string::npos);
+}
+
+// Earthly's entrypoint before it starts buildkitd, CRI-formatted as the pod log has it.
+std::string EarthlyStartCri() {
+  const std::vector<std::string> lines = {
+      "cache size set automatically to 20480 MB; this can be changed via the cache_size_mb or "
+      "cache_size_pct config options",
+      "======== Buildkitd config ==========",
+      "debug = false",
+      "root = \"/tmp/earthly/buildkit\"",
+      "[worker.oci]",
+      "  enabled = true",
+      "  gc = true",
+      "  [[worker.oci.gcpolicy]]",
+      "    all = true",
+      "    keepDuration = 1296000",
+      "  # gckeepstorage sets storage limit for default gc profile, in MB.",
+      "  gckeepstorage = 20480",
+      "  [[worker.oci.gcpolicy]]",
+      "    keepBytes = 10737418240",
+      "    filters = [ \"type==source.local\", \"type==source.git.checkout\"]",
+      "  [[worker.oci.gcpolicy]]",
+      "    all = true",
+      "    keepBytes = 21474836480",
+      "======== End buildkitd config ==========",
+  };
+  std::string text;
+  for (const auto& l : lines) text += "2024-01-10T13:30:15.123Z stdout F " + l + "\n";
+  return text;
+}
+
+TEST_CASE(
+    "logs: the config block Earthly's entrypoint prints gives the GC settings buildkitd was told",
+    "[logs][buildkitd_config]") {
+  LogsHarness h;
+  h.Append(EarthlyStartCri());
+  auto d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK(d->logged_config->error.empty());
+  CHECK(ToUnixSeconds(d->logged_config->time) == Approx(1704893415.123));
+  CHECK(d->logged_config->file == h.log);
+  REQUIRE(d->logged_config->gc.workers.size() == 1);
+  const auto& w = d->logged_config->gc.workers[0];
+  CHECK(w.policies.size() == 3);
+  CHECK(w.gckeepstorage_misplaced);
+  REQUIRE(d->logged_gc_cap);
+  CHECK(d->logged_gc_cap->bytes == 21474836480);
+  CHECK(d->entrypoint_cache_size_mb == 20480);
+  // The start marker is still a start banner.
+  CHECK(Count(*d, LogEventKind::kBuildkitdStart) == 1);
+  CHECK(Count(*d, LogEventKind::kCacheSizeAuto) == 1);
+
+  auto j = d->ToJson();
+  CHECK(j["entrypoint_cache_size_mb"] == 20480);
+  CHECK(j["logged_config"]["error"] == "");
+  CHECK(j["logged_config"]["gc_cap"] == nlohmann::json{{"worker", "oci"},
+                                                       {"source", "gcpolicy"},
+                                                       {"bytes", 21474836480},
+                                                       {"bytes_if_mb", 21474836480}});
+  const auto& wj = j["logged_config"]["gc"]["workers"][0];
+  CHECK(wj["gckeepstorage"] == nlohmann::json{{"raw", 20480},
+                                              {"misplaced", true},
+                                              {"as_bytes", 20480},
+                                              {"as_mb_bytes", 21474836480}});
+  CHECK(wj["policies"][0]["keep_duration_seconds"] == 1296000);
+  CHECK(wj["policies"][1]["keep_bytes"] == nlohmann::json{{"bytes", 10737418240}});
+  CHECK(wj["policies"][1]["reserved_space"].is_null());
+  MetricWriter w2;
+  d->ExportMetrics(w2);
+  const auto text = prometheus::TextSerializer().Serialize(w2.Take());
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkitd_logged_gc_cap_bytes{reading=\"bytes\"} "
+                                   "21474836480"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkitd_logged_gc_cap_bytes{reading=\"mb\"} "
+                                   "21474836480"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkitd_logged_config_ok 1"));
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkitd_logged_cache_size_bytes 21474836480"));
+}
+
+TEST_CASE("logs: a worker-level gckeepstorage gives both readings, a later block replaces it",
+          "[logs][buildkitd_config]") {
+  LogsHarness h;
+  h.Append(
+      "======== Buildkitd config ==========\n[worker.oci]\n  gc = true\n  gckeepstorage = 20480\n"
+      "======== End buildkitd config ==========\nclamping cache size to 51200 MB (20% of "
+      "filesystem)\n");
+  auto d = h.Run();
+  REQUIRE(d->logged_gc_cap);
+  CHECK(d->logged_gc_cap->source == "gckeepstorage");
+  CHECK(d->logged_gc_cap->bytes == 20480);
+  CHECK(d->logged_gc_cap->bytes_if_mb == 20480ULL << 20);
+  CHECK(d->entrypoint_cache_size_mb == 51200);
+  MetricWriter w;
+  d->ExportMetrics(w);
+  CHECK_THAT(prometheus::TextSerializer().Serialize(w.Take()),
+             Catch::Contains("cachewarden_buildkitd_logged_gc_cap_bytes{reading=\"mb\"} "
+                             "21474836480"));
+  // The next start's block does not parse: its error replaces the settings.
+  h.Append(
+      "======== Buildkitd config ==========\n[worker.oci]\n  gc = \"yes\"\n"
+      "======== End buildkitd config ==========\nCACHE_SIZE_MB=100\n");
+  d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK(d->logged_config->error ==
+        "buildkitd.toml: worker.oci.gc: expected true or false, got \"yes\"");
+  CHECK(d->logged_config->gc.workers.empty());
+  CHECK_FALSE(d->logged_gc_cap);
+  CHECK(d->entrypoint_cache_size_mb == 100);
+  MetricWriter w2;
+  d->ExportMetrics(w2);
+  const auto text = prometheus::TextSerializer().Serialize(w2.Take());
+  CHECK_THAT(text, Catch::Contains("cachewarden_buildkitd_logged_config_ok 0"));
+  CHECK_THAT(text, !Catch::Contains("cachewarden_buildkitd_logged_gc_cap_bytes"));
+}
+
+TEST_CASE("logs: a percentage in the logged config is taken of the volume probe's size",
+          "[logs][buildkitd_config]") {
+  LogsHarness h;
+  h.Append(
+      "======== Buildkitd config ==========\n[worker.oci]\n  reservedSpace = \"10%\"\n"
+      "======== End buildkitd config ==========\n");
+  auto d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK_FALSE(d->logged_gc_cap);  // no volume measured yet
+  CHECK(d->logged_config_disk_bytes == 0);
+  auto volume = std::make_shared<VolumeData>();
+  volume->size_bytes = 100ULL << 30;
+  auto previous = std::make_shared<Snapshot>();
+  previous->Put<VolumeData>(volume, h.clock.Now());
+  h.ctx.previous = previous;
+  d = h.Run();
+  REQUIRE(d->logged_gc_cap);
+  CHECK(d->logged_gc_cap->source == "reservedSpace");
+  CHECK(d->logged_gc_cap->bytes == 10ULL << 30);
+  CHECK(d->ToJson()["logged_config"]["disk_bytes"] == 100ULL << 30);
+}
+
+TEST_CASE("logs: a config block without its end marker gives no settings",
+          "[logs][buildkitd_config]") {
+  LogsHarness h;
+  // The fixture's block never ends: the lines after the start marker are buildkitd's own.
+  h.Append(testing::ReadFile(testing::SourceDir() + "/tests/fixtures/logs/buildkitd.log"));
+  auto d = h.Run();
+  CHECK_FALSE(d->logged_config);
+  CHECK(d->ToJson()["logged_config"].is_null());
+  CHECK(d->ToJson()["entrypoint_cache_size_mb"].is_null());
+  // Its lines were matched as ever.
+  CHECK(Count(*d, LogEventKind::kBuildkitdStart) == 1);
+  CHECK(Count(*d, LogEventKind::kDindBusy) == 3);
+  MetricWriter w;
+  d->ExportMetrics(w);
+  const auto text = prometheus::TextSerializer().Serialize(w.Take());
+  CHECK_THAT(text, !Catch::Contains("cachewarden_buildkitd_logged"));
+  // The next start marker drops it, and says so; the new block then completes.
+  h.Append(
+      "======== Buildkitd config ==========\n[worker.oci]\n  gckeepstorage = 1\n"
+      "======== End buildkitd config ==========\n");
+  d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK(d->logged_config->error.empty());
+  CHECK(d->logged_config->gc.workers.at(0).gckeepstorage_raw == 1);
+}
+
+TEST_CASE("logs: a config block past the bound is dropped and the reason given",
+          "[logs][buildkitd_config]") {
+  LogsHarness h;
+  std::string block = "======== Buildkitd config ==========\n[worker.oci]\n  gc = true\n";
+  for (std::size_t i = 0; i <= ConfigBlockCollector::kMaxLines; ++i) block += "# a comment\n";
+  block += "  gckeepstorage = 20480\n======== End buildkitd config ==========\n";
+  h.Append(block);
+  auto d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK(d->logged_config->error ==
+        "config block dropped: the block is longer than 2000 lines or 64 KiB");
+  CHECK(d->logged_config->gc.workers.empty());
+  CHECK_FALSE(d->logged_gc_cap);
+  // Bytes bound too: 80 lines of 1 KiB.
+  h.Append("======== Buildkitd config ==========\n");
+  for (int i = 0; i < 80; ++i) h.Append("# " + std::string(1024, 'x') + "\n");
+  h.Append("======== End buildkitd config ==========\n");
+  d = h.Run();
+  REQUIRE(d->logged_config);
+  CHECK_THAT(d->logged_config->error, Catch::StartsWith("config block dropped: "));
+}
+
+TEST_CASE("the config block collector drops what it cannot read whole",
+          "[logs][buildkitd_config]") {
+  ConfigBlockCollector c;
+  const SystemTime t0{std::chrono::seconds(100)};
+  CHECK_FALSE(c.Next("gc = true", false, t0));  // no block open
+  CHECK_FALSE(c.Next("======== End buildkitd config ==========", false, t0));
+  CHECK_FALSE(c.Next("======== Buildkitd config ==========", false, t0));
+  CHECK_FALSE(c.Next("[worker.oci]", false, t0 + std::chrono::seconds(1)));
+  auto b = c.Next("======== End buildkitd config ==========", false, t0);
+  REQUIRE(b);
+  CHECK(b->text == "[worker.oci]\n");
+  CHECK(b->time == t0);
+  CHECK(b->dropped.empty());
+  // A line the follower cut.
+  CHECK_FALSE(c.Next("======== Buildkitd config ==========", false, t0));
+  b = c.Next("root = \"/tmp/ear", true, t0);
+  REQUIRE(b);
+  CHECK_THAT(b->dropped, Catch::Contains("cut"));
+  CHECK_FALSE(c.Next("======== End buildkitd config ==========", false, t0));
+  // A start marker while a block is open.
+  CHECK_FALSE(c.Next("======== Buildkitd config ==========", false, t0));
+  b = c.Next("======== Buildkitd config ==========", false, t0 + std::chrono::seconds(5));
+  REQUIRE(b);
+  CHECK(b->time == t0);
+  CHECK(b->dropped == "no end marker before the next start marker");
+  b = c.Next("======== End buildkitd config ==========", false, t0);
+  REQUIRE(b);
+  CHECK(b->time == t0 + std::chrono::seconds(5));
+  CHECK(b->text.empty());
+}
+
+TEST_CASE("the entrypoint's cache size in MB", "[logs][buildkitd_config]") {
+  CHECK(EntrypointCacheSizeMb("cache size set automatically to 20480 MB; this can be changed") ==
+        20480);
+  CHECK(EntrypointCacheSizeMb("clamping cache size to 51200 MB (20% of filesystem)") == 51200);
+  CHECK(EntrypointCacheSizeMb("CACHE_SIZE_MB=30000") == 30000);
+  CHECK(EntrypointCacheSizeMb("  CACHE_SIZE_MB=30000\r") == 30000);
+  CHECK_FALSE(EntrypointCacheSizeMb("CACHE_SIZE_MB="));
+  CHECK_FALSE(EntrypointCacheSizeMb("CACHE_SIZE_MB=20%"));
+  CHECK_FALSE(EntrypointCacheSizeMb("clamping cache size to lots MB"));
+  CHECK_FALSE(EntrypointCacheSizeMb("clamping cache size to 5 GB"));
+  CHECK_FALSE(EntrypointCacheSizeMb("gc = true"));
 }
 
 TEST_CASE("logs: config rejects relative paths and unknown formats", "[logs][config]") {
