@@ -11,9 +11,10 @@
 
 namespace cachewarden {
 
-// What buildkitd was told about its listeners: by the flags of its command line and by its
-// buildkitd.toml's [grpc] table (address, debugAddress, [grpc.tls] cert, key, ca). Pure parsers;
-// nothing here reads a file, keeps state or throws (bar std::bad_alloc).
+// What buildkitd was told about its listeners, by the flags of its command line and by its
+// buildkitd.toml's [grpc] table (address, debugAddress, [grpc.tls] cert, key, ca), and about its
+// GC, by the toml's worker tables (below). Pure parsers; nothing here reads a file, keeps state or
+// throws (bar std::bad_alloc).
 
 // The listener settings of buildkitd's command line (/proc/<pid>/cmdline, NUL-separated): `--addr`
 // (repeatable), `--config`, `--tlscert`, `--tlskey`, `--tlscacert`, `--debugaddr`, each as
