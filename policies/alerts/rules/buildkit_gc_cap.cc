@@ -8,6 +8,7 @@
 #include "policies/alerts/rule_support.h"
 #include "probes/buildkit.h"
 #include "probes/byte_budget.h"
+#include "probes/logs.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -21,18 +22,33 @@ constinit const RuleDef kBuildkitGCCapAboveVolume = {
 };
 
 std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now) {
-  auto bk = s.Get<BuildkitData>();
   auto vol = s.Get<VolumeData>();
-  if (bk == nullptr || vol == nullptr || bk->workers.empty()) return std::nullopt;
+  if (vol == nullptr) return std::nullopt;
   GcCapInput in;
   in.path = CachePath(s);
-  in.address = bk->address;
   in.volume_bytes = vol->size_bytes;
-  for (const auto& w : bk->workers) {
-    for (const auto& p : w.gc_policies) {
-      ++in.policies;
-      in.cap_bytes = std::max({in.cap_bytes, p.keep_bytes, p.max_used_space});
+  auto bk = s.Get<BuildkitData>();
+  const ProbeResult* run = s.Find(BuildkitData::kProbe);
+  auto logs = s.Get<LogsData>();
+  if (bk != nullptr && !bk->workers.empty() && run != nullptr && run->status.ok()) {
+    in.address = bk->address;
+    for (const auto& w : bk->workers) {
+      for (const auto& p : w.gc_policies) {
+        ++in.policies;
+        in.cap_bytes = std::max({in.cap_bytes, p.keep_bytes, p.max_used_space});
+      }
     }
+  } else if (logs != nullptr && logs->logged_config && logs->logged_config->error.empty() &&
+             logs->logged_gc_cap) {
+    // BuildKit does not answer: the settings buildkitd was started with, as its entrypoint logged
+    // them. An integer gckeepstorage is read as MB there, as Earthly's template writes it. No cap
+    // in the file is not judged: buildkitd then applies its own size-based defaults.
+    in.address = "buildkitd";
+    in.logged = logs->logged_config->file;
+    for (const auto& w : logs->logged_config->gc.workers) in.policies += w.policies.size();
+    in.cap_bytes = static_cast<std::int64_t>(logs->logged_gc_cap->bytes_if_mb);
+  } else {
+    return std::nullopt;
   }
   if (auto budget = ComputeByteBudget(s, now); budget && budget->scanned) {
     in.scanned = true;
@@ -72,13 +88,18 @@ void DecideGcCap(const GcCapInput& in, const RuleConfig&, RuleOutcome* out) {
         HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)), HumanBytes(in.volume_bytes), in.path);
     cand.description = fmt::format(
         "BuildKit at {} lets its cache grow to {} (the largest keepBytes or maxUsedSpace of its "
-        "GC policies), but the volume holding {} has {}{}: {} of room. Its GC starts only past "
+        "GC policies{}), but the volume holding {} has {}{}: {} of room. Its GC starts only past "
         "the cap, so the disk is full first. Lower the cap below the room (Earthly's "
         "CACHE_SIZE_MB or CACHE_SIZE_PCT; keepBytes / maxUsedSpace in buildkitd.toml; dockerd: "
         "builder.gc.defaultKeepStorage) and restart buildkitd, or give the cache a larger "
         "volume.",
-        in.address, HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)), in.path,
-        HumanBytes(in.volume_bytes), others, HumanBytes(room));
+        in.address, HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)),
+        in.logged.empty()
+            ? std::string()
+            : fmt::format(", as the buildkitd.toml its entrypoint printed in {} says; "
+                          "BuildKit itself does not answer",
+                          in.logged),
+        in.path, HumanBytes(in.volume_bytes), others, HumanBytes(room));
     if (!above) {
       out->ok_summary = fmt::format("BuildKit's GC cap {} fits the {} of room on {}",
                                     HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)),

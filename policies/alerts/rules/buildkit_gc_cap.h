@@ -22,9 +22,13 @@ struct GcCapInput {
   std::uint64_t volume_bytes = 0;
   std::uint64_t unmanaged_bytes = 0;  // ByteBudget::Unmanaged; 0 before a scan (of the last hour)
   bool scanned = false;
+  // Not empty: BuildKit did not answer, and the cap is that of the buildkitd.toml Earthly's
+  // entrypoint printed in this log file (the logs probe's logged_gc_cap).
+  std::string logged;
 };
 
-// Needs the buildkit and the volume probes' data (the scan's where there is one).
+// Needs the volume probe's data and either a successful buildkit run or a logged buildkitd.toml
+// with a cap (the scan's data where there is one).
 std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now);
 void DecideGcCap(const GcCapInput& in, const RuleConfig& c, RuleOutcome* out);
 

@@ -4,6 +4,7 @@
 
 #include "policies/alerts/assessment.h"
 #include "probes/buildkit.h"
+#include "probes/logs.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
 
@@ -90,6 +91,38 @@ TEST_CASE("BuildkitGCCapAboveVolume fires when BuildKit's cap exceeds its room o
   // Without BuildKit's answer there is nothing to judge.
   Snapshot none;
   CHECK(GcCapFinding(none).rule.empty());
+}
+
+TEST_CASE(
+    "BuildkitGCCapAboveVolume judges the buildkitd.toml buildkitd's log printed when BuildKit does "
+    "not answer",
+    "[policies][buildkit]") {
+  Snapshot s = Cache({{10 * kGiB, 0}}, 30);  // BuildKit's own answer: 10 GiB fits
+  CHECK(GcCapFinding(s).severity == Severity::kOk);
+  auto logs = std::make_shared<LogsData>();
+  LoggedBuildkitdConfig logged;
+  logged.file = "/var/log/pods/ci_buildkitd-0/buildkitd/0.log";
+  logged.gc.workers.push_back({});
+  logged.gc.workers[0].policies.resize(3);
+  logs->logged_config = logged;
+  logs->logged_gc_cap = BuildkitdGcCap{"oci", "gcpolicy", 120 * kGiB, 120 * kGiB};
+  s.Put<LogsData>(logs, kNow);
+  // BuildKit answers: its own policies count, not the log's.
+  CHECK(GcCapFinding(s).severity == Severity::kOk);
+  // Its latest run failed: the logged settings stand in.
+  ProbeResult failed = *s.Find("buildkit");
+  failed.status = Status::Error(StatusCode::kTimeout, "deadline");
+  s.Set(failed);
+  Finding f = GcCapFinding(s);
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.summary, Catch::StartsWith("BuildKit keeps up to 120.0 GiB on a 100.0 GiB volume"));
+  CHECK_THAT(f.remedy, Catch::Contains("as the buildkitd.toml its entrypoint printed in "
+                                       "/var/log/pods/ci_buildkitd-0/buildkitd/0.log says"));
+  // A logged config without a cap leaves buildkitd's built-in defaults: not judged.
+  logs = std::make_shared<LogsData>(*logs);
+  logs->logged_gc_cap.reset();
+  s.Put<LogsData>(logs, kNow);
+  CHECK(GcCapFinding(s).rule.empty());
 }
 
 }  // namespace
