@@ -118,19 +118,13 @@ nlohmann::json ByteBudgetJson(const ByteBudget& b) {
   for (const Row& row : Rows(b)) {
     rows.push_back({{"part", row.part}, {"bytes", row.bytes}, {"note", row.note}});
   }
-  nlohmann::json holders = nlohmann::json::array();
-  if (b.deleted_open) {
-    for (const auto& f : b.deleted_open->largest) {
-      holders.push_back({{"pid", f.pid}, {"comm", f.comm}, {"path", f.path}, {"bytes", f.bytes}});
-    }
-  }
   return {{"path", b.path},
           {"volume_size_bytes", b.volume_size},
           {"volume_used_bytes", b.volume_used},
           {"scanned", b.scanned},
           {"rows", std::move(rows)},
           {"unaccounted_bytes", b.unaccounted ? nlohmann::json(*b.unaccounted) : nlohmann::json()},
-          {"deleted_open_holders", std::move(holders)}};
+          {"deleted_open", b.deleted_open ? DeletedOpenJson(*b.deleted_open) : nlohmann::json()}};
 }
 
 }  // namespace cachewarden

@@ -55,7 +55,8 @@ std::optional<ByteBudget> ComputeByteBudget(const Snapshot& s, SystemTime now);
 // figure known ("  BuildKit's own count   50.0 GiB  (1234 records)"), each ending in a newline.
 std::string ByteBudgetText(const ByteBudget& b);
 // {"path", "volume_size_bytes", "volume_used_bytes", "rows": [{"part", "bytes", "note"}...],
-// "unaccounted_bytes" (null if not known), "deleted_open" (the holders)}: /status and check --json.
+// "unaccounted_bytes" (null if not known), "deleted_open" (DeletedOpenJson, null when off)}:
+// /status and check --json.
 nlohmann::json ByteBudgetJson(const ByteBudget& b);
 
 }  // namespace cachewarden

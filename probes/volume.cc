@@ -84,6 +84,10 @@ nlohmann::json GrowthJson(const GrowthEstimate& g) {
           {"predicted_full_seconds", full}};
 }
 
+double Ratio(double used, double avail) { return used + avail <= 0 ? 0 : used / (used + avail); }
+
+}  // namespace
+
 nlohmann::json DeletedOpenJson(const DeletedOpenFiles& d) {
   nlohmann::json largest = nlohmann::json::array();
   for (const auto& f : d.largest) {
@@ -96,10 +100,6 @@ nlohmann::json DeletedOpenJson(const DeletedOpenFiles& d) {
           {"processes_unreadable", d.processes_unreadable},
           {"truncated", d.truncated}};
 }
-
-double Ratio(double used, double avail) { return used + avail <= 0 ? 0 : used / (used + avail); }
-
-}  // namespace
 
 Status StatVolume(const std::string& path, VolumeData* out) {
   struct statvfs st {};

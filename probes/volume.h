@@ -59,6 +59,10 @@ VolumeOptions ReadVolumeOptions(ConfigReader& section);
 // A volume probe with an empty growth window.
 std::unique_ptr<Probe> NewVolumeProbe(const VolumeOptions& options);
 
+// {"bytes", "files", "largest": [{"pid", "comm", "path", "bytes"}], "processes",
+// "processes_unreadable", "truncated"}: the volume's and the byte budget's JSON.
+nlohmann::json DeletedOpenJson(const DeletedOpenFiles& d);
+
 // The statvfs itself, for one-shot use and tests.
 Status StatVolume(const std::string& path, VolumeData* out);
 

@@ -76,7 +76,7 @@ TEST_CASE(
   const auto j = ByteBudgetJson(*b);
   CHECK(j["unaccounted_bytes"] == 6 * kGiB);
   CHECK(j["rows"].size() == 6);  // BuildKit, unaccounted, dind, other, deleted open, outside
-  CHECK(j["deleted_open_holders"][0]["pid"] == 77);
+  CHECK(j["deleted_open"]["largest"][0]["pid"] == 77);
   // The snapshot's JSON (/status, check --json) and metrics carry it.
   const Snapshot s = Cache(44);
   CHECK(s.ToJson(kNow)["byte_budget"]["unaccounted_bytes"] == 6 * kGiB);
