@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "probes/buildkit_earthly.h"
+#include "probes/exposure.h"
 
 namespace cachewarden {
 namespace {
@@ -22,6 +23,10 @@ class BuildkitProbe : public Probe {
       }
       BuildkitAnswer answer;
       last = QueryBuildkit(address, options_.call_timeout, ctx.cancel, &answer);
+      std::string through;
+      if (!last.ok() && last.code() != StatusCode::kCancelled) {
+        through = ThroughProcessRoot(ctx, address, &answer, &last);
+      }
       if (last.ok()) {
         auto data = std::make_shared<BuildkitData>();
         data->address = address.text;
@@ -33,6 +38,7 @@ class BuildkitProbe : public Probe {
         data->sessions = answer.sessions;
         data->usage = SummarizeUsage(answer.records);
         data->workers = std::move(answer.workers);
+        data->reached_through = std::move(through);
         *out = std::move(data);
         return Status::Ok();
       }
@@ -49,6 +55,29 @@ class BuildkitProbe : public Probe {
   }
 
  private:
+  // A unix:// socket that is not at its path here may be in buildkitd's own mount namespace: tried
+  // again as /proc/<pid>/root/<path>. On an answer *last is ok and the root is returned; else
+  // *last keeps the first failure, with the second's reason added, and "" is returned.
+  std::string ThroughProcessRoot(const ProbeContext& ctx, const BuildkitAddress& address,
+                                 BuildkitAnswer* answer, Status* last) {
+    if (address.kind != BuildkitAddress::Kind::kUnix || options_.process.empty()) return "";
+    std::string error;
+    const int pid = FindProcess(ctx.proc_root, options_.process, &error);
+    if (pid <= 0) return "";
+    BuildkitAddress inside = address;
+    const std::string root = fmt::format("{}/{}/root", ctx.proc_root, pid);
+    inside.path = root + address.path;
+    Status again = QueryBuildkit(inside, options_.call_timeout, ctx.cancel, answer);
+    if (again.ok()) {
+      *last = again;
+      return root;
+    }
+    *last = Status::Error(last->code(),
+                          fmt::format("{}; through {}: {}", last->message(), root, again.message()),
+                          last->error_number(), last->path());
+    return "";
+  }
+
   BuildkitOptions options_;
 };
 
@@ -105,6 +134,7 @@ nlohmann::json BuildkitData::ToJson() const {
   }
   nlohmann::json j = {
       {"address", address},
+      {"reached_through", reached_through},
       {"unreachable", UnreachableJson(unreachable)},
       {"version", version.version},
       {"info_served", info_served},
@@ -287,6 +317,7 @@ BuildkitOptions ReadBuildkitOptions(ConfigReader& section) {
   }
   o.call_timeout = section.Dur("call_timeout", o.call_timeout, std::chrono::milliseconds(10),
                                std::chrono::minutes(5));
+  o.process = section.String("process", o.process);
   if (std::optional<BuildkitTls> tls = ReadTls(section)) {
     // Every tcp:// address then speaks mTLS: never plaintext once TLS is configured.
     for (auto& a : o.addresses) {

@@ -58,6 +58,9 @@ struct BuildkitData : ProbeData {
   std::optional<BuildkitSessions> sessions;  // Earthly's fork only
   BuildkitUsage usage;
   std::vector<BuildkitWorker> workers;
+  // Not empty: the unix:// address answered only through this process's root ("/proc/7/root"),
+  // not at its own path.
+  std::string reached_through;
 
   nlohmann::json ToJson() const override;
   void ExportMetrics(MetricWriter& out) const override;
@@ -74,10 +77,13 @@ struct BuildkitDownData : ProbeData {
 };
 
 // `probes.buildkit`: `address` (list, tried in order), `call_timeout` (the deadline of each gRPC
-// call and of the docker-unix upgrade) and `tls` (copied into each tcp:// address).
+// call and of the docker-unix upgrade), `tls` (copied into each tcp:// address) and `process`.
 struct BuildkitOptions {
   std::vector<BuildkitAddress> addresses;
   Duration call_timeout = std::chrono::seconds(5);
+  // A unix:// address that does not answer is tried again through /proc/<pid>/root of the first
+  // process of this name (a sidecar sharing buildkitd's pid namespace, a host agent); "": not.
+  std::string process = "buildkitd";
   bool operator==(const BuildkitOptions&) const = default;
 };
 

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 
 #include "probes/buildkit.h"
@@ -360,6 +361,54 @@ TEST_CASE("buildkit exports up 0 for each address that did not answer, 1 for the
                                    dir / "missing.sock\"} 0"));
   CHECK_THAT(text,
              Catch::Contains("cachewarden_buildkit_up{address=\"unix://" + dir / "bk.sock\"} 1"));
+}
+
+TEST_CASE(
+    "buildkit reaches a unix socket that is only in buildkitd's mount namespace through "
+    "/proc/<pid>/root",
+    "[buildkit][grpc]") {
+  // buildkitd as a sidecar sharing its pid namespace sees it: a /proc whose buildkitd's root holds
+  // the socket (a fixture directory: the test cannot make a second mount namespace's root here);
+  // the server on it is a real gRPC server of the test's own.
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "bk-root/run/cw-absent");
+  std::filesystem::create_directories(dir / "proc/77");
+  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
+  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  FakeControl service;
+  FakeServer server(dir / "bk-root/run/cw-absent/buildkitd.sock", &service);
+  BuildkitOptions o;
+  BuildkitAddress a;
+  std::string error;
+  REQUIRE(ParseBuildkitAddress("unix:///run/cw-absent/buildkitd.sock", &a, &error));
+  o.addresses = {a};
+  o.call_timeout = std::chrono::seconds(10);
+  ProbeContext ctx;
+  ctx.proc_root = dir / "proc";
+  std::shared_ptr<const ProbeData> out;
+  Status s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  const auto& d = dynamic_cast<const BuildkitData&>(*out);
+  CHECK(d.address == "unix:///run/cw-absent/buildkitd.sock");
+  CHECK(d.reached_through == dir / "proc/77/root");
+  CHECK(d.usage.records == 2);
+  CHECK(d.ToJson()["reached_through"] == dir / "proc/77/root");
+
+  // With `process` off, or no such process, the socket's own path is all there is.
+  o.process = "";
+  s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  o.process = "no-such-daemon";
+  s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  // Found, but not answering there either: both reasons.
+  std::filesystem::remove(dir / "proc/77/root");
+  std::filesystem::create_directories(dir / "proc/77/root");
+  o.process = "buildkitd";
+  s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  CHECK_THAT(s.message(), Catch::Contains("through " + dir / "proc/77/root"));
 }
 
 }  // namespace
