@@ -24,9 +24,7 @@ class BuildkitProbe : public Probe {
       BuildkitAnswer answer;
       last = QueryBuildkit(address, options_.call_timeout, ctx.cancel, &answer);
       std::string through;
-      if (!last.ok() && last.code() != StatusCode::kCancelled) {
-        through = ThroughProcessRoot(ctx, address, &answer, &last);
-      }
+      if (!last.ok()) through = ThroughProcessRoot(ctx, address, &answer, &last);
       if (last.ok()) {
         auto data = std::make_shared<BuildkitData>();
         data->address = address.text;
@@ -55,18 +53,29 @@ class BuildkitProbe : public Probe {
   }
 
  private:
-  // A unix:// socket that is not at its path here may be in buildkitd's own mount namespace: tried
-  // again as /proc/<pid>/root/<path>. On an answer *last is ok and the root is returned; else
+  // What is not here may be in buildkitd's own mount namespace: a unix:// socket missing at its
+  // path, or a tcp:// address's tls file missing (Earthly's image keeps them at /etc/*.pem in
+  // buildkitd's container). Tried once more through /proc/<pid>/root of `process`; a socket that
+  // refuses or hangs is not asked twice. On an answer *last is ok and the root is returned; else
   // *last keeps the first failure, with the second's reason added, and "" is returned.
   std::string ThroughProcessRoot(const ProbeContext& ctx, const BuildkitAddress& address,
                                  BuildkitAnswer* answer, Status* last) {
-    if (address.kind != BuildkitAddress::Kind::kUnix || options_.process.empty()) return "";
+    if (last->code() != StatusCode::kMissing || options_.process.empty()) return "";
+    const bool tls_file = address.kind == BuildkitAddress::Kind::kTcp && address.tls &&
+                          address.tls->root.empty() &&
+                          (last->path() == address.tls->ca || last->path() == address.tls->cert ||
+                           last->path() == address.tls->key);
+    if (address.kind != BuildkitAddress::Kind::kUnix && !tls_file) return "";
     std::string error;
     const int pid = FindProcess(ctx.proc_root, options_.process, &error);
     if (pid <= 0) return "";
     BuildkitAddress inside = address;
     const std::string root = fmt::format("{}/{}/root", ctx.proc_root, pid);
-    inside.path = root + address.path;
+    if (tls_file) {
+      inside.tls->root = root;
+    } else {
+      inside.path = root + address.path;
+    }
     Status again = QueryBuildkit(inside, options_.call_timeout, ctx.cancel, answer);
     if (again.ok()) {
       *last = again;

@@ -58,8 +58,8 @@ struct BuildkitData : ProbeData {
   std::optional<BuildkitSessions> sessions;  // Earthly's fork only
   BuildkitUsage usage;
   std::vector<BuildkitWorker> workers;
-  // Not empty: the unix:// address answered only through this process's root ("/proc/7/root"),
-  // not at its own path.
+  // Not empty: the address answered only through this process's root ("/proc/7/root"): a unix://
+  // socket not at its own path here, or a tcp:// address whose tls files are only there.
   std::string reached_through;
 
   nlohmann::json ToJson() const override;
@@ -81,8 +81,9 @@ struct BuildkitDownData : ProbeData {
 struct BuildkitOptions {
   std::vector<BuildkitAddress> addresses;
   Duration call_timeout = std::chrono::seconds(5);
-  // A unix:// address that does not answer is tried again through /proc/<pid>/root of the first
-  // process of this name (a sidecar sharing buildkitd's pid namespace, a host agent); "": not.
+  // A unix:// socket missing at its path, or a tcp:// address's tls file missing, is tried once
+  // more through /proc/<pid>/root of the first process of this name (a sidecar sharing
+  // buildkitd's pid namespace, a host agent); "": not.
   std::string process = "buildkitd";
   bool operator==(const BuildkitOptions&) const = default;
 };

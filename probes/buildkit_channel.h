@@ -18,6 +18,9 @@ struct BuildkitTls {
   std::string key;   // its private key
   // The name buildkitd's certificate must carry (and the SNI sent); "": the address's host.
   std::string server_name;
+  // "": the files are read here. Else a process's /proc/<pid>/root: the files are read inside it,
+  // as that process names them (buildkitd's own /etc/ca.pem), never outside it.
+  std::string root;
 
   bool operator==(const BuildkitTls&) const = default;
 };

@@ -114,8 +114,11 @@ void SetDeadline(grpc::ClientContext* ctx, Duration timeout) {
 // A PEM file of `probes.buildkit.tls`; certificates and keys are a few KiB.
 constexpr std::size_t kMaxPemBytes = 1 << 20;
 
-Status ReadPem(const std::string& file, std::string_view key, std::string* out) {
-  if (Status s = ReadSmallFile(file, out, kMaxPemBytes); !s.ok()) {
+Status ReadPem(const BuildkitTls& tls, const std::string& file, std::string_view key,
+               std::string* out) {
+  Status s = tls.root.empty() ? ReadSmallFile(file, out, kMaxPemBytes)
+                              : ReadSmallFileInRoot(tls.root, file, out, kMaxPemBytes);
+  if (!s.ok()) {
     return Status::Error(s.code(), fmt::format("cannot read tls.{}: {}", key, s.message()),
                          s.error_number(), file);
   }
@@ -137,10 +140,10 @@ Status OpenTcpChannel(const BuildkitAddress& address, std::shared_ptr<grpc::Chan
   }
   const BuildkitTls& tls = *address.tls;
   grpc::SslCredentialsOptions ssl;
-  if (Status s = ReadPem(tls.ca, "ca", &ssl.pem_root_certs); !s.ok()) return s;
+  if (Status s = ReadPem(tls, tls.ca, "ca", &ssl.pem_root_certs); !s.ok()) return s;
   if (!tls.cert.empty()) {
-    if (Status s = ReadPem(tls.cert, "cert", &ssl.pem_cert_chain); !s.ok()) return s;
-    if (Status s = ReadPem(tls.key, "key", &ssl.pem_private_key); !s.ok()) return s;
+    if (Status s = ReadPem(tls, tls.cert, "cert", &ssl.pem_cert_chain); !s.ok()) return s;
+    if (Status s = ReadPem(tls, tls.key, "key", &ssl.pem_private_key); !s.ok()) return s;
   }
   if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
   *out = grpc::CreateCustomChannel(address.path, grpc::SslCredentials(ssl), args);

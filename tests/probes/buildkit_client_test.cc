@@ -411,5 +411,34 @@ TEST_CASE(
   CHECK_THAT(s.message(), Catch::Contains("through " + dir / "proc/77/root"));
 }
 
+TEST_CASE("buildkit asks a unix socket that hangs once, not again through /proc/<pid>/root",
+          "[buildkit][grpc]") {
+  // A socket at its path that does not answer costs one deadline: only a missing socket is
+  // looked for in buildkitd's root (where, here, a server that would answer waits unasked).
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / ("bk-root" + dir.path()));
+  std::filesystem::create_directories(dir / "proc/77");
+  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
+  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  FakeControl hanging;
+  hanging.hang_disk_usage = true;
+  FakeServer here(dir / "buildkitd.sock", &hanging);
+  FakeControl answering;
+  FakeServer inside(dir / "bk-root" + dir / "buildkitd.sock", &answering);
+  BuildkitOptions o;
+  BuildkitAddress a;
+  std::string error;
+  REQUIRE(ParseBuildkitAddress("unix://" + dir / "buildkitd.sock", &a, &error));
+  o.addresses = {a};
+  o.call_timeout = std::chrono::milliseconds(300);
+  ProbeContext ctx;
+  ctx.proc_root = dir / "proc";
+  std::shared_ptr<const ProbeData> out;
+  const Status s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  hanging.Release();
+  CHECK(s.code() == StatusCode::kTimeout);
+  CHECK_THAT(s.message(), !Catch::Contains("through"));
+}
+
 }  // namespace
 }  // namespace cachewarden

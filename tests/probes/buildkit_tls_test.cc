@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 
 #include "probes/buildkit.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
@@ -152,6 +153,56 @@ TEST_CASE("buildkit over tcp:// names the tls file it cannot read", "[buildkit][
   s = Collect(1, Tls(dir / "not-pem", "", ""), &out);
   CHECK(s.code() == StatusCode::kParse);
   CHECK_THAT(s.message(), Catch::Contains("tls.ca " + dir / "not-pem holds no PEM block"));
+}
+
+TEST_CASE(
+    "buildkit over tcp:// reads tls files missing here inside buildkitd's root, through "
+    "/proc/<pid>/root",
+    "[buildkit][grpc][tls]") {
+  // Earthly's image keeps the certificates at /etc/*.pem in buildkitd's container: a sidecar sees
+  // them only through /proc/<pid>/root. The /proc here is a fixture directory (no second mount
+  // namespace is made); the files, the TLS and the server are real.
+  Pki pki;
+  OneRecordControl service;
+  testing::GrpcServer server("127.0.0.1:0", MtlsServer(pki), {&service});
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "bk-root/etc/cw-absent");
+  std::filesystem::create_directories(dir / "proc/77");
+  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
+  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  std::filesystem::copy_file(pki.ca.cert, dir / "bk-root/etc/cw-absent/ca.pem");
+  std::filesystem::copy_file(pki.client.cert, dir / "bk-root/etc/cw-absent/cert.pem");
+  std::filesystem::copy_file(pki.client.key, dir / "bk-root/etc/cw-absent/key.pem");
+
+  BuildkitOptions o;
+  BuildkitAddress a;
+  std::string error;
+  REQUIRE(ParseBuildkitAddress("tcp://127.0.0.1:" + std::to_string(server.port()), &a, &error));
+  a.tls = Tls("/etc/cw-absent/ca.pem", "/etc/cw-absent/cert.pem", "/etc/cw-absent/key.pem");
+  o.addresses = {a};
+  o.call_timeout = std::chrono::seconds(10);
+  ProbeContext ctx;
+  ctx.proc_root = dir / "proc";
+  std::shared_ptr<const ProbeData> out;
+  Status s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  const auto& d = dynamic_cast<const BuildkitData&>(*out);
+  CHECK(d.usage.records == 1);
+  CHECK(d.reached_through == dir / "proc/77/root");
+
+  // Only inside that root: a file missing there too fails with both reasons, and a file that is
+  // here is never looked for there.
+  std::filesystem::remove(dir / "bk-root/etc/cw-absent/key.pem");
+  s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  CHECK_THAT(s.message(), Catch::Contains("cannot read tls.ca"));
+  CHECK_THAT(s.message(), Catch::Contains("through " + dir / "proc/77/root"));
+  CHECK_THAT(s.message(), Catch::Contains("cannot read tls.key"));
+  o.addresses[0].tls = Tls(pki.ca.cert, pki.client.cert, dir / "nowhere/key.pem");
+  s = NewBuildkitProbe(o)->Collect(ctx, &out);
+  CHECK(s.code() == StatusCode::kMissing);
+  CHECK_THAT(s.message(), Catch::Contains("through " + dir / "proc/77/root"));
 }
 
 }  // namespace
