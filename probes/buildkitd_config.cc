@@ -435,6 +435,10 @@ Status ParseBuildkitdGcToml(std::string_view text, BuildkitdGcConfig* out) {
   return Status::Ok();
 }
 
+std::uint64_t BuildkitdGcCap::Guessed() const {
+  return bytes != bytes_if_mb && bytes < kGcKeepStorageMbBelow ? bytes_if_mb : bytes;
+}
+
 std::optional<BuildkitdGcCap> BuildkitdGcCapFor(const BuildkitdGcConfig& config,
                                                 std::uint64_t disk_bytes) {
   std::optional<BuildkitdGcCap> best;

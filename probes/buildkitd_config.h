@@ -123,7 +123,14 @@ struct BuildkitdGcCap {
   // In bytes, with an integer gckeepstorage read as MiB (Earthly's template); equal to `bytes`
   // unless the cap is an integer gckeepstorage.
   std::uint64_t bytes_if_mb = 0;
+
+  // One reading where the config alone cannot say which it is: an integer gckeepstorage below
+  // kGcKeepStorageMbBelow is MB (no build cache is capped below 16 MiB, and Earthly's CACHE_SIZE_MB
+  // values are this small), a larger one bytes.
+  std::uint64_t Guessed() const;
 };
+
+inline constexpr std::uint64_t kGcKeepStorageMbBelow = std::uint64_t{1} << 24;
 
 // The effective GC cap for a disk of `disk_bytes` bytes (the filesystem of buildkitd's root; 0:
 // unknown). Per worker that is enabled and whose gc is not off: with gcpolicy, the largest over

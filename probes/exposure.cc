@@ -12,6 +12,8 @@
 #include "base/host_port.h"
 #include "fs/proc_net_tcp.h"
 #include "fs/read_file.h"
+#include "probes/log_config_block.h"
+#include "probes/volume.h"
 
 namespace cachewarden {
 namespace {
@@ -176,11 +178,26 @@ class ExposureProbe : public Probe {
         d.config_read = path;
         s = ParseBuildkitdToml(text, &file);
         if (!s.ok()) d.error = fmt::format("{}: {}", path, s.message());
+        ReadGc(ctx, text, &d);
       } else if (s.code() != StatusCode::kMissing || !flags.config.empty()) {
         d.error = s.ToString();
       }
     }
     d.listen = MergeBuildkitdListen(flags, file);
+  }
+
+  // The GC settings of the same file (the cap buildkitd applies when BuildKit itself does not
+  // answer). buildkitd resolves a percentage against the disk of its root: the cache volume.
+  static void ReadGc(const ProbeContext& ctx, std::string_view text, ExposureDiscovery* d) {
+    BuildkitdGcConfig gc;
+    if (Status s = ParseBuildkitdGcToml(text, &gc); !s.ok()) {
+      d->gc_error = fmt::format("{}: {}", d->config_read, s.message());
+      return;
+    }
+    auto volume = ctx.previous ? ctx.previous->Get<VolumeData>() : nullptr;
+    d->gc_disk_bytes = volume ? volume->size_bytes : 0;
+    d->gc_cap = BuildkitdGcCapFor(gc, d->gc_disk_bytes);
+    d->gc = std::move(gc);
   }
 
   // The configured certificate files; where none is configured, the ones buildkitd was started
@@ -318,6 +335,12 @@ nlohmann::json ExposureData::ToJson() const {
     if (!l.tls_cert.empty()) d["tls_cert"] = l.tls_cert;
     if (!l.tls_ca.empty()) d["tls_ca"] = l.tls_ca;
     if (!l.debug_address.empty()) d["debug_address"] = l.debug_address;
+    if (discovery.gc) {
+      d["gc"] = GcConfigJson(*discovery.gc);
+      d["gc_cap"] = GcCapJson(discovery.gc_cap);
+      d["gc_disk_bytes"] = discovery.gc_disk_bytes;
+    }
+    if (!discovery.gc_error.empty()) d["gc_error"] = discovery.gc_error;
     j["discovery"] = std::move(d);
   }
   return j;
@@ -379,6 +402,17 @@ void ExposureData::ExportMetrics(MetricWriter& out) const {
               "1 when buildkitd's TCP port listens on all interfaces (0.0.0.0 or ::) of its "
               "network namespace, 0 when only on loopback or one address.",
               p.all_interfaces ? 1 : 0, {{"port", std::to_string(p.port)}});
+  }
+  if (discovery.gc_cap) {
+    constexpr std::string_view kCapHelp =
+        "The GC cap of buildkitd's config file (read through /proc/<pid>/root), in bytes, for the "
+        "cache volume's size, as the logged one (cachewarden_buildkitd_logged_gc_cap_bytes): an "
+        "integer gckeepstorage is bytes to BuildKit (reading=\"bytes\") and MB in Earthly's "
+        "template (reading=\"mb\"); otherwise the two are equal.";
+    out.Gauge("cachewarden_buildkitd_config_gc_cap_bytes", kCapHelp,
+              static_cast<double>(discovery.gc_cap->bytes), {{"reading", "bytes"}});
+    out.Gauge("cachewarden_buildkitd_config_gc_cap_bytes", kCapHelp,
+              static_cast<double>(discovery.gc_cap->bytes_if_mb), {{"reading", "mb"}});
   }
   if (debug_port) {
     out.Gauge("cachewarden_buildkit_debug_port_open",

@@ -69,6 +69,12 @@ struct ExposureDiscovery {
   std::string config_read;  // the file read (through /proc/<pid>/root); "" when none was
   std::string error;        // why the command line or the config could not be read; "" if fine
   BuildkitdListen listen;   // what buildkitd listens on, and its TLS files, as it names them
+  // The GC settings of the config read (unset: none read, or gc_error), and their cap for a disk
+  // of gc_disk_bytes (the cache volume's size; 0 before the volume probe has run).
+  std::optional<BuildkitdGcConfig> gc;
+  std::string gc_error;
+  std::optional<BuildkitdGcCap> gc_cap;
+  std::uint64_t gc_disk_bytes = 0;
 };
 
 struct ExposureData : ProbeData {

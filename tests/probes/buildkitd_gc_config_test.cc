@@ -79,6 +79,11 @@ TEST_CASE("buildkitd gc settings: a worker's own gckeepstorage has two readings"
   CHECK(cap->source == "gckeepstorage");
   CHECK(cap->bytes == 20480);
   CHECK(cap->bytes_if_mb == 20480ULL << 20);
+  CHECK(cap->Guessed() == 20480ULL << 20);  // 20 KB is no cache cap: MB
+  REQUIRE(ParseBuildkitdGcToml("[worker.oci]\n  gckeepstorage = 20000000000\n", &c).ok());
+  cap = BuildkitdGcCapFor(c, 100 * kGiB);
+  REQUIRE(cap);
+  CHECK(cap->Guessed() == 20000000000);  // 20 GB in bytes, not 18 PiB in MB
 
   // With a gcpolicy, gckeepstorage is not used.
   REQUIRE(ParseBuildkitdGcToml("[worker.oci]\ngckeepstorage = 20480\n[[worker.oci.gcpolicy]]\n"
@@ -89,6 +94,7 @@ TEST_CASE("buildkitd gc settings: a worker's own gckeepstorage has two readings"
   REQUIRE(cap);
   CHECK(cap->bytes == kGiB);
   CHECK(cap->bytes_if_mb == kGiB);
+  CHECK(cap->Guessed() == kGiB);
 
   // A string gckeepstorage is BuildKit's disk space: no ambiguity.
   REQUIRE(ParseBuildkitdGcToml("[worker.oci]\ngckeepstorage = \"20GB\"\n", &c).ok());

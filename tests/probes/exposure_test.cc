@@ -403,6 +403,36 @@ TEST_CASE(
   CHECK(data->disk_cert->mtime != SystemTime{});
 }
 
+TEST_CASE("exposure: reads the GC settings of buildkitd's config file, and their cap",
+          "[exposure][discovery]") {
+  using namespace std::string_literals;
+  FakeBuildkitd bk("buildkitd\0--config=/etc/buildkitd.toml\0"s);
+  bk.Put("/etc/buildkitd.toml",
+         "[worker.oci]\n  gc = true\n  [[worker.oci.gcpolicy]]\n    keepBytes = \"20GB\"\n"
+         "  [[worker.oci.gcpolicy]]\n    all = true\n    keepBytes = 64424509440\n");
+  ExposureOptions o = For("tcp://127.0.0.1:1");
+  o.process = "buildkitd";
+  o.handshake_timeout = milliseconds(200);
+  auto data = RunOnce(o, bk.proc.path());
+  INFO(data->ToJson().dump());
+  REQUIRE(data->discovery.gc);
+  REQUIRE(data->discovery.gc->workers.size() == 1);
+  CHECK(data->discovery.gc->workers[0].policies.size() == 2);
+  REQUIRE(data->discovery.gc_cap);
+  CHECK(data->discovery.gc_cap->bytes == 64424509440);
+  CHECK(data->ToJson()["discovery"]["gc_cap"]["bytes"] == 64424509440);
+  CHECK_THAT(MetricsText(*data),
+             Catch::Contains("cachewarden_buildkitd_config_gc_cap_bytes{reading=\"bytes\"} "
+                             "64424509440"));
+  // A key of the wrong type: named, and the listening part of the file still counts.
+  bk.Put("/etc/buildkitd.toml", "[worker.oci]\n  gckeepstorage = true\n");
+  data = RunOnce(o, bk.proc.path());
+  CHECK_FALSE(data->discovery.gc);
+  CHECK_THAT(data->discovery.gc_error, Catch::Contains("gckeepstorage"));
+  CHECK(data->discovery.error.empty());
+  CHECK_THAT(MetricsText(*data), !Catch::Contains("cachewarden_buildkitd_config_gc_cap_bytes"));
+}
+
 TEST_CASE("exposure: a broken buildkitd.toml is reported and the flags still count",
           "[exposure][discovery]") {
   using namespace std::string_literals;

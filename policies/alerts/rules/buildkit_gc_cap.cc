@@ -8,6 +8,7 @@
 #include "policies/alerts/rule_support.h"
 #include "probes/buildkit.h"
 #include "probes/byte_budget.h"
+#include "probes/exposure.h"
 #include "probes/logs.h"
 #include "probes/volume.h"
 
@@ -38,15 +39,25 @@ std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now) {
         in.cap_bytes = std::max({in.cap_bytes, p.keep_bytes, p.max_used_space});
       }
     }
-  } else if (logs != nullptr && logs->logged_config && logs->logged_config->error.empty() &&
-             logs->logged_gc_cap) {
+  } else if (logs != nullptr && logs->logged_config && logs->logged_config->error.empty()) {
     // BuildKit does not answer: the settings buildkitd was started with, as its entrypoint logged
     // them. An integer gckeepstorage is read as MB there, as Earthly's template writes it. No cap
     // in the file is not judged: buildkitd then applies its own size-based defaults.
+    if (!logs->logged_gc_cap) return std::nullopt;
     in.address = "buildkitd";
     in.logged = logs->logged_config->file;
     for (const auto& w : logs->logged_config->gc.workers) in.policies += w.policies.size();
     in.cap_bytes = static_cast<std::int64_t>(logs->logged_gc_cap->bytes_if_mb);
+  } else if (auto exp = s.Get<ExposureData>();
+             exp != nullptr && exp->discovery.gc && exp->discovery.gc_cap) {
+    // Nor was the config logged: buildkitd's config file, read through its root (no cap there is
+    // not judged either). It may have
+    // changed since buildkitd read it at its start; an integer gckeepstorage is read as
+    // BuildkitdGcCap::Guessed says, since nothing tells whose template wrote it.
+    in.address = "buildkitd";
+    in.config_file = exp->discovery.config_read;
+    for (const auto& w : exp->discovery.gc->workers) in.policies += w.policies.size();
+    in.cap_bytes = static_cast<std::int64_t>(exp->discovery.gc_cap->Guessed());
   } else {
     return std::nullopt;
   }
@@ -56,6 +67,27 @@ std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now) {
   }
   return in;
 }
+
+namespace {
+
+// Where the cap came from when BuildKit itself did not say: "" when it did.
+std::string SettingsSource(const GcCapInput& in) {
+  if (!in.logged.empty()) {
+    return fmt::format(
+        ", as the buildkitd.toml its entrypoint printed in {} says; BuildKit itself does not "
+        "answer",
+        in.logged);
+  }
+  if (!in.config_file.empty()) {
+    return fmt::format(
+        ", as buildkitd's config file {} says now; BuildKit itself does not answer, and "
+        "buildkitd reads that file only at its start",
+        in.config_file);
+  }
+  return "";
+}
+
+}  // namespace
 
 void DecideGcCap(const GcCapInput& in, const RuleConfig&, RuleOutcome* out) {
   const std::uint64_t room =
@@ -93,12 +125,7 @@ void DecideGcCap(const GcCapInput& in, const RuleConfig&, RuleOutcome* out) {
         "CACHE_SIZE_MB or CACHE_SIZE_PCT; keepBytes / maxUsedSpace in buildkitd.toml; dockerd: "
         "builder.gc.defaultKeepStorage) and restart buildkitd, or give the cache a larger "
         "volume.",
-        in.address, HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)),
-        in.logged.empty()
-            ? std::string()
-            : fmt::format(", as the buildkitd.toml its entrypoint printed in {} says; "
-                          "BuildKit itself does not answer",
-                          in.logged),
+        in.address, HumanBytes(static_cast<std::uint64_t>(in.cap_bytes)), SettingsSource(in),
         in.path, HumanBytes(in.volume_bytes), others, HumanBytes(room));
     if (!above) {
       out->ok_summary = fmt::format("BuildKit's GC cap {} fits the {} of room on {}",

@@ -25,10 +25,14 @@ struct GcCapInput {
   // Not empty: BuildKit did not answer, and the cap is that of the buildkitd.toml Earthly's
   // entrypoint printed in this log file (the logs probe's logged_gc_cap).
   std::string logged;
+  // Not empty: neither answered nor logged; the cap is that of buildkitd's config file, read
+  // through /proc/<pid>/root by the exposure probe (this path).
+  std::string config_file;
 };
 
-// Needs the volume probe's data and either a successful buildkit run or a logged buildkitd.toml
-// with a cap (the scan's data where there is one).
+// Needs the volume probe's data and one of, in this order: a successful buildkit run, a logged
+// buildkitd.toml with a cap, buildkitd's config file with a cap (the scan's data where there is
+// one).
 std::optional<GcCapInput> ExtractGcCap(const Snapshot& s, SystemTime now);
 void DecideGcCap(const GcCapInput& in, const RuleConfig& c, RuleOutcome* out);
 

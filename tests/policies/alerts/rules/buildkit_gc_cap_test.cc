@@ -4,6 +4,7 @@
 
 #include "policies/alerts/assessment.h"
 #include "probes/buildkit.h"
+#include "probes/exposure.h"
 #include "probes/logs.h"
 #include "probes/scan.h"
 #include "probes/volume.h"
@@ -121,6 +122,46 @@ TEST_CASE(
   // A logged config without a cap leaves buildkitd's built-in defaults: not judged.
   logs = std::make_shared<LogsData>(*logs);
   logs->logged_gc_cap.reset();
+  s.Put<LogsData>(logs, kNow);
+  CHECK(GcCapFinding(s).rule.empty());
+}
+
+TEST_CASE(
+    "BuildkitGCCapAboveVolume judges buildkitd's config file when BuildKit does not answer and "
+    "nothing was logged",
+    "[policies][buildkit]") {
+  Snapshot s = Cache({{10 * kGiB, 0}}, 30);
+  ProbeResult failed = *s.Find("buildkit");
+  failed.status = Status::Error(StatusCode::kMissing, "no socket");
+  s.Set(failed);
+  CHECK(GcCapFinding(s).rule.empty());  // nothing else says what the cap is
+  auto exp = std::make_shared<ExposureData>();
+  exp->discovery.ran = true;
+  exp->discovery.config_read = "/proc/55/root/etc/buildkitd.toml";
+  exp->discovery.gc = BuildkitdGcConfig{};
+  exp->discovery.gc->workers.push_back({});
+  exp->discovery.gc->workers[0].policies.resize(2);
+  // An integer gckeepstorage of 90000: 90000 MB (87.9 GiB) by the guess, more than the 70 GiB of
+  // room beside 30 GiB of dind.
+  exp->discovery.gc_cap = BuildkitdGcCap{"oci", "gckeepstorage", 90000, 90000ULL << 20};
+  s.Put<ExposureData>(exp, kNow);
+  Finding f = GcCapFinding(s);
+  CHECK(f.severity == Severity::kWarning);
+  CHECK_THAT(f.summary, Catch::StartsWith("BuildKit keeps up to 87.9 GiB on a 100.0 GiB volume"));
+  CHECK_THAT(f.remedy,
+             Catch::Contains("as buildkitd's config file /proc/55/root/etc/buildkitd.toml "
+                             "says now"));
+  // An integer that large is bytes: 60 GB fits.
+  exp = std::make_shared<ExposureData>(*exp);
+  exp->discovery.gc_cap =
+      BuildkitdGcCap{"oci", "gckeepstorage", 60'000'000'000, 60'000'000'000ULL << 20};
+  s.Put<ExposureData>(exp, kNow);
+  CHECK(GcCapFinding(s).severity == Severity::kOk);
+  // A logged config wins over the file, also when it sets no cap (buildkitd's own defaults).
+  auto logs = std::make_shared<LogsData>();
+  LoggedBuildkitdConfig logged;
+  logged.file = "/var/log/buildkitd.log";
+  logs->logged_config = logged;
   s.Put<LogsData>(logs, kNow);
   CHECK(GcCapFinding(s).rule.empty());
 }
