@@ -213,6 +213,8 @@ std::string ShowName(std::string_view name) {
   return out + "\"";
 }
 
+std::string HumanBytes(std::uint64_t bytes) { return HumanBytes(static_cast<double>(bytes)); }
+
 std::string HumanBytes(double bytes) {
   constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int i = 0;

@@ -33,6 +33,8 @@ struct SizeSpec {
 std::optional<SizeSpec> ParseSize(std::string_view text);
 // Bytes for people: "1.5 GiB", "512 B".
 std::string HumanBytes(double bytes);
+// The same for a count of bytes (st_blocks * 512, statvfs figures).
+std::string HumanBytes(std::uint64_t bytes);
 // An age for people, at most two units: "2d3h", "5h12m", "42s"; "0s" for negative ones (a clock set
 // back).
 std::string HumanAge(Duration d);

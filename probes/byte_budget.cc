@@ -18,16 +18,14 @@ struct Row {
   std::string note;
 };
 
-std::string Human(std::uint64_t bytes) { return HumanBytes(static_cast<double>(bytes)); }
-
 std::uint64_t Minus(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
 
 std::string Holders(const DeletedOpenFiles& d) {
   std::string note = fmt::format("{} file{}", d.files, d.files == 1 ? "" : "s");
   if (!d.largest.empty()) {
     const HeldFile& f = d.largest.front();
-    note +=
-        fmt::format("; largest {} held by pid {} ({}): {}", Human(f.bytes), f.pid, f.comm, f.path);
+    note += fmt::format("; largest {} held by pid {} ({}): {}", HumanBytes(f.bytes), f.pid, f.comm,
+                        f.path);
   }
   if (d.processes_unreadable > 0) {
     note += fmt::format("; {} processes not readable", d.processes_unreadable);
@@ -104,9 +102,9 @@ std::optional<ByteBudget> ComputeByteBudget(const Snapshot& s, SystemTime now) {
 
 std::string ByteBudgetText(const ByteBudget& b) {
   std::string out = fmt::format("  byte budget of {} ({} volume, {} used):\n", b.path,
-                                Human(b.volume_size), Human(b.volume_used));
+                                HumanBytes(b.volume_size), HumanBytes(b.volume_used));
   for (const Row& row : Rows(b)) {
-    out += fmt::format("    {:<36} {:>10}{}{}\n", row.part, Human(row.bytes),
+    out += fmt::format("    {:<36} {:>10}{}{}\n", row.part, HumanBytes(row.bytes),
                        row.note.empty() ? "" : "  ", row.note);
   }
   if (!b.scanned) out += "    (no scan in the last hour: what fills the cache is not known yet)\n";

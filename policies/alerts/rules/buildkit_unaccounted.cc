@@ -16,8 +16,6 @@ constexpr RuleParam kUnaccountedParams[] = {
     {"min_size", ParamKind::kSize, 1 * kGiB},
 };
 
-std::string Human(std::uint64_t bytes) { return HumanBytes(static_cast<double>(bytes)); }
-
 }  // namespace
 
 constinit const RuleDef kBuildkitUnaccountedLarge = {
@@ -42,9 +40,10 @@ void DecideUnaccounted(const UnaccountedInput& in, const RuleConfig& c, RuleOutc
   const double size_limit = c.Param("min_size");
   Candidate cand =
       MakeCandidate(Severity::kWarning, bytes > ratio_limit && bytes > size_limit, false, bytes);
-  cand.summary = fmt::format(
-      "{} under {}/buildkit is not counted by BuildKit ({} there, BuildKit counts {})",
-      Human(in.unaccounted_bytes), in.path, Human(in.buildkit_dir_bytes), Human(in.counted_bytes));
+  cand.summary =
+      fmt::format("{} under {}/buildkit is not counted by BuildKit ({} there, BuildKit counts {})",
+                  HumanBytes(in.unaccounted_bytes), in.path, HumanBytes(in.buildkit_dir_bytes),
+                  HumanBytes(in.counted_bytes));
   cand.description = fmt::format(
       "BuildKit's GC frees only the records it counts; these {} ({:.0f}% of the {} volume) it "
       "never will: its metadata databases (metadata_v2.db, containerdmeta.db) grown large, or "
@@ -53,12 +52,13 @@ void DecideUnaccounted(const UnaccountedInput& in, const RuleConfig& c, RuleOutc
       "prune --all` then a restart of buildkitd lets it drop what it does not know, and when that "
       "does not free them, stop buildkitd and remove its state directory (the cache starts "
       "cold).",
-      Human(in.unaccounted_bytes),
+      HumanBytes(in.unaccounted_bytes),
       in.volume_bytes == 0 ? 0.0 : 100 * bytes / static_cast<double>(in.volume_bytes),
-      Human(in.volume_bytes));
+      HumanBytes(in.volume_bytes));
   out->candidates.push_back(std::move(cand));
-  out->ok_summary = fmt::format("BuildKit counts all but {} of the {} under {}/buildkit",
-                                Human(in.unaccounted_bytes), Human(in.buildkit_dir_bytes), in.path);
+  out->ok_summary =
+      fmt::format("BuildKit counts all but {} of the {} under {}/buildkit",
+                  HumanBytes(in.unaccounted_bytes), HumanBytes(in.buildkit_dir_bytes), in.path);
 }
 
 }  // namespace cachewarden
