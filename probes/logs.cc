@@ -54,6 +54,7 @@ class LogsProbe : public Probe {
       // Lines read so far stay counted in this probe; the next run shows them.
       if (ctx.Cancelled()) return Status::Error(StatusCode::kCancelled, "logs run cancelled");
       const std::string& file = f.follower->options().path;
+      f.read_time.reset();
       Status s = f.follower->Poll([&](LogLine&& line) { Take(ctx, file, f, line); });
       data->files.push_back(
           {file, f.source, f.detail, f.follower->stats(), s.ok() ? "" : s.ToString()});
@@ -87,6 +88,7 @@ class LogsProbe : public Probe {
     std::unique_ptr<LogFollower> follower;
     LogMatcher matcher;                 // one per file: a panic's frames follow it in its own file
     ConfigBlockCollector config_block;  // likewise the lines of a config block
+    std::optional<SystemTime> read_time;  // the latest own time of a line in this run's read
     std::string source;
     std::string detail;
   };
@@ -139,9 +141,17 @@ class LogsProbe : public Probe {
   }
 
   void Take(const ProbeContext& ctx, const std::string& file, Followed& f, const LogLine& line) {
-    const SystemTime time = line.time ? *line.time : LogrusTime(line.text).value_or(ctx.Now());
+    // A line with no time of its own is dated at read time, but for Earthly's entrypoint's start
+    // banner (and its config block) and exit lines: those take the latest time a line of this read
+    // carried (read time when none did yet), so that a backlog read at once keeps its restarts
+    // apart and in the past instead of all of them "now", and buildkitd's first dated line after a
+    // banner then dates its start (CountRestart).
+    const std::optional<SystemTime> own = line.time ? line.time : LogrusTime(line.text);
+    if (own) f.read_time = *own;
+    const SystemTime borrowed = own ? *own : f.read_time.value_or(ctx.Now());
+    const SystemTime time = own ? *own : ctx.Now();
     // The block's lines are still matched below: the start marker is a start banner too.
-    if (auto block = f.config_block.Next(line.text, line.truncated, time)) {
+    if (auto block = f.config_block.Next(line.text, line.truncated, borrowed)) {
       logged_config_ = ReadLoggedConfig(*block, file);
     }
     if (auto mb = EntrypointCacheSizeMb(line.text)) cache_size_mb_ = *mb;
@@ -150,7 +160,7 @@ class LogsProbe : public Probe {
     auto k = static_cast<std::size_t>(match->kind);
     LogEvent e;
     e.kind = match->kind;
-    e.time = time;
+    e.time = IsLifeEvent(match->kind) ? borrowed : time;
     e.file = file;
     e.line = SanitizeUtf8(line.text, kMaxStoredLine);
     e.entry_id = SanitizeUtf8(match->entry_id, 256);
@@ -159,7 +169,11 @@ class LogsProbe : public Probe {
     if (!e.detail.empty()) last_detail_[k] = e.detail;
     // What holds until buildkitd restarts belongs to the start whose banners come around it: one
     // start logs the fallback and the TLS warning before its `running server on` lines.
-    if (CountRestart(e)) ForgetBefore(e.time - LogsData::kStartBannerGap);
+    if (CountRestart(e, own.has_value())) {
+      // What came before a banner was the start before (the banner is a start's first line).
+      ForgetBefore(banner_start_ ? e.time + std::chrono::nanoseconds(1)
+                                 : e.time - LogsData::kStartBannerGap);
+    }
     ++counts_[k];
     if (e.time > last_time_[k]) last_time_[k] = e.time;
     if (match->kind == LogEventKind::kSnapshotterFallback) {
@@ -179,6 +193,11 @@ class LogsProbe : public Probe {
     while (recent_.size() > options_.recent_events) recent_.pop_front();
   }
 
+  static bool IsLifeEvent(LogEventKind k) {
+    return k == LogEventKind::kBuildkitdStart || k == LogEventKind::kBuildkitExited ||
+           k == LogEventKind::kHealthcheckFailed;
+  }
+
   // Drops what the start beginning at `t` (less the banner gap) no longer holds.
   void ForgetBefore(SystemTime t) {
     if (fallback_ && fallback_time_ < t) fallback_ = false;
@@ -186,19 +205,40 @@ class LogsProbe : public Probe {
   }
 
   // Counts a restart; true when `e` is the first banner of a start (not one of the banners of the
-  // start before it).
-  bool CountRestart(const LogEvent& e) {
+  // start before it). `own_time`: the line carried its time.
+  bool CountRestart(const LogEvent& e, bool own_time) {
     if (e.kind == LogEventKind::kBuildkitExited || e.kind == LogEventKind::kHealthcheckFailed) {
       seen_life_ = true;
+      exited_ = true;
       return false;
     }
     if (e.kind != LogEventKind::kBuildkitdStart) return false;
-    // One start logs its config banner and a "running server on" line per address.
-    const bool same_start = have_start_ && e.time - last_start_ < LogsData::kStartBannerGap &&
-                            last_start_ - e.time < LogsData::kStartBannerGap;
+    // One start logs Earthly's config banner (once, first) and a "running server on" line per
+    // address. At a banner or after an exit line a start begins. The first server line with a time
+    // of its own after a banner with none belongs to the banner's start and dates it (the banner's
+    // time was borrowed); otherwise lines less than the gap apart are one start.
+    const bool banner = e.line.find(kConfigBlockStart) != std::string::npos;
+    bool same_start = false;
+    bool dates_start = false;
+    if (have_start_ && !exited_ && !banner) {
+      dates_start = banner_start_ && start_time_borrowed_ && own_time;
+      same_start = dates_start || (e.time - last_start_ < LogsData::kStartBannerGap &&
+                                   last_start_ - e.time < LogsData::kStartBannerGap);
+    }
+    if (same_start) {
+      if (dates_start) {
+        if (start_counted_ && !restart_times_.empty()) restart_times_.back() = e.time;
+        start_time_borrowed_ = false;
+      }
+      last_start_ = e.time;
+      return false;
+    }
     have_start_ = true;
+    exited_ = false;
+    banner_start_ = banner;
     last_start_ = e.time;
-    if (same_start) return false;
+    start_time_borrowed_ = !own_time;
+    start_counted_ = seen_life_;
     if (seen_life_) {
       ++restarts_;
       restart_times_.push_back(e.time);
@@ -223,6 +263,10 @@ class LogsProbe : public Probe {
   std::array<std::string, kLogEventKinds> last_detail_{};
   bool seen_life_ = false;  // a start or an exit was seen: the next start is a restart
   bool have_start_ = false;
+  bool exited_ = false;               // an exit line since the latest start
+  bool banner_start_ = false;         // the latest start began with Earthly's config banner
+  bool start_time_borrowed_ = false;  // ... whose line had no time of its own
+  bool start_counted_ = false;        // ... counted as a restart
   SystemTime last_start_{};
   std::uint64_t restarts_ = 0;
   std::deque<SystemTime> restart_times_;

@@ -174,6 +174,51 @@ TEST_CASE("logs: a start banner after an exit or an earlier start is a restart, 
              Catch::Contains("cachewarden_buildkit_log_restarts_total 2"));
 }
 
+TEST_CASE(
+    "logs: a backlog read at once dates Earthly's banners by buildkitd's own lines, not at read "
+    "time",
+    "[logs]") {
+  LogsHarness h;
+  h.clock.Set(SystemTime(std::chrono::seconds(1709600000)));  // the agent reads it a day later
+  // Two starts an hour apart, as a plain log file keeps them: the entrypoint's lines carry no
+  // time, buildkitd's do.
+  const std::string start =
+      "======== Buildkitd config ==========\n[worker.oci]\n  gc = true\n"
+      "======== End buildkitd config ==========\n";
+  h.Append(start +
+           "time=\"2024-03-04T10:00:00Z\" msg=\"running server on "
+           "/run/buildkit/buildkitd.sock\"\n"
+           "time=\"2024-03-04T10:40:00Z\" msg=\"gc error: boom\"\n"
+           "Error: buildkit process has exited with code 137\n" +
+           start +
+           "time=\"2024-03-04T11:00:00Z\" msg=\"running server on "
+           "/run/buildkit/buildkitd.sock\"\n"
+           "time=\"2024-03-04T11:00:00Z\" msg=\"running server on tcp://0.0.0.0:8372\"\n");
+  auto d = h.Run();
+  CHECK(d->restarts == 1);
+  REQUIRE(d->restart_times.size() == 1);
+  // Dated by the first server line of the second start, not by the agent's clock.
+  CHECK(ToUnixSeconds(d->restart_times[0]) == Approx(1709550000));
+  CHECK(d->RestartsSince(SystemTime(std::chrono::seconds(1709599000))) == 0);
+  // The exit line is dated by the line before it in the same read, the config block by the one
+  // before the banner.
+  CHECK(ToUnixSeconds(d->last_time[static_cast<std::size_t>(LogEventKind::kBuildkitExited)]) ==
+        Approx(1709548800));
+  REQUIRE(d->logged_config);
+  CHECK(ToUnixSeconds(d->logged_config->time) == Approx(1709548800));
+  // Followed live: a banner read alone is dated when it is read; its server line then dates it.
+  h.clock.Set(SystemTime(std::chrono::seconds(1709600100)));
+  h.Append(start);
+  d = h.Run();
+  REQUIRE(d->restarts == 2);
+  CHECK(ToUnixSeconds(d->restart_times[1]) == Approx(1709600100));
+  h.Append(
+      "time=\"2024-03-05T01:01:50Z\" msg=\"running server on /run/buildkit/buildkitd.sock\"\n");
+  d = h.Run();
+  CHECK(d->restarts == 2);
+  CHECK(ToUnixSeconds(d->restart_times[1]) == Approx(1709600510));
+}
+
 TEST_CASE("logs: metrics have a fixed set of kinds and invalid UTF-8 is made safe", "[logs]") {
   LogsHarness h;
   h.Append("rm: cannot remove '/var/earthbuild/dind/\xff\xfe/y': Device or resource busy\n");
