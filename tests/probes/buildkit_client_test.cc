@@ -14,6 +14,7 @@
 #include "probes/buildkit.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
 #include "probes/buildkit/proto/health.grpc.pb.h"
+#include "tests/support/fake_proc.h"
 #include "tests/support/grpc_server.h"
 #include "tests/support/process.h"
 
@@ -372,9 +373,7 @@ TEST_CASE(
   // the server on it is a real gRPC server of the test's own.
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "bk-root/run/cw-absent");
-  std::filesystem::create_directories(dir / "proc/77");
-  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
-  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  testing::FakeBuildkitdProc(dir);
   FakeControl service;
   FakeServer server(dir / "bk-root/run/cw-absent/buildkitd.sock", &service);
   BuildkitOptions o;
@@ -417,9 +416,7 @@ TEST_CASE("buildkit asks a unix socket that hangs once, not again through /proc/
   // looked for in buildkitd's root (where, here, a server that would answer waits unasked).
   testing::TempDir dir;
   std::filesystem::create_directories(dir / ("bk-root" + dir.path()));
-  std::filesystem::create_directories(dir / "proc/77");
-  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
-  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  testing::FakeBuildkitdProc(dir);
   FakeControl hanging;
   hanging.hang_disk_usage = true;
   FakeServer here(dir / "buildkitd.sock", &hanging);

@@ -12,6 +12,7 @@
 #include "probes/buildkit.h"
 #include "probes/buildkit/proto/control.grpc.pb.h"
 #include "tests/support/certs.h"
+#include "tests/support/fake_proc.h"
 #include "tests/support/grpc_server.h"
 #include "tests/support/process.h"
 
@@ -167,9 +168,7 @@ TEST_CASE(
   testing::GrpcServer server("127.0.0.1:0", MtlsServer(pki), {&service});
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "bk-root/etc/cw-absent");
-  std::filesystem::create_directories(dir / "proc/77");
-  testing::WriteFile(dir / "proc/77/comm", "buildkitd\n");
-  std::filesystem::create_directory_symlink(dir / "bk-root", dir / "proc/77/root");
+  testing::FakeBuildkitdProc(dir);
   std::filesystem::copy_file(pki.ca.cert, dir / "bk-root/etc/cw-absent/ca.pem");
   std::filesystem::copy_file(pki.client.cert, dir / "bk-root/etc/cw-absent/cert.pem");
   std::filesystem::copy_file(pki.client.key, dir / "bk-root/etc/cw-absent/key.pem");
