@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -81,34 +82,88 @@ EntryMeasureOptions MeasureOptionsOf(const GcPolicy& policy, const std::atomic<b
   return m;
 }
 
-// Measures every entry of the policy directory. For the delete action, also looks for mounts under
-// them in every mount namespace: the walker sees only our own (by device), and rmdir of a mount
-// point of another namespace succeeds and silently detaches it there.
+// What one run learns of all the entries at once, never kept from run to run: the mounts at or
+// under them in every namespace and, with skip_open, which ones are held open.
+struct EntryFacts {
+  std::map<std::string, EntryMounts> mounts;
+  std::set<std::string> held;
+};
+
+void ApplyFacts(const EntryFacts& facts, GcEntry* e) {
+  if (auto it = facts.mounts.find(e->name); it != facts.mounts.end()) {
+    e->has_mount = e->has_mount || it->second.own || !it->second.foreign.empty();
+    e->foreign_mount = it->second.foreign;
+    e->mounted_elsewhere = it->second.elsewhere;
+    e->mount_point = e->mount_point || it->second.own_at_entry;
+  }
+  e->open = facts.held.contains(e->name);
+}
+
+// The measures this policy keeps from run to run, with their lock taken; null when it keeps none
+// (`cachewarden gc`, remeasure_after 0, or an action other than delete, whose triggers need every
+// entry as it is now).
+std::map<std::string, GcMeasureCache::Kept>* KeptMeasures(const GcPolicy& policy,
+                                                          const GcRunOptions& o,
+                                                          std::unique_lock<std::mutex>* lock) {
+  if (o.measures == nullptr || policy.action != GcAction::kDelete ||
+      policy.remeasure_after <= Duration(0))
+    return nullptr;
+  *lock = std::unique_lock<std::mutex>(o.measures->mutex);
+  return &o.measures->by_policy[policy.name];
+}
+
+// Whether a measure may stand for later runs: one that saw the whole entry as itself.
+bool Keepable(const GcEntry& e) {
+  return e.error.empty() && e.incomplete.empty() && !e.mount_point;
+}
+
+// The kept measure of `name` if it may stand for this run's: taken less than remeasure_after ago,
+// of the file the entry still is (dev, ino); else null.
+const GcMeasureCache::Kept* Reusable(const std::map<std::string, GcMeasureCache::Kept>* kept,
+                                     const GcPolicy& policy, int dir_fd, const std::string& name,
+                                     SystemTime now) {
+  if (kept == nullptr) return nullptr;
+  auto it = kept->find(name);
+  if (it == kept->end() || now - it->second.at >= policy.remeasure_after) return nullptr;
+  struct statx sx;
+  if (StatxNoFollow(dir_fd, name.c_str(), &sx) != 0 || DevOf(sx) != it->second.entry.dev ||
+      sx.stx_ino != it->second.entry.ino)
+    return nullptr;
+  return &it->second;
+}
+
+// Measures every entry of the policy directory, or takes an earlier run's measure of it
+// (Reusable). For the delete action, also looks for mounts under them in every mount namespace:
+// the walker sees only our own (by device), and rmdir of a mount point of another namespace
+// succeeds and silently detaches it there.
 Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
-                  std::vector<GcEntry>* entries) {
+                  std::vector<GcEntry>* entries, EntryFacts* facts) {
   std::vector<DirName> names;
   if (int err = ReadDirNames(dir_fd, &names); err != 0) {
     return PosixError("list", JoinPath(o.root, policy.path), err);
   }
-  std::map<std::string, EntryMounts> mounts;
   if (policy.action == GcAction::kDelete && !names.empty()) {
-    if (Status s = ScanEntryMounts(policy, o, &mounts); !s.ok()) return s;
+    if (Status s = ScanEntryMounts(policy, o, &facts->mounts); !s.ok()) return s;
   }
+  std::unique_lock<std::mutex> lock;
+  auto* kept = KeptMeasures(policy, o, &lock);
+  std::map<std::string, GcMeasureCache::Kept> still;  // what is kept after this run
+  const SystemTime now = o.clock->Now();
   for (const auto& d : names) {
     if (Cancelled(o)) return Status::Error(StatusCode::kCancelled, "cancelled while measuring");
     GcEntry e;
     // Excluded entries are measured too: their size and age matter to the operator.
-    {
+    if (const GcMeasureCache::Kept* k = Reusable(kept, policy, dir_fd, d.name, now)) {
+      still[d.name] = *k;
+      e = k->entry;
+      e.reused = true;
+    } else {
       MeasureGcEntry(dir_fd, d.name, MeasureOptionsOf(policy, o.cancel), &e);
-      if (auto it = mounts.find(d.name); it != mounts.end()) {
-        e.has_mount = e.has_mount || it->second.own || !it->second.foreign.empty();
-        e.foreign_mount = it->second.foreign;
-        e.mounted_elsewhere = it->second.elsewhere;
-        e.mount_point = e.mount_point || it->second.own_at_entry;
-      }
+      if (kept != nullptr && Keepable(e)) still[d.name] = {e, now};
     }
     entries->push_back(std::move(e));
   }
+  if (kept != nullptr) *kept = std::move(still);
   if (policy.skip_open && !entries->empty()) {
     // By identity: a process may see an entry under another path (another namespace, a bind).
     EntryIds ids;
@@ -117,11 +172,49 @@ Status MeasureAll(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
     }
     struct statx dir_sx;
     const std::uint64_t dev = StatxNoFollow(dir_fd, "", &dir_sx) == 0 ? DevOf(dir_sx) : 0;
-    std::set<std::string> held =
+    facts->held =
         EntriesHeldOpen(o.proc_root, JoinPath(RootSpellings(o)[0], policy.path), ids, dev);
-    for (GcEntry& e : *entries) e.open = held.contains(e.name);
   }
+  for (GcEntry& e : *entries) ApplyFacts(*facts, &e);
   return Status::Ok();
+}
+
+// A plan made in part on earlier runs' measures: every entry it would delete on such a measure is
+// walked now (and judged with this run's mounts and open files), and the plan is made again, until
+// every entry it deletes was walked by this run. An entry found replaced (another dev, ino) is
+// skipped: its open files were looked for under the old identity. Each entry is walked at most once
+// more, so this ends. Dry runs too: their plan is the one a real run would carry out.
+Status MeasureChosenAgain(const GcPolicy& policy, const GcRunOptions& o, int dir_fd,
+                          const EntryFacts& facts, const VolumeData* volume,
+                          std::vector<GcEntry>* entries, GcPlan* plan) {
+  for (;;) {
+    std::set<std::string> chosen;
+    for (const GcPlanItem& item : plan->items) {
+      if (item.decision == GcDecision::kDelete && item.entry.reused) chosen.insert(item.entry.name);
+    }
+    if (chosen.empty()) return Status::Ok();
+    std::unique_lock<std::mutex> lock;
+    auto* kept = KeptMeasures(policy, o, &lock);
+    for (GcEntry& e : *entries) {
+      if (!chosen.contains(e.name)) continue;
+      if (Cancelled(o)) return Status::Error(StatusCode::kCancelled, "cancelled while measuring");
+      GcEntry fresh;
+      MeasureGcEntry(dir_fd, e.name, MeasureOptionsOf(policy, o.cancel), &fresh);
+      if (fresh.error.empty() && (fresh.dev != e.dev || fresh.ino != e.ino)) {
+        fresh.error = "replaced since an earlier run measured it";
+      }
+      if (kept != nullptr) {
+        if (Keepable(fresh)) {
+          (*kept)[e.name] = {fresh, o.clock->Now()};
+        } else {
+          kept->erase(e.name);
+        }
+      }
+      ApplyFacts(facts, &fresh);
+      e = std::move(fresh);
+    }
+    *plan = PlanGc(policy, *entries, volume, o.clock->Now());
+  }
 }
 
 // Looks again, just before deleting `name`, for a mount that appeared in another namespace since
@@ -417,6 +510,7 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
   if (volume == nullptr && o.read_volume(o.root, &own_volume).ok()) volume = &own_volume;
 
   std::vector<GcEntry> entries;
+  EntryFacts facts;
   UniqueFd dir;
   if (!policy.path.empty()) {
     Status s = OpenBeneath(o.root, policy.path, &dir);
@@ -427,14 +521,19 @@ GcRunResult RunGcPolicy(const GcPolicy& policy, const VolumeData* volume, const 
       out.finished = o.clock->Now();
       return out;
     }
-    if (s.ok()) out.status = MeasureAll(policy, o, dir.get(), &entries);
-    if (!out.status.ok()) {
-      out.result = Cancelled(o) ? GcResult::kCancelled : GcResult::kFailed;
-      out.finished = o.clock->Now();
-      return out;
+    if (s.ok()) out.status = MeasureAll(policy, o, dir.get(), &entries, &facts);
+  }
+  if (out.status.ok()) {
+    out.plan = PlanGc(policy, entries, volume, o.clock->Now());
+    if (dir.valid()) {
+      out.status = MeasureChosenAgain(policy, o, dir.get(), facts, volume, &entries, &out.plan);
     }
   }
-  out.plan = PlanGc(policy, entries, volume, o.clock->Now());
+  if (!out.status.ok()) {
+    out.result = Cancelled(o) ? GcResult::kCancelled : GcResult::kFailed;
+    out.finished = o.clock->Now();
+    return out;
+  }
   // BuildKit is asked only once the triggers hold: an idle host costs it nothing.
   const BuildkitAddress* buildkit = nullptr;
   BuildkitPruneRequest prune_request;

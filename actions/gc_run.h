@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "policies/gc/gc_result.h"
 #include "policies/gc/gc_select.h"
 #include "probes/buildkit.h"
+#include "probes/gc_entries.h"
 #include "probes/volume.h"
 
 namespace cachewarden {
@@ -50,6 +53,18 @@ struct GcRunResult {
   nlohmann::json ToJson() const;
 };
 
+// Measures of the entries of delete policies, kept between the daemon's runs: per policy name,
+// entry name -> its measure and when it was taken. The lock is held for a run's measuring: the
+// daemon runs one policy at a time, but a run cancelled at shutdown ends on its own.
+struct GcMeasureCache {
+  struct Kept {
+    GcEntry entry;
+    SystemTime at{};
+  };
+  std::mutex mutex;
+  std::map<std::string, std::map<std::string, Kept>> by_policy;
+};
+
 // Reads the figures of the volume holding `path` (the cache root) into *out. Called on the GC run's
 // thread; must not keep `out`.
 using VolumeReader = std::function<Status(const std::string& path, VolumeData* out)>;
@@ -67,6 +82,9 @@ struct GcRunOptions {
   // first that answers DiskUsage is pruned) and its call_timeout (each listing call and the
   // docker-unix upgrade; the Prune itself has the policy's prune_timeout).
   BuildkitOptions buildkit;
+  // The daemon's measures of delete policies' entries, kept from run to run (GcPolicy::
+  // remeasure_after); null (`cachewarden gc`): every entry is walked.
+  std::shared_ptr<GcMeasureCache> measures;
 };
 
 // One run of one policy: opens the policy directory beneath the root (refusing symlinks), measures

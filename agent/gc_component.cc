@@ -23,6 +23,7 @@ void GcComponent::Start(uv_loop_t* loop, std::shared_ptr<const Config> config) {
 
 void GcComponent::ApplyConfig(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
+  measures_ = std::make_shared<GcMeasureCache>();
   CloseTimers();
   if (!config_->gc.enabled) {
     episodes_.Keep({});
@@ -89,6 +90,7 @@ void GcComponent::StartRun(PolicyTimer* t) {
   options.proc_root = config_->proc_root;
   options.buildkit = config_->Buildkit();
   options.cancel = &run_->cancel;
+  options.measures = measures_;
   std::thread([run = run_, policy = t->policy, volume, options] {
     GcRunResult r = RunGcPolicy(policy, volume.get(), options);
     std::lock_guard<std::mutex> lock(run->mutex);

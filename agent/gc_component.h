@@ -71,6 +71,10 @@ class GcComponent : public Component {
 
   uv_async_t done_async_{};
   std::shared_ptr<RunState> run_;  // the current or last run
+  // The policies' entry measures, kept from run to run (GcPolicy::remeasure_after); a new config
+  // starts afresh (a policy's path or age_by may have changed), while a run of the old one keeps
+  // its own.
+  std::shared_ptr<GcMeasureCache> measures_;
   bool running_ = false;
   bool stopping_ = false;
   std::function<void()> on_stopped_;

@@ -62,6 +62,9 @@ struct GcEntry {
   // describe only a part: for people, e.g. "12 entries not seen (Too many open files)"; "" when
   // the walk saw everything. GC skips such an entry (`incomplete`).
   std::string incomplete;
+  // Taken from an earlier run of the same policy (GcPolicy::remeasure_after), not walked by this
+  // one: GC walks such an entry again before it deletes it.
+  bool reused = false;
 };
 
 // How GC measures an entry: which time is its age, and the walker's threads, priority and cancel

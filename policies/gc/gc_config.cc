@@ -189,6 +189,9 @@ GcPolicy ReadPolicy(ConfigReader& p) {
   if (reads("low_priority")) g.workers.low_priority = p.Bool("low_priority", true);
   if (reads("nice")) g.workers.nice = static_cast<int>(p.Int("nice", 10, 0, 19));
   g.dry_run = p.Bool("dry_run", false);
+  if (reads("remeasure_after"))
+    g.remeasure_after =
+        p.Dur("remeasure_after", std::chrono::minutes(10), Duration(0), std::chrono::hours(24 * 7));
   p.Finish();
   return g;
 }

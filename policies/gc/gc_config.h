@@ -99,6 +99,11 @@ struct GcPolicy {
   // threads only (deletion is paced by max_delete_rate instead).
   WorkerOptions workers{.threads = 2, .low_priority = true, .nice = 10};
   bool dry_run = false;
+  // Delete policies in the daemon: an entry measured by one of the last runs less than this long
+  // ago, and still the same (dev, ino), keeps that measure (bytes, ages) instead of being walked
+  // every run. An entry the plan would delete is walked again first and the plan made again, so
+  // nothing is deleted on an old measure. 0: every entry is walked every run.
+  Duration remeasure_after = std::chrono::minutes(10);
 };
 
 // Settings of the `gc` section.

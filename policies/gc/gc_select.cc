@@ -227,6 +227,7 @@ nlohmann::json GcPlan::ToJson() const {
         {"why", i.why}};
     if (i.decision == GcDecision::kSkip) j["skip_reason"] = ToString(i.skip);
     if (i.future_mtime) j["future_mtime"] = true;
+    if (i.entry.reused) j["measured_earlier"] = true;
     items_json.push_back(std::move(j));
   }
   nlohmann::json j = {{"policy", policy},

@@ -53,7 +53,7 @@ TEST_CASE("gc config reads a full policy", "[gc][config]") {
       "inodes_used_above": "90%", "always": false}, "min_age": "30m", "age_by": "ctime",
       "unmount_stale": true, "skip_open": true, "max_entries": 3, "max_bytes": "1GiB",
       "order": "largest_first", "interval": "5m", "max_delete_rate": 500, "threads": 4,
-      "dry_run": true},
+      "dry_run": true, "remeasure_after": "30m"},
       {"name": "prune", "action": "command", "command": ["buildctl", "prune"],
        "command_timeout": "2m", "triggers": {"used_above": "90%", "until_below": "70%"}}]})");
   REQUIRE(c.policies.size() == 2);
@@ -63,6 +63,8 @@ TEST_CASE("gc config reads a full policy", "[gc][config]") {
   CHECK(p.max_bytes == 1073741824ULL);
   CHECK(*p.triggers.inodes_until_below == SizeSpec::Percent(90));
   CHECK(p.workers.threads == 4);
+  CHECK(p.remeasure_after == std::chrono::minutes(30));
+  CHECK(c.policies[1].remeasure_after == std::chrono::minutes(10));  // the default
   CHECK(c.policies[1].command == std::vector<std::string>{"buildctl", "prune"});
   CHECK_FALSE(c.policies[1].skip_open);
   // skip_open is on by default for a policy on the dind directories.
@@ -133,6 +135,9 @@ TEST_CASE("gc config is strict about keys, triggers and commands", "[gc][config]
   CHECK(ErrorOf(R"({"policies": [{"name": "a", "path": "d",
       "triggers": {"inodes_used_above": "5GiB"}}]})")
             .find("percentage") != std::string::npos);
+  CHECK(ErrorOf(R"({"policies": [{"name": "a", "path": "d", "triggers": {"always": true},
+      "remeasure_after": "soon"}]})")
+            .find("/gc/policies/0/remeasure_after: expected a duration") == 0);
 }
 
 TEST_CASE("gc config reads a prune policy's keys", "[gc][config][prune]") {
