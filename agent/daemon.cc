@@ -89,6 +89,7 @@ class Daemon {
   void OnTick(ProbeSlot* slot);
   void OnDeadline(ProbeSlot* slot);
   void OnDone(ProbeSlot* slot);
+  void Pace(ProbeSlot* slot, const RunOutcome& outcome);
   void Publish(const std::string& probe, const RunOutcome& outcome);
   void Reload();
   void Shutdown(const char* why);
@@ -299,6 +300,19 @@ void Daemon::OnDone(ProbeSlot* slot) {
                              {"error", outcome->status.message()}});
   }
   Publish(spec.name, *outcome);
+  Pace(slot, *outcome);
+}
+
+// A probe whose data asks for a longer pause than its interval (the scan of a large cache, paced by
+// its CPU time) next runs that long after this run started, then at its interval again.
+void Daemon::Pace(ProbeSlot* slot, const RunOutcome& outcome) {
+  if (outcome.data == nullptr) return;
+  const Duration gap = outcome.data->NextRunAfter();
+  if (gap <= slot->spec.interval) return;
+  const Duration wait = gap > outcome.duration ? gap - outcome.duration : Duration{};
+  uv_timer_start(&slot->tick, &OnTickCallback, TimerMs(wait), TimerMs(slot->spec.interval));
+  LogDebug("probe paced: next run later than its interval",
+           {{"probe", slot->spec.name}, {"next_in_seconds", ToSeconds(wait)}});
 }
 
 void Daemon::Publish(const std::string& probe, const RunOutcome& outcome) {

@@ -27,6 +27,12 @@ double ToUnixSeconds(SystemTime t) {
 
 double ToSeconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
+Duration ThreadCpuTime() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return {};
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 std::uint64_t TimerMs(Duration d) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   return static_cast<std::uint64_t>(ms < 1 ? 1 : ms);

@@ -44,6 +44,9 @@ class FakeClock : public Clock {
 double ToUnixSeconds(SystemTime t);
 // Seconds as a double.
 double ToSeconds(Duration d);
+// CPU time (user and system) the calling thread has used so far (CLOCK_THREAD_CPUTIME_ID; 0 if it
+// cannot be read).
+Duration ThreadCpuTime();
 // Whole milliseconds for a libuv timer, at least 1 (0 would mean "no repeat").
 std::uint64_t TimerMs(Duration d);
 // The time `sec` seconds and `nsec` nanoseconds after the epoch, as statx and struct stat give it.

@@ -197,6 +197,7 @@ struct Walker::State {
   EntryTotals result;
   double link_inode_share = 0;  // sum of 1/nlink over the links counted by share
   std::size_t peak_held_fds = 0;
+  Duration cpu{};  // CPU time of the walker's own threads, all calls
 };
 
 namespace {
@@ -361,6 +362,8 @@ const std::vector<std::string>& Walker::MountPointPaths() const { return state_-
 
 std::uint64_t Walker::SharedLinkBytes() const { return state_->links.SharedBytes(); }
 
+Duration Walker::CpuTime() const { return state_->cpu; }
+
 Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
                        const std::string& path_prefix) {
   State& s = *state_;
@@ -439,6 +442,7 @@ Status Walker::Measure(int parent_fd, const std::string& name, EntryTotals* out,
     }
     s.stack.clear();  // releases queued fds once stopped
     merge(w);
+    if (own_thread) s.cpu += ThreadCpuTime();
   };
   if (!s.stack.empty()) {
     std::vector<std::thread> threads;

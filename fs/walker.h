@@ -160,6 +160,9 @@ class Walker {
   // Allocated bytes of the multiply-linked files met so far (all calls) some of whose links
   // (st_nlink) were never met.
   std::uint64_t SharedLinkBytes() const;
+  // CPU time (user and system) the walker's own threads used, all calls; the calling thread's is
+  // not counted.
+  Duration CpuTime() const;
 
  private:
   struct State;

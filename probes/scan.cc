@@ -62,6 +62,8 @@ class ScanRun {
     return Status::Ok();
   }
 
+  Duration WalkerCpuTime() const { return walker_.CpuTime(); }
+
  private:
   static WalkOptions MakeWalkOptions(const ScanOptions& o, const std::atomic<bool>* cancel) {
     WalkOptions w;
@@ -174,6 +176,7 @@ class ScanProbe : public Probe {
     if (!s.ok()) return s;
     skipped_.Add(data->skipped_total);
     data->skipped_total = skipped_;
+    data->paced_gap = PacedGap(data->cpu_time, options_.cpu_budget, options_.max_interval);
     *out = std::move(data);
     return Status::Ok();
   }
@@ -190,13 +193,22 @@ bool IsDindCacheEntry(std::string_view name) { return name.starts_with("cache_")
 Status ScanCache(const std::string& root, const ScanOptions& options,
                  const std::atomic<bool>* cancel, const Clock& clock, ScanData* out) {
   const SystemTime start = clock.Now();
+  const Duration cpu_start = ThreadCpuTime();
   out->root = root;
   ScanRun run(options, cancel, out);
   Status s = run.Run(root);
   if (!s.ok()) return s;
   out->scanned_at = clock.Now();
   out->duration = out->scanned_at - start;
+  out->cpu_time = ThreadCpuTime() - cpu_start + run.WalkerCpuTime();
   return Status::Ok();
+}
+
+Duration PacedGap(Duration cpu, double budget_percent, Duration max) {
+  if (budget_percent <= 0) return {};
+  const double gap_ns = static_cast<double>(cpu.count()) * 100.0 / budget_percent;
+  if (gap_ns >= static_cast<double>(max.count())) return max;
+  return Duration(static_cast<Duration::rep>(gap_ns));
 }
 
 ScanOptions ReadScanOptions(ConfigReader& section) {
@@ -222,6 +234,9 @@ ScanOptions ReadScanOptions(ConfigReader& section) {
   o.workers.nice = static_cast<int>(section.Int("nice", 10, 0, 19));
   o.max_hard_links = static_cast<std::size_t>(
       section.Int("max_hard_links", static_cast<std::int64_t>(o.max_hard_links), 0, 100'000'000));
+  o.cpu_budget = section.Number("cpu_budget", o.cpu_budget, 0, 100);
+  o.max_interval =
+      section.Dur("max_interval", o.max_interval, std::chrono::seconds(1), std::chrono::days(1));
   return o;
 }
 

@@ -31,6 +31,11 @@ struct ScanOptions {
   WorkerOptions workers{.threads = 2, .low_priority = true, .nice = 10};
   // Multiply-linked files remembered to count each once (WalkOptions::max_hard_links).
   std::size_t max_hard_links = WalkOptions().max_hard_links;
+  // Pacing in the daemon: the next scan starts no sooner than this scan's CPU time divided by
+  // cpu_budget percent of one core after this one started, nor later than max_interval (nor before
+  // the interval); 0 turns pacing off.
+  double cpu_budget = 0.5;
+  Duration max_interval = std::chrono::minutes(10);
 
   bool operator==(const ScanOptions&) const = default;
 };
@@ -69,7 +74,9 @@ struct ScanData : ProbeData {
   std::string root;
   SystemTime scanned_at{};  // when the walk ended; ages are relative to it
   Duration duration{};
-  EntryTotals total;                      // the root as `du -sx` sees it
+  Duration cpu_time{};   // CPU time the walk used, its threads' and the calling thread's
+  Duration paced_gap{};  // NextRunAfter(): from cpu_time and the options' pacing; 0 if none
+  EntryTotals total;     // the root as `du -sx` sees it
   std::vector<ScanGroup> groups;          // configured order, then "other"; sum == total
   std::vector<DindEntry> dind_entries;    // every entry, largest first
   std::vector<ScanEntry> largest;         // at most `top`, largest first
@@ -81,7 +88,12 @@ struct ScanData : ProbeData {
 
   nlohmann::json ToJson() const override;
   void ExportMetrics(MetricWriter& out) const override;
+  Duration NextRunAfter() const override { return paced_gap; }
 };
+
+// The least time from one scan's start to the next's when the scan used `cpu` of CPU time and may
+// use `budget_percent` of one core: cpu / budget, at most `max` (0 when the budget is 0).
+Duration PacedGap(Duration cpu, double budget_percent, Duration max);
 
 // Seconds from `t` to `now` (0 for the epoch, i.e. "no entry").
 double AgeSeconds(SystemTime t, SystemTime now);

@@ -30,6 +30,8 @@ nlohmann::json ScanData::ToJson() const {
   nlohmann::json j;
   j["root"] = root;
   j["duration_seconds"] = ToSeconds(duration);
+  j["cpu_seconds"] = ToSeconds(cpu_time);
+  j["paced_interval_seconds"] = ToSeconds(paced_gap);
   j["total"] = TotalsToJson(total, scanned_at);
   j["groups"] = nlohmann::json::object();
   for (const auto& g : groups) j["groups"][g.name] = TotalsToJson(g.totals, scanned_at);
@@ -81,6 +83,14 @@ void ScanData::ExportMetrics(MetricWriter& out) const {
   }
   out.Gauge("cachewarden_scan_duration_seconds", "How long the latest cache scan took.",
             ToSeconds(duration));
+  out.Gauge("cachewarden_scan_cpu_seconds",
+            "CPU time the latest cache scan used, its walker threads' included.",
+            ToSeconds(cpu_time));
+  out.Gauge("cachewarden_scan_paced_interval_seconds",
+            "The least time from the latest scan's start to the next's, from its CPU time and "
+            "probes.scan.cpu_budget (at most max_interval); 0 if not paced. The interval applies "
+            "when longer.",
+            ToSeconds(paced_gap));
   out.Gauge("cachewarden_scan_links_by_share",
             "Hard links the latest scan counted by share (1/nlink each) because it met more "
             "multiply-linked files than probes.scan.max_hard_links; when above 0 its totals are "

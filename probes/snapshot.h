@@ -24,6 +24,9 @@ class ProbeData {
   virtual void ExportMetrics(MetricWriter& out) const = 0;
   // What the probe found, in a few words for `check`'s list of probes ("" says only "ok").
   virtual std::string Summary() const { return ""; }
+  // How long after the start of the run that found this the probe's next run should start at the
+  // earliest. The daemon waits the longer of this and the probe's interval; 0: the interval.
+  virtual Duration NextRunAfter() const { return {}; }
 };
 
 // What the agent knows besides the probes (say, the GC component's trigger history), for the alert

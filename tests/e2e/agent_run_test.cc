@@ -303,6 +303,55 @@ TEST_CASE("/status stays bounded with more dind entries than its lists hold", "[
   CHECK(LongestList(j) <= 50);
 }
 
+// The times (last_success, seconds) of the scan's first `runs` successful runs after the start of
+// an agent on a small cache whose scan runs every 300 ms with `cpu_budget` and a 3 s max_interval.
+std::vector<double> ScanTimes(double cpu_budget, int runs) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "cache/dind/build_1");
+  AgentUnderTest agent(
+      dir.path(),
+      nlohmann::json{
+          {"root", dir / "cache"},
+          {"probes",
+           {{"scan", {{"interval", "300ms"}, {"cpu_budget", cpu_budget}, {"max_interval", "3s"}}}}}}
+          .dump());
+  std::string why;
+  REQUIRE(agent.Start(&why));
+  std::vector<double> times;
+  const std::string last = R"(cachewarden_probe_last_success_timestamp_seconds{probe="scan"})";
+  CHECK(WaitUntil(
+      [&] {
+        const double t = agent.Metric(last);
+        if (t > 0 && (times.empty() || t != times.back())) times.push_back(t);
+        return static_cast<int>(times.size()) >= runs;
+      },
+      std::chrono::seconds(30)));
+  auto j = nlohmann::json::parse(HttpGet(agent.Url("/status")).body);
+  const double paced = j["probes"]["scan"]["data"]["paced_interval_seconds"];
+  CHECK(paced == (cpu_budget > 0 ? 3.0 : 0.0));
+  CHECK(j["probes"]["scan"]["data"]["cpu_seconds"].get<double>() > 0);
+  return times;
+}
+
+TEST_CASE("the daemon paces the scan by its CPU time up to max_interval", "[e2e][pacing]") {
+  // A budget so small that any scan's CPU time asks for more than max_interval: every scan then
+  // starts 3 s after the one before, not 300 ms.
+  const std::vector<double> paced = ScanTimes(0.000001, 3);
+  REQUIRE(paced.size() == 3);
+  for (std::size_t i = 1; i < paced.size(); ++i) {
+    INFO("gap " << i << ": " << paced[i] - paced[i - 1]);
+    CHECK(paced[i] - paced[i - 1] >= 2.9);
+  }
+  // Unpaced (cpu_budget 0), the scan keeps its interval.
+  const std::vector<double> unpaced = ScanTimes(0, 4);
+  REQUIRE(unpaced.size() == 4);
+  double shortest = 1e9;
+  for (std::size_t i = 1; i < unpaced.size(); ++i) {
+    shortest = std::min(shortest, unpaced[i] - unpaced[i - 1]);
+  }
+  CHECK(shortest < 2.0);
+}
+
 TEST_CASE("the listening line gives the metrics URL at the address the agent bound", "[e2e]") {
   TempDir dir;
   std::filesystem::create_directory(dir / "cache");

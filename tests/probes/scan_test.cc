@@ -144,6 +144,34 @@ TEST_CASE("scan reports a tmpfs inside a dind entry without counting it", "[scan
   CHECK(found);
 }
 
+TEST_CASE("scan asks the daemon to wait its CPU time over cpu_budget before the next", "[scan]") {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  // 2 s of CPU at 0.5% of a core: 400 s from start to start; more is cut at max_interval.
+  CHECK(PacedGap(seconds(2), 0.5, minutes(10)) == seconds(400));
+  CHECK(PacedGap(seconds(4), 0.5, minutes(10)) == minutes(10));
+  CHECK(PacedGap(seconds(2), 0, minutes(10)) == Duration{});
+
+  TempDir tmp;
+  const std::string root = BuildCache(tmp);
+  for (int i = 0; i < 200; ++i) MakeFile(root + "/dind/ffee/tmp/f" + std::to_string(i), 1);
+  ScanOptions o;
+  o.cpu_budget = 0.5;
+  auto probe = NewScanProbe(o);
+  ProbeContext ctx;
+  ctx.cache_root = root;
+  std::shared_ptr<const ProbeData> out;
+  REQUIRE(probe->Collect(ctx, &out).ok());
+  const auto& d = dynamic_cast<const ScanData&>(*out);
+  // The walk's CPU time: more than nothing, and no more than its threads could use in its time.
+  CHECK(d.cpu_time > Duration{});
+  CHECK(d.cpu_time <= d.duration * (o.workers.threads + 1) + std::chrono::milliseconds(50));
+  CHECK(d.paced_gap == PacedGap(d.cpu_time, 0.5, o.max_interval));
+  CHECK(out->NextRunAfter() == d.paced_gap);
+  CHECK(d.ToJson()["cpu_seconds"] == ToSeconds(d.cpu_time));
+  CHECK(d.ToJson()["paced_interval_seconds"] == ToSeconds(d.paced_gap));
+}
+
 TEST_CASE("scan config is strict and checks its groups", "[scan][config]") {
   auto read = [](const std::string& text) {
     nlohmann::json j = nlohmann::json::parse(text);
@@ -160,6 +188,13 @@ TEST_CASE("scan config is strict and checks its groups", "[scan][config]") {
   CHECK(o.top == 5);
   CHECK(o.workers.threads == 4);
   CHECK(read("{}").groups.size() == 2);
+  CHECK(read("{}").cpu_budget == 0.5);
+  CHECK(read("{}").max_interval == std::chrono::minutes(10));
+  CHECK(read(R"({"cpu_budget": 0, "max_interval": "30m"})").cpu_budget == 0);
+  CHECK(read(R"({"max_interval": "30m"})").max_interval == std::chrono::minutes(30));
+  CHECK_THROWS_WITH(read(R"({"cpu_budget": 150})"), Catch::Contains("/probes/scan/cpu_budget"));
+  CHECK_THROWS_WITH(read(R"({"max_interval": "0s"})"),
+                    Catch::Contains("/probes/scan/max_interval"));
   CHECK_THROWS_WITH(read(R"({"groups": {"other": "x"}})"), Catch::Contains("reserved"));
   CHECK_THROWS_WITH(read(R"({"groups": {"a": "x/y"}})"), Catch::Contains("/probes/scan/groups/a"));
   CHECK_THROWS_WITH(read(R"({"dind_group": "nope"})"), Catch::Contains("dind_group"));
